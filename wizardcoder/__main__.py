@@ -1,0 +1,5 @@
+import sys
+
+from wizardcoder.cli import main
+
+sys.exit(main())

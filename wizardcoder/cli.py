@@ -1,0 +1,98 @@
+"""The `wizardcoder` command: thin. Parse, then hand over to one stage's `command` module.
+
+Each stage lives in `wizardcoder/<stage>/command.py` with `HELP`, `EXAMPLES`,
+`add_arguments(parser)` and `run(args) -> int`; it is imported only when its subcommand runs,
+so `wizardcoder --help` stays fast and a missing optional extra only hurts the stage that needs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from typing import Sequence
+
+from wizardcoder import __version__
+from wizardcoder.errors import UserError
+
+STAGES = {
+    "evolve": "wizardcoder.evolve.command",
+    "train": "wizardcoder.train.command",
+    "eval": "wizardcoder.eval.command",
+}
+
+
+def _load(stage: str):
+    try:
+        return importlib.import_module(STAGES[stage])
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("wizardcoder"):
+            return None  # the stage is not built yet
+        raise
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="wizardcoder",
+        description="Evolve programming tasks into an execution-verified dataset, train on it, evaluate.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=(
+            "examples:\n"
+            "  wizardcoder evolve --lang python                # embedded model, built-in seeds\n"
+            "  wizardcoder train --data runs/evolve/<id>/dataset\n"
+            "  wizardcoder eval humaneval --model runs/train/<id>/adapter\n"
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"wizardcoder {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="stage", metavar="{evolve,train,eval}")
+    for stage in STAGES:
+        module = _load(stage)
+        if module is None:
+            p = sub.add_parser(stage, help=f"{stage} (not available yet)")
+            p.set_defaults(_module=None)
+            continue
+        p = sub.add_parser(
+            stage,
+            help=module.HELP,
+            description=module.HELP,
+            epilog="examples:\n" + module.EXAMPLES,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        module.add_arguments(p)
+        p.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    _quiet_noisy_libraries()
+    if args.stage is None:
+        parser.print_help()
+        return 2
+    if args._module is None:
+        print(f"wizardcoder {args.stage}: not available yet in this version.", file=sys.stderr)
+        return 2
+    try:
+        return int(args._module.run(args) or 0)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: what was finished is saved; run the same command again to resume.", file=sys.stderr)
+        return 130
+
+
+def _quiet_noisy_libraries() -> None:
+    for name in ("httpx", "openai", "urllib3", "docker", "filelock", "datasets"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
