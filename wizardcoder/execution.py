@@ -1,0 +1,57 @@
+"""Open the sandbox a stage runs its programs in, falling back loudly where Docker is missing.
+
+`backend: auto` (the default) uses Docker when an engine and the image are there, else the local
+process backend with a loud warning, because that backend is no security boundary. `docker` and
+`local` mean exactly that; `docker` fails with the fix when it cannot start.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sandbox import SandboxUnavailable, create_sandbox
+
+log = logging.getLogger(__name__)
+
+BACKENDS = ("auto", "docker", "local")
+
+
+@dataclass
+class SandboxConfig:
+    backend: str = "auto"  # auto | docker | local
+    workers: int | None = None  # concurrent programs; None = one per CPU core
+    image: str = "wizardcoder-sandbox:latest"
+    timeout: float = 10.0  # seconds per program
+    memory_mb: int = 512  # per program
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ValueError(f"sandbox.backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+        if self.timeout <= 0:
+            raise ValueError("sandbox.timeout must be > 0 seconds")
+
+
+LOCAL_WARNING = (
+    "\n" + "!" * 78 + "\n"
+    "  No Docker engine or sandbox image is reachable: generated code will run with the LOCAL\n"
+    "  process backend (rlimits + own session), which is NOT a security boundary.\n"
+    "  Cause: {cause}\n"
+    "  For real isolation: start Docker, then `bash sandbox/build_image.sh`.\n"
+    + "!" * 78
+)
+
+
+def open_sandbox(cfg: SandboxConfig):
+    """A started sandbox for `cfg`; the caller closes it (or uses `with`)."""
+    options = {"workers": cfg.workers}
+    if cfg.backend in ("auto", "docker"):
+        try:
+            return create_sandbox("docker", image=cfg.image, **options)
+        except SandboxUnavailable as exc:
+            if cfg.backend == "docker":
+                from wizardcoder.errors import UserError
+
+                raise UserError(str(exc)) from exc
+            log.warning(LOCAL_WARNING.format(cause=str(exc).splitlines()[0]))
+    return create_sandbox("local", **options)
