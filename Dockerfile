@@ -1,0 +1,34 @@
+# The sandbox runtime image: python3, g++ and a JDK, plus the fork-server worker.
+# Build it with: bash sandbox/build_image.sh        (online: FROM python:3.12-slim)
+#            or: bash sandbox/build_image.sh --offline (a debootstrapped Debian base, no registry needed)
+# The container is started read-only, without network, as user 65534, with tmpfs mounts for /tmp and
+# /work (see sandbox/docker.py); nothing in the image itself is writable.
+ARG BASE_IMAGE=python:3.12-slim
+FROM ${BASE_IMAGE}
+
+ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    LANG=C.UTF-8 \
+    PYTHONDONTWRITEBYTECODE=1
+
+# Install only what the base lacks, so an offline base that already has everything builds without network.
+RUN set -eu; \
+    missing=""; \
+    command -v python3 >/dev/null 2>&1 || missing="$missing python3"; \
+    command -v g++ >/dev/null 2>&1 || missing="$missing g++"; \
+    { command -v javac >/dev/null 2>&1 && command -v java >/dev/null 2>&1; } || missing="$missing default-jdk-headless"; \
+    if [ -n "$missing" ]; then \
+        mkdir -p /usr/share/man/man1; \
+        apt-get update; \
+        DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $missing; \
+        rm -rf /var/lib/apt/lists/*; \
+    fi; \
+    python3 --version; g++ --version | head -n1; javac -version; \
+    mkdir -p /opt/sandbox /work
+
+COPY sandbox/worker.py /opt/sandbox/worker.py
+RUN python3 -m py_compile /opt/sandbox/worker.py && chmod -R a+rX /opt/sandbox
+
+USER 65534:65534
+WORKDIR /work
+ENTRYPOINT ["python3", "-I", "/opt/sandbox/worker.py"]
+CMD ["--root", "/work", "--scan", "/tmp,/dev/shm,/dev/mqueue"]

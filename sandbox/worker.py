@@ -1,0 +1,723 @@
+"""Fork-server worker: runs untrusted programs, one job at a time, for the sandbox backends.
+
+Standalone on purpose (standard library only, Python >= 3.8): it is copied into the sandbox image
+and started as the container's PID 1 (Docker backend), or as PID 1 of a fresh pid namespace made
+with ``unshare`` (local backend), or as a plain child process where neither is possible.
+
+Protocol: newline-delimited JSON on the attached stdin/stdout. The worker writes one ``ready`` frame,
+then for each request line ``{"id", "language", "program", "files", "stdin", "timeout", "memory_mb",
+"success_marker", ...}`` one response line ``{"id", "status", "exit_code", "stdout", "stderr",
+"duration", "reason", "recycle"}``, in order. The host may queue several requests at once (the worker
+then never waits for a round trip between jobs). ``recycle`` is non-empty when the job may have
+poisoned this worker (timeout, OOM kill, leftover processes or files, a failed cleanup): the host then
+replaces it, and the worker answers every request still queued with status ``skipped`` (not run).
+
+Python jobs are forked from this (already warm) interpreter; C++ and Java jobs fork and exec the
+compiler and then the program. Before any user code runs, the child closes every file descriptor
+of the worker, so user code cannot write to the protocol channel; the worker is non-dumpable (its
+/proc/1/fd cannot be opened by jobs) and ignores catchable signals (as PID 1 of a pid namespace it
+cannot be SIGKILLed from inside). After each job it kills every other process (``kill(-1)`` is only
+used when it is PID 1 of its own namespace), reaps them, and wipes the job directory.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import math
+import os
+import re
+import resource
+import select
+import shutil
+import signal
+import sys
+import time
+
+OUTPUT_LIMIT = 64 * 1024          # bytes of stdout/stderr sent back per job (per stream)
+FSIZE_LIMIT = 16 * 1024 * 1024    # RLIMIT_FSIZE for jobs: bounds files and captured output
+NPROC_LIMIT = 1024                # RLIMIT_NPROC (second line of defence; the pids cgroup is the first)
+NOFILE_LIMIT = 1024
+LANGUAGES = ("python", "cpp", "java")
+CATCHABLE = [s for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
+                         signal.SIGUSR2, signal.SIGPIPE, signal.SIGALRM, signal.SIGTSTP, signal.SIGTTIN,
+                         signal.SIGTTOU, signal.SIGXCPU, signal.SIGXFSZ, signal.SIGVTALRM, signal.SIGPROF)]
+IS_INIT = os.getpid() == 1
+
+# Modules commonly imported by benchmark programs: importing them once here makes every forked job
+# start with them warm. A job still gets a fresh __main__ namespace.
+PREIMPORT = ("math", "re", "collections", "itertools", "functools", "heapq", "bisect", "string", "random",
+             "typing", "hashlib", "statistics", "fractions", "decimal", "copy", "datetime", "json",
+             "operator", "traceback", "types", "io", "builtins", "atexit", "threading", "numbers",
+             "contextlib", "dataclasses", "enum", "abc", "array", "struct", "unittest")
+
+
+_LIBC = None
+
+
+def _prctl(option: int, arg: int) -> None:
+    """prctl(2) through ctypes (best effort: not fatal outside Linux)."""
+    global _LIBC
+    try:
+        if _LIBC is None:
+            import ctypes
+            _LIBC = ctypes.CDLL(None, use_errno=True)
+        _LIBC.prctl(option, arg, 0, 0, 0)
+    except Exception:
+        pass
+
+
+def _limit_malloc_arenas() -> None:
+    """mallopt(M_ARENA_MAX, 2) in the worker, inherited by forked jobs: glibc otherwise reserves a 64 MiB
+    arena per thread, which RLIMIT_AS counts, so a job with a thread pool would fail at a few hundred MiB."""
+    global _LIBC
+    try:
+        if _LIBC is None:
+            import ctypes
+            _LIBC = ctypes.CDLL(None, use_errno=True)
+        _LIBC.mallopt(-8, 2)  # M_ARENA_MAX
+    except Exception:
+        pass
+
+
+def _set_dumpable(flag: int) -> None:
+    _prctl(4, flag)  # PR_SET_DUMPABLE: 0 = /proc/<pid>/fd, mem, environ... closed to other processes
+
+
+def _set_pdeathsig() -> None:
+    _prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: the job dies with the worker
+
+
+class Worker:
+    def __init__(self, root: str, scan_dirs: list[str]) -> None:
+        self.root = root
+        self.scan_dirs = [d for d in scan_dirs if d]
+        self.counter = 0
+        # Private copies of the protocol fds; 0/1 are pointed at /dev/null.
+        self.proto_in = os.dup(0)
+        self.proto_out = os.dup(1)
+        null = os.open(os.devnull, os.O_RDWR)
+        os.dup2(null, 0)
+        os.dup2(null, 1)
+        os.close(null)
+        for fd in (self.proto_in, self.proto_out):
+            os.set_inheritable(fd, False)
+        self.inbuf = b""
+        self.in_eof = False
+        self.oom_file = self._find_oom_file()
+        self.env = {
+            "PATH": os.environ.get("PATH") or "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", "MALLOC_ARENA_MAX": "2",
+        }
+        if os.environ.get("JAVA_HOME"):
+            self.env["JAVA_HOME"] = os.environ["JAVA_HOME"]
+        self.tools = {name: shutil.which(name, path=self.env["PATH"]) for name in ("g++", "javac", "java")}
+
+    # ----------------------------------------------------------------------------------- protocol
+    def read_request(self) -> dict | None:
+        while b"\n" not in self.inbuf or self.in_eof:
+            if self.in_eof or not self.read_input():
+                return None  # the host is gone: jobs still queued are not run
+        line, _, self.inbuf = self.inbuf.partition(b"\n")
+        return json.loads(line)
+
+    def read_input(self) -> bool:
+        """Move what the host sent into `inbuf` (also called while a job runs, so that a host queueing
+        several jobs never blocks on a full pipe). False at EOF."""
+        try:
+            chunk = os.read(self.proto_in, 1 << 20)
+        except InterruptedError:
+            return True
+        if not chunk:
+            self.in_eof = True
+            return False
+        self.inbuf += chunk
+        return True
+
+    def send(self, obj: dict) -> None:
+        data = (json.dumps(obj, ensure_ascii=True) + "\n").encode()
+        view = memoryview(data)
+        while view:
+            try:
+                n = os.write(self.proto_out, view)
+            except InterruptedError:
+                continue
+            view = view[n:]
+
+    # ----------------------------------------------------------------------------------- state
+    @staticmethod
+    def _find_oom_file() -> str | None:
+        for path in ("/sys/fs/cgroup/memory/memory.oom_control", "/sys/fs/cgroup/memory.events"):
+            if IS_INIT and os.path.exists(path):
+                return path
+        return None
+
+    def oom_kills(self) -> int:
+        if not self.oom_file:
+            return 0
+        try:
+            with open(self.oom_file) as f:
+                for line in f:
+                    key, _, value = line.partition(" ")
+                    if key == "oom_kill":
+                        return int(value)
+        except (OSError, ValueError):
+            pass
+        return 0
+
+    @staticmethod
+    def other_pids() -> list[int]:
+        me = os.getpid()
+        pids = []
+        for name in os.listdir("/proc"):
+            if name.isdigit() and int(name) != me:
+                pids.append(int(name))
+        return pids
+
+    @staticmethod
+    def reap() -> None:
+        while True:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+
+    # ----------------------------------------------------------------------------------- jobs
+    def handle(self, req: dict) -> dict:
+        start = time.monotonic()
+        self.counter += 1
+        jobdir = os.path.join(self.root, "job")
+        iodir = os.path.join(self.root, ".io")
+        recycle = []
+        oom_before = self.oom_kills()
+        try:
+            for d in (jobdir, iodir):
+                if os.path.lexists(d):
+                    _rmtree(d)
+                os.mkdir(d, 0o700)
+            result = self.run_job(req, jobdir, iodir)
+        except _Infra as exc:
+            result = {"status": "error", "exit_code": None, "stdout": "", "stderr": "", "reason": str(exc)}
+            recycle.append("infrastructure error")
+        except Exception as exc:
+            result = {"status": "error", "exit_code": None, "stdout": "", "stderr": "",
+                      "reason": f"worker error: {type(exc).__name__}: {exc}"}
+            recycle.append("worker error")
+        # ---- cleanup: no process of the job survives, nothing it wrote survives
+        if IS_INIT:
+            leftovers = self.other_pids()
+            if leftovers:
+                recycle.append(f"{len(leftovers)} leftover process(es) killed")
+                self.kill_all()
+        else:
+            self.reap()
+        if self.oom_kills() != oom_before:
+            recycle.append("oom kill")
+            if result["status"] in ("failed", "passed") and result.get("_killed"):
+                result["status"], result["reason"] = "failed", "oom"
+        for d in (jobdir, iodir):
+            try:
+                _rmtree(d)
+            except OSError as exc:
+                recycle.append(f"could not wipe {d}: {exc}")
+        if IS_INIT:
+            ipc = self.ipc_objects()
+            if ipc:
+                recycle.append("SysV IPC objects left: " + ", ".join(ipc))
+        stray = self.stray_files()
+        if stray:
+            recycle.append("files left outside the job dir: " + ", ".join(stray[:5]))
+        if result.get("_timeout"):
+            recycle.append("timeout")
+        result.pop("_killed", None)
+        result.pop("_timeout", None)
+        result["id"] = req.get("id")
+        result["duration"] = time.monotonic() - start
+        result["recycle"] = "; ".join(recycle)
+        return result
+
+    def kill_all(self) -> None:
+        """PID 1 only: kill every other process in the namespace and reap them."""
+        deadline = time.monotonic() + 3.0
+        while True:
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.reap()
+            if not self.other_pids() or time.monotonic() > deadline:
+                return
+            time.sleep(0.001)
+
+    @staticmethod
+    def ipc_objects() -> list[str]:
+        """SysV IPC objects alive in this (private) IPC namespace: a job must leave none."""
+        found = []
+        for kind in ("shm", "sem", "msg"):
+            try:
+                with open(f"/proc/sysvipc/{kind}") as f:
+                    count = sum(1 for line in f if line.strip()) - 1
+            except OSError:
+                continue
+            if count > 0:
+                found.append(f"{count} {kind}")
+        return found
+
+    def stray_files(self) -> list[str]:
+        stray = []
+        try:
+            stray += [os.path.join(self.root, n) for n in os.listdir(self.root)]
+        except OSError:
+            stray.append(self.root)
+        for d in self.scan_dirs:
+            try:
+                stray += [os.path.join(d, n) for n in os.listdir(d)]
+            except FileNotFoundError:
+                pass
+            except OSError:
+                stray.append(d)
+        return stray
+
+    def run_job(self, req: dict, jobdir: str, iodir: str) -> dict:
+        language = req.get("language", "python")
+        if language not in LANGUAGES:
+            raise _Infra(f"unknown language {language!r}")
+        timeout = float(req.get("timeout", 10.0))
+        compile_timeout = float(req.get("compile_timeout", 60.0))
+        memory_mb = int(req.get("memory_mb", 512))
+        limit = int(req.get("output_limit", OUTPUT_LIMIT))
+        for rel, content in (req.get("files") or {}).items():
+            path = os.path.normpath(os.path.join(jobdir, rel))
+            if not path.startswith(jobdir + os.sep):
+                raise _Infra(f"file path escapes the job dir: {rel!r}")
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(content)
+        stdin_path = os.path.join(iodir, "stdin")
+        with open(stdin_path, "w", encoding="utf-8") as f:
+            f.write(req.get("stdin") or "")
+        program = req.get("program", "")
+        mem_bytes = memory_mb * 1024 * 1024
+
+        if language == "python":
+            main = os.path.join(jobdir, "main.py")
+            _write(main, program)
+            step = self.spawn(("python", main), jobdir, iodir, "run", timeout, mem_bytes)
+        elif language == "cpp":
+            if not self.tools["g++"]:
+                raise _Infra("g++ is not installed where the sandbox runs")
+            _write(os.path.join(jobdir, "main.cpp"), program)
+            argv = [self.tools["g++"], "-std=c++17", "-O2", "-o", "prog", "main.cpp"]
+            step = self.spawn(("exec", argv), jobdir, iodir, "compile", compile_timeout, None)
+            if step["ok"]:
+                step = self.spawn(("exec", [os.path.join(jobdir, "prog")]), jobdir, iodir, "run", timeout,
+                                  mem_bytes)
+        else:
+            if not (self.tools["javac"] and self.tools["java"]):
+                raise _Infra("a JDK (javac, java) is not installed where the sandbox runs")
+            public = re.search(r"^\s*public\s+(?:final\s+|abstract\s+)*class\s+(\w+)", program, re.MULTILINE)
+            source = (public.group(1) if public else "Main") + ".java"
+            _write(os.path.join(jobdir, source), program)
+            heap = max(memory_mb, 64)
+            argv = [self.tools["javac"], f"-J-Xmx{max(heap, 256)}m", "-J-XX:+UseSerialGC",
+                    "-J-XX:-UsePerfData",
+                    "-J-XX:TieredStopAtLevel=1", "-J-XX:ActiveProcessorCount=1", "-encoding", "UTF-8",
+                    "-nowarn", "-d", ".", source]
+            step = self.spawn(("exec", argv), jobdir, iodir, "compile", compile_timeout, None)
+            if step["ok"]:
+                main_class = find_java_main(program) or "Main"
+                argv = [self.tools["java"], "-ea", f"-Xmx{heap}m", "-Xss64m", "-XX:+UseSerialGC",
+                        "-XX:-UsePerfData", "-XX:ActiveProcessorCount=1", "-cp", ".", main_class]
+                step = self.spawn(("exec", argv), jobdir, iodir, "run", timeout, None)
+        return self.verdict(step, req.get("success_marker"), limit)
+
+    def spawn(self, what, jobdir: str, iodir: str, phase: str, timeout: float, mem_bytes: int | None) -> dict:
+        out_path = os.path.join(iodir, "stdout")
+        err_path = os.path.join(iodir, "stderr")
+        stdin_path = os.path.join(iodir, "stdin")
+        cpu = math.ceil(timeout) + 1
+        try:
+            pid = os.fork()
+        except OSError as exc:
+            raise _Infra(f"fork failed: {exc}") from exc
+        if pid == 0:  # ------------------------------------------------------------ child
+            code = 70
+            try:
+                self.inbuf = b""  # queued requests of later jobs: not for this job's eyes
+                self.child_setup(jobdir, stdin_path, out_path, err_path, cpu, mem_bytes)
+                if what[0] == "exec":
+                    os.execve(what[1][0], what[1], os.environ)
+                else:
+                    code = run_python_main(what[1])
+            except BaseException as exc:
+                try:
+                    os.write(2, f"sandbox: could not start the program: {exc!r}\n".encode())
+                except OSError:
+                    pass
+            os._exit(code)
+        # ---------------------------------------------------------------------------- parent
+        started = time.monotonic()
+        waited = _wait(pid, timeout, self)
+        timed_out = waited is None
+        if timed_out:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except OSError:
+                pass
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+            _, status, usage = os.wait4(pid, 0)
+        else:
+            status, usage = waited
+        elapsed = time.monotonic() - started
+        cpu_used = usage.ru_utime + usage.ru_stime
+        step = {"phase": phase, "timed_out": timed_out, "elapsed": elapsed, "timeout": timeout,
+                "out_path": out_path, "err_path": err_path, "cpu_limit": cpu, "cpu_used": cpu_used}
+        if os.WIFEXITED(status):
+            step["exit_code"], step["signal"] = os.WEXITSTATUS(status), None
+        else:
+            sig = os.WTERMSIG(status)
+            step["exit_code"], step["signal"] = -sig, sig
+        step["ok"] = not timed_out and step["exit_code"] == 0
+        return step
+
+    def child_setup(self, jobdir, stdin_path, out_path, err_path, cpu, mem_bytes) -> None:
+        os.setsid()
+        for sig in CATCHABLE:
+            signal.signal(sig, signal.SIG_DFL)
+        fd_in = os.open(stdin_path, os.O_RDONLY)
+        fd_out = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd_err = os.open(err_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(fd_in, 0)
+        os.dup2(fd_out, 1)
+        os.dup2(fd_err, 2)
+        # Close every other descriptor of the worker, the protocol channel included.
+        os.closerange(3, max(resource.getrlimit(resource.RLIMIT_NOFILE)[0], 4096))
+        os.chdir(jobdir)
+        os.environ.clear()
+        os.environ.update(self.env)
+        os.environ["HOME"] = jobdir
+        os.environ["TMPDIR"] = jobdir
+        limits = [(resource.RLIMIT_CPU, cpu), (resource.RLIMIT_FSIZE, FSIZE_LIMIT),
+                  (resource.RLIMIT_CORE, 0), (resource.RLIMIT_NOFILE, NOFILE_LIMIT)]
+        if IS_INIT:
+            limits.append((resource.RLIMIT_NPROC, NPROC_LIMIT))
+        if mem_bytes:
+            limits.append((resource.RLIMIT_AS, mem_bytes))
+        for which, value in limits:
+            hard = resource.getrlimit(which)[1]
+            soft_v = value if hard == resource.RLIM_INFINITY else min(value, hard)
+            hard_v = value + 1 if which == resource.RLIMIT_CPU else value
+            hard_v = hard_v if hard == resource.RLIM_INFINITY else min(hard_v, hard)
+            resource.setrlimit(which, (soft_v, hard_v))
+        _set_pdeathsig()
+        _set_dumpable(1)
+
+    def verdict(self, step: dict, marker: str | None, limit: int) -> dict:
+        stdout, stdout_full = _read_output(step["out_path"], limit)
+        stderr, _ = _read_output(step["err_path"], limit)
+        res = {"exit_code": step["exit_code"], "stdout": stdout, "stderr": stderr, "_killed": False}
+        sig = step["signal"]
+        if step["timed_out"]:
+            what = "compilation" if step["phase"] == "compile" else "program"
+            res.update(status="timeout", exit_code=None, _timeout=True,
+                       reason=f"{what} timed out after {step['timeout']:g}s")
+        elif sig == signal.SIGXCPU or (sig == signal.SIGKILL and step["cpu_used"] >= step["cpu_limit"]):
+            res.update(status="timeout", reason="cpu time limit exceeded", _timeout=True)
+        elif step["phase"] == "compile":
+            res.update(status="failed", reason="compile_error")
+        elif sig is not None:
+            res.update(status="failed", reason=_signal_reason(sig), _killed=sig == signal.SIGKILL)
+        elif step["exit_code"] != 0:
+            res.update(status="failed", reason=f"exit code {step['exit_code']}")
+        elif marker and not _has_marker(stdout_full, marker):
+            res.update(status="failed", reason="success marker missing from stdout")
+        else:
+            res.update(status="passed", reason="")
+        return res
+
+
+class _Infra(Exception):
+    """The sandbox itself failed (not the program)."""
+
+
+def _write(path: str, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+def _rmtree(path: str) -> None:
+    """Remove `path`, even where the job made directories unreadable or read-only (the worker has the
+    job's uid, so it may chmod them back)."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        try:
+            shutil.rmtree(path)
+        except OSError:
+            _make_writable(path)
+            shutil.rmtree(path)
+    elif os.path.lexists(path):
+        os.unlink(path)
+
+
+def _make_writable(top: str) -> None:
+    stack = [top]
+    while stack:
+        d = stack.pop()
+        try:
+            os.chmod(d, 0o700)
+            with os.scandir(d) as entries:
+                stack.extend(e.path for e in entries if e.is_dir(follow_symlinks=False))
+        except OSError:
+            pass
+
+
+def _read_output(path: str, limit: int) -> tuple[str, bytes]:
+    """(text for the result, truncated to `limit` bytes with a note; the full bytes for marker checks)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(FSIZE_LIMIT + 1)
+    except OSError:
+        return "", b""
+    if len(data) <= limit:
+        return data.decode("utf-8", "replace"), data
+    text = data[:limit].decode("utf-8", "ignore")
+    return text + f"\n[truncated: {len(data)} bytes total]", data
+
+
+def _has_marker(data: bytes, marker: str) -> bool:
+    pattern = rb"(?m)^" + re.escape(marker.encode()) + rb"\r?$"
+    return re.search(pattern, data) is not None
+
+
+def _signal_reason(sig: int) -> str:
+    try:
+        name = signal.Signals(sig).name
+    except ValueError:
+        name = f"signal {sig}"
+    if sig == signal.SIGXFSZ:
+        return f"killed by {name} (file/output size limit of {FSIZE_LIMIT // (1024 * 1024)} MiB exceeded)"
+    return f"killed by {name}"
+
+
+def _wait(pid: int, timeout: float, worker: Worker | None = None):
+    """Wait for `pid` up to `timeout` seconds: (wait status, rusage), or None on timeout. Meanwhile,
+    read what the host sends (queued requests) into the worker's buffer."""
+    deadline = time.monotonic() + timeout
+    pidfd = None
+    if hasattr(os, "pidfd_open"):
+        try:
+            pidfd = os.pidfd_open(pid)
+        except OSError:
+            pidfd = None
+    try:
+        delay = 0.0005
+        while True:
+            try:
+                done, status, usage = os.wait4(pid, os.WNOHANG)
+            except InterruptedError:
+                continue
+            if done:
+                return status, usage
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            fds = [] if pidfd is None else [pidfd]
+            if worker is not None and not worker.in_eof:
+                fds.append(worker.proto_in)
+            if pidfd is None:
+                remaining = min(delay, remaining)
+                delay = min(delay * 2, 0.02)
+            try:
+                ready, _, _ = select.select(fds, [], [], remaining)
+            except InterruptedError:
+                continue
+            if worker is not None and worker.proto_in in ready:
+                worker.read_input()
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
+
+
+def find_java_main(source: str) -> str | None:
+    """Name of the class whose body declares `static void main(`, by a brace scan that skips
+    comments, strings and character literals."""
+    main_re = re.compile(r"\bstatic\s+void\s+main\s*\(")
+    class_re = re.compile(r"\b(?:class|interface|enum|record)\s+(\w+)")
+    stack: list[str | None] = []
+    pending: str | None = None
+    i, n = 0, len(source)
+    while i < n:
+        c = source[i]
+        if source.startswith("//", i):
+            j = source.find("\n", i)
+            i = n if j < 0 else j
+            continue
+        if source.startswith("/*", i):
+            j = source.find("*/", i + 2)
+            i = n if j < 0 else j + 2
+            continue
+        if c in "\"'":
+            if source.startswith('"""', i):
+                j = source.find('"""', i + 3)
+                i = n if j < 0 else j + 3
+                continue
+            j = i + 1
+            while j < n and source[j] != c:
+                j += 2 if source[j] == "\\" else 1
+            i = j + 1
+            continue
+        if c == "{":
+            stack.append(pending)
+            pending = None
+        elif c == "}":
+            if stack:
+                stack.pop()
+        elif c.isalpha():
+            m = class_re.match(source, i)
+            if m and (i == 0 or not (source[i - 1].isalnum() or source[i - 1] == "_")):
+                pending = m.group(1)
+                i = m.end()
+                continue
+            m = main_re.match(source, i)
+            if m and (i == 0 or not (source[i - 1].isalnum() or source[i - 1] == "_")):
+                for name in reversed(stack):
+                    if name:
+                        return name
+            j = i
+            while j < n and (source[j].isalnum() or source[j] == "_"):
+                j += 1
+            i = j
+            continue
+        i += 1
+    return None
+
+
+def run_python_main(path: str) -> int:
+    """In the forked child: run the file at `path` as __main__ in a fresh module; the exit status."""
+    import atexit
+    import builtins
+    import random
+    import traceback
+    import types
+
+    atexit._clear()
+    random.seed()
+    sys.stdin = sys.__stdin__ = open(0, "r", encoding="utf-8", errors="replace", closefd=False)
+    sys.stdout = sys.__stdout__ = open(1, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
+    sys.stderr = sys.__stderr__ = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False,
+                                       buffering=1)
+    sys.argv = [path]
+    sys.path[0:0] = [os.path.dirname(path)]
+    module = types.ModuleType("__main__")
+    module.__file__ = path
+    module.__builtins__ = builtins
+    sys.modules["__main__"] = module
+    code = 0
+    try:
+        with open(path, "rb") as f:
+            source = f.read()
+        exec(compile(source, path, "exec"), module.__dict__)
+    except SystemExit as exc:
+        code = _exit_code(exc)
+    except BaseException as exc:
+        traceback.print_exception(type(exc), exc, exc.__traceback__.tb_next if exc.__traceback__ else None)
+        code = 1
+    try:
+        threading = sys.modules.get("threading")
+        if threading is not None:
+            for t in threading.enumerate():
+                if t is not threading.main_thread() and not t.daemon:
+                    t.join()
+        atexit._run_exitfuncs()
+    except SystemExit as exc:
+        code = _exit_code(exc)
+    except BaseException:
+        pass
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:
+            pass
+    return code
+
+
+def _exit_code(exc: SystemExit) -> int:
+    if exc.code is None:
+        return 0
+    if isinstance(exc.code, int):
+        return exc.code & 0xFF
+    try:
+        sys.stderr.write(f"{exc.code}\n")
+    except BaseException:
+        pass
+    return 1
+
+
+def main(argv: list[str]) -> int:
+    root, scan = "/work", "/tmp,/dev/shm,/dev/mqueue"
+    args = list(argv)
+    while args:
+        flag = args.pop(0)
+        if flag == "--root":
+            root = args.pop(0)
+        elif flag == "--scan":
+            scan = args.pop(0)
+    for sig in CATCHABLE:
+        try:
+            signal.signal(sig, signal.SIG_IGN)
+        except (OSError, ValueError):
+            pass
+    _set_dumpable(0)
+    _limit_malloc_arenas()
+    os.umask(0o077)
+    for name in PREIMPORT:
+        try:
+            __import__(name)
+        except ImportError:
+            pass
+    import gc
+    gc.collect()
+    gc.freeze()  # forked jobs' garbage collections then skip (and do not copy-on-write) the warm heap
+    worker = Worker(root, scan.split(","))
+    draining = False
+    worker.send({"ready": True, "pid": os.getpid(), "init": IS_INIT,
+                 "python": sys.version.split()[0], "tools": worker.tools})
+    while True:
+        try:
+            req = worker.read_request()
+        except ValueError as exc:
+            worker.send({"id": None, "status": "error", "reason": f"bad request: {exc}",
+                         "recycle": "bad request"})
+            continue
+        if req is None:
+            break
+        if draining:
+            # A previous job may have poisoned this worker: the host replaces it, and re-runs the jobs
+            # it had already queued here elsewhere.
+            worker.send({"id": req.get("id"), "status": "skipped", "reason": "worker is being recycled",
+                         "recycle": "draining"})
+            continue
+        try:
+            result = worker.handle(req)
+        except Exception as exc:  # never die on a job: report it, and have this worker replaced
+            result = {"id": req.get("id"), "status": "error", "exit_code": None, "stdout": "", "stderr": "",
+                      "duration": 0.0, "reason": f"worker error: {type(exc).__name__}: {exc}",
+                      "recycle": "worker error"}
+        draining = bool(result.get("recycle"))
+        worker.send(result)
+    if IS_INIT:
+        worker.kill_all()
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except OSError as exc:
+        if exc.errno == errno.EPIPE:
+            sys.exit(0)
+        raise
