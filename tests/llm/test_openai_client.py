@@ -1,0 +1,324 @@
+"""OpenAIClient against the real fake OpenAI server, through the real `openai` package."""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import threading
+import time
+import zlib
+
+import pytest
+
+from wizardcoder.llm import LLMAuthError, LLMError, Request
+from wizardcoder.llm.fake_server import Fault, body_text
+from wizardcoder.llm.openai_client import OpenAIClient, parse_retry_after
+
+
+def chat(text: str, **kwargs) -> Request:
+    return Request.from_text(text, **kwargs)
+
+
+def first_attempt(fault: Fault):
+    return lambda body, attempt: fault if attempt == 1 else None
+
+
+# ---------------------------------------------------------------------------------------- basics
+
+
+def test_chat_and_completions_round_trip(make_server, make_client):
+    server = make_server(reply=lambda body: f"[{body_text(body)}] done")
+    client = make_client(server)
+    requests = [chat("hello"), Request(prompt="def f():", max_tokens=16, temperature=0.0)]
+    results = dict(client.generate(requests))
+    assert results[0].texts == ("[hello] done",) and results[0].finish_reasons == ("stop",)
+    assert results[1].text == "[def f():] done"
+    assert all(c.ok for c in results.values())
+    assert server.attempts == {"hello": 1, "def f():": 1}
+
+
+def test_n_samples_and_usage_match_server_counts(make_server, make_client):
+    server = make_server(reply=lambda body: "one two three")
+    client = make_client(server, price_per_1k_prompt=1.0, price_per_1k_completion=2.0)
+    completion = client.complete(chat("a b c d", n=3))
+    assert completion.texts == ("one two three",) * 3
+    usage = client.usage
+    assert (usage.requests, usage.prompt_tokens, usage.completion_tokens) == (1, 4, 9)
+    assert (server.prompt_tokens, server.completion_tokens) == (4, 9)
+    assert usage.estimated == 0 and usage.retries == 0 and usage.failures == 0
+    assert usage.cost == pytest.approx((4 * 1.0 + 9 * 2.0) / 1000)
+
+
+def test_n_is_topped_up_when_the_server_ignores_it(make_server, make_client):
+    counter = iter(range(100))
+    server = make_server(reply=lambda body: f"sample {next(counter)}", honour_n=False)
+    client = make_client(server)
+    completion = client.complete(chat("three please", n=3))
+    assert completion.texts == ("sample 0", "sample 1", "sample 2")
+    assert server.attempts["three please"] == 3 and client.usage.requests == 1
+
+
+def test_usage_is_estimated_when_the_reply_has_none(make_server, make_client):
+    server = make_server(reply=lambda body: "x" * 40, include_usage=False)
+    client = make_client(server)
+    completion = client.complete(chat("y" * 8))
+    assert completion.completion_tokens == 10 and completion.prompt_tokens == 2
+    assert client.usage.estimated == 1 and client.usage.cost is None
+
+
+def test_model_defaults_to_the_first_served_model(make_server, make_client):
+    server = make_server(model="served-model")
+    seen = []
+    server.reply = lambda body: seen.append(body["model"]) or "ok"
+    client = make_client(server, model=None)
+    assert client.complete(chat("hi")).text == "ok"
+    assert seen == ["served-model"] and client.model == "served-model"
+
+
+def test_stop_sequences_beyond_the_api_limit_are_applied_client_side(make_server, make_client):
+    server = make_server(reply=lambda body: f"keep {len(body['stop'])} stops CUT tail")
+    client = make_client(server)
+    completion = client.complete(chat("go", stop=("w1", "w2", "w3", "w4", "CUT")))
+    assert completion.text == "keep 4 stops "
+    assert completion.finish_reasons == ("stop",)
+
+
+# ---------------------------------------------------------------------------------------- faults
+
+
+def test_429_waits_at_least_retry_after(make_server, make_client):
+    server = make_server(faults=first_attempt(Fault.rate_limit(0.6)))
+    client = make_client(server)
+    assert client.complete(chat("rate limited")).ok
+    (t1, _), (t2, _) = server.arrivals
+    assert t2 - t1 >= 0.6
+    assert server.statuses[429] == 1 and client.usage.retries == 1
+
+
+def test_retry_after_as_http_date_is_honoured(make_server, make_client):
+    def faults(body, attempt):
+        if attempt == 1:  # 3 s ahead; HTTP dates have 1 s resolution, so at least 2 s must pass
+            return Fault.rate_limit(email.utils.formatdate(time.time() + 3, usegmt=True))
+        return None
+
+    server = make_server(faults=faults)
+    client = make_client(server)
+    assert client.complete(chat("dated")).ok
+    (t1, _), (t2, _) = server.arrivals
+    assert t2 - t1 >= 1.5
+
+
+def test_retry_after_is_capped(make_server, make_client):
+    server = make_server(faults=first_attempt(Fault.rate_limit(3600)))
+    client = make_client(server, max_retry_after=0.1)
+    assert client.complete(chat("capped")).ok
+    (t1, _), (t2, _) = server.arrivals
+    assert t2 - t1 < 30  # not the hour the header asked for
+
+
+def test_parse_retry_after_forms():
+    now = 1_700_000_000.0
+    date = email.utils.formatdate(now + 30, usegmt=True)
+    assert parse_retry_after({"retry-after": "7"}, now) == 7.0
+    assert parse_retry_after({"retry-after": "1.5"}, now) == 1.5
+    assert parse_retry_after({"retry-after-ms": "250"}, now) == 0.25
+    assert parse_retry_after({"retry-after": date}, now) == pytest.approx(30, abs=1)
+    assert parse_retry_after({"retry-after": email.utils.formatdate(now - 30, usegmt=True)}, now) == 0.0
+    assert parse_retry_after({"retry-after": "soon"}, now) is None
+    assert parse_retry_after({}, now) is None
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault.server_error(500),
+        Fault.server_error(503),
+        Fault.truncated(),
+        Fault.malformed(),
+        Fault.empty_choices(),
+        Fault.disconnect(),
+    ],
+    ids=["500", "503", "truncated", "malformed", "empty_choices", "disconnect"],
+)
+def test_transient_fault_then_success(make_server, make_client, fault):
+    server = make_server(reply=lambda body: "fine", faults=first_attempt(fault))
+    client = make_client(server)
+    completion = client.complete(chat("flaky"))
+    assert completion.ok and completion.text == "fine"
+    assert server.attempts["flaky"] == 2
+    assert client.usage.retries == 1 and client.usage.failures == 0
+
+
+def test_timeout_then_success(make_server, make_client):
+    server = make_server(reply=lambda body: "late but fine", faults=first_attempt(Fault.hang(10)))
+    client = make_client(server, timeout=0.3)
+    completion = client.complete(chat("slow"))
+    assert completion.ok and completion.text == "late but fine"
+    assert server.attempts["slow"] == 2
+
+
+def test_permanent_500_gives_an_error_completion_after_max_retries_plus_one(make_server, make_client):
+    server = make_server(faults=lambda body, attempt: Fault.server_error(500))
+    client = make_client(server, max_retries=3)
+    completion = client.complete(chat("doomed"))
+    assert not completion.ok and completion.texts == ()
+    assert "4 attempts" in completion.error and "500" in completion.error
+    assert server.attempts["doomed"] == 4
+    assert client.usage.failures == 1 and client.usage.retries == 3
+
+
+def test_bad_request_is_not_retried(make_server, make_client):
+    server = make_server(faults=lambda body, attempt: Fault("status", 400))
+    client = make_client(server)
+    completion = client.complete(chat("too long"))
+    assert not completion.ok and "400" in completion.error
+    assert server.attempts["too long"] == 1
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_auth_error_raises_at_once_naming_the_env_var(make_server, make_client, monkeypatch, status):
+    monkeypatch.setenv("WIZ_TEST_KEY", "wrong")
+    server = make_server(faults=lambda body, attempt: Fault.unauthorized(status))
+    client = make_client(server, api_key_env="WIZ_TEST_KEY")
+    with pytest.raises(LLMAuthError, match="WIZ_TEST_KEY") as info:
+        list(client.generate([chat("secret")]))
+    assert f"HTTP {status}" in str(info.value)
+    assert server.attempts["secret"] == 1
+
+
+def test_server_api_key_is_checked(make_server, make_client, monkeypatch):
+    server = make_server(api_key="sk-right")
+    monkeypatch.setenv("WIZ_TEST_KEY", "sk-right")
+    assert make_client(server, api_key_env="WIZ_TEST_KEY").complete(chat("hi")).ok
+    monkeypatch.setenv("WIZ_TEST_KEY", "sk-wrong")
+    with pytest.raises(LLMAuthError, match="WIZ_TEST_KEY"):
+        make_client(server, api_key_env="WIZ_TEST_KEY").complete(chat("hi"))
+
+
+def test_missing_key_for_the_official_api_is_a_clear_error(monkeypatch):
+    monkeypatch.delenv("WIZ_ABSENT_KEY", raising=False)
+    with pytest.raises(LLMAuthError, match="WIZ_ABSENT_KEY"):
+        OpenAIClient(None, "gpt-x", api_key_env="WIZ_ABSENT_KEY")
+
+
+def test_wrong_base_url_raises(make_server, make_client):
+    server = make_server()
+    client = OpenAIClient(server.url.replace("/v1", "/nope"), "m", backoff_base=0.01)
+    try:
+        with pytest.raises(LLMError, match="404"):
+            client.complete(chat("hi"))
+    finally:
+        client.close()
+
+
+def test_circuit_breaker_aborts_when_the_endpoint_is_down(make_server, make_client):
+    server = make_server(faults=lambda body, attempt: Fault.server_error(503))
+    client = make_client(server, max_retries=1, concurrency=4, breaker_window=10, breaker_min_failures=5)
+    yielded: list = []
+    with pytest.raises(LLMError, match="looks down"):
+        yielded.extend(client.generate(chat(f"r{i}") for i in range(1000)))
+    assert all(not c.ok for _, c in yielded)
+    assert server.requests < 100  # stopped long before burning 1000 requests' retries
+
+
+# ---------------------------------------------------------------------------------------- streaming
+
+
+def test_nothing_lost_under_random_faults(make_server, make_client):
+    kinds = [
+        None,
+        None,
+        Fault.server_error(500),
+        Fault.rate_limit(0.05),
+        Fault.truncated(),
+        Fault.malformed(),
+        Fault.empty_choices(),
+        Fault.disconnect(),
+        Fault.hang(10),
+    ]
+
+    def faults(body, attempt):
+        if attempt > 2:
+            return None
+        rng = random.Random(zlib.crc32(f"{body_text(body)}/{attempt}".encode()))
+        return rng.choice(kinds)
+
+    server = make_server(reply=lambda body: body_text(body).upper(), faults=faults)
+    client = make_client(server, concurrency=16, timeout=0.5, max_retries=4)
+    seen: dict[int, str] = {}
+    for index, completion in client.generate(chat(f"task {i}") for i in range(200)):
+        assert index not in seen
+        assert completion.ok, completion.error
+        seen[index] = completion.text
+    assert seen == {i: f"TASK {i}" for i in range(200)}
+    assert sum(server.attempts.values()) > 200  # faults really happened
+    assert client.usage.requests == 200 and client.usage.retries == sum(server.attempts.values()) - 200
+
+
+@pytest.mark.parametrize("concurrency", [4, 40])  # 40: more than one connection-pool shard (32 slots each)
+def test_concurrency_bound_is_respected(make_server, make_client, concurrency):
+    server = make_server(latency=0.3)
+    client = make_client(server, concurrency=concurrency)
+    results = list(client.generate(chat(f"c{i}") for i in range(3 * concurrency)))
+    assert len(results) == 3 * concurrency
+    assert server.max_concurrent == concurrency
+
+
+def test_input_is_consumed_lazily_with_bounded_in_flight(make_server, make_client):
+    server = make_server(latency=0.05)
+    client = make_client(server, concurrency=4, max_in_flight=8)
+    pulled = 0
+    lock = threading.Lock()
+
+    def requests():
+        nonlocal pulled
+        for i in range(100):
+            with lock:
+                pulled += 1
+            yield chat(f"lazy {i}")
+
+    yielded = 0
+    for _ in client.generate(requests()):
+        yielded += 1
+        assert pulled - yielded <= 8  # never more than max_in_flight submitted but not yet yielded
+    assert yielded == 100
+
+
+def test_results_arrive_in_completion_order(make_server, make_client):
+    server = make_server(latency=lambda body: 0.5 if body_text(body) == "slow" else 0.0)
+    client = make_client(server, concurrency=2)
+    order = [index for index, _ in client.generate([chat("slow"), chat("fast")])]
+    assert order == [1, 0]  # the slow request is first in the input but finishes last
+
+
+def test_abandoned_stream_cancels_in_flight_work(make_server, make_client):
+    server = make_server(latency=0.3)
+    client = make_client(server, concurrency=4, max_in_flight=4)
+    stream = client.generate(chat(f"a{i}") for i in range(1000))
+    next(stream)
+    stream.close()
+    assert server.requests <= 8
+    client.close()
+    client.close()  # idempotent
+    with pytest.raises(LLMError, match="closed"):
+        client.complete(chat("after close"))
+
+
+def test_256_concurrent_slow_requests(make_server, make_client):
+    """The fake server holds 256 connections at once (1 s each) and the client really keeps 256 in flight."""
+    server = make_server(latency=1.0)
+    client = make_client(server, concurrency=256, timeout=60)
+    results = dict(client.generate(chat(f"wide {i}") for i in range(256)))
+    assert sorted(results) == list(range(256)) and all(c.ok for c in results.values())
+    assert server.max_concurrent == 256
+
+
+def test_typed_reply_fallback_parses_the_same(make_server, make_client):
+    """Where the httpx flavour cannot be found, replies go through the openai package's own models."""
+    server = make_server(reply=lambda body: "typed reply")
+    client = make_client(server)
+    client._ensure_started()
+    client._raw_response = None
+    results = dict(client.generate([chat("a", n=2), Request(prompt="b")]))
+    assert results[0].texts == ("typed reply", "typed reply") and results[1].text == "typed reply"
+    assert client.usage.completion_tokens == server.completion_tokens == 6

@@ -1,0 +1,24 @@
+"""LLM clients behind one small interface (see `base.py`).
+
+    from wizardcoder.llm import LLMConfig, create_client, Request
+    with create_client(LLMConfig(base_url="http://localhost:8000/v1", model="m")) as client:
+        for index, completion in client.generate(Request.from_text(t) for t in tasks):
+            ...
+
+Importing this package is cheap: openai, torch and transformers load only when a client is created.
+"""
+
+from wizardcoder.llm.base import Completion, LLMAuthError, LLMClient, LLMError, Request, Usage
+from wizardcoder.llm.config import LLMConfig, LLMConfigError, create_client
+
+__all__ = [
+    "Completion",
+    "LLMAuthError",
+    "LLMClient",
+    "LLMConfig",
+    "LLMConfigError",
+    "LLMError",
+    "Request",
+    "Usage",
+    "create_client",
+]

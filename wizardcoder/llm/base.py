@@ -1,0 +1,211 @@
+"""The one small LLM interface every stage codes against.
+
+A client has one streaming call, `generate(requests)`, which yields `(index, Completion)` pairs in
+the order they finish; `complete(request)` is the one-request convenience. A `Completion` with
+`error` set is an *infrastructure* failure (the endpoint kept failing after retries): a stage must
+record or retry it, never count it as a bad sample.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from wizardcoder.errors import UserError
+
+
+class LLMError(RuntimeError):
+    """An LLM failure that aborts the run (the endpoint is down, misconfigured, or the model cannot load)."""
+
+
+class LLMAuthError(LLMError, UserError):
+    """The endpoint refused our credentials (HTTP 401/403). Never retried: the message says which env var to fix."""
+
+
+@dataclass(frozen=True)
+class Request:
+    """One generation request. Chat when `messages` is given, plain completion when `prompt` is."""
+
+    messages: tuple[Mapping[str, Any], ...] | None = None
+    prompt: str | None = None
+    max_tokens: int = 1024
+    temperature: float = 0.7
+    top_p: float = 1.0
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+    n: int = 1
+
+    def __post_init__(self) -> None:
+        if (self.messages is None) == (self.prompt is None):
+            raise ValueError("Request needs exactly one of messages= (chat) or prompt= (completion)")
+        if self.messages is not None:
+            messages = tuple(self.messages)
+            if not messages:
+                raise ValueError("Request.messages is empty")
+            for m in messages:
+                if not isinstance(m, Mapping) or "role" not in m or "content" not in m:
+                    raise ValueError(f"each chat message needs 'role' and 'content', got {m!r}")
+            object.__setattr__(self, "messages", messages)
+        elif not isinstance(self.prompt, str):
+            raise ValueError(f"Request.prompt must be a str, got {type(self.prompt).__name__}")
+        stop = (self.stop,) if isinstance(self.stop, str) else tuple(self.stop or ())
+        if any(not isinstance(s, str) or not s for s in stop):
+            raise ValueError(f"stop sequences must be non-empty strings, got {stop!r}")
+        object.__setattr__(self, "stop", stop)
+        if not isinstance(self.max_tokens, int) or self.max_tokens < 1:
+            raise ValueError(f"max_tokens must be an int >= 1, got {self.max_tokens!r}")
+        if not (isinstance(self.temperature, (int, float)) and 0 <= self.temperature <= 2):
+            raise ValueError(f"temperature must be in [0, 2], got {self.temperature!r}")
+        if not (isinstance(self.top_p, (int, float)) and 0 < self.top_p <= 1):
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p!r}")
+        if not isinstance(self.n, int) or self.n < 1:
+            raise ValueError(f"n must be an int >= 1, got {self.n!r}")
+
+    @property
+    def is_chat(self) -> bool:
+        return self.messages is not None
+
+    @classmethod
+    def from_text(cls, text: str, api: str = "chat", system: str | None = None, **kwargs: Any) -> Request:
+        """A request for `text`: one user message when `api == "chat"`, the raw prompt when "completions"."""
+        if api == "completions":
+            return cls(prompt=text, **kwargs)
+        if api != "chat":
+            raise ValueError(f"api must be 'chat' or 'completions', got {api!r}")
+        messages = ([{"role": "system", "content": system}] if system else []) + [
+            {"role": "user", "content": text}
+        ]
+        return cls(messages=tuple(messages), **kwargs)
+
+
+@dataclass(frozen=True)
+class Completion:
+    """What came back for one Request: `n` texts, or `error` (an infrastructure failure, not a bad sample)."""
+
+    texts: tuple[str, ...]
+    finish_reasons: tuple[str, ...]
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    error: str | None = None
+
+    @property
+    def text(self) -> str:
+        return self.texts[0] if self.texts else ""
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @classmethod
+    def failed(cls, error: str) -> Completion:
+        return cls(texts=(), finish_reasons=(), prompt_tokens=0, completion_tokens=0, error=error)
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Counters over a client's lifetime. `cost` is set where prices are configured; `estimated` counts
+    replies without a `usage` block whose tokens we estimated (about 4 characters per token)."""
+
+    requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    retries: int = 0
+    failures: int = 0
+    estimated: int = 0
+    cost: float | None = None
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class UsageCounter:
+    """Thread-safe running totals behind `client.usage`."""
+
+    price_per_1k_prompt: float | None = None
+    price_per_1k_completion: float | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _counts: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(
+            ("requests", "prompt_tokens", "completion_tokens", "retries", "failures", "estimated"), 0
+        )
+    )
+
+    def add(self, **deltas: int) -> None:
+        with self._lock:
+            for key, value in deltas.items():
+                self._counts[key] += value
+
+    def snapshot(self) -> Usage:
+        with self._lock:
+            counts = dict(self._counts)
+        cost = None
+        if self.price_per_1k_prompt is not None or self.price_per_1k_completion is not None:
+            cost = (
+                counts["prompt_tokens"] * (self.price_per_1k_prompt or 0.0)
+                + counts["completion_tokens"] * (self.price_per_1k_completion or 0.0)
+            ) / 1000.0
+        return Usage(**counts, cost=cost)
+
+
+def estimate_tokens(text: str) -> int:
+    """A rough token count (about 4 characters per token) for replies that carry no usage block."""
+    return math.ceil(len(text) / 4) if text else 0
+
+
+def request_text(request: Request) -> str:
+    if request.messages is not None:
+        return "\n".join(str(m.get("content") or "") for m in request.messages)
+    return request.prompt or ""
+
+
+def truncate_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
+    """Cut `text` at the earliest stop sequence; returns (text, whether a stop was found)."""
+    cut = -1
+    for s in stop:
+        pos = text.find(s)
+        if pos != -1 and (cut == -1 or pos < cut):
+            cut = pos
+    return (text[:cut], True) if cut != -1 else (text, False)
+
+
+ProgressFn = Callable[[Completion], None]
+
+
+class LLMClient:
+    """The interface: `generate` (streaming, completion order), `complete`, `usage`, `close`, `with`."""
+
+    name: str = "llm"
+
+    def generate(
+        self, requests: Iterable[Request], progress: ProgressFn | None = None
+    ) -> Iterator[tuple[int, Completion]]:
+        """Yield `(index in input, Completion)` as requests finish. Consumes `requests` lazily, with a
+        bounded number in flight, so a generator of a million requests streams in flat memory."""
+        raise NotImplementedError
+
+    def complete(self, request: Request) -> Completion:
+        for _, completion in self.generate([request]):
+            return completion
+        raise LLMError("generate() yielded nothing for one request")  # pragma: no cover - a client bug
+
+    @property
+    def usage(self) -> Usage:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release connections, threads and models. Idempotent."""
+
+    def __enter__(self) -> LLMClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

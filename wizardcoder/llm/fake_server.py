@@ -1,0 +1,476 @@
+"""A real HTTP server speaking the OpenAI API, for tests and benchmarks (no network, no dependencies).
+
+`/v1/chat/completions`, `/v1/completions` and `/v1/models` over minimal HTTP/1.1 with keep-alive,
+on plain `asyncio` in a background thread: one event loop holds hundreds of slow connections at
+almost no cost, which a thread-per-connection server would not. Replies come from a callable,
+latency is simulated, and faults are injected per attempt, so the real `openai` package and our
+retry code run exactly as they would against a flaky production endpoint.
+
+    with FakeOpenAIServer(reply=lambda body: "hi", latency=0.1,
+                          faults=lambda body, attempt: Fault.server_error() if attempt == 1 else None) as srv:
+        client = OpenAIClient(base_url=srv.url, model="fake")
+
+Run standalone (e.g. to benchmark a client from another process):
+    python -m wizardcoder.llm.fake_server --latency 1.0 --port 8765
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+CHAT_PATH = "/v1/chat/completions"
+COMPLETIONS_PATH = "/v1/completions"
+MODELS_PATH = "/v1/models"
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One injected failure. Build with the class methods."""
+
+    kind: str  # status | hang | truncate | malformed | empty_choices | disconnect
+    status: int = 500
+    retry_after: str | None = None  # the Retry-After header value, sent verbatim
+    seconds: float = 3600.0  # how long a hang lasts (the client should time out first)
+
+    @classmethod
+    def rate_limit(cls, retry_after: float | str | None = 1) -> Fault:
+        """429, with `Retry-After: <seconds>` (a number) or any literal header value (e.g. an HTTP date)."""
+        value = (
+            None
+            if retry_after is None
+            else (retry_after if isinstance(retry_after, str) else f"{retry_after:g}")
+        )
+        return cls("status", 429, value)
+
+    @classmethod
+    def server_error(cls, status: int = 500) -> Fault:
+        return cls("status", status)
+
+    @classmethod
+    def unauthorized(cls, status: int = 401) -> Fault:
+        return cls("status", status)
+
+    @classmethod
+    def hang(cls, seconds: float = 3600.0) -> Fault:
+        """Accept the request and say nothing for `seconds`, then drop the connection."""
+        return cls("hang", seconds=seconds)
+
+    @classmethod
+    def truncated(cls) -> Fault:
+        """Send headers promising the full body, half of it, then close the connection."""
+        return cls("truncate")
+
+    @classmethod
+    def malformed(cls) -> Fault:
+        """200 with `application/json` that does not parse."""
+        return cls("malformed")
+
+    @classmethod
+    def empty_choices(cls) -> Fault:
+        """200 with valid JSON whose `choices` is empty."""
+        return cls("empty_choices")
+
+    @classmethod
+    def disconnect(cls) -> Fault:
+        """Close the connection without a response."""
+        return cls("disconnect")
+
+
+def body_text(body: dict) -> str:
+    """What identifies a request across retries: the last message's content, or the prompt."""
+    if "messages" in body:
+        messages = body.get("messages") or [{}]
+        return str(messages[-1].get("content", ""))
+    prompt = body.get("prompt", "")
+    return prompt[0] if isinstance(prompt, list) and prompt else str(prompt)
+
+
+def count_words(text: str) -> int:
+    return len(text.split())
+
+
+ReplyFn = Callable[[dict], str]
+FaultFn = Callable[[dict, int], "Fault | None"]
+
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+
+
+class FakeOpenAIServer:
+    """An OpenAI-compatible server on 127.0.0.1 (a free port), run in a background thread.
+
+    reply: request JSON -> completion text (called once per choice); default echoes the request text.
+    latency: seconds to wait before answering each completion request (or a callable: request JSON -> seconds).
+    faults: (request JSON, attempt number for this request text, 1-based) -> a Fault or None.
+    api_key: when set, requests without `Authorization: Bearer <api_key>` get 401.
+    include_usage: put a `usage` block (word counts) in replies.
+    honour_n: False answers one choice whatever `n` asks (as llama.cpp's server does).
+
+    Counters (read them from the test thread): `requests` (completion requests received),
+    `attempts[text]` per request text, `statuses`, `max_concurrent`, `prompt_tokens` and
+    `completion_tokens` reported in successful replies, `arrivals` (monotonic time, text) per attempt.
+    """
+
+    def __init__(
+        self,
+        reply: ReplyFn | None = None,
+        *,
+        latency: float | Callable[[dict], float] = 0.0,
+        faults: FaultFn | None = None,
+        api_key: str | None = None,
+        model: str = "fake-model",
+        include_usage: bool = True,
+        honour_n: bool = True,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ):
+        self.reply = reply or (lambda body: f"echo: {body_text(body)}")
+        self.latency = latency
+        self.faults = faults
+        self.api_key = api_key
+        self.model = model
+        self.include_usage = include_usage
+        self.honour_n = honour_n
+        self.host = host
+        self.port = port
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: asyncio.base_events.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._tasks: set[asyncio.Task] = set()
+        self._ready = threading.Event()
+        self._startup_error: BaseException | None = None
+        self._ids = 0
+        self.reset_stats()
+
+    # ---------------------------------------------------------------- lifecycle
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}/v1"
+
+    def reset_stats(self) -> None:
+        self.requests = 0
+        self.attempts: collections.Counter[str] = collections.Counter()
+        self.statuses: collections.Counter[int] = collections.Counter()
+        self.concurrent = 0
+        self.max_concurrent = 0
+        self.prompt_tokens = 0
+        self.completion_tokens = 0
+        self.connections = 0
+        self.arrivals: list[tuple[float, str]] = []
+
+    def start(self) -> FakeOpenAIServer:
+        if self._thread is not None:
+            return self
+        self._thread = threading.Thread(target=self._run, name="fake-openai-server", daemon=True)
+        self._thread.start()
+        self._ready.wait(30)
+        if self._startup_error is not None:
+            raise RuntimeError(f"fake server failed to start: {self._startup_error}") from self._startup_error
+        return self
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        asyncio.set_event_loop(loop)
+        try:
+            self._server = loop.run_until_complete(
+                asyncio.start_server(self._on_connection, self.host, self.port, backlog=4096)
+            )
+            self.port = self._server.sockets[0].getsockname()[1]
+        except BaseException as exc:  # noqa: BLE001 - reported to start()
+            self._startup_error = exc
+            self._ready.set()
+            loop.close()
+            return
+        self._ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            loop.close()
+
+    async def _shutdown(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._server.wait_closed()
+
+    def stop(self) -> None:
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        if loop.is_running():
+            asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(10)
+            loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        self._thread = None
+        self._loop = None
+
+    def __enter__(self) -> FakeOpenAIServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ---------------------------------------------------------------- HTTP
+    async def _on_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        self.connections += 1
+        try:
+            while True:
+                line = await reader.readline()
+                if not line:
+                    break
+                try:
+                    method, target, _version = line.decode("latin-1").split()
+                except ValueError:
+                    await self._send(
+                        writer, 400, {"error": {"message": "bad request line"}}, keep_alive=False
+                    )
+                    break
+                headers: dict[str, str] = {}
+                while True:
+                    raw = await reader.readline()
+                    if raw in (b"\r\n", b"\n", b""):
+                        break
+                    name, _, value = raw.decode("latin-1").partition(":")
+                    headers[name.strip().lower()] = value.strip()
+                body = await self._read_body(reader, headers)
+                keep_alive = headers.get("connection", "").lower() != "close"
+                keep_alive = (
+                    await self._dispatch(method, target.split("?", 1)[0], headers, body, writer)
+                    and keep_alive
+                )
+                if not keep_alive:
+                    break
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
+            pass
+        finally:
+            self._tasks.discard(task)
+            try:
+                writer.close()
+            except Exception:  # noqa: BLE001 - the peer may be gone already
+                pass
+
+    @staticmethod
+    async def _read_body(reader: asyncio.StreamReader, headers: dict[str, str]) -> bytes:
+        if "content-length" in headers:
+            return await reader.readexactly(int(headers["content-length"]))
+        if headers.get("transfer-encoding", "").lower() == "chunked":
+            chunks = []
+            while True:
+                size = int((await reader.readline()).split(b";")[0].strip(), 16)
+                if size == 0:
+                    await reader.readline()
+                    return b"".join(chunks)
+                chunks.append(await reader.readexactly(size))
+                await reader.readline()
+        return b""
+
+    async def _send(
+        self,
+        writer: asyncio.StreamWriter,
+        status: int,
+        payload: Any,
+        *,
+        keep_alive: bool = True,
+        extra_headers: dict[str, str] | None = None,
+        raw: bytes | None = None,
+        truncate: bool = False,
+    ) -> None:
+        data = raw if raw is not None else json.dumps(payload).encode()
+        head = [
+            f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}",
+            "Content-Type: application/json",
+            f"Content-Length: {len(data)}",
+            f"Connection: {'keep-alive' if keep_alive else 'close'}",
+        ]
+        head += [f"{k}: {v}" for k, v in (extra_headers or {}).items()]
+        self.statuses[status] += 1
+        writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
+        writer.write(data[: len(data) // 2] if truncate else data)
+        await writer.drain()
+
+    async def _dispatch(
+        self, method: str, path: str, headers: dict[str, str], raw_body: bytes, writer: asyncio.StreamWriter
+    ) -> bool:
+        """Answer one request; returns whether the connection may be reused."""
+        if self.api_key is not None and headers.get("authorization") != f"Bearer {self.api_key}":
+            await self._send(
+                writer,
+                401,
+                {
+                    "error": {
+                        "message": "Incorrect API key provided",
+                        "type": "invalid_request_error",
+                        "code": "invalid_api_key",
+                    }
+                },
+            )
+            return True
+        if path == MODELS_PATH and method == "GET":
+            await self._send(
+                writer,
+                200,
+                {
+                    "object": "list",
+                    "data": [{"id": self.model, "object": "model", "created": 0, "owned_by": "wizardcoder"}],
+                },
+            )
+            return True
+        if path not in (CHAT_PATH, COMPLETIONS_PATH):
+            await self._send(
+                writer, 404, {"error": {"message": f"no route {method} {path}", "type": "not_found"}}
+            )
+            return True
+        if method != "POST":
+            await self._send(writer, 405, {"error": {"message": "use POST"}})
+            return True
+        try:
+            body = json.loads(raw_body or b"{}")
+        except ValueError:
+            await self._send(writer, 400, {"error": {"message": "request body is not JSON"}})
+            return True
+        text = body_text(body)
+        self.requests += 1
+        self.attempts[text] += 1
+        self.arrivals.append((time.monotonic(), text))
+        self.concurrent += 1
+        self.max_concurrent = max(self.max_concurrent, self.concurrent)
+        try:
+            latency = self.latency(body) if callable(self.latency) else self.latency
+            if latency:
+                await asyncio.sleep(latency)
+            fault = self.faults(body, self.attempts[text]) if self.faults else None
+            return await self._answer(path, body, fault, writer)
+        finally:
+            self.concurrent -= 1
+
+    async def _answer(self, path: str, body: dict, fault: Fault | None, writer: asyncio.StreamWriter) -> bool:
+        if fault is not None:
+            if fault.kind == "status":
+                headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else None
+                await self._send(
+                    writer,
+                    fault.status,
+                    {"error": {"message": f"injected {fault.status}", "type": "injected_fault"}},
+                    extra_headers=headers,
+                )
+                return True
+            if fault.kind == "hang":
+                await asyncio.sleep(fault.seconds)
+                return False
+            if fault.kind == "disconnect":
+                return False
+            if fault.kind == "malformed":
+                await self._send(
+                    writer, 200, None, raw=b'{"id": "cmpl-broken", "choices": [{"index": 0, "mess'
+                )
+                return True
+        payload = self._completion(path, body)
+        if fault is not None and fault.kind == "empty_choices":
+            payload["choices"] = []
+        elif fault is not None and fault.kind == "truncate":
+            await self._send(writer, 200, payload, keep_alive=False, truncate=True)
+            return False
+        elif fault is not None:
+            raise ValueError(f"unknown fault kind {fault.kind!r}")
+        else:
+            usage = payload.get("usage")
+            if usage:
+                self.prompt_tokens += usage["prompt_tokens"]
+                self.completion_tokens += usage["completion_tokens"]
+        await self._send(writer, 200, payload)
+        return True
+
+    def _completion(self, path: str, body: dict) -> dict:
+        self._ids += 1
+        n = int(body.get("n") or 1) if self.honour_n else 1
+        stop = body.get("stop") or []
+        stop = [stop] if isinstance(stop, str) else list(stop)
+        choices = []
+        for i in range(n):
+            text = self.reply(body)
+            reason = "stop"
+            cuts = [text.find(s) for s in stop if s and s in text]
+            if cuts:
+                text = text[: min(cuts)]
+            if path == CHAT_PATH:
+                choices.append(
+                    {
+                        "index": i,
+                        "message": {"role": "assistant", "content": text},
+                        "finish_reason": reason,
+                        "logprobs": None,
+                    }
+                )
+            else:
+                choices.append({"index": i, "text": text, "finish_reason": reason, "logprobs": None})
+        payload: dict[str, Any] = {
+            "id": f"{'chatcmpl' if path == CHAT_PATH else 'cmpl'}-{self._ids}",
+            "object": "chat.completion" if path == CHAT_PATH else "text_completion",
+            "created": int(time.time()),
+            "model": body.get("model", self.model),
+            "choices": choices,
+        }
+        if self.include_usage:
+            if path == CHAT_PATH:
+                prompt = " ".join(str(m.get("content", "")) for m in body.get("messages", []))
+            else:
+                prompt = body_text(body)
+            prompt_tokens = count_words(prompt)
+            completion_tokens = sum(
+                count_words(c["message"]["content"] if "message" in c else c["text"]) for c in choices
+            )
+            payload["usage"] = {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            }
+        return payload
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="Serve the fake OpenAI API (echo replies) until interrupted."
+    )
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds per completion request")
+    args = parser.parse_args(argv)
+    server = FakeOpenAIServer(latency=args.latency, port=args.port).start()
+    print(f"listening on {server.url}", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
