@@ -11,7 +11,7 @@ import argparse
 import importlib
 import logging
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from wizardcoder import __version__
 from wizardcoder.errors import UserError
@@ -84,13 +84,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except _llm_error() as exc:  # the endpoint is down or misnamed: infrastructure, not bad input
+        print(f"error: LLM endpoint: {exc}", file=sys.stderr)
+        print("what was finished is saved; fix the endpoint and run the same command again to resume.",
+              file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted: what was finished is saved; run the same command again to resume.", file=sys.stderr)
         return 130
 
 
+def _llm_error() -> type[Exception]:
+    from wizardcoder.llm import LLMError
+
+    return LLMError
+
+
 def _quiet_noisy_libraries() -> None:
-    for name in ("httpx", "openai", "urllib3", "docker", "filelock", "datasets"):
+    for name in ("httpx", "httpx2", "httpcore", "httpcore2", "openai", "urllib3", "docker", "filelock", "datasets"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
 

@@ -12,8 +12,9 @@ import hashlib
 import json
 import types
 import typing
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable, TypeVar
+from typing import Any, TypeVar
 
 import yaml
 
@@ -38,8 +39,10 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: Iterabl
             raise ConfigError(f"{path}: the top level must be a mapping of sections, got {type(loaded).__name__}")
         data = loaded
         source = str(path)
+    overrides = list(overrides)
     for item in overrides:
         _apply_override(data, item)
+    if overrides:
         source = f"{source} + overrides"
     return _build(cls, data, source, prefix="")
 
@@ -114,6 +117,11 @@ def _coerce(hint: Any, value: Any, source: str, key: str) -> Any:
         raise ConfigError(f"{source}: {key} must be true or false, got {value!r}")
     if hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
+    if hint is float and isinstance(value, str):
+        try:  # YAML 1.1 reads `1e-4` (no dot) as a string
+            return float(value)
+        except ValueError:
+            pass
     if hint is int and isinstance(value, int) and not isinstance(value, bool):
         return value
     if hint is str and isinstance(value, (str, int, float)) and not isinstance(value, bool):

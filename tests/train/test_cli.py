@@ -22,9 +22,7 @@ def test_shipped_config_loads_and_header_is_the_command():
 
 
 def test_overrides_accept_exponent_floats():
-    from wizardcoder.train.command import _yaml_float
-
-    cfg = load_config(TrainConfig, None, [_yaml_float("train.lr=1e-4"), _yaml_float("lora.target_modules=[q_proj]")])
+    cfg = load_config(TrainConfig, None, ["train.lr=1e-4", "lora.target_modules=[q_proj]"])
     assert cfg.train.lr == pytest.approx(1e-4) and cfg.lora.target_modules == ["q_proj"]
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import re
 
 from wizardcoder.config import load_config
 
@@ -19,17 +18,6 @@ EXAMPLES = """\
 """
 
 log = logging.getLogger(__name__)
-
-_EXP_FLOAT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+$")
-
-
-def _yaml_float(item: str) -> str:
-    """`train.lr=1e-4`: YAML 1.1 reads 1e-4 (no dot) as a string; pass it on as the float it means."""
-    key, sep, value = item.partition("=")
-    if sep and _EXP_FLOAT.match(value.strip()):
-        return f"{key}={float(value)!r}"
-    return item
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", help="dataset directory (datasets.save_to_disk), or .jsonl/.json/.parquet file")
@@ -46,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from wizardcoder.train import train
     from wizardcoder.train.config import TrainConfig
 
-    overrides = [_yaml_float(o) for o in args.overrides]
+    overrides = list(args.overrides)
     for flag, key in (("data", "data.path"), ("model", "model.path"), ("device", "run.device"),
                       ("output", "run.output")):
         value = getattr(args, flag)
