@@ -1,0 +1,16 @@
+"""Code Evol-Instruct: evolve seed tasks with an LLM into an execution-verified instruction dataset.
+
+    from wizardcoder.config import load_config
+    from wizardcoder.evolve import EvolveConfig, run_evolve
+    result = run_evolve(load_config(EvolveConfig, "configs/evolve_python.yaml"))
+    print(result.run_dir, result.stats["totals"])
+
+Modules: `methods` (the evolution methods, as data), `prompts/` (the words, per language),
+`parsing` (model text -> fields), `seeds` (load seed tasks), `rounds` (the loop), `rundir`
+(append-only files, resume), `report`, `config`, `command` (the CLI), `fake` (a scripted model).
+"""
+
+from wizardcoder.evolve.config import EvolveConfig
+from wizardcoder.evolve.rounds import EvolveResult, run_evolve
+
+__all__ = ["EvolveConfig", "EvolveResult", "run_evolve"]

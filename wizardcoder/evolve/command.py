@@ -1,0 +1,161 @@
+"""`wizardcoder evolve`: evolve seed tasks into an execution-verified instruction dataset."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+HELP = "evolve seed tasks with an LLM (Code Evol-Instruct), keep those whose code passes in the sandbox"
+
+EXAMPLES = """\
+  wizardcoder evolve --lang python                     # embedded SmolLM2, 8 built-in seeds, 2 rounds (minutes)
+  wizardcoder evolve --lang python --base-url http://localhost:8000/v1 --model my-model \\
+      --limit all --rounds 4 llm.concurrency=64        # a real model on all seeds
+  wizardcoder evolve --lang cpp --seeds code_alpaca.jsonl --limit 1000
+  wizardcoder evolve --seeds my_saved_dataset/ seeds.fields.instruction=prompt seeds.fields.output=completion
+  wizardcoder evolve --config configs/evolve_python.yaml evolve.judge=true
+  # killed? run the same command again: it resumes where it stopped.
+"""
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--lang", choices=("python", "cpp", "java"), help="target language (default python)")
+    p.add_argument("--config", metavar="FILE", help="YAML config (e.g. configs/evolve_python.yaml)")
+    p.add_argument("--seeds", metavar="PATH|NAME",
+                   help="seed tasks: .jsonl/.json/.csv/.parquet, a save_to_disk directory, or a hub dataset "
+                        "name (default: the built-in seed set)")
+    p.add_argument("--rounds", type=int, help="evolution rounds (default 2)")
+    p.add_argument("--limit", help="use the first N seeds, or 'all' (default 8)")
+    p.add_argument("--output", metavar="DIR", help="run directory (default runs/evolve/<config fingerprint>)")
+    p.add_argument("--sandbox", choices=("auto", "docker", "local"), help="where generated code runs (default auto)")
+    p.add_argument("--base-url", help="an OpenAI-compatible endpoint, e.g. http://localhost:8000/v1")
+    p.add_argument("--model", help="the endpoint's model name (or a local model path)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("overrides", nargs="*", metavar="key=value",
+                   help="config overrides, e.g. evolve.judge=true llm.concurrency=64")
+
+
+def _quote(value: Any) -> str:
+    return json.dumps(value) if isinstance(value, str) else str(value)
+
+
+def config_from_args(args: argparse.Namespace):
+    from wizardcoder.config import load_config
+    from wizardcoder.errors import UserError
+    from wizardcoder.evolve.config import EvolveConfig
+
+    overrides: list[str] = []
+    if args.limit is not None:
+        if str(args.limit).lower() in ("all", "none"):
+            overrides.append("seeds.limit=null")
+        else:
+            try:
+                overrides.append(f"seeds.limit={int(args.limit)}")
+            except ValueError as exc:
+                raise UserError(f"--limit {args.limit!r}: give a number of seeds or 'all'") from exc
+    for flag, key in (("lang", "evolve.lang"), ("seeds", "seeds.path"), ("rounds", "evolve.rounds"),
+                      ("output", "output.dir"), ("sandbox", "sandbox.backend"), ("base_url", "llm.base_url"),
+                      ("model", "llm.model")):
+        value = getattr(args, flag)
+        if value is not None:
+            overrides.append(f"{key}={_quote(value)}")
+    # flags first, then explicit key=value overrides (the later wins)
+    return load_config(EvolveConfig, args.config, overrides + list(args.overrides))
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from wizardcoder.evolve.rounds import InfraErrorStop, run_evolve
+
+    cfg = config_from_args(args)
+    started = time.monotonic()
+    try:
+        with RichProgress(enabled=not args.no_progress) as progress:
+            result = run_evolve(cfg, progress=progress)
+    except InfraErrorStop as exc:
+        print(f"stopped: {exc}", file=sys.stderr)
+        return 1
+    print_summary(result.stats, time.monotonic() - started)
+    return 0
+
+
+class RichProgress:
+    """Progress bars for the CLI: `progress(description, total)` returns a bar with advance() / close()."""
+
+    def __init__(self, enabled: bool = True):
+        self.enabled = enabled
+        self._progress = None
+
+    def __enter__(self) -> RichProgress:
+        if self.enabled:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                SpinnerColumn,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                                      MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+                                      transient=False)
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def __call__(self, description: str, total: int | None):
+        return _RichBar(self._progress, description, total)
+
+
+class _RichBar:
+    def __init__(self, progress, description: str, total: int | None):
+        self._progress = progress
+        self._task = progress.add_task(description, total=total) if progress is not None else None
+
+    def advance(self, n: int = 1) -> None:
+        if self._task is not None:
+            self._progress.advance(self._task, n)
+
+    def close(self) -> None:
+        if self._task is not None:
+            task = next((t for t in self._progress.tasks if t.id == self._task), None)
+            if task is not None and task.total is None:  # an open-ended bar: show it as finished
+                self._progress.update(self._task, total=task.completed)
+
+
+def print_summary(stats: dict[str, Any], seconds: float) -> None:
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"wizardcoder evolve ({stats['lang']}): {stats['run_dir']}", box=box.SIMPLE_HEAD)
+    for column in ("round", "pool", "evolved", "passed", "pass %", "infra", "words"):
+        table.add_column(column, justify="right", no_wrap=True)
+    table.add_column("dropped (top 3)", overflow="fold")
+    for s in stats["rounds"]:
+        drops = sorted(s["dropped"].items(), key=lambda kv: -kv[1])[:3]
+        table.add_row(str(s["round"]), str(s["pool"]), str(s["evolved"]), str(s["passed"]),
+                      f"{s['pass_rate']:.0%}", str(s["infra_error"]), f"{s['mean_pool_instruction_words']:.1f}",
+                      ", ".join(f"{k} {v}" for k, v in drops) or "-")
+    console = Console()
+    console.print(table)
+    d = stats.get("dataset") or {}
+    t = stats["totals"]
+    console.print(f"dataset: {d.get('rows', 0)} rows ({d.get('seeds', 0)} seeds + {d.get('evolved', 0)} evolved; "
+                  f"dropped at build: {d.get('dropped') or 'none'}) -> {stats['run_dir']}/dataset, dataset.jsonl")
+    cost = f", cost ${t['cost']:.4f}" if t.get("cost") is not None else ""
+    tokens = t.get("prompt_tokens", 0) + t.get("completion_tokens", 0)
+    console.print(f"{t.get('evolved', 0)} evolved, {t.get('passed', 0)} passed in the sandbox "
+                  f"({t.get('pass_rate', 0):.0%}); {tokens} tokens{cost}; report: {stats['run_dir']}/report.md; "
+                  f"{seconds:.0f} s")

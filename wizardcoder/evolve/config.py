@@ -1,0 +1,142 @@
+"""`EvolveConfig`: the sections of an evolve run (`evolve`, `seeds`, `llm`, `sandbox`, `eliminate`, `output`).
+
+The defaults are the README's first command: `wizardcoder evolve --lang python` on the embedded
+SmolLM2-135M (CPU), 8 built-in seeds, 2 rounds, short answers, so that it finishes in minutes.
+Scale up with `--limit`, `--rounds`, `--base-url/--model` (a real model) and `llm.concurrency`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from wizardcoder.config import fingerprint, to_dict
+from wizardcoder.eliminate import EliminateConfig
+from wizardcoder.evolve.methods import default_weights, validate_weights
+from wizardcoder.evolve.prompts import LANGUAGES
+from wizardcoder.execution import SandboxConfig
+from wizardcoder.llm import LLMConfig
+
+INFRA_POLICIES = ("stop", "keep_parent")
+
+
+@dataclass
+class EvolveSection:
+    lang: str = "python"  # target language of the tasks and solutions: python | cpp | java
+    rounds: int = 2  # evolution rounds; each round evolves every task in the pool once
+    methods: dict[str, float] = field(default_factory=default_weights)  # method -> relative weight
+    seed: int = 0  # RNG seed: method choices and LLM sampling seeds derive from (seed, round, task id)
+    # put the seed tasks (with their given output) in the dataset too; None: yes, unless they are the
+    # built-in seeds (Python) in a C++ / Java run
+    include_seeds_in_dataset: bool | None = None
+    judge: bool = False  # also ask the LLM whether the evolved task adds information (one more call per task)
+    evolve_max_tokens: int = 128  # tokens for an evolved instruction (small for the embedded model)
+    solve_max_tokens: int = 320  # tokens for a solution + tests (small for the embedded model)
+    temperature: float = 0.7  # sampling temperature for evolve and solve requests
+    prompts: str | None = None  # a YAML prompt file replacing the shipped prompts/<lang>.yaml
+    on_infra_error: str = "stop"  # stop: end the run (rerun to retry); keep_parent: carry the parent on
+    infra_retries: int = 1  # extra passes over the calls / programs that hit an infrastructure error
+
+    def __post_init__(self) -> None:
+        if self.lang not in LANGUAGES:
+            raise ValueError(f"evolve.lang must be one of {', '.join(LANGUAGES)}, got {self.lang!r}")
+        if self.rounds < 0:
+            raise ValueError(f"evolve.rounds must be >= 0, got {self.rounds}")
+        validate_weights(self.methods)
+        if self.on_infra_error not in INFRA_POLICIES:
+            raise ValueError(f"evolve.on_infra_error must be one of {', '.join(INFRA_POLICIES)}, "
+                             f"got {self.on_infra_error!r}")
+        if self.infra_retries < 0:
+            raise ValueError("evolve.infra_retries must be >= 0")
+        if self.evolve_max_tokens < 1 or self.solve_max_tokens < 1:
+            raise ValueError("evolve.evolve_max_tokens and evolve.solve_max_tokens must be >= 1")
+        if not 0 <= self.temperature <= 2:
+            raise ValueError(f"evolve.temperature must be in [0, 2], got {self.temperature}")
+
+
+def _default_fields() -> dict[str, str]:
+    # Code Alpaca's columns; id / tests / entry_point are used where present.
+    return {"id": "id", "instruction": "instruction", "input": "input", "output": "output",
+            "tests": "tests", "entry_point": "entry_point"}
+
+
+@dataclass
+class SeedsConfig:
+    # None: the built-in seed set. Else a .jsonl / .json / .csv / .parquet file, a directory written by
+    # datasets' save_to_disk, or a hub dataset name (needs network), e.g. sahil2801/CodeAlpaca-20k.
+    path: str | None = None
+    split: str = "train"  # the split of a dataset directory / hub dataset
+    fields: dict[str, str] = field(default_factory=_default_fields)  # our field -> the source's column
+    limit: int | None = 8  # the first N seeds (None = all)
+
+    def __post_init__(self) -> None:
+        allowed = set(_default_fields())
+        for key in self.fields:
+            if key not in allowed:
+                import difflib
+
+                close = difflib.get_close_matches(key, allowed, n=1)
+                hint = f" (did you mean {close[0]}?)" if close else f" (valid: {', '.join(sorted(allowed))})"
+                raise ValueError(f"seeds.fields: unknown field {key!r}{hint}")
+        if self.limit is not None and self.limit < 1:
+            raise ValueError(f"seeds.limit must be >= 1 or null (all), got {self.limit}")
+
+    def column(self, name: str) -> str:
+        return self.fields.get(name, _default_fields()[name])
+
+
+@dataclass
+class OutputConfig:
+    dir: str | None = None  # the run directory; None = <root>/<fingerprint of what changes results>
+    root: str = "runs/evolve"
+    report: bool = True  # write report.md and its plots
+    fsync: bool = True  # fsync every appended record (a kill -9 or power loss loses nothing)
+
+
+@dataclass
+class EvolveConfig:
+    evolve: EvolveSection = field(default_factory=EvolveSection)
+    seeds: SeedsConfig = field(default_factory=SeedsConfig)
+    llm: LLMConfig = field(default_factory=LLMConfig)
+    sandbox: SandboxConfig = field(default_factory=SandboxConfig)
+    eliminate: EliminateConfig = field(default_factory=EliminateConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+
+
+# Keys that do not change what a run produces: they are left out of the run directory's fingerprint,
+# so a rerun with more concurrency, another sandbox backend or more rounds resumes the same run.
+_NON_RESULT_KEYS = {
+    "evolve": {"rounds", "on_infra_error", "infra_retries"},
+    "llm": {"api_key_env", "concurrency", "max_retries", "timeout", "batch_size", "device",
+            "price_per_1k_prompt", "price_per_1k_completion"},
+    "sandbox": {"backend", "workers", "image"},
+    "eliminate": {"chunk_size", "tail_chars"},
+    "output": {"dir", "root", "report", "fsync"},
+}
+
+
+def result_fields(cfg: EvolveConfig) -> dict[str, Any]:
+    """The parts of `cfg` that change results (what the run directory's fingerprint covers)."""
+    data = to_dict(cfg)
+    for section, keys in _NON_RESULT_KEYS.items():
+        for key in keys:
+            data.get(section, {}).pop(key, None)
+    return data
+
+
+def run_fingerprint(cfg: EvolveConfig) -> str:
+    """Keys the run directory: the result-changing settings and the prompt texts themselves (so an
+    edited prompt file, or prompts changed by an upgrade, start a new run instead of mixing)."""
+    from wizardcoder.evolve.prompts import load_prompts
+
+    prompts = load_prompts(cfg.evolve.lang, cfg.evolve.prompts)
+    return fingerprint({**result_fields(cfg), "prompts": dataclasses.asdict(prompts) | {"source": None}})
+
+
+def with_overrides(cfg: EvolveConfig, **sections: dict[str, Any]) -> EvolveConfig:
+    """A copy of `cfg` with some keys of some sections replaced (validated again)."""
+    updates = {}
+    for name, values in sections.items():
+        updates[name] = dataclasses.replace(getattr(cfg, name), **values)
+    return dataclasses.replace(cfg, **updates)

@@ -1,0 +1,115 @@
+"""A deterministic scripted "model" for the evolve prompts: `llm.provider: fake` in an evolve run.
+
+It reads the shipped prompts (evolve, in-breadth, solve, and the judge's) and answers each with a
+reply chosen by a hash of the prompt, so the same prompt always gets the same reply, in any order and
+across restarts. The mix exercises every path of the pipeline: evolutions that pass, refusals,
+copies of the parent, replies without tests, solutions that fail their tests.
+
+For tests and demos of the pipeline only: it knows nothing about the tasks.
+`WIZARDCODER_FAKE_DELAY` (seconds per reply) slows it down, for tests that kill a run midway.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import time
+
+from wizardcoder.llm.base import Request, request_text
+
+EXTRA = {
+    "add_constraints": ("The function must also reject invalid input by raising ValueError, and it must never "
+                        "modify the list it was given."),
+    "specific_requirement": "Instead of a plain list, the input arrives as a tuple of integers.",
+    "more_reasoning": ("First validate the input, then compute the answer in two separate passes, then verify the "
+                       "answer against the input before returning it."),
+    "erroneous_code": "Here is a wrong attempt for reference: `def f(x): return x[0]`.",
+    "higher_complexity": "The solution must run in O(n log n) time.",
+}
+
+
+def _h(text: str) -> int:
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
+
+
+def _task(prompt: str) -> str:
+    match = re.search(r"^Task:\n(.*?)(?:\n\nWrite the solution|\Z)", prompt, re.DOTALL | re.MULTILINE)
+    return match.group(1).strip() if match else prompt.strip()
+
+
+def scripted_reply(request: Request) -> str:
+    """The scripted answer to one evolve-stage request."""
+    delay = float(os.environ.get("WIZARDCODER_FAKE_DELAY", "0") or 0)
+    if delay > 0:
+        time.sleep(delay)
+    prompt = request_text(request)
+    if "### Solution" in prompt and "### Tests" in prompt:
+        return _solve(prompt)
+    if "into a harder version" in prompt or "brand-new" in prompt:
+        return _evolve(prompt)
+    return "Not equal: the second task adds requirements."  # the judge: information was gained
+
+
+def _evolve(prompt: str) -> str:
+    parent = _task(prompt)
+    pick = _h(prompt) % 20
+    if pick == 0:
+        return "I'm sorry, but I can't help with that."
+    if pick == 1:
+        return parent  # a copy: dropped as copied_parent
+    if pick == 2:
+        return "Sure!"
+    if "brand-new" in prompt:
+        return f"#New Task#:\nWrite a function that solves a rarer variant (#{_h(parent) % 997}) of: {parent}"
+    method = next((m for m in EXTRA if m.replace("_", " ") in prompt), None)
+    how = re.search(r"^How: (.*)$", prompt, re.MULTILINE)
+    key = _method_from_how(how.group(1) if how else "") or method or "add_constraints"
+    return f"New task: {parent} {EXTRA[key]}"
+
+
+def _method_from_how(how: str) -> str | None:
+    how = how.lower()
+    for key, word in (("add_constraints", "constraints"), ("specific_requirement", "less common"),
+                      ("more_reasoning", "reasoning"), ("erroneous_code", "erroneous"),
+                      ("higher_complexity", "complexity")):
+        if word in how:
+            return key
+    return None
+
+
+def _solve(prompt: str) -> str:
+    task = _task(prompt)
+    first_line = prompt.split("\n", 1)[0]
+    lang = "cpp" if "C++" in first_line else "java" if "Java" in first_line else "python"
+    pick = _h(task) % 10
+    n = _h(task) % 1000
+    if pick == 0:
+        return "This task is interesting. You should think about it carefully."
+    if lang == "python":
+        solution = f"def sort_values_{n}(values):\n    return sorted(values)\n"
+        good = f"assert sort_values_{n}([3, 1, 2]) == [1, 2, 3]\nassert sort_values_{n}([]) == []\n"
+        bad = f"assert sort_values_{n}([3, 1, 2]) == [3, 2, 1]\n"
+    elif lang == "cpp":
+        solution = ("#include <algorithm>\n#include <vector>\n"
+                    f"std::vector<int> sort_values_{n}(std::vector<int> v) {{\n"
+                    "    std::sort(v.begin(), v.end());\n    return v;\n}\n")
+        check = ("#include <cassert>\nint main() {\n    assert((sort_values_N({3, 1, 2}) == std::vector<int>{WANT}));\n"
+                 "    return 0;\n}\n").replace("sort_values_N", f"sort_values_{n}")
+        good, bad = check.replace("WANT", "1, 2, 3"), check.replace("WANT", "3, 2, 1")
+    else:
+        solution = f"class Solution {{\n    static int twice{n}(int x) {{ return 2 * x; }}\n}}\n"
+        good = ("class Main {\n    public static void main(String[] args) {\n"
+                f"        assert Solution.twice{n}(2) == 4;\n    }}\n}}\n")
+        bad = ("class Main {\n    public static void main(String[] args) {\n"
+               f"        assert Solution.twice{n}(2) == 5;\n    }}\n}}\n")
+    if pick == 1:
+        return f"### Solution\n```{lang}\n{solution}```\n"  # no tests
+    tests = bad if pick == 2 else good
+    return f"### Solution\n```{lang}\n{solution}```\n\n### Tests\n```{lang}\n{tests}```\n"
+
+
+def fake_client():
+    from wizardcoder.llm.fake import FakeClient
+
+    return FakeClient(scripted_reply)

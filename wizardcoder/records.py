@@ -1,0 +1,83 @@
+"""The records passed between stages, as plain dataclasses that round-trip through JSON lines.
+
+`Seed` is one input task as loaded (any source, fields mapped). `TaskRecord` is one task version
+with its lineage: a seed (round 0) or the outcome of one evolution attempt (round >= 1), kept or
+dropped, with the reason. The evolve stage writes `TaskRecord`s to `records.jsonl`; the dataset
+builder reads the kept ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+# verdicts of a TaskRecord
+PASSED = "passed"  # the evolved task's solution passed its tests in the sandbox: it goes to the dataset
+DROPPED = "dropped"  # eliminated (heuristic rule, judge, unparseable answer, failed execution): see reason
+INFRA_ERROR = "infra_error"  # the LLM endpoint or the sandbox broke: not a judgement on the task
+SEED = "seed"  # an input task, unevolved
+
+VERDICTS = (PASSED, DROPPED, INFRA_ERROR, SEED)
+
+
+@dataclass(frozen=True)
+class Seed:
+    """One input task. `index` is its position in the seed source (the order the dataset keeps)."""
+
+    id: str
+    index: int
+    instruction: str
+    input: str = ""
+    output: str = ""
+    tests: str = ""
+    entry_point: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)  # any other fields (topic, difficulty, ...)
+
+    @property
+    def full_instruction(self) -> str:
+        """The instruction with its Code Alpaca style `input` appended, as the model should see it."""
+        if self.input.strip():
+            return f"{self.instruction.strip()}\n\nInput: {self.input.strip()}"
+        return self.instruction.strip()
+
+    def to_record(self, language: str) -> TaskRecord:
+        return TaskRecord(
+            id=self.id, seed_id=self.id, seed_index=self.index, round=0, method=None, parent_id=None,
+            instruction=self.full_instruction, solution=self.output, tests=self.tests,
+            entry_point=self.entry_point, language=language, verdict=SEED, reason="seed", meta=dict(self.meta),
+        )
+
+
+@dataclass
+class TaskRecord:
+    """One version of a task, with its lineage back to the seed it came from."""
+
+    id: str
+    seed_id: str
+    seed_index: int
+    round: int
+    method: str | None
+    parent_id: str | None
+    instruction: str
+    solution: str = ""
+    tests: str = ""
+    entry_point: str | None = None
+    language: str = "python"
+    verdict: str = ""
+    reason: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TaskRecord:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    @property
+    def sort_key(self) -> tuple[int, int, str]:
+        """Dataset order: by seed position, then round: independent of completion order."""
+        return (self.seed_index, self.round, self.id)
+
