@@ -111,3 +111,11 @@ def test_a_seed_without_parent_is_not_a_copy():
 
 def test_a_short_but_complete_task_is_kept():
     assert heuristic_reason("Add two numbers.", "Write a function that reverses a singly linked list.", CFG) is None
+
+
+def test_a_long_task_with_about_ten_new_words_is_not_a_copy():
+    # the paper's "add about ten more words" barely moves the similarity of a long task
+    parent = " ".join([PARENT] * 4)
+    evolved = parent + " The function must also ignore negative values and run in linear time overall."
+    assert heuristic_reason(parent, evolved, CFG) is None
+    assert heuristic_reason(parent, parent + " Also be quick.", CFG) == "copied_parent"

@@ -25,7 +25,8 @@ class EliminateConfig:
     min_words: int = 5  # fewer words than this: "too_short"
     min_chars: int = 20  # fewer non-space characters than this: "too_short"
     refusal_max_words: int = 80  # an apology ("sorry", "as an AI") in a text shorter than this is a refusal
-    copy_similarity: float = 0.9  # word-sequence similarity to the parent at or above which: "copied_parent"
+    copy_similarity: float = 0.9  # word-sequence similarity to the parent at or above which...
+    min_new_words: int = 4  # ...fewer new content words than this means "copied_parent"
     # extra regexes (case-insensitive) for "leaked_template"
     leak_patterns: list[str] = field(default_factory=list)
     # --- execution (execution.py) ---
@@ -56,6 +57,8 @@ class EliminateConfig:
             raise ValueError("eliminate.refusal_max_words must be >= 1")
         if not 0.0 < self.copy_similarity <= 1.0:
             raise ValueError(f"eliminate.copy_similarity must be in (0, 1], got {self.copy_similarity}")
+        if self.min_new_words < 0:
+            raise ValueError(f"eliminate.min_new_words must be >= 0, got {self.min_new_words}")
         if self.timeout <= 0:
             raise ValueError(f"eliminate.timeout must be > 0 seconds, got {self.timeout}")
         if self.memory_mb < 16:

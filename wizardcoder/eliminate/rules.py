@@ -80,11 +80,17 @@ def _strip_quoted(text: str) -> str:
     return _QUOTED.sub(" ", text)
 
 
-def _similarity(parent_words: list[str], evolved_words: list[str]) -> float:
+def _similarity_and_added(parent_words: list[str], evolved_words: list[str]) -> tuple[float, int]:
+    """Word-sequence similarity, and how many content words the evolved text inserts or replaces."""
     matcher = difflib.SequenceMatcher(None, parent_words, evolved_words, autojunk=False)
     if matcher.real_quick_ratio() < 0.5 or matcher.quick_ratio() < 0.5:
-        return 0.0
-    return matcher.ratio()
+        return 0.0, len(evolved_words)
+    added = sum(
+        sum(1 for w in evolved_words[j1:j2] if w not in STOP_WORDS)
+        for tag, _, _, j1, j2 in matcher.get_opcodes()
+        if tag in ("insert", "replace")
+    )
+    return matcher.ratio(), added
 
 
 def heuristic_reason(parent_instruction: str, evolved: str, cfg: EliminateConfig) -> str | None:
@@ -106,7 +112,10 @@ def heuristic_reason(parent_instruction: str, evolved: str, cfg: EliminateConfig
     if parent_words:
         if parent_words == evolved_words:
             return "copied_parent"
-        if _similarity(parent_words, evolved_words) >= cfg.copy_similarity:
+        # a near-copy is fine when it adds real requirements ("about ten more words" grows a long
+        # task by little in relative terms); it must add at least a few content words
+        similarity, added = _similarity_and_added(parent_words, evolved_words)
+        if similarity >= cfg.copy_similarity and added < cfg.min_new_words:
             return "copied_parent"
     return None
 
