@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -141,6 +142,10 @@ class TransformersClient(LLMClient):
     ):
         import torch
 
+        if (num_threads is None and device in ("auto", "cpu") and not torch.cuda.is_available()
+                and "OMP_NUM_THREADS" not in os.environ):
+            # CPU generation shares the machine with the sandbox's workers: leave them half the cores
+            num_threads = max(1, (os.cpu_count() or 2) // 2)
         if num_threads is not None:
             # Process-wide. On a shared CPU, fewer threads than cores avoids OpenMP spin-wait collapse
             # (measured: 2 threads on 2 busy cores ran ~20x slower than 1). OMP_NUM_THREADS does the same.
