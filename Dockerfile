@@ -1,4 +1,4 @@
-# The sandbox runtime image: python3, g++ and a JDK, plus the fork-server worker.
+# The sandbox runtime image: python3, g++ and a JDK (with javatuples, which MultiPL-E's Java imports), plus the fork-server worker.
 # Build it with: bash sandbox/build_image.sh        (online: FROM python:3.12-slim)
 #            or: bash sandbox/build_image.sh --offline (a debootstrapped Debian base, no registry needed)
 # The container is started read-only, without network, as user 65534, with tmpfs mounts for /tmp and
@@ -16,6 +16,7 @@ RUN set -eu; \
     command -v python3 >/dev/null 2>&1 || missing="$missing python3"; \
     command -v g++ >/dev/null 2>&1 || missing="$missing g++"; \
     { command -v javac >/dev/null 2>&1 && command -v java >/dev/null 2>&1; } || missing="$missing default-jdk-headless"; \
+    [ -f /usr/share/java/javatuples.jar ] || missing="$missing libjavatuples-java"; \
     if [ -n "$missing" ]; then \
         mkdir -p /usr/share/man/man1; \
         apt-get update; \

@@ -70,7 +70,7 @@ build_offline_base() {
     trap 'rm -rf "$ROOTFS_TMP"' EXIT
     local rootfs="$ROOTFS_TMP"
     say "debootstrap $SUITE from $mirror into $rootfs (python3, g++, default-jdk-headless; a few minutes)"
-    debootstrap --variant=minbase --include=python3,g++,default-jdk-headless "$SUITE" "$rootfs" "$mirror" >&2
+    debootstrap --variant=minbase --include=python3,g++,default-jdk-headless,libjavatuples-java "$SUITE" "$rootfs" "$mirror" >&2
     rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
     say "importing the rootfs as $OFFLINE_BASE"
     tar -C "$rootfs" -c . | docker import - "$OFFLINE_BASE" >/dev/null

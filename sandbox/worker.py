@@ -321,15 +321,16 @@ class Worker:
             source = (public.group(1) if public else "Main") + ".java"
             _write(os.path.join(jobdir, source), program)
             heap = max(memory_mb, 64)
+            classpath = _java_classpath()
             argv = [self.tools["javac"], f"-J-Xmx{max(heap, 256)}m", "-J-XX:+UseSerialGC",
                     "-J-XX:-UsePerfData",
                     "-J-XX:TieredStopAtLevel=1", "-J-XX:ActiveProcessorCount=1", "-encoding", "UTF-8",
-                    "-nowarn", "-d", ".", source]
+                    "-nowarn", "-cp", classpath, "-d", ".", source]
             step = self.spawn(("exec", argv), jobdir, iodir, "compile", compile_timeout, None)
             if step["ok"]:
                 main_class = find_java_main(program) or "Main"
                 argv = [self.tools["java"], "-ea", f"-Xmx{heap}m", "-Xss64m", "-XX:+UseSerialGC",
-                        "-XX:-UsePerfData", "-XX:ActiveProcessorCount=1", "-cp", ".", main_class]
+                        "-XX:-UsePerfData", "-XX:ActiveProcessorCount=1", "-cp", classpath, main_class]
                 step = self.spawn(("exec", argv), jobdir, iodir, "run", timeout, None)
         return self.verdict(step, req.get("success_marker"), limit)
 
@@ -540,6 +541,14 @@ def _wait(pid: int, timeout: float, worker: Worker | None = None):
     finally:
         if pidfd is not None:
             os.close(pidfd)
+
+
+# Libraries that evaluation suites import (MultiPL-E's Java problems all import org.javatuples).
+JAVA_LIBRARIES = ("/usr/share/java/javatuples.jar",)
+
+
+def _java_classpath() -> str:
+    return os.pathsep.join(["."] + [jar for jar in JAVA_LIBRARIES if os.path.exists(jar)])
 
 
 def find_java_main(source: str) -> str | None:

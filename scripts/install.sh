@@ -10,10 +10,13 @@ SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 say() { printf '\n==> %s\n' "$*"; }
 
 if command -v apt-get >/dev/null && { [ -z "$SUDO" ] || sudo -n true 2>/dev/null; }; then
-  if ! command -v dockerd >/dev/null || ! command -v debootstrap >/dev/null; then
-    say "installing docker.io and debootstrap"
+  # g++ and a JDK (+ javatuples for MultiPL-E Java) serve the local sandbox backend
+  if ! command -v dockerd >/dev/null || ! command -v debootstrap >/dev/null || ! command -v javac >/dev/null \
+      || ! command -v g++ >/dev/null || [ ! -f /usr/share/java/javatuples.jar ]; then
+    say "installing docker.io, debootstrap, g++, a JDK and javatuples"
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq docker.io debootstrap >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq docker.io debootstrap g++ \
+      default-jdk-headless libjavatuples-java >/dev/null
   fi
   if ! docker info >/dev/null 2>&1; then
     say "starting dockerd"
