@@ -1,0 +1,17 @@
+"""Evaluation: suites (HumanEval, MBPP, MultiPL-E C++/Java), generation, sandboxed execution, pass@k.
+
+    from wizardcoder.eval import EvalConfig, run_eval, load_suite, Problem, pass_at_k
+"""
+
+from wizardcoder.eval.passk import mean_pass_at_k, pass_at_k
+from wizardcoder.eval.problems import KNOWN_BROKEN, SUITES, Problem, load_suite
+
+__all__ = ["KNOWN_BROKEN", "SUITES", "EvalConfig", "Problem", "load_suite", "mean_pass_at_k", "pass_at_k", "run_eval"]
+
+
+def __getattr__(name: str):  # the runner pulls in the LLM and sandbox packages: import it on first use
+    if name in ("EvalConfig", "run_eval"):
+        from wizardcoder.eval import runner
+
+        return getattr(runner, name)
+    raise AttributeError(name)

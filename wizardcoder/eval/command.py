@@ -1,0 +1,111 @@
+"""`wizardcoder eval`: generate samples, run them in the sandbox, report pass@k."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from wizardcoder.errors import UserError
+
+log = logging.getLogger(__name__)
+
+HELP = "evaluate a model on HumanEval / MBPP / MultiPL-E: generate, execute in the sandbox, pass@k"
+
+EXAMPLES = """\
+  wizardcoder eval humaneval --model smollm2-135m-instruct          # embedded model, greedy pass@1
+  wizardcoder eval humaneval --model runs/train/<id>/base --adapter runs/train/<id>/adapter
+  wizardcoder eval humaneval --base-url http://localhost:8000/v1 --model my-model --api completions \\
+      --n 200 --temperature 0.8 --k 1,10,100                         # sampled pass@1/10/100
+  wizardcoder eval mbpp --samples samples.jsonl                      # score completions made elsewhere
+  wizardcoder eval humaneval-cpp --data ../shared/data/multipl-e --limit 20 --sandbox local
+  wizardcoder eval humaneval --config configs/eval_humaneval.yaml generation.max_tokens=768
+"""
+
+EMBEDDED_NAMES = ("smollm2-135m-instruct", "smollm2", "embedded")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("suite", help="humaneval | mbpp | humaneval-cpp | humaneval-java | a JSON/JSONL file "
+                                 "(MultiPL-E or HumanEval format) | a hub dataset (name[:config])")
+    p.add_argument("--model", help="a local model directory or .gguf file, an endpoint's model name, "
+                                   "or smollm2-135m-instruct (the embedded model)")
+    p.add_argument("--adapter", help="a peft LoRA adapter directory (local models)")
+    p.add_argument("--base-url", help="an OpenAI-compatible endpoint, e.g. http://localhost:8000/v1")
+    p.add_argument("--api", choices=("chat", "completions"), help="endpoint API (default: chat)")
+    p.add_argument("--samples", metavar="FILE", help="score these samples (JSONL: task_id + completion or solution)")
+    p.add_argument("--n", type=int, help="samples per problem")
+    p.add_argument("--temperature", type=float)
+    p.add_argument("--k", help="comma-separated k for pass@k, e.g. 1,10,100 (only k <= n is reported)")
+    p.add_argument("--sandbox", choices=("auto", "docker", "local"), help="execution backend (default auto)")
+    p.add_argument("--limit", type=int, help="evaluate only the first N problems")
+    p.add_argument("--data", metavar="DIR", help="folder with the MultiPL-E JSON files")
+    p.add_argument("--output", metavar="DIR", help="parent of the run directory (default runs/eval)")
+    p.add_argument("--config", metavar="FILE", help="YAML config (e.g. configs/eval_humaneval.yaml)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. generation.max_tokens=768")
+    _accept_overrides_after_flags(p)
+
+
+def _accept_overrides_after_flags(parser: argparse.ArgumentParser) -> None:
+    """Let `key=value` overrides follow the flags (`eval humaneval --model M generation.n=5`).
+
+    Plain argparse binds every positional at the first positional chunk (the suite), so later
+    overrides would be "unrecognized". The parent CLI parses this subcommand with
+    `parse_known_args`; route that through argparse's own intermixed parsing (no subparsers here).
+    """
+    plain = parser.parse_known_args
+    busy = False
+
+    def parse_known_args(args=None, namespace=None):
+        nonlocal busy
+        if busy:  # parse_known_intermixed_args calls parse_known_args itself
+            return plain(args, namespace)
+        busy = True
+        try:
+            return parser.parse_known_intermixed_args(args, namespace)
+        finally:
+            busy = False
+
+    parser.parse_known_args = parse_known_args  # type: ignore[method-assign]
+
+
+def config_from_args(args: argparse.Namespace):
+    from wizardcoder.config import load_config
+    from wizardcoder.eval.runner import EvalConfig
+
+    overrides = [f"suite.name={args.suite}"]
+    if args.model:
+        if args.model.lower() in EMBEDDED_NAMES:
+            overrides.append("llm.provider=embedded")
+        else:
+            overrides.append(f"llm.model={args.model}")
+    for flag, key in (("adapter", "llm.adapter"), ("base_url", "llm.base_url"), ("api", "llm.api"),
+                      ("samples", "generation.samples_file"), ("n", "generation.n"),
+                      ("temperature", "generation.temperature"), ("sandbox", "sandbox.backend"),
+                      ("limit", "suite.limit"), ("data", "suite.data_dir"), ("output", "output_dir")):
+        value = getattr(args, flag)
+        if value is not None:
+            overrides.append(f"{key}={value}")
+    if args.k:
+        try:
+            ks = [int(x) for x in args.k.split(",") if x.strip()]
+        except ValueError as exc:
+            raise UserError(f"--k {args.k!r}: use comma-separated integers, e.g. 1,10,100") from exc
+        overrides.append(f"k=[{','.join(map(str, ks))}]")
+    # CLI flags first, then explicit key=value overrides (the later wins).
+    return load_config(EvalConfig, args.config, overrides + list(args.overrides))
+
+
+def run(args: argparse.Namespace) -> int:
+    from wizardcoder.eval.report import RichProgress, print_report
+    from wizardcoder.eval.runner import run_eval
+
+    cfg = config_from_args(args)
+    if args.samples and not Path(args.samples).is_file():
+        raise UserError(f"--samples {args.samples}: no such file")
+    show = not args.no_progress
+    with RichProgress(enabled=show) as progress:
+        metrics = run_eval(cfg, progress=progress)
+    print_report(metrics)
+    return 0 if metrics["complete"] else 1

@@ -1,0 +1,113 @@
+"""Build each sample's program and run it in the sandbox.
+
+A program is `prompt + completion + tests` (or `solution + tests` for a full program), followed by a
+success marker with a fresh nonce per sample, printed only after every test has run: a program that
+exits 0 early (`exit(0)`, `os._exit(0)`, `System.exit(0)`) never passes.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+from wizardcoder.eval.problems import Problem
+
+log = logging.getLogger(__name__)
+
+TAIL = 2000  # characters of stdout/stderr kept per result
+
+
+@dataclass(frozen=True)
+class Program:
+    task_id: str
+    sample_idx: int
+    language: str
+    text: str
+    marker: str
+
+
+def new_marker() -> str:
+    return f"WIZARDCODER-PASS-{secrets.token_hex(12)}"
+
+
+def build_program(problem: Problem, completion: str | None, solution: str | None, marker: str) -> str:
+    if solution is not None and problem.language == "python":
+        text = solution.rstrip("\n") + "\n" + problem.tests
+    elif solution is not None:  # C++/Java tests open by closing the function: keep only its body
+        from wizardcoder.eval.postprocess import function_body
+
+        body = function_body(solution, problem.entry_point)
+        text = problem.prompt + (body if body is not None else solution) + problem.tests
+    else:
+        text = problem.prompt + (completion or "") + problem.tests
+    return with_marker(text, problem.language, marker)
+
+
+def with_marker(text: str, language: str, marker: str) -> str:
+    """Print `marker` after the tests: at the end of a Python script, at the end of `main` in C++/Java
+    (MultiPL-E's C++ tests end with main's closing brace; Java's with main's and the class's)."""
+    if language == "python":
+        return text.rstrip("\n") + f"\n\nimport os as _wc_os\n_wc_os.write(1, b\"\\n{marker}\\n\")\n"
+    if language == "cpp":
+        end = text.rstrip().rfind("}")
+        if end == -1:
+            return text
+        return text[:end] + f'    std::printf("\\n%s\\n", "{marker}");\n    std::fflush(stdout);\n' + text[end:]
+    if language == "java":
+        stripped = text.rstrip()
+        last = stripped.rfind("}")
+        end = stripped.rfind("}", 0, last)
+        if last == -1 or end == -1:
+            return text
+        return text[:end] + f'    System.out.print("\\n{marker}\\n");\n    System.out.flush();\n    ' + text[end:]
+    return text
+
+
+def result_record(program: Program, result, duration: float | None = None) -> dict:
+    status = getattr(result.status, "value", str(result.status))
+    return {
+        "task_id": program.task_id,
+        "sample_idx": program.sample_idx,
+        "status": status,
+        "passed": bool(result.passed),
+        "reason": result.reason,
+        "exit_code": result.exit_code,
+        "stdout_tail": _tail(result.stdout.replace(program.marker, "<success marker>")),
+        "stderr_tail": _tail(result.stderr),
+        "duration": round(result.duration if duration is None else duration, 4),
+    }
+
+
+def _tail(s: str) -> str:
+    return s if len(s) <= TAIL else "..." + s[-TAIL:]
+
+
+def run_programs(
+    sandbox,
+    programs: list[Program],
+    timeout: float,
+    memory_mb: int,
+    on_result: Callable[[Program, object], None],
+    progress: Callable[[object], None] | None = None,
+    chunk: int = 64,
+) -> None:
+    """Run `programs` through `sandbox.run_many` in chunks; `on_result(program, result)` for each, in order,
+    as soon as its chunk finishes (so a killed run loses at most one chunk)."""
+    from sandbox import Job
+
+    for start in range(0, len(programs), chunk):
+        part = programs[start: start + chunk]
+        jobs = [Job(program=p.text, language=p.language, timeout=timeout, memory_mb=memory_mb,
+                    success_marker=p.marker) for p in part]
+        results = sandbox.run_many(jobs, progress=progress)
+        for p, r in zip(part, results):
+            on_result(p, r)
+
+
+def by_task(records: Iterable[Mapping]) -> dict[str, list[Mapping]]:
+    out: dict[str, list[Mapping]] = {}
+    for r in records:
+        out.setdefault(r["task_id"], []).append(r)
+    return out

@@ -1,0 +1,149 @@
+"""Turn a model's raw output into something to run: a completion (appended to the prompt) or a full program.
+
+- completion APIs / base models: truncate at the suite's stop sequences, as the literature does
+  (HumanEval: "\\nclass", "\\ndef", "\\n#", "\\nif", "\\nprint").
+- chat / instruction-tuned models: take the code from the reply's fenced block, then align it to the
+  problem: a reply holding the whole function (`def entry_point`) is used as a full program (with the
+  prompt's imports in front, top-level demo code dropped); a reply holding only a body is appended to
+  the prompt. For C++/Java a reply holding the whole function is cut down to its body, since the
+  MultiPL-E tests start by closing the function.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+
+from wizardcoder.eval.problems import Problem
+
+_FENCE = re.compile(r"```[ \t]*([\w+#.-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
+_FENCE_LINE = re.compile(r"^[ \t]*```[^\n]*$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Aligned:
+    completion: str | None  # appended to the prompt
+    solution: str | None  # a full program (the tests are appended to it)
+
+
+def truncate(text: str, stop: tuple[str, ...] | list[str]) -> str:
+    """Cut `text` at the first occurrence of any stop sequence."""
+    cut = len(text)
+    for s in stop:
+        if s:
+            i = text.find(s)
+            if i != -1:
+                cut = min(cut, i)
+    return text[:cut]
+
+
+def extract_code(reply: str, language: str = "python", entry_point: str = "") -> str:
+    """The code in a chat reply: the fenced block that defines `entry_point` (else the first one in
+    the expected language, else the first one); a reply without fences is taken as code. A reply with
+    unbalanced fences (code, then a lone closing fence, then prose) is split at the fence lines and the
+    piece that defines `entry_point` wins."""
+    blocks = [(m.group(1).lower(), m.group(2)) for m in _FENCE.finditer(reply)]
+    if not blocks:
+        return reply
+    if entry_point:
+        pieces = [code for _, code in blocks] + _FENCE_LINE.split(reply)
+        for code in pieces:
+            if _declares(code, entry_point, language):
+                return code
+    aliases = {"python": ("python", "py", "python3"), "cpp": ("cpp", "c++", "cc"), "java": ("java",)}
+    for tag, code in blocks:
+        if tag in aliases.get(language, (language,)):
+            return code
+    return blocks[0][1]
+
+
+def _declares(code: str, name: str, language: str) -> bool:
+    if language == "python":
+        return re.search(rf"^\s*def\s+{re.escape(name)}\s*\(", code, re.MULTILINE) is not None
+    return re.search(rf"\b{re.escape(name)}\s*\([^;{{}}]*\)\s*(?:throws[^{{]*)?\{{", code) is not None
+
+
+def align(problem: Problem, code: str) -> Aligned:
+    """Fit extracted code to the problem (see the module doc)."""
+    if problem.language == "python":
+        if _declares(code, problem.entry_point, "python"):
+            return Aligned(completion=None, solution=_python_program(problem.prompt, code))
+        return Aligned(completion=_as_body(code), solution=None)
+    if problem.entry_point and _declares(code, problem.entry_point, problem.language):
+        body = function_body(code, problem.entry_point)
+        if body is not None:
+            return Aligned(completion=body, solution=None)
+    return Aligned(completion=truncate(code, problem.stop), solution=None)
+
+
+def _as_body(code: str) -> str:
+    """A body given without indentation gets the function's 4 spaces."""
+    lines = code.splitlines()
+    first = next((ln for ln in lines if ln.strip()), "")
+    if first and not first[0].isspace():
+        code = "\n".join(("    " + ln) if ln.strip() else ln for ln in lines)
+    return code if code.endswith("\n") else code + "\n"
+
+
+def _python_program(prompt: str, code: str) -> str:
+    """The prompt's imports + the reply's definitions, without top-level demo code (calls, prints,
+    asserts, `if __name__ == "__main__":`), which would otherwise run before the tests."""
+    header = "".join(ln + "\n" for ln in prompt.splitlines() if re.match(r"(import|from)\s+\w", ln))
+    lines = code.splitlines()
+    tree = None
+    for end in range(len(lines), 0, -1):  # a reply cut at max_tokens: keep the longest prefix that parses
+        try:
+            tree = ast.parse("\n".join(lines[:end]))
+            break
+        except SyntaxError:
+            continue
+    if tree is None:
+        return header + code
+    keep = []
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
+                             ast.Assign, ast.AnnAssign)):
+            start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+            keep.append("\n".join(lines[start - 1: node.end_lineno]))
+    return header + "\n".join(keep) + "\n"
+
+
+def function_body(code: str, name: str) -> str | None:
+    """The text between the braces of the C-like function `name` in `code` (exclusive), plus a newline."""
+    m = re.search(rf"\b{re.escape(name)}\s*\([^;{{}}]*\)\s*(?:throws[^{{]*)?\{{", code)
+    if m is None:
+        return None
+    depth, i = 1, m.end()
+    in_str: str | None = None
+    while i < len(code):
+        ch = code[i]
+        if in_str:
+            if ch == "\\":
+                i += 2
+                continue
+            if ch == in_str:
+                in_str = None
+        elif ch in "\"'":
+            in_str = ch
+        elif code.startswith("//", i):
+            j = code.find("\n", i)
+            i = len(code) if j == -1 else j
+            continue
+        elif ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth == 0:
+                body = code[m.end(): i].rstrip()
+                return body.lstrip("\n") + "\n" if body.strip() else "\n"
+        i += 1
+    return None
+
+
+def postprocess(problem: Problem, raw: str, mode: str) -> Aligned:
+    """`mode` "completion": raw continuation of the prompt; "instruct": a chat reply."""
+    if mode == "completion":
+        return Aligned(completion=truncate(raw, problem.stop), solution=None)
+    code = extract_code(raw, problem.language, problem.entry_point)
+    return align(problem, code)

