@@ -44,30 +44,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="FILE", help="YAML config (e.g. configs/eval_humaneval.yaml)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. generation.max_tokens=768")
-    _accept_overrides_after_flags(p)
-
-
-def _accept_overrides_after_flags(parser: argparse.ArgumentParser) -> None:
-    """Let `key=value` overrides follow the flags (`eval humaneval --model M generation.n=5`).
-
-    Plain argparse binds every positional at the first positional chunk (the suite), so later
-    overrides would be "unrecognized". The parent CLI parses this subcommand with
-    `parse_known_args`; route that through argparse's own intermixed parsing (no subparsers here).
-    """
-    plain = parser.parse_known_args
-    busy = False
-
-    def parse_known_args(args=None, namespace=None):
-        nonlocal busy
-        if busy:  # parse_known_intermixed_args calls parse_known_args itself
-            return plain(args, namespace)
-        busy = True
-        try:
-            return parser.parse_known_intermixed_args(args, namespace)
-        finally:
-            busy = False
-
-    parser.parse_known_args = parse_known_args  # type: ignore[method-assign]
 
 
 def config_from_args(args: argparse.Namespace):
