@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from wizardcoder.config import fingerprint, save_config, to_dict
+from wizardcoder.data.jsonl import iter_jsonl
 from wizardcoder.errors import ConfigError, UserError
 from wizardcoder.eval.execute import Program, build_program, new_marker, result_record, run_programs
 from wizardcoder.eval.passk import mean_pass_at_k
@@ -215,30 +216,23 @@ def _import_samples(cfg: EvalConfig, by_id: dict[str, Problem], samples: JsonlLo
     counts: Counter[str] = Counter()
     unknown: set[str] = set()
     imported = 0
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise UserError(f"{path}:{lineno}: not valid JSON: {exc.msg}") from exc
-            task_id = rec.get("task_id")
-            if task_id is None or ("completion" not in rec and "solution" not in rec):
-                raise UserError(f"{path}:{lineno}: a sample needs task_id and completion (appended to the prompt) "
-                                "or solution (a full program)")
-            if task_id not in by_id:
-                unknown.add(task_id)
-                continue
-            idx = counts[task_id]
-            counts[task_id] += 1
-            if (task_id, idx) in done:
-                continue
-            solution = rec.get("solution")
-            samples.append({"task_id": task_id, "sample_idx": idx, "source": str(path),
-                            "completion": None if solution is not None else rec["completion"],
-                            "solution": solution, "raw": None})
-            imported += 1
+    for lineno, rec in iter_jsonl(path):
+        task_id = rec.get("task_id")
+        if task_id is None or ("completion" not in rec and "solution" not in rec):
+            raise UserError(f"{path}:{lineno}: a sample needs task_id and completion (appended to the prompt) "
+                            "or solution (a full program)")
+        if task_id not in by_id:
+            unknown.add(task_id)
+            continue
+        idx = counts[task_id]
+        counts[task_id] += 1
+        if (task_id, idx) in done:
+            continue
+        solution = rec.get("solution")
+        samples.append({"task_id": task_id, "sample_idx": idx, "source": str(path),
+                        "completion": None if solution is not None else rec["completion"],
+                        "solution": solution, "raw": None})
+        imported += 1
     if unknown:
         if not counts:
             raise UserError(f"{path}: none of its task ids belong to suite {cfg.suite.name!r} "

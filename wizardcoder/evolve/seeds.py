@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from wizardcoder.data.jsonl import iter_jsonl
 from wizardcoder.errors import UserError
 from wizardcoder.evolve.config import SeedsConfig
 from wizardcoder.records import Seed
@@ -89,17 +90,8 @@ def _rows(cfg: SeedsConfig, lang: str) -> tuple[Iterable[tuple[str, Any]], str]:
 
 
 def _jsonl_rows(path: Path) -> Iterator[tuple[str, Any]]:
-    import gzip
-
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                yield f"{path}:{lineno}", json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise UserError(f"{path}:{lineno}: not valid JSON ({exc.msg} at column {exc.colno})") from exc
+    for lineno, row in iter_jsonl(path):
+        yield f"{path}:{lineno}", row
 
 
 def _json_rows(path: Path) -> Iterator[tuple[str, Any]]:

@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from wizardcoder.data.jsonl import iter_jsonl
 from wizardcoder.data.template import render_example
 from wizardcoder.errors import UserError
 
@@ -107,17 +108,10 @@ def _is_saved_dataset(path: Path) -> bool:
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     rows = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise UserError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from exc
-            if not isinstance(row, dict):
-                raise UserError(f"{path}:{lineno}: expected a JSON object per line")
-            rows.append(row)
+    for lineno, row in iter_jsonl(path):
+        if not isinstance(row, dict):
+            raise UserError(f"{path}:{lineno}: expected a JSON object per line")
+        rows.append(row)
     return rows
 
 
