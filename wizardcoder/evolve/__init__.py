@@ -6,8 +6,9 @@
     print(result.run_dir, result.stats["totals"])
 
 Modules: `methods` (the evolution methods, as data), `prompts/` (the words, per language),
-`parsing` (model text -> fields), `seeds` (load seed tasks), `rounds` (the loop), `rundir`
-(append-only files, resume), `report`, `config`, `command` (the CLI), `fake` (a scripted model).
+`parsing` (model text -> fields), `seeds` (load seed tasks), `rounds` (the loop), `dataset` (the
+passing tasks -> the dataset), `rundir` (append-only files, resume), `report` (stats.json and
+report.md), `config`, `command` (the CLI), `fake` (a scripted model).
 """
 
 from wizardcoder.evolve.config import EvolveConfig

@@ -1,15 +1,130 @@
-"""report.md for an evolve run, with two plots: instruction length per round (a difficulty proxy)
-and why evolutions were dropped, per round. Built from stats.json alone."""
+"""The numbers of an evolve run: each round's counters (`RoundStats`, kept in the round's marker), the
+run's stats.json (`run_stats`), and report.md with two plots: instruction length per round (a
+difficulty proxy) and why evolutions were dropped, per round (built from stats.json alone)."""
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from wizardcoder.evolve.rundir import RunDir
+from wizardcoder.evolve.config import EvolveConfig, run_fingerprint
+from wizardcoder.evolve.rundir import RunDir, read_jsonl
+from wizardcoder.evolve.seeds import describe_source
+from wizardcoder.records import DROPPED, INFRA_ERROR, PASSED, TaskRecord
 
 log = logging.getLogger(__name__)
+
+
+class RoundStats:
+    """Counters of one round, accumulated while its files are streamed."""
+
+    def __init__(self, r: int, cfg: EvolveConfig):
+        self.round = r
+        self.cfg = cfg
+        self.pool_in = 0
+        self.n_evolved = 0
+        self.llm_calls = 0
+        self.prompt_tokens = 0
+        self.completion_tokens = 0
+        self.methods: Counter[str] = Counter()
+        self.passed_methods: Counter[str] = Counter()
+        self.verdicts: Counter[str] = Counter()
+        self.dropped: Counter[str] = Counter()
+        self.evolved_words = _Mean()
+        self.passed_words = _Mean()
+        self.pool_words_total = 0
+        self.executed = 0
+        self.seconds = 0.0
+
+    def call(self, row: dict[str, Any]) -> None:
+        self.llm_calls += 1
+        self.prompt_tokens += int(row.get("prompt_tokens") or 0)
+        self.completion_tokens += int(row.get("completion_tokens") or 0)
+
+    def evolved(self, row: dict[str, Any]) -> None:
+        self.n_evolved += 1
+        self.methods[row["method"]] += 1
+
+    def add(self, record: TaskRecord, parent: dict[str, Any]) -> None:
+        self.verdicts[record.verdict] += 1
+        words = len(record.instruction.split())
+        if record.verdict == DROPPED:
+            self.dropped[record.reason] += 1
+        if record.verdict == PASSED:
+            self.passed_words.add(words)
+            self.passed_methods[record.method or "?"] += 1
+            self.pool_words_total += words
+        else:
+            self.pool_words_total += len(parent["instruction"].split())
+        if record.verdict != INFRA_ERROR:
+            self.evolved_words.add(words)
+        if record.solution and record.verdict in (PASSED, DROPPED) and record.reason in _EXEC_REASONS:
+            self.executed += 1
+
+    def as_dict(self) -> dict[str, Any]:
+        llm = self.cfg.llm
+        cost = None
+        if llm.price_per_1k_prompt is not None or llm.price_per_1k_completion is not None:
+            cost = (self.prompt_tokens * (llm.price_per_1k_prompt or 0.0)
+                    + self.completion_tokens * (llm.price_per_1k_completion or 0.0)) / 1000.0
+        passed = self.verdicts[PASSED]
+        return {
+            "round": self.round, "pool": self.pool_in, "evolved": self.n_evolved, "executed": self.executed,
+            "passed": passed, "infra_error": self.verdicts[INFRA_ERROR],
+            "dropped": dict(sorted(self.dropped.items())),
+            "pass_rate": passed / self.n_evolved if self.n_evolved else 0.0,
+            "methods": dict(sorted(self.methods.items())),
+            "passed_by_method": dict(sorted(self.passed_methods.items())),
+            "llm_calls": self.llm_calls, "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens, "cost": cost,
+            "mean_instruction_words": self.evolved_words.value,
+            "mean_passed_instruction_words": self.passed_words.value,
+            "mean_pool_instruction_words": self.pool_words_total / self.pool_in if self.pool_in else 0.0,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+_EXEC_REASONS = {"passed", "no_asserts", "failed", "timeout", "compile_error"}
+
+
+class _Mean:
+    def __init__(self) -> None:
+        self.total = 0.0
+        self.n = 0
+
+    def add(self, value: float) -> None:
+        self.total += value
+        self.n += 1
+
+    @property
+    def value(self) -> float:
+        return self.total / self.n if self.n else 0.0
+
+
+def run_stats(run: RunDir, cfg: EvolveConfig, dataset: dict[str, Any]) -> dict[str, Any]:
+    """stats.json of an evolve run: the rounds' own stats (from their markers) and their totals."""
+    rounds = [s for s in (run.round_stats(r) for r in range(1, cfg.evolve.rounds + 1)) if s is not None]
+    seed_words = _Mean()
+    for row in read_jsonl(run.pool_path(0)):
+        seed_words.add(len(row["instruction"].split()))
+    totals: dict[str, Any] = {"seeds": seed_words.n, "seed_mean_instruction_words": seed_words.value}
+    dropped: Counter[str] = Counter()
+    for s in rounds:
+        dropped.update(s["dropped"])
+        for key in ("evolved", "passed", "infra_error", "prompt_tokens", "completion_tokens", "llm_calls"):
+            totals[key] = totals.get(key, 0) + s[key]
+        if s.get("cost") is not None:
+            totals["cost"] = totals.get("cost", 0.0) + s["cost"]
+    totals["dropped"] = dict(sorted(dropped.items()))
+    totals["pass_rate"] = (totals.get("passed", 0) / totals["evolved"]) if totals.get("evolved") else 0.0
+    return {
+        "stage": "evolve", "run_dir": str(run.root), "fingerprint": run_fingerprint(cfg),
+        "lang": cfg.evolve.lang, "seeds_source": describe_source(cfg.seeds),
+        "llm": {"provider": cfg.llm.resolved_provider(), "model": cfg.llm.model, "base_url": cfg.llm.base_url},
+        "rounds": rounds, "totals": totals, "dataset": dataset,
+    }
 
 
 def write_report(run: RunDir, stats: dict[str, Any], cfg: Any = None) -> Path:

@@ -14,7 +14,9 @@ killed at any instant resumes where it stopped:
                            -> verdicts.jsonl -> records.jsonl (+ pool/round_r.jsonl, rounds/round_r.done.json)
 
 Every LLM call has a key (round, task id, step); a step's pass skips the keys its file already holds,
-so a completed call is read back, never asked again. An infrastructure failure (Completion.error,
+so a completed call is read back, never asked again. Each step records its own decision on its row
+(`drop`: the reason it filtered the task out, with what it parsed), so finalizing a round only merges
+those decisions into one record per task; it never re-judges. An infrastructure failure (Completion.error,
 a sandbox ERROR) is never a drop: the step is retried, and the run stops (rerun to retry) or, with
 `evolve.on_infra_error: keep_parent`, carries the parent on and counts an `infra_error`.
 """
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,9 +34,11 @@ from typing import Any, Protocol
 from wizardcoder.config import save_config
 from wizardcoder.errors import UserError
 from wizardcoder.evolve.config import EvolveConfig, run_fingerprint
+from wizardcoder.evolve.dataset import build_dataset
 from wizardcoder.evolve.methods import BY_NAME, choose_method, request_seed
 from wizardcoder.evolve.parsing import ParsedSolution, parse_evolved, parse_solution
 from wizardcoder.evolve.prompts import PromptSet, load_prompts
+from wizardcoder.evolve.report import RoundStats, run_stats, write_report
 from wizardcoder.evolve.rundir import (
     AtomicJsonlWriter,
     RunDir,
@@ -75,6 +79,11 @@ class _NullBar:
 
 def _no_progress(description: str, total: int | None) -> Bar:
     return _NullBar()
+
+
+def _survived(row: dict[str, Any]) -> bool:
+    """A step's row that carries its task on: answered, and not filtered out by the step."""
+    return not row.get("error") and not row.get("drop")
 
 
 @dataclass
@@ -152,11 +161,9 @@ class _Run:
                 log.info("round %d: already done", r)
                 continue
             self._round(r)
-        dataset = self._build_dataset()
+        dataset = build_dataset(self.dir, self.cfg, self.progress)
         stats = self._write_stats(dataset)
         if self.cfg.output.report:
-            from wizardcoder.evolve.report import write_report
-
             write_report(self.dir, stats, self.cfg)
         return EvolveResult(self.dir.root, stats, dataset)
 
@@ -231,86 +238,84 @@ class _Run:
     def _done(self, path: Path) -> set[str]:
         return {row["key"] for row in read_jsonl(path) if not row.get("error")}
 
+    def _carry(self, r: int, step: str, row: dict[str, Any], **fields: Any) -> dict[str, Any]:
+        """A step's row: its key and the fields carried from the task's previous step."""
+        return {"key": self._key(r, row["task_id"], step), "round": r, "task_id": row["task_id"],
+                "method": row["method"], "parent": row["parent"], **fields}
+
+    def _pending(self, source: Path, r: int, step: str, keep: Callable[[dict[str, Any]], bool] = _survived,
+                 id_field: str = "task_id") -> tuple[int, Iterator[dict[str, Any]]]:
+        """(how many, the rows) of `source` still due for `step`: those `keep` accepts whose key the
+        step's file lacks. One read finds their offsets (the progress total); the rows are read back
+        by offset as they are sent, so memory holds an integer per task, not the tasks."""
+        done = self._done(self.dir.raw_path(r, step)) if step != EXECUTE else self._executed(r)
+        offsets = [(0, offset) for offset, row in iter_jsonl_offsets(source)
+                   if keep(row) and self._key(r, row[id_field], step) not in done]
+        return len(offsets), read_at([source], offsets)
+
     def _evolve_pass(self, r: int) -> int:
-        path = self.dir.raw_path(r, EVOLVE)
-        done = self._done(path)
         weights = self.cfg.evolve.methods
+        total, parents = self._pending(self.dir.pool_path(r - 1), r, EVOLVE, keep=lambda _: True, id_field="id")
 
         def items() -> Iterator[tuple[Any, dict[str, Any]]]:
-            for parent in read_jsonl(self.dir.pool_path(r - 1)):
-                key = self._key(r, parent["id"], EVOLVE)
-                if key in done:
-                    continue
+            for parent in parents:
                 method = choose_method(weights, self.cfg.evolve.seed, r, parent["id"])
                 prompt = self.prompts.evolve_prompt(method, BY_NAME[method].kind, parent["instruction"])
-                row = {"key": key, "round": r, "task_id": parent["id"], "method": method, "parent": parent}
-                yield self._request(prompt, key, self.cfg.evolve.evolve_max_tokens), row
+                row = self._carry(r, EVOLVE, {"task_id": parent["id"], "method": method, "parent": parent})
+                yield self._request(prompt, row["key"], self.cfg.evolve.evolve_max_tokens), row
 
-        total = _count(read_jsonl(self.dir.pool_path(r - 1))) - len(done)
-        return self._llm_pass(items(), path, f"round {r}: evolve", total)
+        return self._llm_pass(items(), EVOLVE, r, total, self._decide_evolved)
 
-    def _evolved(self, r: int) -> Iterator[tuple[dict[str, Any], str]]:
-        """Evolve rows whose instruction survives the heuristic rules, with that instruction."""
+    def _decide_evolved(self, row: dict[str, Any]) -> None:
         from wizardcoder.eliminate.rules import heuristic_reason
 
-        for row in read_jsonl(self.dir.raw_path(r, EVOLVE)):
-            if row.get("error"):
-                continue
-            evolved = parse_evolved(row["text"])
-            if heuristic_reason(row["parent"]["instruction"], evolved, self.cfg.eliminate) is None:
-                yield row, evolved
+        row["instruction"] = parse_evolved(row["text"])
+        row["drop"] = heuristic_reason(row["parent"]["instruction"], row["instruction"], self.cfg.eliminate)
 
     def _judge_pass(self, r: int) -> int:
         from wizardcoder.eliminate.judge import equivalence_request
 
-        path = self.dir.raw_path(r, JUDGE)
-        done = self._done(path)
+        total, evolved = self._pending(self.dir.raw_path(r, EVOLVE), r, JUDGE)
 
         def items():
-            for row, evolved in self._evolved(r):
-                key = self._key(r, row["task_id"], JUDGE)
-                if key in done:
-                    continue
-                out = {"key": key, "round": r, "task_id": row["task_id"], "method": row["method"],
-                       "parent": row["parent"], "instruction": evolved}
-                yield equivalence_request(row["parent"]["instruction"], evolved), out
+            for row in evolved:
+                out = self._carry(r, JUDGE, row, instruction=row["instruction"])
+                yield equivalence_request(row["parent"]["instruction"], row["instruction"]), out
 
-        total = sum(1 for row, _ in self._evolved(r) if self._key(r, row["task_id"], JUDGE) not in done)
-        return self._llm_pass(items(), path, f"round {r}: judge", total)
+        return self._llm_pass(items(), JUDGE, r, total, self._decide_judged)
 
-    def _to_solve(self, r: int) -> Iterator[dict[str, Any]]:
-        if self.cfg.evolve.judge:
-            from wizardcoder.eliminate.judge import parse_equivalence
+    @staticmethod
+    def _decide_judged(row: dict[str, Any]) -> None:
+        from wizardcoder.eliminate.judge import parse_equivalence
 
-            for row in read_jsonl(self.dir.raw_path(r, JUDGE)):
-                if not row.get("error") and not parse_equivalence(row["text"]):
-                    yield row
-        else:
-            for row, evolved in self._evolved(r):
-                yield {"task_id": row["task_id"], "method": row["method"], "parent": row["parent"],
-                       "instruction": evolved}
+        row["drop"] = "no_information_gain" if parse_equivalence(row["text"]) else None
 
     def _solve_pass(self, r: int) -> int:
-        path = self.dir.raw_path(r, SOLVE)
-        done = self._done(path)
+        source = self.dir.raw_path(r, JUDGE if self.cfg.evolve.judge else EVOLVE)
+        total, to_solve = self._pending(source, r, SOLVE)
 
         def items():
-            for row in self._to_solve(r):
-                key = self._key(r, row["task_id"], SOLVE)
-                if key in done:
-                    continue
-                out = {"key": key, "round": r, "task_id": row["task_id"], "method": row["method"],
-                       "parent": row["parent"], "instruction": row["instruction"]}
+            for row in to_solve:
+                out = self._carry(r, SOLVE, row, instruction=row["instruction"])
                 prompt = self.prompts.solve_prompt(row["instruction"])
-                yield self._request(prompt, key, self.cfg.evolve.solve_max_tokens), out
+                yield self._request(prompt, out["key"], self.cfg.evolve.solve_max_tokens), out
 
-        total = sum(1 for row in self._to_solve(r) if self._key(r, row["task_id"], SOLVE) not in done)
-        return self._llm_pass(items(), path, f"round {r}: solve", total)
+        return self._llm_pass(items(), SOLVE, r, total, self._decide_solved)
 
-    def _llm_pass(self, items: Iterable[tuple[Any, dict[str, Any]]], path: Path, label: str,
-                  total: int | None) -> int:
-        """Send the requests, append each raw output (with its key and carried fields) as it arrives."""
+    def _decide_solved(self, row: dict[str, Any]) -> None:
+        parsed = parse_solution(row["text"], self.lang)
+        if isinstance(parsed, ParsedSolution):
+            row.update(solution=parsed.solution, tests=parsed.tests, entry_point=parsed.entry_point,
+                       drop=None)
+        else:
+            row["drop"] = parsed
+
+    def _llm_pass(self, items: Iterable[tuple[Any, dict[str, Any]]], step: str, r: int, total: int | None,
+                  decide: Callable[[dict[str, Any]], None]) -> int:
+        """Send the requests, append each raw output (with its key, carried fields and the step's
+        decision: `drop` holds the reason when the step filters the task out) as it arrives."""
         pending: dict[int, dict[str, Any]] = {}
+        label = f"round {r}: {step}"
 
         def requests():
             for i, (request, row) in enumerate(items):
@@ -319,7 +324,7 @@ class _Run:
 
         errors = 0
         bar = self.progress(label, total)
-        store = self.dir.store(path).open()
+        store = self.dir.store(self.dir.raw_path(r, step)).open()
         try:
             for index, completion in self.client.generate(requests()):
                 row = pending.pop(index)
@@ -329,42 +334,39 @@ class _Run:
                     prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
                     error=completion.error,
                 )
-                store.append(row)
                 if completion.error:
                     errors += 1
                     log.warning("%s: %s: infrastructure error: %s", label, row["key"], completion.error)
+                else:
+                    decide(row)
+                store.append(row)
                 bar.advance()
         finally:
             store.close()
             bar.close()
         return errors
 
+    def _executed(self, r: int) -> set[str]:
+        return {row["key"] for row in read_jsonl(self.dir.verdicts_path)
+                if row.get("round") == r and row.get("reason") != INFRA_ERROR}
+
     def _execute_pass(self, r: int) -> int:
         from wizardcoder.eliminate.execution import ExecutionCheck, verify
 
-        path = self.dir.verdicts_path
-        done = {row["key"] for row in read_jsonl(path) if row.get("round") == r and row.get("reason") != INFRA_ERROR}
+        total, solved = self._pending(self.dir.raw_path(r, SOLVE), r, EXECUTE)
         rows: deque[dict[str, Any]] = deque()
 
         def checks():
-            for row in read_jsonl(self.dir.raw_path(r, SOLVE)):
-                if row.get("error"):
-                    continue
-                key = self._key(r, row["task_id"], EXECUTE)
-                if key in done:
-                    continue
-                parsed = parse_solution(row["text"], self.lang)
-                if not isinstance(parsed, ParsedSolution):
-                    continue  # dropped when the round is finalized
-                rows.append({"key": key, "round": r, "task_id": row["task_id"], "method": row["method"],
-                             "instruction": row["instruction"], "solution": parsed.solution, "tests": parsed.tests,
-                             "entry_point": parsed.entry_point, "parent": row["parent"]})
-                yield ExecutionCheck(key=key, language=self.lang, solution=parsed.solution, tests=parsed.tests,
-                                     entry_point=parsed.entry_point)
+            for row in solved:
+                out = self._carry(r, EXECUTE, row, instruction=row["instruction"], solution=row["solution"],
+                                  tests=row["tests"], entry_point=row["entry_point"])
+                rows.append(out)
+                yield ExecutionCheck(key=out["key"], language=self.lang, solution=row["solution"],
+                                     tests=row["tests"], entry_point=row["entry_point"])
 
         errors = 0
-        bar = self.progress(f"round {r}: execute", None)
-        store = self.dir.store(path).open()
+        bar = self.progress(f"round {r}: execute", total)
+        store = self.dir.store(self.dir.verdicts_path).open()
         try:
             for verdict in verify(self.sandbox, checks(), self.cfg.eliminate):
                 row = rows.popleft()
@@ -389,9 +391,8 @@ class _Run:
 
     # -- the round's outcome ---------------------------------------------------------------------------
     def _finalize(self, r: int, seconds: float) -> None:
-        """One record per task of the pool; survivors replace their parents in pool/round_r.jsonl."""
-        from wizardcoder.eliminate.rules import heuristic_reason
-
+        """One record per task of the pool, merged from the decisions the steps recorded; survivors
+        replace their parents in pool/round_r.jsonl."""
         marker = self.dir.finalize_marker(r)
         state = read_json(marker)
         records_path = self.dir.records_path
@@ -401,7 +402,7 @@ class _Run:
             offset = records_path.stat().st_size if records_path.exists() else 0
             write_json_atomic(marker, {"records_offset": offset})
 
-        stats = _RoundStats(r, self.cfg)
+        stats = RoundStats(r, self.cfg)
         pool = AtomicJsonlWriter(self.dir.pool_path(r))
         records = self.dir.store(records_path).open()
         outcome: set[str] = set()
@@ -423,29 +424,15 @@ class _Run:
             stats.add(record, parent)
 
         try:
-            for row in read_jsonl(self.dir.raw_path(r, EVOLVE)):
-                stats.call(row)
-                if row.get("error"):
-                    continue
-                stats.evolved(row)
-                evolved = parse_evolved(row["text"])
-                reason = heuristic_reason(row["parent"]["instruction"], evolved, self.cfg.eliminate)
-                if reason is not None:
-                    emit(row, DROPPED, reason, evolved)
-            if self.cfg.evolve.judge:
-                from wizardcoder.eliminate.judge import parse_equivalence
-
-                for row in read_jsonl(self.dir.raw_path(r, JUDGE)):
+            for step in (EVOLVE, JUDGE, SOLVE) if self.cfg.evolve.judge else (EVOLVE, SOLVE):
+                for row in read_jsonl(self.dir.raw_path(r, step)):  # each step recorded its decision
                     stats.call(row)
-                    if not row.get("error") and parse_equivalence(row["text"]):
-                        emit(row, DROPPED, "no_information_gain", row["instruction"])
-            for row in read_jsonl(self.dir.raw_path(r, SOLVE)):
-                stats.call(row)
-                if row.get("error"):
-                    continue
-                parsed = parse_solution(row["text"], self.lang)
-                if not isinstance(parsed, ParsedSolution):
-                    emit(row, DROPPED, parsed, row["instruction"])
+                    if row.get("error"):
+                        continue
+                    if step == EVOLVE:
+                        stats.evolved(row)
+                    if row.get("drop"):
+                        emit(row, DROPPED, row["drop"], row["instruction"])
             for row in read_jsonl(self.dir.verdicts_path):
                 if row.get("round") != r or row["reason"] == INFRA_ERROR:
                     continue
@@ -477,192 +464,7 @@ class _Run:
         s = stats.as_dict()
         log.info("round %d: %d evolved, %d passed, dropped %s", r, s["evolved"], s["passed"], dict(s["dropped"]))
 
-    # -- after the last round --------------------------------------------------------------------------
-    def _build_dataset(self) -> dict[str, Any]:
-        rounds = self.cfg.evolve.rounds
-        marker = read_json(self.dir.dataset_marker)
-        if marker is not None and marker.get("rounds") == rounds and self.dir.dataset_jsonl.exists():
-            return marker
-        from wizardcoder.data.dataset import write_dataset
-        from wizardcoder.data.dedupe import dedupe
-
-        include = self.cfg.evolve.include_seeds_in_dataset
-        if include is None:
-            include = bool(self.cfg.seeds.path) or self.lang == "python"
-        decon = None
-        if self.cfg.eliminate.decontaminate:
-            from wizardcoder.data.decontaminate import Decontaminator
-
-            decon = Decontaminator(self.cfg.eliminate)
-        # Pass 1 keeps only what ordering, decontamination and dedupe need (not solutions and tests);
-        # pass 2 reads the kept rows back from their files by offset while the dataset is written.
-        sources = [self.dir.pool_path(0), self.dir.records_path]
-        drops: Counter[str] = Counter()
-        light: list[dict[str, Any]] = []
-        candidates = 0
-        bar = self.progress("building the dataset", None)
-        try:
-            for source, path in enumerate(sources):
-                for offset, row in iter_jsonl_offsets(path):
-                    if source == 0 and not (include and str(row.get("solution") or "").strip()):
-                        continue
-                    if source == 1 and not (row.get("verdict") == PASSED and row.get("round", 0) <= rounds):
-                        continue
-                    candidates += 1
-                    bar.advance()
-                    text = row["instruction"] + "\n" + (row.get("solution") or "")
-                    suite = decon.contaminated(text) if decon else None
-                    if suite:
-                        drops[f"contaminated:{suite}"] += 1
-                        continue
-                    light.append({"instruction": row["instruction"], "key": TaskRecord.from_dict(row).sort_key,
-                                  "at": (source, offset), "round": row["round"]})
-        finally:
-            bar.close()
-        light.sort(key=lambda entry: entry["key"])
-        kept, dropped = dedupe(light, self.cfg.eliminate)
-        for _, reason in dropped:
-            drops[reason] += 1
-        del light, dropped
-        written = write_dataset((self._dataset_row(row) for row in read_at(sources, [e["at"] for e in kept])),
-                                self.dir.root)
-        info = {
-            "rounds": rounds, "candidates": candidates, "rows": len(kept),
-            "seeds": sum(1 for e in kept if e["round"] == 0),
-            "evolved": sum(1 for e in kept if e["round"] > 0),
-            "dropped": dict(sorted(drops.items())),
-            "written": {k: (str(v) if isinstance(v, Path) else v) for k, v in dict(written or {}).items()},
-        }
-        write_json_atomic(self.dir.dataset_marker, info)
-        return info
-
-    def _dataset_row(self, row: dict[str, Any]) -> dict[str, Any]:
-        """The fields the dataset keeps (write_dataset fences the solution as the `output`)."""
-        return {
-            "id": row["id"], "instruction": row["instruction"], "solution": row.get("solution") or "",
-            "language": row.get("language") or self.lang, "seed_id": row["seed_id"], "round": row["round"],
-            "method": row.get("method"), "parent_id": row.get("parent_id"), "tests": row.get("tests") or "",
-        }
-
     def _write_stats(self, dataset: dict[str, Any]) -> dict[str, Any]:
-        rounds = [self.dir.round_stats(r) for r in range(1, self.cfg.evolve.rounds + 1)]
-        rounds = [s for s in rounds if s is not None]
-        seeds = _count(read_jsonl(self.dir.pool_path(0)))
-        seed_words = _mean(len(row["instruction"].split()) for row in read_jsonl(self.dir.pool_path(0)))
-        totals: dict[str, Any] = {"seeds": seeds, "seed_mean_instruction_words": seed_words}
-        dropped: Counter[str] = Counter()
-        for s in rounds:
-            dropped.update(s["dropped"])
-            for key in ("evolved", "passed", "infra_error", "prompt_tokens", "completion_tokens", "llm_calls"):
-                totals[key] = totals.get(key, 0) + s[key]
-            if s.get("cost") is not None:
-                totals["cost"] = totals.get("cost", 0.0) + s["cost"]
-        totals["dropped"] = dict(sorted(dropped.items()))
-        totals["pass_rate"] = (totals.get("passed", 0) / totals["evolved"]) if totals.get("evolved") else 0.0
-        stats = {
-            "stage": "evolve", "run_dir": str(self.dir.root), "fingerprint": run_fingerprint(self.cfg),
-            "lang": self.lang, "seeds_source": describe_source(self.cfg.seeds),
-            "llm": {"provider": self.cfg.llm.resolved_provider(), "model": self.cfg.llm.model,
-                    "base_url": self.cfg.llm.base_url},
-            "rounds": rounds, "totals": totals, "dataset": dataset,
-        }
+        stats = run_stats(self.dir, self.cfg, dataset)
         write_json_atomic(self.dir.stats_path, stats)
         return stats
-
-
-class _RoundStats:
-    """Counters of one round, accumulated while its files are streamed."""
-
-    def __init__(self, r: int, cfg: EvolveConfig):
-        self.round = r
-        self.cfg = cfg
-        self.pool_in = 0
-        self.n_evolved = 0
-        self.llm_calls = 0
-        self.prompt_tokens = 0
-        self.completion_tokens = 0
-        self.methods: Counter[str] = Counter()
-        self.passed_methods: Counter[str] = Counter()
-        self.verdicts: Counter[str] = Counter()
-        self.dropped: Counter[str] = Counter()
-        self.evolved_words = _Mean()
-        self.passed_words = _Mean()
-        self.pool_words_total = 0
-        self.executed = 0
-        self.seconds = 0.0
-
-    def call(self, row: dict[str, Any]) -> None:
-        self.llm_calls += 1
-        self.prompt_tokens += int(row.get("prompt_tokens") or 0)
-        self.completion_tokens += int(row.get("completion_tokens") or 0)
-
-    def evolved(self, row: dict[str, Any]) -> None:
-        self.n_evolved += 1
-        self.methods[row["method"]] += 1
-
-    def add(self, record: TaskRecord, parent: dict[str, Any]) -> None:
-        self.verdicts[record.verdict] += 1
-        words = len(record.instruction.split())
-        if record.verdict == DROPPED:
-            self.dropped[record.reason] += 1
-        if record.verdict == PASSED:
-            self.passed_words.add(words)
-            self.passed_methods[record.method or "?"] += 1
-            self.pool_words_total += words
-        else:
-            self.pool_words_total += len(parent["instruction"].split())
-        if record.verdict != INFRA_ERROR:
-            self.evolved_words.add(words)
-        if record.solution and record.verdict in (PASSED, DROPPED) and record.reason in _EXEC_REASONS:
-            self.executed += 1
-
-    def as_dict(self) -> dict[str, Any]:
-        llm = self.cfg.llm
-        cost = None
-        if llm.price_per_1k_prompt is not None or llm.price_per_1k_completion is not None:
-            cost = (self.prompt_tokens * (llm.price_per_1k_prompt or 0.0)
-                    + self.completion_tokens * (llm.price_per_1k_completion or 0.0)) / 1000.0
-        passed = self.verdicts[PASSED]
-        return {
-            "round": self.round, "pool": self.pool_in, "evolved": self.n_evolved, "executed": self.executed,
-            "passed": passed, "infra_error": self.verdicts[INFRA_ERROR],
-            "dropped": dict(sorted(self.dropped.items())),
-            "pass_rate": passed / self.n_evolved if self.n_evolved else 0.0,
-            "methods": dict(sorted(self.methods.items())),
-            "passed_by_method": dict(sorted(self.passed_methods.items())),
-            "llm_calls": self.llm_calls, "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens, "cost": cost,
-            "mean_instruction_words": self.evolved_words.value,
-            "mean_passed_instruction_words": self.passed_words.value,
-            "mean_pool_instruction_words": self.pool_words_total / self.pool_in if self.pool_in else 0.0,
-            "seconds": round(self.seconds, 3),
-        }
-
-
-_EXEC_REASONS = {"passed", "no_asserts", "failed", "timeout", "compile_error"}
-
-
-class _Mean:
-    def __init__(self) -> None:
-        self.total = 0.0
-        self.n = 0
-
-    def add(self, value: float) -> None:
-        self.total += value
-        self.n += 1
-
-    @property
-    def value(self) -> float:
-        return self.total / self.n if self.n else 0.0
-
-
-def _mean(values: Iterable[float]) -> float:
-    total = n = 0
-    for v in values:
-        total += v
-        n += 1
-    return total / n if n else 0.0
-
-
-def _count(rows: Iterable[Any]) -> int:
-    return sum(1 for _ in rows)

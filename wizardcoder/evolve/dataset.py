@@ -1,0 +1,85 @@
+"""After the last round: the run's passing tasks (and seeds) become the dataset.
+
+Pass 1 keeps only what ordering, decontamination and dedupe need (not solutions and tests); pass 2
+reads the kept rows back from their files by offset while the dataset is written, so memory holds
+the instructions, not the code.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from wizardcoder.evolve.config import EvolveConfig
+from wizardcoder.evolve.rundir import RunDir, iter_jsonl_offsets, read_at, read_json, write_json_atomic
+from wizardcoder.records import PASSED, TaskRecord
+
+
+def build_dataset(run: RunDir, cfg: EvolveConfig, progress) -> dict[str, Any]:
+    """The dataset of the run's passing tasks (and seeds, as configured): decontaminated, deduplicated,
+    in seed order; written once (dataset.done.json records it)."""
+    rounds = cfg.evolve.rounds
+    marker = read_json(run.dataset_marker)
+    if marker is not None and marker.get("rounds") == rounds and run.dataset_jsonl.exists():
+        return marker
+    from wizardcoder.data.dataset import write_dataset
+    from wizardcoder.data.dedupe import dedupe
+
+    include = cfg.evolve.include_seeds_in_dataset
+    if include is None:
+        include = bool(cfg.seeds.path) or cfg.evolve.lang == "python"
+    decon = None
+    if cfg.eliminate.decontaminate:
+        from wizardcoder.data.decontaminate import Decontaminator
+
+        decon = Decontaminator(cfg.eliminate)
+    # Pass 1 keeps only what ordering, decontamination and dedupe need (not solutions and tests);
+    # pass 2 reads the kept rows back from their files by offset while the dataset is written.
+    sources = [run.pool_path(0), run.records_path]
+    drops: Counter[str] = Counter()
+    light: list[dict[str, Any]] = []
+    candidates = 0
+    bar = progress("building the dataset", None)
+    try:
+        for source, path in enumerate(sources):
+            for offset, row in iter_jsonl_offsets(path):
+                if source == 0 and not (include and str(row.get("solution") or "").strip()):
+                    continue
+                if source == 1 and not (row.get("verdict") == PASSED and row.get("round", 0) <= rounds):
+                    continue
+                candidates += 1
+                bar.advance()
+                text = row["instruction"] + "\n" + (row.get("solution") or "")
+                suite = decon.contaminated(text) if decon else None
+                if suite:
+                    drops[f"contaminated:{suite}"] += 1
+                    continue
+                light.append({"instruction": row["instruction"], "key": TaskRecord.from_dict(row).sort_key,
+                              "at": (source, offset), "round": row["round"]})
+    finally:
+        bar.close()
+    light.sort(key=lambda entry: entry["key"])
+    kept, dropped = dedupe(light, cfg.eliminate)
+    for _, reason in dropped:
+        drops[reason] += 1
+    del light, dropped
+    written = write_dataset((_dataset_row(row, cfg.evolve.lang) for row in read_at(sources, [e["at"] for e in kept])),
+                            run.root)
+    info = {
+        "rounds": rounds, "candidates": candidates, "rows": len(kept),
+        "seeds": sum(1 for e in kept if e["round"] == 0),
+        "evolved": sum(1 for e in kept if e["round"] > 0),
+        "dropped": dict(sorted(drops.items())),
+        "written": {k: (str(v) if isinstance(v, Path) else v) for k, v in dict(written or {}).items()},
+    }
+    write_json_atomic(run.dataset_marker, info)
+    return info
+
+def _dataset_row(row: dict[str, Any], lang: str) -> dict[str, Any]:
+    """The fields the dataset keeps (write_dataset fences the solution as the `output`)."""
+    return {
+        "id": row["id"], "instruction": row["instruction"], "solution": row.get("solution") or "",
+        "language": row.get("language") or lang, "seed_id": row["seed_id"], "round": row["round"],
+        "method": row.get("method"), "parent_id": row.get("parent_id"), "tests": row.get("tests") or "",
+    }
