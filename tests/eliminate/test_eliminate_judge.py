@@ -6,7 +6,7 @@ import pytest
 
 from wizardcoder.eliminate.judge import equivalence_request, parse_equivalence
 from wizardcoder.llm import Request
-from wizardcoder.llm.fake import FakeClient
+from wizardcoder.testing.fake_llm import FakeClient
 
 
 def test_request_holds_both_instructions_and_asks_for_equal_or_not():

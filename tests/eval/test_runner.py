@@ -11,7 +11,7 @@ from wizardcoder.config import load_config
 from wizardcoder.eval.problems import load_suite
 from wizardcoder.eval.runner import EvalConfig, run_eval
 from wizardcoder.llm import Completion
-from wizardcoder.llm.fake import FakeClient
+from wizardcoder.testing.fake_llm import FakeClient
 
 from .helpers import read_jsonl, score
 
@@ -192,7 +192,7 @@ def test_llm_failures_are_left_for_the_next_run_not_counted(tmp_path):
 
 def test_openai_completions_endpoint_gets_four_stops_and_the_rest_apply_here(tmp_path):
     """The OpenAI API takes at most 4 stop sequences; HumanEval's 5th ("\\nprint") is applied after."""
-    from wizardcoder.llm.fake_server import FakeOpenAIServer
+    from wizardcoder.testing.fake_server import FakeOpenAIServer
 
     by_prompt = {p.prompt: p for p in PROBLEMS}
     seen_stops = []

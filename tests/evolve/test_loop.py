@@ -17,11 +17,11 @@ from sandbox import Result, Status, create_sandbox
 from wizardcoder.config import load_config
 from wizardcoder.errors import UserError
 from wizardcoder.evolve import EvolveConfig, run_evolve
-from wizardcoder.evolve.fake import scripted_reply
+from wizardcoder.testing.scripted_evolve import scripted_reply
 from wizardcoder.evolve.rounds import InfraErrorStop
 from wizardcoder.evolve.rundir import read_jsonl
 from wizardcoder.llm.base import Completion, request_text
-from wizardcoder.llm.fake import FakeClient
+from wizardcoder.testing.fake_llm import FakeClient
 
 
 @pytest.fixture(scope="module")

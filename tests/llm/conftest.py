@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from wizardcoder.llm.fake_server import FakeOpenAIServer
+from wizardcoder.testing.fake_server import FakeOpenAIServer
 from wizardcoder.llm.openai_client import OpenAIClient
 
 

@@ -8,7 +8,7 @@ from wizardcoder.config import load_config
 from wizardcoder.errors import ConfigError, UserError
 from wizardcoder.llm import Completion, LLMAuthError, LLMConfig, LLMError, Request, create_client
 from wizardcoder.llm.base import truncate_at_stop
-from wizardcoder.llm.fake import FakeClient
+from wizardcoder.testing.fake_llm import FakeClient
 from wizardcoder.llm.openai_client import OpenAIClient
 
 

@@ -11,7 +11,7 @@ import zlib
 import pytest
 
 from wizardcoder.llm import LLMAuthError, LLMError, Request
-from wizardcoder.llm.fake_server import Fault, body_text
+from wizardcoder.testing.fake_server import Fault, body_text
 from wizardcoder.llm.openai_client import OpenAIClient, parse_retry_after
 
 

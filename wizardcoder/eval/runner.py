@@ -38,7 +38,6 @@ log = logging.getLogger(__name__)
 
 MODES = ("auto", "completion", "instruct")
 LANGUAGE_NAMES = {"python": "Python", "cpp": "C++", "java": "Java"}
-OPENAI_MAX_STOP = 4  # the OpenAI API accepts at most 4 stop sequences; the rest are applied here
 
 
 @dataclass
@@ -157,12 +156,7 @@ def _file_digest(path: Path) -> str:
 def resolve_mode(cfg: EvalConfig) -> str:
     if cfg.generation.mode != "auto":
         return cfg.generation.mode
-    provider = cfg.llm.resolved_provider()
-    if provider == "embedded" or cfg.llm.adapter:
-        return "instruct"
-    if provider in ("openai", "fake"):
-        return "instruct" if cfg.llm.api == "chat" else "completion"
-    return "completion"
+    return "instruct" if cfg.llm.prefers_instructions() else "completion"
 
 
 def run_eval(cfg: EvalConfig, progress: Progress | None = None, client=None) -> dict[str, Any]:
@@ -303,7 +297,7 @@ def _request_builder(cfg: EvalConfig, mode: str, client):
     from wizardcoder.llm import Request
 
     gen = cfg.generation
-    provider = cfg.llm.resolved_provider()
+    max_stop = cfg.llm.max_stop_sequences()
     common = {"max_tokens": gen.max_tokens, "temperature": gen.temperature, "top_p": gen.top_p}
 
     def seed(i: int) -> int:
@@ -311,14 +305,12 @@ def _request_builder(cfg: EvalConfig, mode: str, client):
 
     if mode == "completion":
         def build(p: Problem, i: int) -> Request:
-            stop = p.stop[:OPENAI_MAX_STOP] if provider == "openai" else p.stop
+            stop = p.stop[:max_stop] if max_stop is not None else p.stop  # the rest are applied after
             return Request(prompt=p.prompt, stop=tuple(stop), seed=seed(i), **common)
         return build
 
     # instruct: local models get the prompt rendered with the trainer's template; endpoints get messages.
-    template = None
-    if provider in ("transformers", "embedded"):
-        template = "chat" if provider == "embedded" and not cfg.llm.adapter else cfg.llm.template
+    template = cfg.llm.local_template()
     tokenizer = getattr(client, "tokenizer", None)
 
     def build(p: Problem, i: int) -> Request:

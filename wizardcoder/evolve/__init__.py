@@ -8,7 +8,7 @@
 Modules: `methods` (the evolution methods, as data), `prompts/` (the words, per language),
 `parsing` (model text -> fields), `seeds` (load seed tasks), `rounds` (the loop), `dataset` (the
 passing tasks -> the dataset), `rundir` (append-only files, resume), `report` (stats.json and
-report.md), `config`, `command` (the CLI), `fake` (a scripted model).
+report.md), `config`, `command` (the CLI). Its scripted test model is `wizardcoder.testing.scripted_evolve`.
 """
 
 from wizardcoder.evolve.config import EvolveConfig

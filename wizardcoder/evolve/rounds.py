@@ -127,15 +127,9 @@ class _Run:
     @property
     def client(self):
         if self._client is None:
-            if self.cfg.llm.provider == "fake":
-                from wizardcoder.evolve.fake import fake_client
+            from wizardcoder.llm import create_client
 
-                log.warning("LLM: the scripted FAKE model of wizardcoder.evolve.fake (pipeline tests only)")
-                self._client = fake_client()
-            else:
-                from wizardcoder.llm import create_client
-
-                self._client = create_client(self.cfg.llm)
+            self._client = create_client(self.cfg.llm)
         return self._client
 
     @property
@@ -230,7 +224,7 @@ class _Run:
 
         # An endpoint gets a sampling seed per call (it may honour it: a re-asked call then repeats).
         # A local model batches requests of equal sampling settings, so they share the run's seed.
-        per_call = self.cfg.llm.resolved_provider() == "openai"
+        per_call = self.cfg.llm.seeds_each_request()
         seed = request_seed(self.cfg.evolve.seed, key) if per_call else self.cfg.evolve.seed
         return Request.from_text(prompt, api=self.cfg.llm.api, max_tokens=max_tokens,
                                  temperature=self.cfg.evolve.temperature, seed=seed)

@@ -85,6 +85,31 @@ class LLMConfig:
             return "transformers" if Path(self.model).expanduser().exists() else "openai"
         return "embedded"
 
+    # What the provider can take: stages ask here instead of testing provider names.
+    def max_stop_sequences(self) -> int | None:
+        """How many stop sequences one request may carry (the OpenAI API takes 4; callers apply the rest)."""
+        return 4 if self.resolved_provider() == "openai" else None
+
+    def seeds_each_request(self) -> bool:
+        """An endpoint takes a sampling seed per request; a local model batches requests of equal
+        sampling settings, so they share one seed."""
+        return self.resolved_provider() == "openai"
+
+    def prefers_instructions(self) -> bool:
+        """Whether the model is best asked with an instruction (a chat turn) rather than a raw prompt
+        to continue: instruction-tuned local models and endpoints on `api: chat`."""
+        provider = self.resolved_provider()
+        if provider == "embedded" or self.adapter:
+            return True
+        return provider in ("openai", "fake") and self.api == "chat"
+
+    def local_template(self) -> str | None:
+        """How instructions are rendered for a local model (None: the provider takes chat messages)."""
+        provider = self.resolved_provider()
+        if provider not in ("transformers", "embedded"):
+            return None
+        return "chat" if provider == "embedded" and not self.adapter else self.template
+
 
 def create_client(cfg: LLMConfig) -> LLMClient:
     """The client `cfg` asks for. Heavy imports (openai, torch) happen here, never at import time."""
@@ -126,8 +151,10 @@ def create_client(cfg: LLMConfig) -> LLMClient:
         )
         return create_embedded_client(adapter=cfg.adapter, batch_size=cfg.batch_size, device=cfg.device)
     if provider == "fake":
-        from wizardcoder.llm.fake import FakeClient, echo_reply
+        from wizardcoder.testing.fake_llm import FakeClient
+        from wizardcoder.testing.scripted_evolve import pipeline_reply
 
-        log.warning("LLM: FAKE client (echoes the last message); for tests only")
-        return FakeClient(echo_reply)
+        log.warning("LLM: the FAKE client of wizardcoder.testing (scripted evolve answers, else an echo); "
+                    "for tests and demos only")
+        return FakeClient(pipeline_reply)
     raise LLMConfigError(f"llm.provider: unknown provider {provider!r}")  # pragma: no cover - validated above

@@ -11,7 +11,7 @@ retry code run exactly as they would against a flaky production endpoint.
         client = OpenAIClient(base_url=srv.url, model="fake")
 
 Run standalone (e.g. to benchmark a client from another process):
-    python -m wizardcoder.llm.fake_server --latency 1.0 --port 8765
+    python -m wizardcoder.testing.fake_server --latency 1.0 --port 8765
 """
 
 from __future__ import annotations

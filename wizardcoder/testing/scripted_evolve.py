@@ -1,4 +1,4 @@
-"""A deterministic scripted "model" for the evolve prompts: `llm.provider: fake` in an evolve run.
+"""A deterministic scripted "model" for the evolve prompts: what `llm.provider: fake` answers them with.
 
 It reads the shipped prompts (evolve, in-breadth, solve, and the judge's) and answers each with a
 reply chosen by a hash of the prompt, so the same prompt always gets the same reply, in any order and
@@ -109,7 +109,17 @@ def _solve(prompt: str) -> str:
     return f"### Solution\n```{lang}\n{solution}```\n\n### Tests\n```{lang}\n{tests}```\n"
 
 
-def fake_client():
-    from wizardcoder.llm.fake import FakeClient
+def pipeline_reply(request: Request) -> str:
+    """The `llm.provider: fake` model: the scripted answer to an evolve, solve or judge prompt; any
+    other request (an eval prompt, a smoke test) gets its last message or prompt back unchanged."""
+    prompt = request_text(request)
+    if _is_pipeline_prompt(prompt):
+        return scripted_reply(request)
+    from wizardcoder.testing.fake_llm import echo_reply
 
-    return FakeClient(scripted_reply)
+    return echo_reply(request)
+
+
+def _is_pipeline_prompt(prompt: str) -> bool:
+    return (("### Solution" in prompt and "### Tests" in prompt) or "into a harder version" in prompt
+            or "brand-new" in prompt or ("First instruction:" in prompt and "Second instruction:" in prompt))

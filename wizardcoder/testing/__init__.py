@@ -1,0 +1,6 @@
+"""Test doubles, kept out of the production packages: real components that stand in for the outside.
+
+`fake_llm.FakeClient` (the whole `LLMClient` interface, scripted replies; `llm.provider: fake`),
+`scripted_evolve` (a deterministic "model" that answers the evolve prompts, for pipeline tests and
+demos), `fake_server.FakeOpenAIServer` (a real HTTP server speaking the OpenAI API, with faults).
+"""
