@@ -17,9 +17,9 @@ import pytest
 
 from wizardcoder.cli import build_parser, main
 from wizardcoder.config import load_config, to_dict
+from wizardcoder.data.store import read_jsonl
 from wizardcoder.evolve.command import config_from_args
 from wizardcoder.evolve.config import EvolveConfig, run_fingerprint
-from wizardcoder.evolve.rundir import read_jsonl
 
 REPO = Path(__file__).resolve().parents[2]
 EVOLVE_CONFIGS = sorted(p for p in (REPO / "configs").rglob("*.yaml") if "evolve" in p.name)

@@ -15,13 +15,13 @@ import pytest
 
 from sandbox import Result, Status, create_sandbox
 from wizardcoder.config import load_config
+from wizardcoder.data.store import read_jsonl
 from wizardcoder.errors import UserError
 from wizardcoder.evolve import EvolveConfig, run_evolve
-from wizardcoder.testing.scripted_evolve import scripted_reply
 from wizardcoder.evolve.rounds import InfraErrorStop
-from wizardcoder.evolve.rundir import read_jsonl
 from wizardcoder.llm.base import Completion, request_text
 from wizardcoder.testing.fake_llm import FakeClient
+from wizardcoder.testing.scripted_evolve import scripted_reply
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from wizardcoder.testing.fake_server import FakeOpenAIServer
 from wizardcoder.llm.openai_client import OpenAIClient
+from wizardcoder.testing.fake_server import FakeOpenAIServer
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from wizardcoder.config import load_config
 from wizardcoder.errors import ConfigError, UserError
 from wizardcoder.llm import Completion, LLMAuthError, LLMConfig, LLMError, Request, create_client
 from wizardcoder.llm.base import truncate_at_stop
-from wizardcoder.testing.fake_llm import FakeClient
 from wizardcoder.llm.openai_client import OpenAIClient
+from wizardcoder.testing.fake_llm import FakeClient
 
 
 def test_fake_client_cycles_a_scripted_list_in_input_order():

@@ -11,8 +11,8 @@ import zlib
 import pytest
 
 from wizardcoder.llm import LLMAuthError, LLMError, Request
-from wizardcoder.testing.fake_server import Fault, body_text
 from wizardcoder.llm.openai_client import OpenAIClient, parse_retry_after
+from wizardcoder.testing.fake_server import Fault, body_text
 
 
 def chat(text: str, **kwargs) -> Request:

@@ -14,9 +14,7 @@ counted as a failed sample: it is left out, reported, and retried by the next ru
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -26,6 +24,7 @@ from typing import Any, Protocol
 
 from wizardcoder.config import fingerprint, save_config, to_dict
 from wizardcoder.data.jsonl import iter_jsonl
+from wizardcoder.data.store import JsonlLog, write_json_atomic
 from wizardcoder.errors import ConfigError, UserError
 from wizardcoder.eval.execute import Program, build_program, new_marker, result_record, run_programs
 from wizardcoder.eval.passk import mean_pass_at_k
@@ -92,41 +91,6 @@ class _NoProgress:
 
     def advance(self, stage: str, n: int = 1) -> None:
         pass
-
-
-# ---------------------------------------------------------------- append-only JSONL with resume
-
-
-class JsonlLog:
-    """An append-only JSONL file, fsync'ed per record. Opening repairs a torn last line (a killed write)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.records: list[dict[str, Any]] = []
-        if path.exists():
-            raw = path.read_bytes()
-            end = raw.rfind(b"\n") + 1
-            if end < len(raw):
-                log.warning("%s: dropping a torn last line (%d bytes) from an interrupted run", path, len(raw) - end)
-                with open(path, "r+b") as fh:
-                    fh.truncate(end)
-            for lineno, line in enumerate(raw[:end].splitlines(), 1):
-                if line.strip():
-                    try:
-                        self.records.append(json.loads(line))
-                    except json.JSONDecodeError as exc:
-                        raise UserError(f"{path}:{lineno}: corrupt record ({exc.msg}); delete the run "
-                                        "directory to start over") from exc
-        self._fh = open(path, "a", encoding="utf-8")  # noqa: SIM115 - held open for appends, closed by close()
-
-    def append(self, record: dict[str, Any]) -> None:
-        self._fh.write(json.dumps(record, ensure_ascii=False) + "\n")
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
-        self.records.append(record)
-
-    def close(self) -> None:
-        self._fh.close()
 
 
 # ---------------------------------------------------------------- the stage
@@ -198,8 +162,8 @@ def run_eval(cfg: EvalConfig, progress: Progress | None = None, client=None) -> 
     metrics = compute_metrics(cfg, problems, results.records, n_target)
     stats["wall_seconds"] = round(time.monotonic() - t0, 3)
     stats["complete"] = metrics["complete"]
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    (run_dir / "stats.json").write_text(json.dumps(stats, indent=2) + "\n")
+    write_json_atomic(run_dir / "metrics.json", metrics)
+    write_json_atomic(run_dir / "stats.json", stats)
     metrics["stats"] = stats
     return metrics
 

@@ -11,8 +11,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from wizardcoder.data.store import iter_jsonl_offsets, read_at, read_json, write_json_atomic
 from wizardcoder.evolve.config import EvolveConfig
-from wizardcoder.evolve.rundir import RunDir, iter_jsonl_offsets, read_at, read_json, write_json_atomic
+from wizardcoder.evolve.rundir import RunDir
 from wizardcoder.records import PASSED, TaskRecord
 
 

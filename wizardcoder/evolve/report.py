@@ -9,8 +9,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from wizardcoder.data.store import read_jsonl
 from wizardcoder.evolve.config import EvolveConfig, run_fingerprint
-from wizardcoder.evolve.rundir import RunDir, read_jsonl
+from wizardcoder.evolve.rundir import RunDir
 from wizardcoder.evolve.seeds import describe_source
 from wizardcoder.records import DROPPED, INFRA_ERROR, PASSED, TaskRecord
 

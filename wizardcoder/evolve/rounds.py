@@ -32,16 +32,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from wizardcoder.config import save_config
-from wizardcoder.errors import UserError
-from wizardcoder.evolve.config import EvolveConfig, run_fingerprint
-from wizardcoder.evolve.dataset import build_dataset
-from wizardcoder.evolve.methods import BY_NAME, choose_method, request_seed
-from wizardcoder.evolve.parsing import ParsedSolution, parse_evolved, parse_solution
-from wizardcoder.evolve.prompts import PromptSet, load_prompts
-from wizardcoder.evolve.report import RoundStats, run_stats, write_report
-from wizardcoder.evolve.rundir import (
+from wizardcoder.data.store import (
     AtomicJsonlWriter,
-    RunDir,
     iter_jsonl_offsets,
     read_at,
     read_json,
@@ -49,6 +41,14 @@ from wizardcoder.evolve.rundir import (
     truncate,
     write_json_atomic,
 )
+from wizardcoder.errors import UserError
+from wizardcoder.evolve.config import EvolveConfig, run_fingerprint
+from wizardcoder.evolve.dataset import build_dataset
+from wizardcoder.evolve.methods import BY_NAME, choose_method, request_seed
+from wizardcoder.evolve.parsing import ParsedSolution, parse_evolved, parse_solution
+from wizardcoder.evolve.prompts import PromptSet, load_prompts
+from wizardcoder.evolve.report import RoundStats, run_stats, write_report
+from wizardcoder.evolve.rundir import RunDir
 from wizardcoder.evolve.seeds import describe_source, load_seeds
 from wizardcoder.records import DROPPED, INFRA_ERROR, PASSED, TaskRecord
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from wizardcoder.evolve.rundir import AtomicJsonlWriter, JsonlStore, read_jsonl, truncate, write_json_atomic
+from wizardcoder.data.store import AtomicJsonlWriter, JsonlStore, read_jsonl, truncate, write_json_atomic
 
 
 def test_a_torn_last_line_is_skipped_then_cut_before_appending(tmp_path):
