@@ -10,6 +10,7 @@ Stands alone: imports nothing from wizardcoder. Backends are imported lazily by 
 
 from .base import Sandbox
 from .factory import create_sandbox
-from .types import Job, Result, SandboxError, SandboxUnavailable, Status
+from .types import LANGUAGES, Job, Result, SandboxError, SandboxUnavailable, Status, canonical_language
 
-__all__ = ["Job", "Result", "Sandbox", "SandboxError", "SandboxUnavailable", "Status", "create_sandbox"]
+__all__ = ["LANGUAGES", "Job", "Result", "Sandbox", "SandboxError", "SandboxUnavailable", "Status",
+           "canonical_language", "create_sandbox"]

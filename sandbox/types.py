@@ -15,7 +15,12 @@ from collections.abc import Mapping
 
 OUTPUT_LIMIT = 64 * 1024  # characters of stdout / stderr kept per result (per stream)
 LANGUAGES = ("python", "cpp", "java")
-_ALIASES = {"py": "python", "python3": "python", "c++": "cpp", "cxx": "cpp"}
+LANGUAGE_ALIASES = {"py": "python", "python3": "python", "c++": "cpp", "cxx": "cpp", "cc": "cpp"}
+
+
+def canonical_language(name: str) -> str:
+    """`name` as one of LANGUAGES when it is one or an alias of one ("py", "c++", ...), else lowercased."""
+    return LANGUAGE_ALIASES.get(name.lower(), name.lower())
 
 
 class SandboxError(Exception):
@@ -57,7 +62,7 @@ class Job:
     success_marker: str | None = None
 
     def __post_init__(self) -> None:
-        language = _ALIASES.get(self.language.lower(), self.language.lower())
+        language = canonical_language(self.language)
         if language not in LANGUAGES:
             raise ValueError(f"unknown language {self.language!r}; valid: {', '.join(LANGUAGES)}")
         object.__setattr__(self, "language", language)

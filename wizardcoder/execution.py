@@ -1,4 +1,6 @@
-"""Open the sandbox a stage runs its programs in, falling back loudly where Docker is missing.
+"""Running programs, for every stage: `SandboxConfig`, opening the sandbox, success markers and
+chunked runs. The eliminator's checks (`eliminate/verify.py`) and eval's samples (`eval/programs.py`)
+build their programs differently and run them through here.
 
 `backend: auto` (the default) uses Docker when an engine and the image are there, else the local
 process backend with a loud warning, because that backend is no security boundary. `docker` and
@@ -7,10 +9,14 @@ process backend with a loud warning, because that backend is no security boundar
 
 from __future__ import annotations
 
+import itertools
 import logging
+import secrets
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from sandbox import SandboxUnavailable, create_sandbox
+from sandbox import Job, Result, SandboxUnavailable, create_sandbox
 
 log = logging.getLogger(__name__)
 
@@ -55,3 +61,26 @@ def open_sandbox(cfg: SandboxConfig):
                 raise UserError(str(exc)) from exc
             log.warning(LOCAL_WARNING.format(cause=str(exc).splitlines()[0]))
     return create_sandbox("local", **options)
+
+
+def new_marker() -> str:
+    """A fresh success marker: a program prints it after its last test, so exiting 0 early never passes."""
+    return f"WIZARDCODER-PASS-{secrets.token_hex(12)}"
+
+
+T = TypeVar("T")
+
+
+def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """`items` in lists of `size` (the last one shorter), read lazily."""
+    iterator = iter(items)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
+
+
+def run_in_chunks(sandbox: Any, jobs: Iterable[Job], size: int,
+                  progress: Callable[[Result], None] | None = None) -> Iterator[Result]:
+    """The results of `jobs`, in order, one `sandbox.run_many` call per `size` jobs: memory holds one
+    chunk, and a killed run loses at most the chunk in flight."""
+    for chunk in chunks(jobs, size):
+        yield from sandbox.run_many(chunk, progress=progress)

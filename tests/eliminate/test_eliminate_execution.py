@@ -8,7 +8,7 @@ import pytest
 
 from sandbox import Result, Status, create_sandbox
 from wizardcoder.eliminate import EliminateConfig
-from wizardcoder.eliminate.execution import ExecutionCheck, Verdict, verify
+from wizardcoder.eliminate.verify import ExecutionCheck, Verdict, verify
 
 CFG = EliminateConfig(timeout=5.0)
 

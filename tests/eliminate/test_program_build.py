@@ -6,7 +6,8 @@ import pytest
 
 from sandbox import create_sandbox
 from wizardcoder.eliminate import EliminateConfig
-from wizardcoder.eliminate.execution import ExecutionCheck, build, mask_c_like, match_brace, verify
+from wizardcoder.eliminate.builders.c_like import mask_c_like, match_brace
+from wizardcoder.eliminate.verify import ExecutionCheck, build, verify
 
 CFG = EliminateConfig(timeout=10.0, mutation_check=[])
 
@@ -170,12 +171,12 @@ def test_imports_of_the_solution_module_are_resolved(local):
 
 
 def test_a_bug_in_the_builder_is_an_infra_error_not_a_bad_sample(monkeypatch, caplog):
-    import wizardcoder.eliminate.execution as execution
+    import wizardcoder.eliminate.builders.cpp as cpp_builder
 
     def broken(*_args, **_kwargs):
         raise KeyError("builder bug")
 
-    monkeypatch.setattr(execution, "_build_cpp", broken)
+    monkeypatch.setattr(cpp_builder, "build", broken)
 
     class _NoRuns:
         def run_many(self, jobs, progress=None):

@@ -15,10 +15,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from sandbox import canonical_language
 from wizardcoder.errors import UserError
 
 FIELDS = ("id", "instruction", "output", "language", "seed_id", "round", "method", "parent_id", "tests")
-FENCE_TAGS = {"python": "python", "cpp": "cpp", "c++": "cpp", "java": "java"}
 
 
 def features():
@@ -37,7 +37,7 @@ def fenced(code: str, language: str) -> str:
     fence = "```"
     while fence in body:
         fence += "`"
-    return f"{fence}{FENCE_TAGS.get(language.lower(), language.lower())}\n{body}\n{fence}"
+    return f"{fence}{canonical_language(language)}\n{body}\n{fence}"
 
 
 def to_row(record: dict[str, Any]) -> dict[str, Any]:

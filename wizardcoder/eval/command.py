@@ -74,14 +74,15 @@ def config_from_args(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from wizardcoder.eval.report import RichProgress, print_report
+    from wizardcoder.eval.report import print_report
     from wizardcoder.eval.runner import run_eval
+    from wizardcoder.progress import RichProgress
 
     cfg = config_from_args(args)
     if args.samples and not Path(args.samples).is_file():
         raise UserError(f"--samples {args.samples}: no such file")
     show = not args.no_progress
-    with RichProgress(enabled=show) as progress:
+    with RichProgress(enabled=show, stderr=True) as progress:
         metrics = run_eval(cfg, progress=progress)
     print_report(metrics)
     return 0 if metrics["complete"] else 1

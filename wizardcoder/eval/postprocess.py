@@ -15,6 +15,7 @@ import ast
 import re
 from dataclasses import dataclass
 
+from sandbox import canonical_language
 from wizardcoder.eval.problems import Problem
 
 _FENCE = re.compile(r"```[ \t]*([\w+#.-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
@@ -51,9 +52,8 @@ def extract_code(reply: str, language: str = "python", entry_point: str = "") ->
         for code in pieces:
             if _declares(code, entry_point, language):
                 return code
-    aliases = {"python": ("python", "py", "python3"), "cpp": ("cpp", "c++", "cc"), "java": ("java",)}
     for tag, code in blocks:
-        if tag in aliases.get(language, (language,)):
+        if canonical_language(tag) == canonical_language(language):
             return code
     return blocks[0][1]
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sandbox import LANGUAGES, canonical_language
 from wizardcoder.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,6 @@ SUITES = {
     "humaneval-java": ("humaneval-java.json", "java"),
 }
 
-LANGUAGES = {"py": "python", "python": "python", "cpp": "cpp", "c++": "cpp", "java": "java"}
 
 # Upstream problems whose tests reject correct programs (or cannot run), with the reason.
 # They stay in the suite (dropping them would change the published denominators); the report lists them.
@@ -181,8 +181,8 @@ def _problem(r: dict[str, Any], source: str, index: int) -> Problem:
             canonical=r.get("canonical_solution"),
         )
     _need(r, ("name", "prompt", "tests"), where)  # MultiPL-E format
-    language = LANGUAGES.get(str(r.get("language", "py")).lower())
-    if language is None:
+    language = canonical_language(str(r.get("language", "py")))
+    if language not in LANGUAGES:
         raise UserError(f"{where}: language {r.get('language')!r} is not supported (python, cpp, java)")
     return Problem(
         task_id=str(r["name"]),

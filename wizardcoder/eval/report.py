@@ -1,46 +1,11 @@
-"""What the CLI shows: progress bars while it works, a table at the end (rich)."""
+"""What the CLI shows at the end: a table of the metrics (rich). Progress bars: `wizardcoder.progress`."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
-
-LABELS = {"generate": "generating samples", "execute": "executing in the sandbox"}
-
-
-class RichProgress:
-    """The runner's progress hook, drawn with rich on stderr."""
-
-    def __init__(self, enabled: bool = True) -> None:
-        self.enabled = enabled
-        self._progress = Progress(TextColumn("{task.description:<26}"), BarColumn(), MofNCompleteColumn(),
-                                  TimeElapsedColumn(), TimeRemainingColumn(), console=Console(stderr=True),
-                                  disable=not enabled)
-        self._tasks: dict[str, Any] = {}
-
-    def __enter__(self):
-        self._progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._progress.stop()
-
-    def start(self, stage: str, total: int) -> None:
-        self._tasks[stage] = self._progress.add_task(LABELS.get(stage, stage), total=total)
-
-    def advance(self, stage: str, n: int = 1) -> None:
-        if stage in self._tasks:
-            self._progress.advance(self._tasks[stage], n)
 
 
 def print_report(metrics: dict[str, Any], console: Console | None = None) -> None:

@@ -20,18 +20,19 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from wizardcoder.config import fingerprint, save_config, to_dict
 from wizardcoder.data.jsonl import iter_jsonl
 from wizardcoder.data.store import JsonlLog, write_json_atomic
 from wizardcoder.errors import ConfigError, UserError
-from wizardcoder.eval.execute import Program, build_program, new_marker, result_record, run_programs
 from wizardcoder.eval.passk import mean_pass_at_k
 from wizardcoder.eval.postprocess import postprocess
 from wizardcoder.eval.problems import KNOWN_BROKEN, SUITES, Problem, load_suite
-from wizardcoder.execution import SandboxConfig
+from wizardcoder.eval.programs import Program, build_program, result_record, run_programs
+from wizardcoder.execution import SandboxConfig, new_marker
 from wizardcoder.llm import LLMConfig
+from wizardcoder.progress import Progress, no_progress
 
 log = logging.getLogger(__name__)
 
@@ -80,19 +81,6 @@ class EvalConfig:
     output_dir: str = "runs/eval"  # the run directory is <output_dir>/<suite>-<fingerprint>
 
 
-class Progress(Protocol):
-    def start(self, stage: str, total: int) -> None: ...
-    def advance(self, stage: str, n: int = 1) -> None: ...
-
-
-class _NoProgress:
-    def start(self, stage: str, total: int) -> None:
-        pass
-
-    def advance(self, stage: str, n: int = 1) -> None:
-        pass
-
-
 # ---------------------------------------------------------------- the stage
 
 
@@ -125,7 +113,7 @@ def resolve_mode(cfg: EvalConfig) -> str:
 
 def run_eval(cfg: EvalConfig, progress: Progress | None = None, client=None) -> dict[str, Any]:
     """Generate (or import) samples, execute them in the sandbox, compute pass@k. Returns the metrics."""
-    progress = progress or _NoProgress()
+    progress = progress or no_progress
     t0 = time.monotonic()
     problems = load_suite(cfg.suite.name, cfg.suite.data_dir, cfg.suite.split)
     if cfg.suite.limit is not None:
@@ -226,11 +214,11 @@ def _generate(cfg: EvalConfig, problems: list[Problem], samples: JsonlLog, progr
     try:
         build = _request_builder(cfg, mode, client)
         requests = (build(p, i) for p, i in todo)
-        progress.start("generate", len(todo))
+        bar = progress("generating samples", len(todo))
         finish = Counter()
         for index, completion in client.generate(requests):
             problem, idx = todo[index]
-            progress.advance("generate")
+            bar.advance()
             if completion.error is not None:
                 failures += 1
                 log.warning("%s sample %d: LLM failure, left for the next run: %s", problem.task_id, idx,
@@ -315,11 +303,11 @@ def _execute(cfg: EvalConfig, by_id: dict[str, Problem], sample_records: list[di
                 out.append(Program(p.task_id, s["sample_idx"], p.language, text, marker))
             return out
 
-        progress.start("execute", len(todo))
+        bar = progress("executing in the sandbox", len(todo))
         with open_sandbox(cfg.sandbox) as sandbox:
             stats["sandbox_backend"] = type(sandbox).__name__
             run_programs(sandbox, programs_for(todo), cfg.sandbox.timeout, cfg.sandbox.memory_mb, on_result,
-                         progress=lambda _r: progress.advance("execute"))
+                         progress=lambda _r: bar.advance())
             stats["programs_run"] = len(todo)
             if infra:  # one retry for the sandbox's own failures
                 log.warning("%d programs hit sandbox errors; retrying them once", len(infra))

@@ -72,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from wizardcoder.evolve.rounds import InfraErrorStop, run_evolve
+    from wizardcoder.progress import RichProgress
 
     cfg = config_from_args(args)
     started = time.monotonic()
@@ -83,55 +84,6 @@ def run(args: argparse.Namespace) -> int:
         return 1
     print_summary(result.stats, time.monotonic() - started)
     return 0
-
-
-class RichProgress:
-    """Progress bars for the CLI: `progress(description, total)` returns a bar with advance() / close()."""
-
-    def __init__(self, enabled: bool = True):
-        self.enabled = enabled
-        self._progress = None
-
-    def __enter__(self) -> RichProgress:
-        if self.enabled:
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                SpinnerColumn,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
-
-            self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                                      MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
-                                      transient=False)
-            self._progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-
-    def __call__(self, description: str, total: int | None):
-        return _RichBar(self._progress, description, total)
-
-
-class _RichBar:
-    def __init__(self, progress, description: str, total: int | None):
-        self._progress = progress
-        self._task = progress.add_task(description, total=total) if progress is not None else None
-
-    def advance(self, n: int = 1) -> None:
-        if self._task is not None:
-            self._progress.advance(self._task, n)
-
-    def close(self) -> None:
-        if self._task is not None:
-            task = next((t for t in self._progress.tasks if t.id == self._task), None)
-            if task is not None and task.total is None:  # an open-ended bar: show it as finished
-                self._progress.update(self._task, total=task.completed)
 
 
 def print_summary(stats: dict[str, Any], seconds: float) -> None:

@@ -29,7 +29,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from wizardcoder.config import save_config
 from wizardcoder.data.store import (
@@ -50,6 +50,7 @@ from wizardcoder.evolve.prompts import PromptSet, load_prompts
 from wizardcoder.evolve.report import RoundStats, run_stats, write_report
 from wizardcoder.evolve.rundir import RunDir
 from wizardcoder.evolve.seeds import describe_source, load_seeds
+from wizardcoder.progress import Progress, no_progress
 from wizardcoder.records import DROPPED, INFRA_ERROR, PASSED, TaskRecord
 
 log = logging.getLogger(__name__)
@@ -59,26 +60,6 @@ EVOLVE, JUDGE, SOLVE, EXECUTE = "evolve", "judge", "solve", "exec"
 
 class InfraErrorStop(RuntimeError):
     """Some calls or programs hit infrastructure errors: the run stops; rerunning retries them."""
-
-
-class Bar(Protocol):
-    def advance(self, n: int = 1) -> None: ...
-    def close(self) -> None: ...
-
-
-ProgressFactory = Callable[[str, "int | None"], Bar]
-
-
-class _NullBar:
-    def advance(self, n: int = 1) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def _no_progress(description: str, total: int | None) -> Bar:
-    return _NullBar()
 
 
 def _survived(row: dict[str, Any]) -> bool:
@@ -99,14 +80,14 @@ def default_run_dir(cfg: EvolveConfig) -> Path:
     return Path(cfg.output.root) / run_fingerprint(cfg)
 
 
-def run_evolve(cfg: EvolveConfig, *, client=None, sandbox=None, progress: ProgressFactory | None = None
+def run_evolve(cfg: EvolveConfig, *, client=None, sandbox=None, progress: Progress | None = None
                ) -> EvolveResult:
     """Run (or resume) the evolve stage for `cfg`; returns the run directory and its stats.
 
     `client` / `sandbox` are used when given (tests); otherwise they are created from `cfg.llm` /
     `cfg.sandbox`, only if some work is left, and closed at the end.
     """
-    run = _Run(cfg, client=client, sandbox=sandbox, progress=progress or _no_progress)
+    run = _Run(cfg, client=client, sandbox=sandbox, progress=progress or no_progress)
     try:
         return run.execute()
     finally:
@@ -114,7 +95,7 @@ def run_evolve(cfg: EvolveConfig, *, client=None, sandbox=None, progress: Progre
 
 
 class _Run:
-    def __init__(self, cfg: EvolveConfig, client, sandbox, progress: ProgressFactory):
+    def __init__(self, cfg: EvolveConfig, client, sandbox, progress: Progress):
         self.cfg = cfg
         self.lang = cfg.evolve.lang
         self.dir = RunDir(default_run_dir(cfg), fsync=cfg.output.fsync)
@@ -345,7 +326,7 @@ class _Run:
                 if row.get("round") == r and row.get("reason") != INFRA_ERROR}
 
     def _execute_pass(self, r: int) -> int:
-        from wizardcoder.eliminate.execution import ExecutionCheck, verify
+        from wizardcoder.eliminate.verify import ExecutionCheck, verify
 
         total, solved = self._pending(self.dir.raw_path(r, SOLVE), r, EXECUTE)
         rows: deque[dict[str, Any]] = deque()

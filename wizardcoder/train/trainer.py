@@ -236,7 +236,7 @@ def _train(cfg: TrainConfig, device: str, progress: bool, stop_after: int | None
         if stop_after is not None and state.step - first_step >= stop_after:
             log.info("stopping at step %d as asked (stop_after=%d)", state.step, stop_after)
             if bar is not None:
-                bar[0].stop()
+                bar.close()
             if writer is not None:
                 writer.close()
             accel.end_training()
@@ -278,11 +278,10 @@ def _train(cfg: TrainConfig, device: str, progress: bool, stop_after: int | None
         if _saving(cfg, state.step) and not done:
             _save_checkpoint(accel, ckpt_root, state.step, cfg.run.save_total_limit)
         if bar is not None:
-            bar[0].update(bar[1], completed=state.step,
-                          description=f"loss {state.history[-1]['loss']:.3f}" if state.history else "train")
+            bar.advance()
     elapsed = time.time() - t_loop
     if bar is not None:
-        bar[0].stop()
+        bar.close()
     eval_loss = None
     if eval_ex:
         eval_loss = _evaluate(module, eval_ex, eval_rows, collate, bs, accel, state, writer, wandb_run)
@@ -524,10 +523,23 @@ def _wandb(cfg: TrainConfig, run_dir: Path, accel):
 
 
 def _progress(total: int, start: int):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    """The training bar, through the stages' shared progress protocol; closing it ends the display."""
+    from wizardcoder.progress import RichProgress
 
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    task = bar.add_task("train", total=total, completed=start)
-    bar.start()
-    return bar, task
+    display = RichProgress().__enter__()
+    bar = display("train", total)
+    bar.advance(start)
+    return _ClosingBar(bar, display)
+
+
+class _ClosingBar:
+    def __init__(self, bar, display):
+        self.bar, self.display = bar, display
+
+    def advance(self, n: int = 1) -> None:
+        self.bar.advance(n)
+
+    def close(self) -> None:
+        self.bar.close()
+        self.display.__exit__(None, None, None)
 

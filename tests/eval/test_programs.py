@@ -1,5 +1,6 @@
-from wizardcoder.eval.execute import build_program, new_marker, with_marker
 from wizardcoder.eval.problems import load_suite
+from wizardcoder.eval.programs import build_program, with_marker
+from wizardcoder.execution import new_marker
 
 
 def test_markers_are_fresh_per_sample():

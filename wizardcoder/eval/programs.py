@@ -1,4 +1,5 @@
-"""Build each sample's program and run it in the sandbox.
+"""Eval's programs: each sample's program (prompt + completion + tests, with a success marker) and
+its result record. They run through `wizardcoder.execution` like every stage's programs.
 
 A program is `prompt + completion + tests` (or `solution + tests` for a full program), followed by a
 success marker with a fresh nonce per sample, printed only after every test has run: a program that
@@ -8,11 +9,11 @@ exits 0 early (`exit(0)`, `os._exit(0)`, `System.exit(0)`) never passes.
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from wizardcoder.eval.problems import Problem
+from wizardcoder.execution import run_in_chunks
 
 log = logging.getLogger(__name__)
 
@@ -26,10 +27,6 @@ class Program:
     language: str
     text: str
     marker: str
-
-
-def new_marker() -> str:
-    return f"WIZARDCODER-PASS-{secrets.token_hex(12)}"
 
 
 def build_program(problem: Problem, completion: str | None, solution: str | None, marker: str) -> str:
@@ -97,13 +94,10 @@ def run_programs(
     as soon as its chunk finishes (so a killed run loses at most one chunk)."""
     from sandbox import Job
 
-    for start in range(0, len(programs), chunk):
-        part = programs[start: start + chunk]
-        jobs = [Job(program=p.text, language=p.language, timeout=timeout, memory_mb=memory_mb,
-                    success_marker=p.marker) for p in part]
-        results = sandbox.run_many(jobs, progress=progress)
-        for p, r in zip(part, results):
-            on_result(p, r)
+    jobs = (Job(program=p.text, language=p.language, timeout=timeout, memory_mb=memory_mb,
+                success_marker=p.marker) for p in programs)
+    for p, r in zip(programs, run_in_chunks(sandbox, jobs, chunk, progress)):
+        on_result(p, r)
 
 
 def by_task(records: Iterable[Mapping]) -> dict[str, list[Mapping]]:

@@ -1,0 +1,75 @@
+"""The stand-in pytest that Python checks get in the sandbox (a packaged file), tested as a module."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+import wizardcoder.eliminate.builders as builders
+from wizardcoder.eliminate.builders.python import PYTEST_SHIM
+
+SHIM_PATH = Path(builders.__file__).with_name("pytest_shim.py")
+
+
+@pytest.fixture(scope="module")
+def shim():
+    spec = importlib.util.spec_from_file_location("wizardcoder_pytest_shim", SHIM_PATH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_builder_ships_the_packaged_file():
+    assert PYTEST_SHIM == SHIM_PATH.read_text(encoding="utf-8")
+    compile(PYTEST_SHIM, "pytest.py", "exec")
+
+
+def test_raises_passes_on_the_exception_and_fails_without_it(shim):
+    with shim.raises(ValueError, match="bad"):
+        raise ValueError("a bad value")
+    assert isinstance(shim.raises(KeyError, {}.__getitem__, "k").value, KeyError)
+    with pytest.raises(AssertionError, match="DID NOT RAISE"), shim.raises(ValueError):
+        pass
+    with pytest.raises(AssertionError, match="does not match"), shim.raises(ValueError, match="^x"):
+        raise ValueError("y")
+    with pytest.raises(TypeError), shim.raises(ValueError):  # another exception propagates
+        raise TypeError("other")
+
+
+def test_approx_compares_numbers_and_containers(shim):
+    assert 0.1 + 0.2 == shim.approx(0.3)
+    assert [0.1 + 0.2, 1.0] == shim.approx([0.3, 1.0])
+    assert {"a": 0.1 + 0.2} == shim.approx({"a": 0.3})
+    assert 0.31 != shim.approx(0.3)
+    assert "0.3" != shim.approx(0.3)
+
+
+def test_fail_skip_and_marks(shim):
+    with pytest.raises(AssertionError, match="boom"):
+        shim.fail("boom")
+    with pytest.raises(Exception, match="later") as info:
+        shim.skip("later")
+    assert not isinstance(info.value, AssertionError)  # a skip is not a failed assertion
+    seen = []
+
+    @shim.mark.parametrize("a, b", [(1, 2), shim.param(3, 4)])
+    def pairs(a, b):
+        seen.append((a, b))
+
+    @shim.mark.parametrize("x", [5, 6])
+    def singles(x):
+        seen.append(x)
+
+    pairs()
+    singles()
+    assert seen == [(1, 2), (3, 4), 5, 6]
+    assert shim.mark.slow(len) is len and shim.fixture(len) is len and shim.main() == 0
+
+    @shim.mark.parametrize("x", [1, 2])
+    def failing(x):
+        assert x == 1
+
+    with pytest.raises(AssertionError):
+        failing()

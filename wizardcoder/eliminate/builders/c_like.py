@@ -1,0 +1,210 @@
+"""C-like source text, for the C++ and Java builders: a lexer that blanks comments and literals
+(`mask_c_like`), brace matching, what a solution defines, and the mutation that reduces a function
+to returning a default value.
+
+C++ and Java can have the "tests must be able to fail" check too (`mutation_check: [python, cpp, java]`;
+off by default: it costs a second compile): every definition of the entry point then returns a default
+value (`return {};` in C++, 0/false/null in Java, nothing for void), and the tests must fail.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable, Iterable
+
+from wizardcoder.eliminate.checks import Built, ExecutionCheck
+
+
+def mask_c_like(src: str, java: bool = False) -> str:
+    """`src` with comments and string/char literal contents blanked (same length, newlines kept), so
+    regexes and brace matching on it never look inside them."""
+    out = list(src)
+    n = len(src)
+    i = 0
+
+    def blank(a: int, b: int) -> None:
+        for k in range(a, min(b, n)):
+            if out[k] != "\n":
+                out[k] = " "
+
+    while i < n:
+        c = src[i]
+        if c == "/" and src.startswith("//", i):
+            j = src.find("\n", i)
+            j = n if j < 0 else j
+            blank(i, j)
+            i = j
+        elif c == "/" and src.startswith("/*", i):
+            j = src.find("*/", i + 2)
+            j = n if j < 0 else j + 2
+            blank(i, j)
+            i = j
+        elif c == '"':
+            if java and src.startswith('"""', i):
+                j = src.find('"""', i + 3)
+                j = n if j < 0 else j + 3
+                blank(i + 1, j - 1)
+                i = j
+                continue
+            if not java and i > 0 and src[i - 1] == "R":
+                paren = src.find("(", i)
+                delim = src[i + 1:paren] if paren > 0 else ""
+                if paren > 0 and len(delim) <= 16 and "\n" not in delim:
+                    j = src.find(")" + delim + '"', paren)
+                    j = n if j < 0 else j + len(delim) + 2
+                    blank(i + 1, j - 1)
+                    i = j
+                    continue
+            j = i + 1
+            while j < n and src[j] != '"' and src[j] != "\n":
+                j += 2 if src[j] == "\\" else 1
+            blank(i + 1, j)
+            i = j + 1
+        elif c == "'":
+            if not java and i > 0 and src[i - 1].isalnum() and src[i - 1] not in "uUL":  # 1'000'000
+                i += 1
+                continue
+            j = i + 1
+            while j < n and src[j] != "'" and src[j] != "\n":
+                j += 2 if src[j] == "\\" else 1
+            blank(i + 1, j)
+            i = j + 1
+        else:
+            i += 1
+    return "".join(out)
+
+
+def match_brace(masked: str, open_idx: int) -> int:
+    """Index of the `}` closing the `{` at `open_idx` in masked text; -1 when unbalanced."""
+    depth = 0
+    for k in range(open_idx, len(masked)):
+        ch = masked[k]
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth == 0:
+                return k
+    return -1
+
+
+def depth_map(masked: str) -> list[int]:
+    depths, depth = [], 0
+    for ch in masked:
+        if ch == "}":
+            depth -= 1
+        depths.append(depth)
+        if ch == "{":
+            depth += 1
+    return depths
+
+
+C_KEYWORDS = {"if", "for", "while", "switch", "catch", "return", "sizeof", "else", "do", "new", "delete",
+               "synchronized", "try", "main", "operator", "decltype", "alignof", "static_assert", "assert"}
+C_FUNC_DEF = re.compile(r"\b([A-Za-z_]\w*)\s*\([^;{}()]*(?:\([^;{}()]*\)[^;{}()]*)*\)\s*"
+                         r"(?:const\s*|noexcept\s*|override\s*|final\s*|throws\s+[\w.,\s]+|->\s*[\w:<>,\s*&]+)*\{")
+C_TYPE_DEF = re.compile(r"\b(?:class|struct|interface|enum|record|union)\s+([A-Za-z_]\w*)")
+
+
+def defined_names(masked: str) -> set[str]:
+    names = {m.group(1) for m in C_FUNC_DEF.finditer(masked)}
+    names |= {m.group(1) for m in C_TYPE_DEF.finditer(masked)}
+    return {n for n in names if n not in C_KEYWORDS}
+
+
+def mentions(masked: str, names: Iterable[str]) -> set[str]:
+    return {n for n in names if re.search(rf"(?<![\w.]){re.escape(n)}\b|(?<=\.){re.escape(n)}\b", masked)}
+
+
+def calls_solution(check: ExecutionCheck, msol: str, mtests: str) -> str | None:
+    """None when the tests reference the solution; else why not."""
+    defined = defined_names(msol)
+    own = defined_names(mtests)
+    wanted = set(defined) - own
+    if check.entry_point:
+        wanted.add(check.entry_point.split(".")[-1].split("::")[-1])
+    if not wanted:
+        if defined:
+            return f"the tests redefine {sorted(defined)} instead of calling the solution"
+        return None  # nothing recognisable in the solution: do not guess
+    if mentions(mtests, wanted):
+        return None
+    return "the tests never reference the solution's functions or types"
+
+
+_JAVA_DEFAULTS = {"int": "0", "long": "0L", "short": "(short) 0", "byte": "(byte) 0", "char": "'\\0'",
+                  "double": "0.0", "float": "0.0f", "boolean": "false"}
+_C_QUALIFIERS = re.compile(r"\s*(?:const\s*|noexcept\s*|override\s*|final\s*|throws\s+[\w.,\s]+?"
+                           r"|->\s*[\w:<>,\s*&]+?)*\{")
+
+
+def match_paren(masked: str, open_idx: int) -> int:
+    depth = 0
+    for k in range(open_idx, len(masked)):
+        if masked[k] == "(":
+            depth += 1
+        elif masked[k] == ")":
+            depth -= 1
+            if depth == 0:
+                return k
+    return -1
+
+
+def mutate(solution: str, name: str, java: bool) -> str | None:
+    """The solution with every definition of function `name` reduced to returning a default value
+    (`return {};` in C++, 0/false/null in Java; nothing for void); None when no definition is found."""
+    masked = mask_c_like(solution, java=java)
+    edits = []
+    for m in re.finditer(rf"(?<![\w.]){re.escape(name)}\s*\(", masked):
+        close = match_paren(masked, m.end() - 1)
+        if close < 0:
+            continue
+        q = _C_QUALIFIERS.match(masked, close + 1)
+        if not q:
+            continue
+        open_brace = q.end() - 1
+        end = match_brace(masked, open_brace)
+        if end < 0:
+            continue
+        start = max(masked.rfind(";", 0, m.start()), masked.rfind("}", 0, m.start()),
+                    masked.rfind("{", 0, m.start()))
+        head = masked[start + 1:m.start()].split()
+        head = [w for w in head if w not in ("public", "private", "protected", "static", "final", "inline",
+                                             "constexpr", "virtual", "synchronized", "abstract")]
+        if not head or head[-1] in ("void", "new", "return", "=") or head[-1].endswith("="):
+            body = "{ }" if head and head[-1] == "void" else None
+            if body is None:
+                continue  # a call, not a definition (or a constructor): leave it
+        elif java:
+            body = "{ return " + _JAVA_DEFAULTS.get(head[-1], "null") + "; }"
+        else:
+            body = "{ return {}; }"
+        edits.append((open_brace, end + 1, body))
+    if not edits:
+        return None
+    out = solution
+    for a, b, body in sorted(edits, reverse=True):
+        out = out[:a] + body + out[b:]
+    return out
+
+
+def with_mutant(built: Built, check: ExecutionCheck, build_program: Callable[..., Built], java: bool) -> Built:
+    """`built` plus its mutant: the program rebuilt with every definition of the entry point reduced
+    to returning a default value (same marker), when the entry point is defined."""
+    if built.program is None or not check.entry_point:
+        return built
+    name = check.entry_point.split(".")[-1].split("::")[-1]
+    mutated = mutate(check.solution, name, java=java)
+    if mutated is not None:
+        mutant = build_program(dataclasses.replace(check, solution=mutated), marker=built.marker)
+        built.mutant, built.mutated = mutant.program, (name,)
+    return built
+
+
+def builder(build_program: Callable[..., Built], java: bool) -> Callable[[ExecutionCheck, bool], Built]:
+    """A C-like language's `build(check, mutation)`: `build_program(check)`, plus its mutant when asked."""
+    def build(check: ExecutionCheck, mutation: bool) -> Built:
+        built = build_program(check)
+        return with_mutant(built, check, build_program, java) if mutation else built
+    return build

@@ -1,0 +1,105 @@
+"""The C++ builder. Every `#include` of both parts first (local `#include "x.h"` lines are dropped), then the
+solution, `#undef NDEBUG` / `#include <cassert>` (so `assert` works even if the solution defined
+NDEBUG), then the tests. The tests' `main()` is renamed and called from a generated `main()` that prints the
+marker when it returns 0; tests without `main()` that are bare statements are wrapped in one. A
+solution's own `main()` is dropped. Static checks: `assert(`, `abort(`, `exit(<nonzero>)`,
+`return <nonzero>`, `throw` or `static_assert` in the tests, and a reference to a function or type
+the solution defines.
+"""
+
+from __future__ import annotations
+
+import re
+
+from wizardcoder.eliminate.builders.c_like import (
+    C_FUNC_DEF,
+    C_KEYWORDS,
+    C_TYPE_DEF,
+    builder,
+    calls_solution,
+    depth_map,
+    mask_c_like,
+    match_brace,
+)
+from wizardcoder.eliminate.checks import Built, ExecutionCheck
+from wizardcoder.execution import new_marker
+
+_CPP_MAIN = re.compile(r"\b(?:int|signed|auto|void)\s+main\s*\(")
+_CPP_CHECKS = re.compile(
+    r"\bassert\s*\(|\bstatic_assert\s*\(|\babort\s*\(|\bexit\s*\(\s*(?!0\s*\))[^)\s]|\bEXIT_FAILURE\b"
+    r"|\breturn\s+(?!0\s*;)[^;\s]|\bthrow\b")
+
+
+def _find_c_main(src: str, masked: str, regex: re.Pattern) -> tuple[int, int, int, int] | None:
+    """(decl start, name start, open brace, close brace) of a depth-0 `main` definition."""
+    depths = depth_map(masked)
+    for m in regex.finditer(masked):
+        if depths[m.start()] != 0:
+            continue
+        close_paren = masked.find(")", m.end())
+        open_brace = masked.find("{", close_paren)
+        if close_paren < 0 or open_brace < 0 or ";" in masked[close_paren:open_brace]:
+            continue
+        end = match_brace(masked, open_brace)
+        if end < 0:
+            return None
+        name = masked.rfind("main", m.start(), m.end())
+        return m.start(), name, open_brace, end
+    return None
+
+
+def _has_c_definitions(masked: str) -> bool:
+    """Whether depth-0 text defines functions or types (so it is not a block of bare statements)."""
+    depths = depth_map(masked)
+    for m in C_FUNC_DEF.finditer(masked):
+        if depths[m.start()] == 0 and m.group(1) not in C_KEYWORDS:
+            return True
+    return any(depths[m.start()] == 0 for m in C_TYPE_DEF.finditer(masked))
+
+
+def _program(check: ExecutionCheck, marker: str | None = None) -> Built:
+    solution, tests = check.solution, check.tests
+    msol, mtests = mask_c_like(solution), mask_c_like(tests)
+    if not _CPP_CHECKS.search(mtests):
+        return Built(static_reason="no_asserts",
+                      static_detail="the tests check nothing (no assert/abort/exit/throw)")
+    why = calls_solution(check, msol, mtests)
+    if why:
+        return Built(static_reason="no_asserts", static_detail=why)
+    test_main = _find_c_main(tests, mtests, _CPP_MAIN)
+    if test_main is None:
+        if _has_c_definitions(mtests):
+            return Built(static_reason="no_asserts", static_detail="the tests define functions but no main()")
+        pre = [ln for ln in tests.splitlines() if ln.lstrip().startswith("#") or ln.strip().startswith("using ")]
+        body = [ln for ln in tests.splitlines() if ln not in pre]
+        tests = "\n".join(pre) + "\nint wizardcoder_tests_main() {\n" + "\n".join(body) + "\n    return 0;\n}\n"
+        call_args = ""
+    else:
+        start, name, _, close = test_main
+        params = mtests[mtests.find("(", name) + 1:mtests.find(")", name)].strip()
+        call_args = "" if params in ("", "void") else "argc, argv"
+        tests = (tests[:start] + "int wizardcoder_tests_main" + tests[name + 4:close] + "    return 0;\n"
+                 + tests[close:])
+    sol_main = _find_c_main(solution, msol, _CPP_MAIN)
+    if sol_main is not None:
+        solution = solution[:sol_main[0]] + "/* main() of the solution removed */" + solution[sol_main[3] + 1:]
+    # every #include goes first, so a header only the tests include is there for the solution too
+    # (`#include "solution.h"`-style local headers do not exist here: they are dropped)
+    local_include = re.compile(r'^[ \t]*#[ \t]*include[ \t]*"[^"\n]*"[ \t]*$', re.MULTILINE)
+    solution, tests = local_include.sub("", solution), local_include.sub("", tests)
+    includes = list(dict.fromkeys(ln.strip() for ln in (solution + "\n" + tests).splitlines()
+                                  if re.match(r"\s*#\s*include\b", ln)))
+    marker = marker or new_marker()
+    program = (
+        "\n".join(includes) + "\n\n" + solution + "\n\n#undef NDEBUG\n#include <cassert>\n\n" + tests
+        + "\n\n#include <cstdio>\n#include <iostream>\n"
+        "int main(int argc, char** argv) {\n    (void)argc; (void)argv;\n"
+        f"    int wizardcoder_rc = wizardcoder_tests_main({call_args});\n"
+        "    std::cout.flush();\n    std::fflush(stdout);\n"
+        f'    if (wizardcoder_rc == 0) {{ std::printf("\\n%s\\n", "{marker}"); std::fflush(stdout); }}\n'
+        "    return wizardcoder_rc;\n}\n")
+    return Built(program=program, marker=marker)
+
+
+# build(check, mutation) -> Built: the program for a C++ check (and its mutant), or the static verdict
+build = builder(_program, java=False)

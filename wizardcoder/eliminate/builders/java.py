@@ -1,0 +1,203 @@
+"""The Java builder (programs run with `-ea`): package lines are dropped, imports of both parts are merged at the top, and
+`public` is removed from top-level types (so any class names fit one file). Accepted shapes: the
+solution is one or more top-level types, or bare methods (then placed in the tests' main class, or a
+generated `class Main`); the tests are top-level types (a type with the same name as a solution type
+is merged into it), bare methods including `main` (placed into the solution's first class), or bare
+statements (wrapped into `main` in the solution's first class). When the tests bring a `main`, the
+solution's `main` is dropped. The tests' `main` is renamed and called from a generated `main` that
+prints the marker. Static checks: `assert`, `throw` or `System.exit(<nonzero>)`, and a reference to a
+method or type the solution defines.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from wizardcoder.eliminate.builders.c_like import (
+    C_KEYWORDS,
+    builder,
+    calls_solution,
+    mask_c_like,
+    match_brace,
+)
+from wizardcoder.eliminate.checks import Built, ExecutionCheck
+from wizardcoder.execution import new_marker
+
+_JAVA_TYPE = re.compile(r"\b(class|interface|enum|record)\s+([A-Za-z_]\w*)")
+_JAVA_IMPORT = re.compile(r"^\s*import\s+(?:static\s+)?[\w.]+(?:\.\*)?\s*;\s*$")
+_JAVA_PACKAGE = re.compile(r"^\s*package\s+[\w.]+\s*;\s*$")
+_JAVA_MAIN = re.compile(r"\bvoid\s+main\s*\(")
+_JAVA_METHOD = re.compile(r"(?<![\w<>\[\]?,.])[\w<>\[\]?,.]+\s+([A-Za-z_]\w*)\s*\([^()]*\)\s*(?:throws\s+[\w.,\s]+)?\{")
+_JAVA_CHECKS = re.compile(r"\bassert\b|\bthrow\b|\bSystem\s*\.\s*exit\s*\(\s*(?!0\s*\))[^)\s]|\bfail\s*\(")
+
+
+@dataclass
+class _JavaItem:
+    text: str
+    kind: str  # "import" | "package" | "type" | "member" | "blank"
+    name: str = ""
+
+
+def _java_items(src: str) -> list[_JavaItem]:
+    """Split Java source into its depth-0 items: imports, package, types, other (members/statements)."""
+    masked = mask_c_like(src, java=True)
+    items: list[_JavaItem] = []
+    depth, start = 0, 0
+    for k, ch in enumerate(masked):
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth == 0:
+                items.append(_classify(src[start:k + 1], masked[start:k + 1]))
+                start = k + 1
+        elif ch == ";" and depth == 0:
+            items.append(_classify(src[start:k + 1], masked[start:k + 1]))
+            start = k + 1
+    if src[start:].strip():
+        items.append(_classify(src[start:], masked[start:]))
+    return [it for it in items if it.kind != "blank"]
+
+
+def _classify(text: str, masked: str) -> _JavaItem:
+    stripped = masked.strip()
+    if not stripped:
+        return _JavaItem(text, "blank")
+    if _JAVA_IMPORT.match(stripped):
+        return _JavaItem(text, "import")
+    if _JAVA_PACKAGE.match(stripped):
+        return _JavaItem(text, "package")
+    brace = masked.find("{")
+    header = masked[:brace] if brace >= 0 else masked
+    m = _JAVA_TYPE.search(header)
+    before = re.sub(r"@[\w.]+\s*(?:\([^()]*\))?", " ", header[:m.start()]) if m else ""
+    if m and "(" not in before and "=" not in before:
+        return _JavaItem(text, "type", m.group(2))
+    return _JavaItem(text, "member")
+
+
+def _java_unpublic(type_text: str) -> str:
+    """A top-level type declaration without its `public` modifier (comments and annotations kept)."""
+    masked = mask_c_like(type_text, java=True)
+    m = _JAVA_TYPE.search(masked)
+    if not m:
+        return type_text
+    publics = list(re.finditer(r"\bpublic\b\s*", masked[:m.start()]))
+    if not publics:
+        return type_text
+    public = publics[-1]
+    return type_text[:public.start()] + type_text[public.end():]
+
+
+def _java_body_insert(type_text: str, members: str) -> str:
+    """`members` inserted before the closing brace of a type declaration."""
+    close = type_text.rfind("}")
+    return type_text[:close] + "\n" + members + "\n" + type_text[close:]
+
+
+def _java_remove_main(text: str) -> str:
+    """`text` (a type or members) without its `static void main(...)` methods."""
+    while True:
+        masked = mask_c_like(text, java=True)
+        m = _JAVA_MAIN.search(masked)
+        if not m:
+            return text
+        start = max(masked.rfind(";", 0, m.start()), masked.rfind("}", 0, m.start()),
+                    masked.rfind("{", 0, m.start())) + 1
+        open_brace = masked.find("{", m.end())
+        close = match_brace(masked, open_brace) if open_brace >= 0 else -1
+        if close < 0:
+            return text
+        text = text[:start] + "\n" + text[close + 1:]
+
+
+def _java_has_method(masked: str) -> bool:
+    return any(m.group(1) not in C_KEYWORDS or m.group(1) == "main" for m in _JAVA_METHOD.finditer(masked))
+
+
+def _program(check: ExecutionCheck, marker: str | None = None) -> Built:
+    msol, mtests = mask_c_like(check.solution, java=True), mask_c_like(check.tests, java=True)
+    if not _JAVA_CHECKS.search(mtests):
+        return Built(static_reason="no_asserts",
+                      static_detail="the tests check nothing (no assert/throw/System.exit(nonzero))")
+    why = calls_solution(check, msol, mtests)
+    if why:
+        return Built(static_reason="no_asserts", static_detail=why)
+
+    sol_items, test_items = _java_items(check.solution), _java_items(check.tests)
+    imports = list(dict.fromkeys(it.text.strip() for it in sol_items + test_items if it.kind == "import"))
+    sol_types = [it for it in sol_items if it.kind == "type"]
+    sol_members = "\n".join(it.text for it in sol_items if it.kind == "member").strip()
+    test_types = [it for it in test_items if it.kind == "type"]
+    test_rest = "\n".join(it.text for it in test_items if it.kind == "member").strip()
+    test_members = ""
+    if test_rest:
+        if _java_has_method(mask_c_like(test_rest, java=True)):
+            test_members = test_rest
+        else:  # bare statements: the body of main
+            test_members = "public static void main(String[] args) throws Throwable {\n" + test_rest + "\n}"
+
+    def has_main(text: str) -> bool:
+        return bool(_JAVA_MAIN.search(mask_c_like(text, java=True)))
+
+    if not (has_main(test_members) or any(has_main(t.text) for t in test_types)):
+        return Built(static_reason="no_asserts",
+                      static_detail="the tests have no main method: nothing runs them")
+
+    # the solution's own main goes; the tests' main is renamed and wrapped to print the marker
+    sol_types = [_JavaItem(_java_remove_main(t.text), "type", t.name) for t in sol_types]
+    sol_members = _java_remove_main(sol_members) if sol_members else ""
+    marker = marker or new_marker()
+    wrapper = ("\npublic static void main(String[] args) throws Throwable {\n"
+               "    wizardcoderTestsMain(args);\n    System.out.flush();\n    System.out.println();\n"
+               f'    System.out.println("{marker}");\n    System.out.flush();\n}}\n')
+
+    def rename_main(text: str) -> str:
+        masked = mask_c_like(text, java=True)
+        m = _JAVA_MAIN.search(masked)
+        if not m:
+            return text
+        name = masked.rfind("main", m.start(), m.end())
+        return text[:name] + "wizardcoderTestsMain" + text[name + 4:]
+
+    if test_members and has_main(test_members):
+        test_members = rename_main(test_members) + wrapper
+    test_types = [_JavaItem(_java_body_insert(rename_main(t.text), wrapper) if has_main(t.text) else t.text,
+                            "type", t.name) for t in test_types]
+
+    sol_by_name = {t.name: i for i, t in enumerate(sol_types)}
+    extra_types: list[str] = []
+    for t in test_types:  # a test type named like a solution type is merged into it
+        if t.name in sol_by_name:
+            i = sol_by_name[t.name]
+            body = t.text[t.text.find("{", _JAVA_TYPE.search(mask_c_like(t.text, java=True)).end()) + 1:
+                          t.text.rfind("}")]
+            sol_types[i] = _JavaItem(_java_body_insert(sol_types[i].text, body), "type", t.name)
+        else:
+            extra_types.append(t.text)
+    host_index = next((i for i, t in enumerate(sol_types)
+                       if re.search(r"\bclass\b", mask_c_like(t.text, java=True).split("{", 1)[0])), None)
+    generated_main_class = ""
+    if sol_members:
+        main_test = next((i for i, t in enumerate(extra_types) if has_main(t)), None)
+        if main_test is not None and not test_members:
+            extra_types[main_test] = _java_body_insert(extra_types[main_test], sol_members)
+            sol_members = ""
+    if test_members or sol_members:
+        members = "\n".join(x for x in (sol_members, test_members) if x)
+        if host_index is not None and not sol_members:
+            sol_types[host_index] = _JavaItem(_java_body_insert(sol_types[host_index].text, members), "type",
+                                              sol_types[host_index].name)
+        else:
+            name = "Main" if "Main" not in sol_by_name and all(t.name != "Main" for t in test_types) \
+                else "WizardcoderMain"
+            generated_main_class = f"class {name} {{\n{members}\n}}"
+    parts = [*(t.text for t in sol_types), generated_main_class, *extra_types]
+    parts = [_java_unpublic(p.strip()) for p in parts if p.strip()]
+    program = "\n".join(imports) + "\n\n" + "\n\n".join(parts) + "\n"
+    return Built(program=program, marker=marker)
+
+
+# build(check, mutation) -> Built: the program for a Java check (and its mutant), or the static verdict
+build = builder(_program, java=True)

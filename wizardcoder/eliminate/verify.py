@@ -1,0 +1,165 @@
+"""Execution verdicts: run each evolved task's solution against its tests in the sandbox.
+
+    from wizardcoder.eliminate.verify import ExecutionCheck, verify
+    for verdict in verify(sandbox, checks, cfg):   # same order as `checks`, streamed in chunks
+        ...
+
+Reasons: "passed" | "no_asserts" | "failed" | "timeout" | "compile_error" | "infra_error".
+"infra_error" means the sandbox broke (its ERROR status): it says nothing about the sample and must
+never be counted as a bad one.
+
+How a program is built, per language, is in `builders/` (python, cpp, java; the C-like lexer they
+share): each `build(check, mutation) -> Built`. Programs end with a success marker, a fresh nonce per
+check printed at the very end, so exiting 0 before the tests never passes.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+from sandbox import Job, Result, Status, canonical_language
+from wizardcoder.eliminate import EliminateConfig
+from wizardcoder.eliminate.builders import cpp, java, python
+from wizardcoder.eliminate.checks import NOT_RUN, REASONS, Built, ExecutionCheck, UnknownLanguage, Verdict
+
+log = logging.getLogger(__name__)
+
+BUILDERS = {"python": python, "cpp": cpp, "java": java}  # modules, looked up per call
+
+
+def build(check: ExecutionCheck, cfg: EliminateConfig) -> Built:
+    """The program (and mutant) for one check, or the static verdict."""
+    language = canonical_language(check.language)
+    if not check.solution.strip():
+        return Built(static_reason="failed", static_detail="empty solution")
+    if not check.tests.strip():
+        return Built(static_reason="no_asserts", static_detail="no tests")
+    if language not in BUILDERS:
+        raise UnknownLanguage(f"check {check.key}: unknown language {check.language!r} (python, cpp, java)")
+    return BUILDERS[language].build(check, language in cfg.mutation_check)
+
+
+def _tail(text: str, limit: int, marker: str | None = None) -> str:
+    if marker:
+        text = text.replace(marker, "")
+    return text[-limit:] if limit else ""
+
+
+def _reason_of(result: Result) -> str:
+    if result.status is Status.ERROR:
+        return "infra_error"
+    if result.status is Status.TIMEOUT:
+        return "timeout"
+    if result.status is Status.PASSED:
+        return "passed"
+    if result.reason == "compile_error":
+        return "compile_error"
+    return "failed"
+
+
+def _verdict(check: ExecutionCheck, built: Built, result: Result | None, mutant: Result | None,
+             cfg: EliminateConfig) -> Verdict:
+    limit = cfg.tail_chars
+    if result is None:
+        return Verdict(check.key, False, built.static_reason or "failed", NOT_RUN, 0.0, "",
+                       _tail(built.static_detail, limit))
+    reason = _reason_of(result)
+    duration = result.duration
+    stderr = result.stderr if reason != "compile_error" or result.stderr else result.reason
+    if reason == "passed" and mutant is not None:
+        duration += mutant.duration
+        if mutant.status is Status.ERROR:
+            reason = "infra_error"
+            stderr = f"mutation check: sandbox error: {mutant.reason}"
+        elif mutant.status is Status.PASSED:
+            reason = "no_asserts"
+            stderr = (f"the tests still pass with {', '.join(built.mutated)} replaced by `return None`: "
+                      "they cannot fail\n"
+                      + stderr)
+    if reason not in ("passed", "compile_error") and result.reason and result.reason not in stderr:
+        stderr = (stderr + "\n" if stderr else "") + f"[sandbox: {result.reason}]"
+    return Verdict(check.key, reason == "passed", reason, result.status.value, duration,
+                   _tail(result.stdout, limit, built.marker), _tail(stderr, limit))
+
+
+@dataclass
+class _Chunk:
+    checks: list[ExecutionCheck]
+    built: list[Built]
+    results: list[Result | None]
+    mutants: list[Result | None]
+    to_mutate: list[int]
+
+
+def _job(built: Built, language: str, cfg: EliminateConfig, mutant: bool = False) -> Job:
+    return Job(built.mutant if mutant else built.program, language=language, timeout=cfg.timeout,
+               memory_mb=cfg.memory_mb, files=built.files, success_marker=built.marker)
+
+
+def _build_safely(check: ExecutionCheck, cfg: EliminateConfig) -> Built:
+    try:
+        return build(check, cfg)
+    except RecursionError:
+        return Built(static_reason="compile_error", static_detail="program too deeply nested to parse")
+    except UnknownLanguage:
+        raise  # the caller's mistake, not the sample's
+    except Exception as exc:  # a bug of ours must not end a long run nor blame the sample
+        log.exception("could not build the program for check %s", check.key)
+        return Built(static_reason="infra_error",
+                      static_detail=f"wizardcoder could not build the program: {exc!r}")
+
+
+def verify(sandbox, checks: Iterable[ExecutionCheck], cfg: EliminateConfig | None = None,
+           progress: Callable[[Verdict], None] | None = None) -> Iterator[Verdict]:
+    """Verdicts for `checks`, in input order, computed `cfg.chunk_size` at a time (flat memory).
+
+    Each `sandbox.run_many` call holds the programs of one chunk plus the mutation-check programs of the
+    previous chunk (those that passed), so the mutation runs never get a round trip of their own; a
+    chunk's verdicts are yielded as soon as they are complete. `progress(verdict)` is called for each
+    verdict as it is yielded. A sandbox that raises (e.g. closed) propagates; ERROR results become
+    "infra_error" verdicts.
+    """
+    cfg = cfg or EliminateConfig()
+    iterator = iter(checks)
+    pending: _Chunk | None = None  # ran, waiting for its mutation runs
+    while True:
+        checks_now = list(itertools.islice(iterator, cfg.chunk_size))
+        built = [_build_safely(c, cfg) for c in checks_now]
+        runnable = [i for i, b in enumerate(built) if b.program is not None]
+        jobs = [_job(built[i], checks_now[i].language, cfg) for i in runnable]
+        mutant_jobs = [_job(pending.built[i], pending.checks[i].language, cfg, mutant=True)
+                       for i in pending.to_mutate] if pending else []
+        if not jobs and not mutant_jobs and not checks_now:
+            return
+        answers = sandbox.run_many(mutant_jobs + jobs) if (jobs or mutant_jobs) else []
+        if pending is not None:
+            for i, res in zip(pending.to_mutate, answers[:len(mutant_jobs)]):
+                pending.mutants[i] = res
+            yield from _finish(pending, cfg, progress)
+            pending = None
+        if not checks_now:
+            return
+        current = _Chunk(checks_now, built, [None] * len(checks_now), [None] * len(checks_now), [])
+        for i, res in zip(runnable, answers[len(mutant_jobs):]):
+            current.results[i] = res
+        current.to_mutate = [i for i in runnable
+                             if built[i].mutant is not None and current.results[i].status is Status.PASSED]
+        if current.to_mutate:
+            pending = current
+        else:
+            yield from _finish(current, cfg, progress)
+
+
+def _finish(chunk: _Chunk, cfg: EliminateConfig, progress) -> Iterator[Verdict]:
+    for i, check in enumerate(chunk.checks):
+        verdict = _verdict(check, chunk.built[i], chunk.results[i], chunk.mutants[i], cfg)
+        if progress is not None:
+            progress(verdict)
+        yield verdict
+
+
+__all__ = ["REASONS", "ExecutionCheck", "Verdict", "build", "verify"]
+
