@@ -231,6 +231,7 @@ def _generate(cfg: EvalConfig, problems: list[Problem], samples: JsonlLog, progr
             samples.append({"task_id": problem.task_id, "sample_idx": idx, "mode": mode,
                             "completion": aligned.completion, "solution": aligned.solution,
                             "raw": raw, "finish_reason": reason})
+        bar.close()
         stats["finish_reasons"] = dict(finish)
         usage = getattr(client, "usage", None)
         if usage is not None:
@@ -317,6 +318,7 @@ def _execute(cfg: EvalConfig, by_id: dict[str, Problem], sample_records: list[di
                                                p.text.replace(p.marker, m), m)
                                        for p in retry for m in [new_marker()]],
                              cfg.sandbox.timeout, cfg.sandbox.memory_mb, on_result)
+        bar.close()
         if infra:
             log.error("%d programs could not be run (sandbox errors, e.g. %s); run again to retry them",
                       len(infra), infra[0][1].reason)
