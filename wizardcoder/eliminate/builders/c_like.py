@@ -56,23 +56,28 @@ def mask_c_like(src: str, java: bool = False) -> str:
                     blank(i + 1, j - 1)
                     i = j
                     continue
-            j = i + 1
-            while j < n and src[j] != '"' and src[j] != "\n":
-                j += 2 if src[j] == "\\" else 1
+            j = _literal_end(src, i)
             blank(i + 1, j)
             i = j + 1
         elif c == "'":
             if not java and i > 0 and src[i - 1].isalnum() and src[i - 1] not in "uUL":  # 1'000'000
                 i += 1
                 continue
-            j = i + 1
-            while j < n and src[j] != "'" and src[j] != "\n":
-                j += 2 if src[j] == "\\" else 1
+            j = _literal_end(src, i)
             blank(i + 1, j)
             i = j + 1
         else:
             i += 1
     return "".join(out)
+
+
+def _literal_end(src: str, start: int) -> int:
+    """Index of the quote closing the string or char literal opened at `start` (or of the newline or
+    end of text that cuts an unterminated one); backslash escapes are skipped."""
+    quote, j = src[start], start + 1
+    while j < len(src) and src[j] != quote and src[j] != "\n":
+        j += 2 if src[j] == "\\" else 1
+    return j
 
 
 def match_brace(masked: str, open_idx: int) -> int:
@@ -208,3 +213,12 @@ def builder(build_program: Callable[..., Built], java: bool) -> Callable[[Execut
         built = build_program(check)
         return with_mutant(built, check, build_program, java) if mutation else built
     return build
+
+
+def static_verdict(check: ExecutionCheck, msol: str, mtests: str, checks: re.Pattern, what: str) -> Built | None:
+    """The "no_asserts" verdict reached without running, for masked C-like `msol` / `mtests`: the
+    tests contain none of `checks` (`what` names them), or never reference the solution. None: run it."""
+    if not checks.search(mtests):
+        return Built(static_reason="no_asserts", static_detail=f"the tests check nothing (no {what})")
+    why = calls_solution(check, msol, mtests)
+    return Built(static_reason="no_asserts", static_detail=why) if why else None

@@ -16,10 +16,10 @@ from wizardcoder.eliminate.builders.c_like import (
     C_KEYWORDS,
     C_TYPE_DEF,
     builder,
-    calls_solution,
     depth_map,
     mask_c_like,
     match_brace,
+    static_verdict,
 )
 from wizardcoder.eliminate.checks import Built, ExecutionCheck
 from wizardcoder.execution import new_marker
@@ -60,12 +60,9 @@ def _has_c_definitions(masked: str) -> bool:
 def _program(check: ExecutionCheck, marker: str | None = None) -> Built:
     solution, tests = check.solution, check.tests
     msol, mtests = mask_c_like(solution), mask_c_like(tests)
-    if not _CPP_CHECKS.search(mtests):
-        return Built(static_reason="no_asserts",
-                      static_detail="the tests check nothing (no assert/abort/exit/throw)")
-    why = calls_solution(check, msol, mtests)
-    if why:
-        return Built(static_reason="no_asserts", static_detail=why)
+    verdict = static_verdict(check, msol, mtests, _CPP_CHECKS, "assert/abort/exit/throw")
+    if verdict is not None:
+        return verdict
     test_main = _find_c_main(tests, mtests, _CPP_MAIN)
     if test_main is None:
         if _has_c_definitions(mtests):

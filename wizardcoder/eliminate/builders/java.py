@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from wizardcoder.eliminate.builders.c_like import (
     C_KEYWORDS,
     builder,
-    calls_solution,
     mask_c_like,
     match_brace,
+    static_verdict,
 )
 from wizardcoder.eliminate.checks import Built, ExecutionCheck
 from wizardcoder.execution import new_marker
@@ -118,12 +118,9 @@ def _java_has_method(masked: str) -> bool:
 
 def _program(check: ExecutionCheck, marker: str | None = None) -> Built:
     msol, mtests = mask_c_like(check.solution, java=True), mask_c_like(check.tests, java=True)
-    if not _JAVA_CHECKS.search(mtests):
-        return Built(static_reason="no_asserts",
-                      static_detail="the tests check nothing (no assert/throw/System.exit(nonzero))")
-    why = calls_solution(check, msol, mtests)
-    if why:
-        return Built(static_reason="no_asserts", static_detail=why)
+    verdict = static_verdict(check, msol, mtests, _JAVA_CHECKS, "assert/throw/System.exit(nonzero)")
+    if verdict is not None:
+        return verdict
 
     sol_items, test_items = _java_items(check.solution), _java_items(check.tests)
     imports = list(dict.fromkeys(it.text.strip() for it in sol_items + test_items if it.kind == "import"))
