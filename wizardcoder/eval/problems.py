@@ -5,8 +5,8 @@
 - `mbpp`, `humaneval-cpp`, `humaneval-java`: MultiPL-E files (program = prompt + completion + tests,
   passes when it exits 0), looked up in `--data DIR`, `$WIZARDCODER_DATA`, `<repo>/../shared/data/multipl-e`,
   `./shared/data/multipl-e`.
-- any local JSON / JSONL file in the MultiPL-E or the HumanEval format, or a hub dataset name
-  (`datasets.load_dataset`, e.g. `nuprl/MultiPL-E:humaneval-cpp`).
+- any local JSON / JSONL file (or `save_to_disk` directory) in the MultiPL-E or the HumanEval format, or a
+  hub dataset name (e.g. `nuprl/MultiPL-E:humaneval-cpp`), read with `wizardcoder.data.rows.read_rows`.
 
 MultiPL-E ships no reference solutions (its `original` field is the path of the source file on the
 authors' machine), so `canonical` is None there; the tests hold a few hand-written ones.
@@ -14,9 +14,7 @@ authors' machine), so `canonical` is None there; the tests hold a few hand-writt
 
 from __future__ import annotations
 
-import gzip
 import importlib.util
-import json
 import logging
 import os
 import re
@@ -26,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox import LANGUAGES, canonical_language
+from wizardcoder.data.rows import read_rows
 from wizardcoder.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -77,20 +76,15 @@ def load_suite(name: str, data_dir: str | None = None, split: str = "test") -> l
     if name in SUITES:
         filename, _ = SUITES[name]
         return load_multipl_e(find_data_file(filename, data_dir))
-    path = Path(name)
-    if path.is_file():
-        return problems_from_records(_read_records(path), source=str(path))
-    if path.suffix in (".json", ".jsonl", ".gz") or os.sep in name and not _looks_like_hub(name):
-        raise UserError(f"suite {name!r}: no such file. Built-in suites: {', '.join(SUITES)}; "
-                        "or pass a JSON/JSONL file in the MultiPL-E or HumanEval format.")
-    return _load_hub(name, split)
+    fix = (f"it is not a built-in suite either ({', '.join(SUITES)}): pass one of those, or a file or "
+           "save_to_disk directory in the MultiPL-E or HumanEval format")
+    rows = read_rows(name, what="suite file", fix=fix, split=split, split_setting="suite.split", hub=True)
+    return problems_from_records(rows, source=name)
 
 
 def load_humaneval(path: str | Path | None = None) -> list[Problem]:
     path = Path(path) if path else humaneval_data_file()
-    with gzip.open(path, "rt") as fh:
-        records = [json.loads(line) for line in fh if line.strip()]
-    return problems_from_records(records, source=str(path))
+    return problems_from_records(read_rows(path, what="HumanEval data file"), source=str(path))
 
 
 def humaneval_data_file() -> Path:
@@ -130,29 +124,8 @@ def find_data_file(filename: str, data_dir: str | None = None) -> Path:
 
 
 def load_multipl_e(path: str | Path) -> list[Problem]:
-    return problems_from_records(_read_records(Path(path)), source=str(path))
-
-
-def _read_records(path: Path) -> list[dict[str, Any]]:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt") as fh:
-        text = fh.read()
-    stripped = text.lstrip()
-    if stripped.startswith("["):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise UserError(f"{path}: not valid JSON (line {exc.lineno}): {exc.msg}") from exc
-        return list(data)
-    records = []
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            raise UserError(f"{path}:{lineno}: not valid JSON: {exc.msg}") from exc
-    return records
+    """The problems of one local file (MultiPL-E or HumanEval format; JSON, JSONL, gzipped or not)."""
+    return problems_from_records(read_rows(path, what="suite file"), source=str(path))
 
 
 def problems_from_records(records: Iterable[dict[str, Any]], source: str) -> list[Problem]:
@@ -212,26 +185,6 @@ def entry_point_of(prompt: str, language: str) -> str:
     pattern = _PY_DEF if language == "python" else _C_SIG
     names = pattern.findall(prompt)
     return names[-1] if names else ""
-
-
-def _looks_like_hub(name: str) -> bool:
-    return bool(re.fullmatch(r"[\w.-]+/[\w.-]+(:[\w.-]+)?", name))
-
-
-def _load_hub(name: str, split: str) -> list[Problem]:
-    dataset, _, config = name.partition(":")
-    try:
-        import datasets
-    except ImportError as exc:  # pragma: no cover - datasets is a core dependency
-        raise UserError("loading a hub dataset needs `datasets`: pip install datasets") from exc
-    try:
-        ds = datasets.load_dataset(dataset, config or None, split=split)
-    except Exception as exc:
-        raise UserError(
-            f"suite {name!r} is not a built-in suite ({', '.join(SUITES)}), not a file, and could not be "
-            f"loaded from the hub: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
-        ) from exc
-    return problems_from_records(list(ds), source=name)
 
 
 def suite_language(name: str, problems: list[Problem]) -> str:

@@ -9,17 +9,15 @@ from attending to the others.
 from __future__ import annotations
 
 import bisect
-import json
 import logging
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 
-from wizardcoder.data.jsonl import iter_jsonl
+from wizardcoder.data.rows import read_rows
 from wizardcoder.data.template import render_example
 from wizardcoder.errors import UserError
 
@@ -37,82 +35,30 @@ RESPONSE_ALIASES = ("output", "response", "completion", "answer", "solution")
 
 def load_records(path: str | Path, instruction_field: str = "instruction", response_field: str = "output",
                  input_field: str = "input") -> list[dict[str, str]]:
-    """[{"instruction": ..., "response": ...}] from a saved HF dataset directory or a JSONL/JSON/Parquet file.
+    """[{"instruction": ..., "response": ...}] from any source `read_rows` reads (a dataset directory, an evolve
+    run directory, a JSONL/JSON/CSV/Parquet file).
 
     A non-empty `input_field` (Alpaca's optional context) is appended to the instruction after a blank line.
     """
-    path = Path(path)
-    if not path.exists():
-        raise UserError(f"training data not found: {path} (pass --data with a dataset directory or a .jsonl file)")
-    rows, source = _read_rows(path)
+    source = str(path)
+    rows = list(read_rows(path, what="training data", fix="pass --data with a dataset directory or a .jsonl file"))
     if not rows:
         raise UserError(f"{source}: no records (the dataset is empty)")
     columns = list(rows[0].keys())
     ins = _pick_field(columns, instruction_field, "instruction", INSTRUCTION_ALIASES, "data.instruction_field", source)
     res = _pick_field(columns, response_field, "output", RESPONSE_ALIASES, "data.response_field", source)
     records = []
-    for i, row in enumerate(rows):
+    for row in rows:
         a, b = row.get(ins), row.get(res)
         if not isinstance(a, str) or not isinstance(b, str):
             missing = ins if not isinstance(a, str) else res
-            raise UserError(f"{source}: record {i + 1} has no text in field {missing!r} "
+            raise UserError(f"{row.where}: no text in field {missing!r} "
                             f"(got {type(row.get(missing)).__name__}); fix the record or drop it")
         extra = row.get(input_field) if input_field and input_field not in (ins, res) else None
         if isinstance(extra, str) and extra.strip():
             a = f"{a.rstrip()}\n\n{extra.strip()}"
         records.append({"instruction": a, "response": b})
     return records
-
-
-def _read_rows(path: Path) -> tuple[list[dict[str, Any]], str]:
-    if path.is_dir():
-        target = path
-        if not _is_saved_dataset(path) and _is_saved_dataset(path / "dataset"):
-            target = path / "dataset"  # an evolve run directory
-        if _is_saved_dataset(target):
-            import datasets
-
-            ds = datasets.load_from_disk(str(target))
-            if isinstance(ds, datasets.DatasetDict):
-                split = "train" if "train" in ds else next(iter(ds))
-                ds = ds[split]
-            return [dict(r) for r in ds], str(target)
-        jsonls = sorted(path.glob("*.jsonl"))
-        if len(jsonls) == 1:
-            return _read_jsonl(jsonls[0]), str(jsonls[0])
-        raise UserError(f"{path}: not a saved dataset (no dataset_info.json/state.json) and not a directory "
-                        f"with exactly one .jsonl file; pass --data with the dataset directory or a .jsonl file")
-    suffix = path.suffix.lower()
-    if suffix == ".jsonl":
-        return _read_jsonl(path), str(path)
-    if suffix == ".json":
-        try:
-            data = json.loads(path.read_text())
-        except json.JSONDecodeError:
-            return _read_jsonl(path), str(path)
-        if isinstance(data, dict):
-            data = data.get("data") or data.get("train") or [data]
-        if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
-            raise UserError(f"{path}: expected a list of objects (records) or JSON lines")
-        return data, str(path)
-    if suffix == ".parquet":
-        import datasets
-
-        return [dict(r) for r in datasets.Dataset.from_parquet(str(path))], str(path)
-    raise UserError(f"{path}: unsupported data file type {suffix!r}: use a dataset directory, .jsonl, .json or .parquet")
-
-
-def _is_saved_dataset(path: Path) -> bool:
-    return path.is_dir() and any((path / n).exists() for n in ("dataset_info.json", "state.json", "dataset_dict.json"))
-
-
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    rows = []
-    for lineno, row in iter_jsonl(path):
-        if not isinstance(row, dict):
-            raise UserError(f"{path}:{lineno}: expected a JSON object per line")
-        rows.append(row)
-    return rows
 
 
 def _pick_field(columns: Sequence[str], wanted: str, default: str, aliases: Sequence[str], key: str,
