@@ -54,3 +54,15 @@ def pytest_collection_modifyitems(config, items):
         if problem:
             for item in gpu_items:
                 item.add_marker(pytest.mark.skip(reason=f"gpu: {problem}"))
+
+
+@pytest.fixture
+def hub_offline(monkeypatch):
+    """The hub unreachable, whatever the network: the flags are read at import time, so patch them where they live."""
+    import datasets
+    import huggingface_hub
+
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True, raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True, raising=False)

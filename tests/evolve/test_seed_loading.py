@@ -96,14 +96,6 @@ def test_an_unknown_field_mapping_key_is_a_config_error():
         SeedsConfig(fields={"instrucion": "prompt"})
 
 
-def test_a_hub_name_that_cannot_load_says_what_to_do(monkeypatch):
-    import datasets
-    import huggingface_hub
-
-    # offline, whatever the network: the flags are read at import time, so patch them where they live
-    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True, raising=False)
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True, raising=False)
+def test_a_hub_name_that_cannot_load_says_what_to_do(hub_offline):
     with pytest.raises(UserError, match="save_to_disk or export JSONL"):
         list(load_seeds(SeedsConfig(path="no-such-owner/no-such-dataset-xyz")))

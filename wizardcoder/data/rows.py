@@ -164,7 +164,8 @@ def _datasets_file_rows(path: Path, kind: str) -> Iterator[Row]:
     try:
         dataset = load_dataset(kind, data_files=str(path), split="train")
     except Exception as exc:  # pandas / pyarrow raise many types for a malformed file
-        raise UserError(f"{path}: not a readable {kind.upper()} file: {_first_line(exc)}") from exc
+        name = {"csv": "CSV", "parquet": "Parquet"}[kind]
+        raise UserError(f"{path}: not a readable {name} file: {_first_line(_root_cause(exc))}") from exc
     yield from _dataset_rows(dataset, str(path))
 
 
@@ -218,6 +219,13 @@ def _hub_rows(name: str, split: str | None, split_setting: str | None, stream: b
     yield from _dataset_rows(_pick_split(dataset, None, name, split_setting), name)
 
 
-def _first_line(exc: Exception) -> str:
+def _root_cause(exc: BaseException) -> BaseException:
+    """datasets wraps the parser's own message (pandas, pyarrow) in a generic one."""
+    while exc.__cause__ is not None or exc.__context__ is not None:
+        exc = exc.__cause__ or exc.__context__
+    return exc
+
+
+def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text.splitlines()[0][:200] if text else ''}"

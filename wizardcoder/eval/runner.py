@@ -44,7 +44,7 @@ LANGUAGE_NAMES = {"python": "Python", "cpp": "C++", "java": "Java"}
 class SuiteConfig:
     name: str = "humaneval"  # humaneval | mbpp | humaneval-cpp | humaneval-java | a JSON/JSONL file | hub dataset
     data_dir: str | None = None  # folder of MultiPL-E files (default: $WIZARDCODER_DATA, ../shared/data/multipl-e)
-    split: str = "test"  # hub datasets only
+    split: str = "test"  # of a hub dataset or a save_to_disk DatasetDict
     limit: int | None = None  # first N problems only (not part of the run fingerprint: a full run reuses them)
 
 
