@@ -64,7 +64,7 @@ def read_rows(source: str | Path, *, what: str = "data file", fix: str = "", spl
         raise UserError(f"{what} not found: {text} (no such file or directory){_then(fix)}")
 
 
-def supported_sources(hub: bool) -> str:
+def _supported_sources(hub: bool) -> str:
     kinds = ".jsonl, .json (either also .gz), .csv, .parquet, a save_to_disk directory"
     return kinds + (" or a hub dataset name" if hub else "")
 
@@ -88,7 +88,7 @@ def _file_rows(path: Path, what: str, fix: str, hub: bool) -> Iterator[Row]:
     kind = _file_kind(path)
     if kind is None:
         suffix = "".join(path.suffixes[-2:]) if path.suffix == ".gz" else path.suffix
-        raise UserError(f"{path}: unknown {what} type {suffix!r}; use {supported_sources(hub)}{_then(fix)}")
+        raise UserError(f"{path}: unknown {what} type {suffix!r}; use {_supported_sources(hub)}{_then(fix)}")
     if kind == "jsonl" and _first_character(path) != "[":
         yield from _jsonl_rows(path)
     elif kind in ("json", "jsonl"):
