@@ -1,7 +1,7 @@
 """Run untrusted programs (Python, C++, Java) and get a verdict.
 
     from sandbox import create_sandbox, Job, Status
-    with create_sandbox("docker") as sb:            # or "local" (NOT a security boundary)
+    with create_sandbox("docker") as sb:    # or "local" (NOT a security boundary), or "ray" (a cluster)
         result = sb.run(Job("print(1 + 1)", timeout=5))
         results = sb.run_many(jobs, progress=lambda r: ...)
 

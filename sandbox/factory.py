@@ -10,12 +10,14 @@ from .types import SandboxError, SandboxUnavailable
 BACKENDS = {
     "docker": ("sandbox.docker", "DockerSandbox"),
     "local": ("sandbox.local", "LocalSandbox"),
+    "ray": ("sandbox.ray_backend", "RaySandbox"),
 }
 
 
 def create_sandbox(name: str = "docker", workers: int | None = None, **options) -> Sandbox:
-    """A ready sandbox backend: "docker" (isolated; needs the engine and the image) or "local" (no
-    security boundary). Raises SandboxUnavailable with the fix when the backend cannot run here."""
+    """A ready sandbox backend: "docker" (isolated; needs the engine and the image), "local" (no
+    security boundary) or "ray" (a Ray cluster, one Docker pool per node; `address=` or RAY_ADDRESS).
+    Raises SandboxUnavailable with the fix when the backend cannot run here."""
     key = str(name).strip().lower()
     if key not in BACKENDS:
         raise SandboxError(f"unknown sandbox backend {name!r}; valid: {', '.join(sorted(BACKENDS))}")

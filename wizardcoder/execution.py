@@ -4,7 +4,8 @@ build their programs differently and run them through here.
 
 `backend: auto` (the default) uses Docker when an engine and the image are there, else the local
 process backend with a loud warning, because that backend is no security boundary. `docker` and
-`local` mean exactly that; `docker` fails with the fix when it cannot start.
+`local` mean exactly that; `docker` fails with the fix when it cannot start. `ray` spreads the programs
+over a Ray cluster (`ray_address`, default RAY_ADDRESS), one Docker pool per node.
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ from sandbox import Job, Result, SandboxUnavailable, create_sandbox
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("auto", "docker", "local")
+BACKENDS = ("auto", "docker", "local", "ray")
 
 
 @dataclass
 class SandboxConfig:
-    backend: str = "auto"  # auto | docker | local
-    workers: int | None = None  # concurrent programs; None = one per CPU core
+    backend: str = "auto"  # auto | docker | local | ray
+    workers: int | None = None  # concurrent programs (ray: per node); None = one per CPU core
+    ray_address: str | None = None  # backend ray: the cluster, host:port; None = RAY_ADDRESS
     image: str = "wizardcoder-sandbox:latest"
     timeout: float = 10.0  # seconds per program
     memory_mb: int = 512  # per program
@@ -51,6 +53,13 @@ LOCAL_WARNING = (
 def open_sandbox(cfg: SandboxConfig):
     """A started sandbox for `cfg`; the caller closes it (or uses `with`)."""
     options = {"workers": cfg.workers}
+    if cfg.backend == "ray":
+        try:
+            return create_sandbox("ray", address=cfg.ray_address, image=cfg.image, **options)
+        except SandboxUnavailable as exc:
+            from wizardcoder.errors import UserError
+
+            raise UserError(f"sandbox.backend=ray: {exc}") from exc
     if cfg.backend in ("auto", "docker"):
         try:
             return create_sandbox("docker", image=cfg.image, **options)

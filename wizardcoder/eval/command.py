@@ -37,7 +37,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n", type=int, help="samples per problem")
     p.add_argument("--temperature", type=float)
     p.add_argument("--k", help="comma-separated k for pass@k, e.g. 1,10,100 (only k <= n is reported)")
-    p.add_argument("--sandbox", choices=("auto", "docker", "local"), help="execution backend (default auto)")
+    p.add_argument("--sandbox", choices=("auto", "docker", "local", "ray"),
+                   help="execution backend (default auto; ray: a Ray cluster, RAY_ADDRESS or sandbox.ray_address)")
     p.add_argument("--limit", type=int, help="evaluate only the first N problems")
     p.add_argument("--data", metavar="DIR", help="folder with the MultiPL-E JSON files")
     p.add_argument("--output", metavar="DIR", help="parent of the run directory (default runs/eval)")

@@ -32,7 +32,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rounds", type=int, help="evolution rounds (default 2)")
     p.add_argument("--limit", help="use the first N seeds, or 'all' (default 8)")
     p.add_argument("--output", metavar="DIR", help="run directory (default runs/evolve/<config fingerprint>)")
-    p.add_argument("--sandbox", choices=("auto", "docker", "local"), help="where generated code runs (default auto)")
+    p.add_argument("--sandbox", choices=("auto", "docker", "local", "ray"),
+                   help="where generated code runs (default auto; ray: a Ray cluster, RAY_ADDRESS or "
+                        "sandbox.ray_address)")
     p.add_argument("--base-url", help="an OpenAI-compatible endpoint, e.g. http://localhost:8000/v1")
     p.add_argument("--model", help="the endpoint's model name (or a local model path)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")

@@ -110,7 +110,7 @@ _NON_RESULT_KEYS = {
     "evolve": {"rounds", "on_infra_error", "infra_retries"},
     "llm": {"api_key_env", "concurrency", "max_retries", "timeout", "batch_size", "device",
             "price_per_1k_prompt", "price_per_1k_completion"},
-    "sandbox": {"backend", "workers", "image"},
+    "sandbox": {"backend", "workers", "image", "ray_address"},
     "eliminate": {"chunk_size", "tail_chars"},
     "output": {"dir", "root", "report", "fsync"},
 }
