@@ -132,7 +132,7 @@ def _watch_containers(session: str) -> None:
 class _Node:
     """The driver's view of one actor: its address, capacity and jobs in flight."""
 
-    __slots__ = ("actor", "node_id", "info", "workers", "in_flight", "alive", "cap")
+    __slots__ = ("actor", "alive", "cap", "in_flight", "info", "node_id", "workers")
 
     def __init__(self, actor, node_id: str, info: dict, in_flight_per_worker: int) -> None:
         self.actor, self.node_id, self.info = actor, node_id, info
@@ -179,7 +179,7 @@ class RaySandbox(Sandbox):
             try:
                 ray.init(address=self.address, runtime_env=runtime_env, log_to_driver=False,
                          logging_level=logging.WARNING)
-            except Exception as exc:  # noqa: BLE001 - ConnectionError, RuntimeError, ... all mean "no cluster"
+            except Exception as exc:  # ConnectionError, RuntimeError, ... all mean "no cluster"
                 raise SandboxUnavailable(f"cannot connect to the Ray cluster at {self.address!r}: {exc}. "
                                          f"Check RAY_ADDRESS / sandbox.ray_address (`ray status` on the head "
                                          f"shows it)") from exc
@@ -261,8 +261,8 @@ class RaySandbox(Sandbox):
                     node.info.get("host"), why)
         try:
             self._ray.kill(node.actor, no_restart=True)
-        except Exception:  # noqa: BLE001 - already gone
-            pass
+        except Exception as exc:  # noqa: BLE001 - already gone
+            log.debug("ray.kill: %s", exc)
         return True
 
     def stats(self) -> dict:
@@ -294,8 +294,8 @@ class RaySandbox(Sandbox):
         for n in nodes:
             try:
                 ray.kill(n.actor, no_restart=True)
-            except Exception:  # noqa: BLE001
-                pass
+            except Exception as exc:  # noqa: BLE001 - already gone
+                log.debug("ray.kill: %s", exc)
         if self._own_ray and ray.is_initialized():
             ray.shutdown()
 

@@ -68,7 +68,7 @@ class LoopbackRayCluster:
     def run(self, *argv: str, timeout: float = 300, **kw) -> subprocess.CompletedProcess:
         kw.setdefault("capture_output", True)
         kw.setdefault("text", True)
-        return subprocess.run(self.argv(*argv), env=kw.pop("env", self.env), timeout=timeout, **kw)
+        return subprocess.run(self.argv(*argv), env=kw.pop("env", self.env), timeout=timeout, check=False, **kw)
 
     # --------------------------------------------------------------------------------- lifecycle
     def start(self, timeout: float = 120) -> LoopbackRayCluster:
@@ -91,10 +91,10 @@ class LoopbackRayCluster:
         return node
 
     def _ray_start(self, *args: str, env: dict | None = None) -> subprocess.Popen:
-        log = open(os.path.join(self.tmp, f"node{len(self.nodes)}.log"), "w")
-        return subprocess.Popen(self.argv("ray", "start", "--block", "--num-cpus", str(self.cpus),
-                                          "--disable-usage-stats", *args),
-                                env=env or self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        with open(os.path.join(self.tmp, f"node{len(self.nodes)}.log"), "w") as log:
+            return subprocess.Popen(self.argv("ray", "start", "--block", "--num-cpus", str(self.cpus),
+                                              "--disable-usage-stats", *args), env=env or self.env, stdout=log,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
 
     def _wait_port(self, timeout: float) -> None:
         code = ("import socket, sys, time\n"
@@ -158,7 +158,7 @@ class LoopbackRayCluster:
             self.holder.wait(10)
         shutil.rmtree(self.tmp, ignore_errors=True)
 
-    def __enter__(self) -> LoopbackRayCluster:
+    def __enter__(self):
         return self.start()
 
     def __exit__(self, *exc) -> None:

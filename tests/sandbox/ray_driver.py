@@ -17,7 +17,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from sandbox import Job, Result, create_sandbox  # noqa: E402
+from sandbox import Job, Result, create_sandbox
 
 
 def emit(payload: dict) -> None:
