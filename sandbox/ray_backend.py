@@ -147,6 +147,7 @@ class RaySandbox(Sandbox):
 
     Args:
         workers: sandbox workers per node (default: the node's CPU count as Ray sees it).
+        workers_total: instead, this many workers in all, spread evenly over the nodes.
         address: the cluster ("host:port", "auto", "ray://..."); default RAY_ADDRESS, else an error.
         node_backend: "auto" (Docker, else the local backend, loudly), "docker" or "local".
         batch_size: most jobs sent to a node in one call. in_flight_per_worker: jobs in flight per node
@@ -156,7 +157,8 @@ class RaySandbox(Sandbox):
         image, memory_mb, cpus, ...: passed to each node's Docker sandbox.
     """
 
-    def __init__(self, workers: int | None = None, *, address: str | None = None, node_backend: str = "auto",
+    def __init__(self, workers: int | None = None, *, address: str | None = None, workers_total: int | None = None,
+                 node_backend: str = "auto",
                  batch_size: int = 16, in_flight_per_worker: int = 8, ship_code: bool = True,
                  start_timeout: float = 180.0, **docker_options) -> None:
         if node_backend not in ("auto", "docker", "local"):
@@ -184,7 +186,7 @@ class RaySandbox(Sandbox):
                                          f"Check RAY_ADDRESS / sandbox.ray_address (`ray status` on the head "
                                          f"shows it)") from exc
         try:
-            self._nodes = self._start_actors(workers, node_backend, docker_options, start_timeout)
+            self._nodes = self._start_actors(workers, workers_total, node_backend, docker_options, start_timeout)
         except BaseException:
             self.close()
             raise
@@ -193,7 +195,7 @@ class RaySandbox(Sandbox):
                  ", ".join(f"{n.info['host']}: {n.info['backend']} x{n.workers}" for n in self._nodes))
 
     # ------------------------------------------------------------------------------- start-up
-    def _start_actors(self, workers, node_backend, docker_options, timeout) -> list[_Node]:
+    def _start_actors(self, workers, workers_total, node_backend, docker_options, timeout) -> list[_Node]:
         ray = self._ray
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
@@ -202,8 +204,14 @@ class RaySandbox(Sandbox):
             raise SandboxUnavailable(f"the Ray cluster at {self.address!r} has no alive node")
         remote_cls = ray.remote(NodeSandbox)
         pending = {}
-        for node in alive:
-            per_node = workers or max(1, int(node.get("Resources", {}).get("CPU", 1)))
+        for i, node in enumerate(alive):
+            if workers_total:
+                base, extra = divmod(int(workers_total), len(alive))
+                per_node = base + (i < extra)
+                if not per_node:
+                    continue
+            else:
+                per_node = workers or max(1, int(node.get("Resources", {}).get("CPU", 1)))
             actor = remote_cls.options(
                 num_cpus=0, max_restarts=0, max_concurrency=4 * self._in_flight_per_worker * per_node + 4,
                 scheduling_strategy=NodeAffinitySchedulingStrategy(node["NodeID"], soft=False),
