@@ -93,14 +93,22 @@ def test_ray_is_imported_lazily_and_a_missing_extra_names_the_pip_line():
 
 
 def test_cli_without_a_cluster_exits_2_with_the_fix(tmp_path):
+    pytest.importorskip("ray", reason="ray is not installed (pip install 'wizardcoder[ray]')")
+    import socket
+
     samples = tmp_path / "s.jsonl"
     samples.write_text(json.dumps({"task_id": "HumanEval/0", "completion": "    return False\n"}) + "\n")
     env = {k: v for k, v in ENV.items() if k != "RAY_ADDRESS"}
-    out = subprocess.run([sys.executable, "-m", "wizardcoder.cli", "eval", "humaneval", "--samples", str(samples),
-                          "--limit", "1", "--sandbox", "ray", "--output", str(tmp_path / "runs"), "--no-progress"],
-                         env=env, capture_output=True, text=True, timeout=120, check=False)
-    assert out.returncode == 2, out.stderr[-2000:]
-    assert "RAY_ADDRESS" in out.stderr or "pip install 'wizardcoder[ray]'" in out.stderr
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    base = [sys.executable, "-m", "wizardcoder.cli", "eval", "humaneval", "--samples", str(samples), "--limit", "1",
+            "--sandbox", "ray", "--output", str(tmp_path / "runs"), "--no-progress"]
+    for extra, message in (([], "RAY_ADDRESS"),  # no address at all
+                           ([f"sandbox.ray_address=127.0.0.1:{port}"], f"no Ray cluster answers at 127.0.0.1:{port}")):
+        out = subprocess.run(base + extra, env=env, capture_output=True, text=True, timeout=120, check=False)
+        assert out.returncode == 2, out.stderr[-2000:]
+        assert message in out.stderr, out.stderr[-2000:]
 
 
 # ------------------------------------------------------------------------------------- the cluster
