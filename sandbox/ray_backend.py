@@ -15,7 +15,9 @@ job still waiting is ERROR: the run never hangs on a dead node.
 
 The `sandbox` package is shipped to the nodes with the job (Ray `py_modules`), so nodes need Ray and
 the Docker SDK (`pip install 'wizardcoder[ray]'`) and the sandbox image, not this exact checkout.
-Ray is imported only when this backend is used.
+Ray is imported only when this backend is used. Where this process already called `ray.init()`, that
+connection is used as it is (nothing shipped). The nodes are those alive when the sandbox opens: a
+node that joins later serves the next sandbox opened.
 """
 
 from __future__ import annotations
@@ -213,7 +215,8 @@ class RaySandbox(Sandbox):
             else:
                 per_node = workers or max(1, int(node.get("Resources", {}).get("CPU", 1)))
             actor = remote_cls.options(
-                num_cpus=0, max_restarts=0, max_concurrency=4 * self._in_flight_per_worker * per_node + 4,
+                # a batch holds >= 1 job and a node >= in_flight_per_worker x workers jobs: one thread each
+                num_cpus=0, max_restarts=0, max_concurrency=self._in_flight_per_worker * per_node + 4,
                 scheduling_strategy=NodeAffinitySchedulingStrategy(node["NodeID"], soft=False),
             ).remote(node_backend, per_node, docker_options)
             pending[actor.info.remote()] = (actor, node["NodeID"])
@@ -426,6 +429,7 @@ def _check_reachable(address: str) -> None:
     if address in ("auto", "local") or "://" in address:
         return
     host, _, port = address.rpartition(":")
+    host = host.strip("[]")  # [::1]:6379
     if not host or not port.isdigit():
         raise SandboxUnavailable(f"ray address {address!r}: use host:port (e.g. 10.0.0.1:6379), 'auto' or "
                                  f"ray://host:10001")

