@@ -10,13 +10,14 @@ SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 say() { printf '\n==> %s\n' "$*"; }
 
 if command -v apt-get >/dev/null && { [ -z "$SUDO" ] || sudo -n true 2>/dev/null; }; then
-  # g++ and a JDK (+ javatuples for MultiPL-E Java) serve the local sandbox backend
+  # g++ and a JDK (+ javatuples for MultiPL-E Java) serve the local sandbox backend; iproute2 (`ip`) sets
+  # up the loopback-only namespace of the Ray cluster tests
   if ! command -v dockerd >/dev/null || ! command -v debootstrap >/dev/null || ! command -v javac >/dev/null \
-      || ! command -v g++ >/dev/null || [ ! -f /usr/share/java/javatuples.jar ]; then
-    say "installing docker.io, debootstrap, g++, a JDK and javatuples"
+      || ! command -v g++ >/dev/null || [ ! -f /usr/share/java/javatuples.jar ] || ! command -v ip >/dev/null; then
+    say "installing docker.io, debootstrap, g++, a JDK, javatuples and iproute2"
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq docker.io debootstrap g++ \
-      default-jdk-headless libjavatuples-java >/dev/null
+      default-jdk-headless libjavatuples-java iproute2 >/dev/null
   fi
   if ! docker info >/dev/null 2>&1; then
     say "starting dockerd"

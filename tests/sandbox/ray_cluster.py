@@ -36,6 +36,10 @@ def problem() -> str | None:
             return f"`{tool}` is not installed" + (" (pip install 'wizardcoder[ray]')" if tool == "ray" else "")
     if os.geteuid() != 0:
         return "a network namespace needs root (CI runs as root)"
+    probe = subprocess.run(["unshare", "-n", "--", "ip", "link", "set", "lo", "up"], capture_output=True, text=True,
+                           timeout=30, check=False)
+    if probe.returncode != 0:
+        return f"cannot make a loopback-only network namespace here: {probe.stderr.strip()[:200]}"
     return None
 
 
