@@ -172,7 +172,10 @@ def test_hostile_programs_get_the_same_verdicts_as_docker(cluster):
     problems = []
     for case, v in verdicts.items():
         docker_status, ray_status = v["docker"][0], v["ray"][0]
-        if ray_status != docker_status or ray_status not in v["accept"]:
+        # Same verdict; where a case accepts either (a fork bomb may end as failed or timeout, by load),
+        # both within the accepted set. Never passed, never error.
+        same = ray_status == docker_status or (len(v["accept"]) > 1 and docker_status in v["accept"])
+        if not same or ray_status not in v["accept"]:
             problems.append(f"{case}: docker {v['docker']}, ray {v['ray']} (accepted: {v['accept']})")
         if v["ray_after"] != ["passed", "failed"]:
             problems.append(f"{case}: the ray sandbox after it: {v['ray_after']} (want a pass and a failed canary)")
