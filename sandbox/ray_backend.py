@@ -95,10 +95,13 @@ class NodeSandbox:
         return stats
 
 
-# Runs beside each node's actor, in its own session: when the actor's process is gone (killed, its node
-# stopped), the containers it owned are removed, even when nothing ran its close().
+# Runs beside each node's actor, in its own session and detached from it (Ray kills a dead worker's
+# children): when the actor's process is gone (ray.kill, its node stopped), the containers it owned are
+# removed, even when nothing ran its close().
 _WATCHDOG = """
 import os, select, sys, time
+if os.fork():
+    os._exit(0)
 import docker
 pid, session = int(sys.argv[1]), sys.argv[2]
 try:
@@ -127,8 +130,9 @@ def _watch_containers(session: str) -> None:
     import subprocess
     import sys
 
-    subprocess.Popen([sys.executable, "-c", _WATCHDOG, str(os.getpid()), session], start_new_session=True,
-                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run([sys.executable, "-c", _WATCHDOG, str(os.getpid()), session], start_new_session=True,
+                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60,
+                   check=False)
 
 
 class _Node:
