@@ -83,7 +83,7 @@ class LoopbackRayCluster:
             raise RuntimeError("could not set up a loopback-only network namespace")
         self.nodes.append(self._ray_start("--head", "--port", str(PORT), "--include-dashboard=false",
                                           f"--temp-dir={self.tmp}", env=dict(self.env, **HEAD_ENV)))
-        self._wait_port(timeout)
+        self.wait_nodes(1, timeout)  # a node joining before the head is fully up may never join
         for _ in range(self.n_nodes - 1):
             self.add_node()
         self.wait_nodes(self.n_nodes, timeout)
@@ -100,19 +100,6 @@ class LoopbackRayCluster:
                                               "--disable-usage-stats", *args), env=env or self.env, stdout=log,
                                     stderr=subprocess.STDOUT, start_new_session=True)
 
-    def _wait_port(self, timeout: float) -> None:
-        code = ("import socket, sys, time\n"
-                f"deadline = time.time() + {timeout}\n"
-                "while True:\n"
-                "    try:\n"
-                f"        socket.create_connection(('127.0.0.1', {PORT}), timeout=1).close(); break\n"
-                "    except OSError:\n"
-                "        if time.time() > deadline: sys.exit('the head node did not open its port')\n"
-                "        time.sleep(0.2)\n")
-        out = self.run(sys.executable, "-c", code, timeout=timeout + 30)
-        if out.returncode != 0:
-            raise RuntimeError(f"{out.stderr[-500:]}; logs in {self.tmp}")
-
     def wait_nodes(self, n: int, timeout: float = 120) -> None:
         """Until exactly `n` nodes are alive (a driver polling the cluster, in the namespace)."""
         code = ("import ray, sys, time\n"
@@ -126,10 +113,21 @@ class LoopbackRayCluster:
                 "while sum(x['Alive'] for x in ray.nodes()) != int(sys.argv[2]):\n"
                 "    if time.time() > deadline: sys.exit(f'nodes: {[x[\"Alive\"] for x in ray.nodes()]}')\n"
                 "    time.sleep(0.3)\n")
-        out = self.run(sys.executable, "-c", code, ADDRESS, str(n), timeout=timeout + 30)
-        if out.returncode != 0:
-            raise RuntimeError(f"the Ray cluster did not reach {n} alive node(s): {out.stderr[-2000:]}\n"
-                               f"logs in {self.tmp}")
+        try:
+            out = self.run(sys.executable, "-c", code, ADDRESS, str(n), timeout=timeout + 30)
+            problem = out.stderr[-2000:] if out.returncode != 0 else ""
+        except subprocess.TimeoutExpired:
+            problem = "the check timed out"
+        if problem:
+            raise RuntimeError(f"the Ray cluster did not reach {n} alive node(s): {problem}\n{self._log_tails()}")
+
+    def _log_tails(self) -> str:
+        tails = []
+        for name in sorted(os.listdir(self.tmp)):
+            if name.endswith(".log"):
+                with open(os.path.join(self.tmp, name), errors="replace") as f:
+                    tails.append(f"--- {name}:\n{f.read()[-1500:]}")
+        return "\n".join(tails)
 
     def stop_node(self, node: subprocess.Popen, grace: float = 0.0) -> None:
         """Kill every process of that node (its session): a machine lost mid-run."""
