@@ -55,6 +55,10 @@ def _session_pids(sid: int) -> list[int]:
     return pids
 
 
+class NodeStartError(RuntimeError):
+    pass
+
+
 class LoopbackRayCluster:
     def __init__(self, nodes: int = 2, cpus_per_node: int = 1) -> None:
         self.n_nodes, self.cpus = nodes, cpus_per_node
@@ -81,18 +85,30 @@ class LoopbackRayCluster:
                                        stdout=subprocess.PIPE, text=True, start_new_session=True)
         if self.holder.stdout.readline().strip() != "up":
             raise RuntimeError("could not set up a loopback-only network namespace")
-        self.nodes.append(self._ray_start("--head", "--port", str(PORT), "--include-dashboard=false",
-                                          f"--temp-dir={self.tmp}", env=dict(self.env, **HEAD_ENV)))
-        self.wait_nodes(1, timeout)  # a node joining before the head is fully up may never join
+        head = ("--head", "--port", str(PORT), "--include-dashboard=false", f"--temp-dir={self.tmp}")
+        self._start_node(head, 1, timeout, env=dict(self.env, **HEAD_ENV))  # before any other node joins
         for _ in range(self.n_nodes - 1):
-            self.add_node()
-        self.wait_nodes(self.n_nodes, timeout)
+            self.add_node(timeout)
         return self
 
-    def add_node(self) -> subprocess.Popen:
-        node = self._ray_start("--address", ADDRESS)
-        self.nodes.append(node)
-        return node
+    def add_node(self, timeout: float = 120) -> subprocess.Popen:
+        return self._start_node(("--address", ADDRESS), len(self.nodes) + 1, timeout)
+
+    def _start_node(self, args: tuple[str, ...], alive: int, timeout: float, env: dict | None = None,
+                    attempts: int = 3) -> subprocess.Popen:
+        """`ray start` a node and wait until `alive` nodes are; again if it gave up (on a loaded machine
+        Ray's own 30 s limit for a raylet to register can pass)."""
+        for attempt in range(1, attempts + 1):
+            node = self._ray_start(*args, env=env)
+            self.nodes.append(node)
+            try:
+                self.wait_nodes(alive, timeout)
+                return node
+            except NodeStartError:
+                self.stop_node(self.nodes.pop())
+                if attempt == attempts:
+                    raise
+        raise AssertionError("unreachable")
 
     def _ray_start(self, *args: str, env: dict | None = None) -> subprocess.Popen:
         with open(os.path.join(self.tmp, f"node{len(self.nodes)}.log"), "w") as log:
@@ -113,13 +129,22 @@ class LoopbackRayCluster:
                 "while sum(x['Alive'] for x in ray.nodes()) != int(sys.argv[2]):\n"
                 "    if time.time() > deadline: sys.exit(f'nodes: {[x[\"Alive\"] for x in ray.nodes()]}')\n"
                 "    time.sleep(0.3)\n")
-        try:
-            out = self.run(sys.executable, "-c", code, ADDRESS, str(n), timeout=timeout + 30)
-            problem = out.stderr[-2000:] if out.returncode != 0 else ""
-        except subprocess.TimeoutExpired:
-            problem = "the check timed out"
+        checker = subprocess.Popen(self.argv(sys.executable, "-c", code, ADDRESS, str(n)), env=self.env,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + timeout + 30
+        problem = ""
+        while checker.poll() is None:
+            gave_up = [i for i, node in enumerate(self.nodes) if node.poll() is not None]
+            if gave_up or time.monotonic() > deadline:
+                problem = f"node(s) {gave_up} exited" if gave_up else "the check timed out"
+                checker.kill()
+                break
+            time.sleep(0.3)
+        _, err = checker.communicate()
+        if not problem and checker.returncode != 0:
+            problem = err[-2000:]
         if problem:
-            raise RuntimeError(f"the Ray cluster did not reach {n} alive node(s): {problem}\n{self._log_tails()}")
+            raise NodeStartError(f"the Ray cluster did not reach {n} alive node(s): {problem}\n{self._log_tails()}")
 
     def _log_tails(self) -> str:
         tails = []

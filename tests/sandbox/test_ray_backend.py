@@ -131,7 +131,6 @@ def _two_nodes(cluster) -> None:
     """A test that stopped a node leaves one; the next test to need two adds one back (the last pays nothing)."""
     if len(cluster.nodes) < 2:
         cluster.add_node()
-        cluster.wait_nodes(2)
 
 
 def _cli(cluster, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
