@@ -80,6 +80,13 @@ class LoopbackRayCluster:
 
     # --------------------------------------------------------------------------------- lifecycle
     def start(self, timeout: float = 120) -> LoopbackRayCluster:
+        try:
+            return self._start(timeout)
+        except BaseException:
+            self.stop()  # nothing left behind when the cluster cannot start
+            raise
+
+    def _start(self, timeout: float) -> LoopbackRayCluster:
         self.holder = subprocess.Popen(["unshare", "-n", "--", "sh", "-c",
                                         "ip link set lo up && echo up && exec sleep infinity"],
                                        stdout=subprocess.PIPE, text=True, start_new_session=True)
