@@ -36,7 +36,8 @@ def make_client():
             "seed": 0,
         }
         options.update(kwargs)
-        client = OpenAIClient(server.url, **options)
+        base_url = options.pop("base_url", server.url)  # a list of several servers' URLs, or this one
+        client = OpenAIClient(base_url, **options)
         clients.append(client)
         return client
 

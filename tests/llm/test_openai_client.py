@@ -10,7 +10,7 @@ import zlib
 
 import pytest
 
-from wizardcoder.llm import LLMAuthError, LLMError, Request
+from wizardcoder.llm import LLMAuthError, LLMEndpointConfigError, LLMError, Request
 from wizardcoder.llm.openai_client import OpenAIClient, parse_retry_after
 from wizardcoder.testing.fake_server import Fault, body_text
 
@@ -167,12 +167,13 @@ def test_permanent_500_gives_an_error_completion_after_max_retries_plus_one(make
     assert client.usage.failures == 1 and client.usage.retries == 3
 
 
-def test_bad_request_is_not_retried(make_server, make_client):
+def test_bad_request_is_refused_not_retried(make_server, make_client):
     server = make_server(faults=lambda body, attempt: Fault("status", 400))
     client = make_client(server)
     completion = client.complete(chat("too long"))
-    assert not completion.ok and "400" in completion.error
-    assert server.attempts["too long"] == 1
+    assert not completion.ok and completion.error is None
+    assert completion.http_status == 400 and "injected 400" in completion.rejected
+    assert server.requests == 1 and client.usage.rejected == 1 and client.usage.retries == 0
 
 
 @pytest.mark.parametrize("status", [401, 403])
@@ -201,12 +202,15 @@ def test_missing_key_for_the_official_api_is_a_clear_error(monkeypatch):
         OpenAIClient(None, "gpt-x", api_key_env="WIZ_ABSENT_KEY")
 
 
-def test_wrong_base_url_raises(make_server, make_client):
+def test_wrong_base_url_fails_the_preflight_and_every_404_aborts(make_server, make_client):
     server = make_server()
     client = OpenAIClient(server.url.replace("/v1", "/nope"), "m", backoff_base=0.01)
     try:
-        with pytest.raises(LLMError, match="404"):
-            client.complete(chat("hi"))
+        with pytest.raises(LLMEndpointConfigError, match="404.*base_url"):
+            client.preflight()
+        # without a preflight: 404 for every request before any succeeded is a wrong URL, not bad prompts
+        with pytest.raises(LLMEndpointConfigError, match="every request so far got HTTP 404"):
+            list(client.generate(chat(f"q{i}") for i in range(10)))
     finally:
         client.close()
 

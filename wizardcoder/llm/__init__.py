@@ -8,15 +8,26 @@
 Importing this package is cheap: openai, torch and transformers load only when a client is created.
 """
 
-from wizardcoder.llm.base import Completion, LLMAuthError, LLMClient, LLMError, Request, Usage
+from wizardcoder.llm.base import (
+    REQUEST_REJECTED,
+    Completion,
+    LLMAuthError,
+    LLMClient,
+    LLMEndpointConfigError,
+    LLMError,
+    Request,
+    Usage,
+)
 from wizardcoder.llm.config import LLMConfig, LLMConfigError, create_client
 
 __all__ = [
+    "REQUEST_REJECTED",
     "Completion",
     "LLMAuthError",
     "LLMClient",
     "LLMConfig",
     "LLMConfigError",
+    "LLMEndpointConfigError",
     "LLMError",
     "Request",
     "Usage",

@@ -1,9 +1,9 @@
 """The one small LLM interface every stage codes against.
 
 A client has one streaming call, `generate(requests)`, which yields `(index, Completion)` pairs in
-the order they finish; `complete(request)` is the one-request convenience. A `Completion` with
-`error` set is an *infrastructure* failure (the endpoint kept failing after retries): a stage must
-record or retry it, never count it as a bad sample.
+the order they finish; `complete(request)` is the one-request convenience. A `Completion` is one of
+three outcomes (see its docstring): texts, `rejected` (a deterministic refusal: a verdict, never
+asked again) or `error` (an infrastructure failure: retried later, never a bad sample).
 """
 
 from __future__ import annotations
@@ -24,6 +24,14 @@ class LLMError(RuntimeError):
 
 class LLMAuthError(LLMError, UserError):
     """The endpoint refused our credentials (HTTP 401/403). Never retried: the message says which env var to fix."""
+
+
+class LLMEndpointConfigError(LLMError, UserError):
+    """The endpoint is reachable but does not serve what we ask: a model it does not list, or HTTP 404 for every
+    request (a base_url without /v1). Bad input (exit 2): the message lists what the endpoint does serve."""
+
+
+REQUEST_REJECTED = "request_rejected"  # the verdict reason a stage records for a `Completion.rejected`
 
 
 @dataclass(frozen=True)
@@ -84,13 +92,28 @@ class Request:
 
 @dataclass(frozen=True)
 class Completion:
-    """What came back for one Request: `n` texts, or `error` (an infrastructure failure, not a bad sample)."""
+    """What came back for one Request. Exactly one of three outcomes:
+
+    * **texts** (`ok` is True): `n` texts with their finish reasons and token counts.
+    * **rejected** (`rejected` is the reason, carrying the server's own message, e.g.
+      "HTTP 400: This model's maximum context length is 2048 tokens ..."; `http_status` is the status,
+      None when the client refused before sending because prompt + max_tokens exceed
+      `llm.max_context_tokens`): a *deterministic* refusal (HTTP 400/404/413/422 and other 4xx except
+      401/403/408/409/425/429). Asking again gets the same answer, so the client never retries it and it
+      never counts toward the circuit breaker. A stage must record it as a verdict for that input (reason
+      `REQUEST_REJECTED`, "request_rejected") next to the call's key, so no rerun asks again, and carry on.
+    * **error** (`error` is set): an *infrastructure* failure (429, 5xx, timeouts, connection errors, garbled
+      replies) that outlived the retries. Never a verdict and never a bad sample: leave the call unrecorded
+      (or recorded as failed) so a rerun asks again.
+    """
 
     texts: tuple[str, ...]
     finish_reasons: tuple[str, ...]
     prompt_tokens: int = 0
     completion_tokens: int = 0
     error: str | None = None
+    rejected: str | None = None
+    http_status: int | None = None
 
     @property
     def text(self) -> str:
@@ -98,25 +121,34 @@ class Completion:
 
     @property
     def ok(self) -> bool:
-        return self.error is None
+        return self.error is None and self.rejected is None
 
     @classmethod
     def failed(cls, error: str) -> Completion:
         return cls(texts=(), finish_reasons=(), prompt_tokens=0, completion_tokens=0, error=error)
 
+    @classmethod
+    def refused(cls, reason: str, http_status: int | None = None) -> Completion:
+        return cls(texts=(), finish_reasons=(), rejected=reason, http_status=http_status)
+
 
 @dataclass(frozen=True)
 class Usage:
-    """Counters over a client's lifetime. `cost` is set where prices are configured; `estimated` counts
-    replies without a `usage` block whose tokens we estimated (about 4 characters per token)."""
+    """Counters over a client's lifetime. `requests` counts requests (each once, however many attempts);
+    `retries` counts the extra attempts apart; `failures` the requests that ended in an infrastructure error,
+    `rejected` those refused for good. `cost` is set where prices are configured; `estimated` counts replies
+    without a `usage` block whose tokens we estimated (about 4 characters per token). `endpoints` holds
+    per-endpoint counters (URL -> counters) for clients that spread requests over several endpoints."""
 
     requests: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
     retries: int = 0
     failures: int = 0
+    rejected: int = 0
     estimated: int = 0
     cost: float | None = None
+    endpoints: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def total_tokens(self) -> int:
@@ -135,7 +167,7 @@ class UsageCounter:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _counts: dict[str, int] = field(
         default_factory=lambda: dict.fromkeys(
-            ("requests", "prompt_tokens", "completion_tokens", "retries", "failures", "estimated"), 0
+            ("requests", "prompt_tokens", "completion_tokens", "retries", "failures", "rejected", "estimated"), 0
         )
     )
 
@@ -144,7 +176,7 @@ class UsageCounter:
             for key, value in deltas.items():
                 self._counts[key] += value
 
-    def snapshot(self) -> Usage:
+    def snapshot(self, endpoints: dict[str, dict[str, Any]] | None = None) -> Usage:
         with self._lock:
             counts = dict(self._counts)
         cost = None
@@ -153,7 +185,7 @@ class UsageCounter:
                 counts["prompt_tokens"] * (self.price_per_1k_prompt or 0.0)
                 + counts["completion_tokens"] * (self.price_per_1k_completion or 0.0)
             ) / 1000.0
-        return Usage(**counts, cost=cost)
+        return Usage(**counts, cost=cost, endpoints=endpoints or {})
 
 
 def estimate_tokens(text: str) -> int:
@@ -165,6 +197,22 @@ def request_text(request: Request) -> str:
     if request.messages is not None:
         return "\n".join(str(m.get("content") or "") for m in request.messages)
     return request.prompt or ""
+
+
+def context_rejection(request: Request, max_context_tokens: int | None) -> str | None:
+    """Why `request` cannot fit a context of `max_context_tokens` (None: it may fit, or no limit is known).
+
+    The prompt is estimated at 4 characters per token plus a few tokens of chat framing per message: a rough
+    guess, so a prompt near the limit may still be sent and refused by the server, which is the same outcome.
+    """
+    if not max_context_tokens:
+        return None
+    framing = 4 * len(request.messages) if request.messages is not None else 0
+    prompt = estimate_tokens(request_text(request)) + framing
+    if prompt + request.max_tokens <= max_context_tokens:
+        return None
+    return (f"the prompt (~{prompt} tokens, estimated) + max_tokens {request.max_tokens} exceed "
+            f"llm.max_context_tokens {max_context_tokens}; not sent")
 
 
 def truncate_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
@@ -196,6 +244,11 @@ class LLMClient:
         for _, completion in self.generate([request]):
             return completion
         raise LLMError("generate() yielded nothing for one request")  # pragma: no cover - a client bug
+
+    def preflight(self) -> None:
+        """Check, within seconds, that the model can be reached, before a stage starts its work: raises
+        `LLMError` (endpoint unreachable: exit 1) or a `UserError` (unknown model, bad key: exit 2).
+        Local clients have nothing to check."""
 
     @property
     def usage(self) -> Usage:

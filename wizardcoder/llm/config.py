@@ -24,13 +24,18 @@ class LLMConfig:
     # auto: an OpenAI-compatible endpoint if base_url is set (or model names a hosted model), a local
     # model if model is a path on disk, else the embedded SmolLM2-135M-Instruct (tiny: demos and tests).
     provider: str = "auto"
-    base_url: str | None = None  # e.g. http://localhost:8000/v1 (vLLM, llama.cpp server, TGI, ...)
+    # e.g. http://localhost:8000/v1 (vLLM, llama.cpp server, TGI, ...), or a list of endpoints serving the same
+    # model: each request goes to the least-loaded healthy one; one that is down is skipped until it answers again
+    base_url: str | list[str] | None = None
     model: str | None = None  # endpoint model name, or a local model directory / .gguf file
     api_key_env: str = "OPENAI_API_KEY"  # name of the env var holding the key; local servers: any value works
     api: str = "chat"  # which endpoint stages target: "chat" (messages) or "completions" (raw prompt)
-    concurrency: int = 16  # requests in flight at once (HTTP providers)
+    concurrency: int = 16  # requests in flight at once (HTTP providers), in total over all endpoints
     max_retries: int = 6  # per request, after the first attempt (429 / 5xx / timeouts / garbled replies)
     timeout: float = 120.0  # seconds per HTTP attempt
+    # the model's context length, where known: a prompt (estimated at ~4 characters per token) + max_tokens
+    # that cannot fit is refused before sending (a `rejected` completion, as the server's HTTP 400 would be)
+    max_context_tokens: int | None = None
     adapter: str | None = None  # a peft LoRA adapter directory (transformers and embedded providers)
     template: str = "alpaca"  # how instructions are rendered for local models: "alpaca" or "chat"
     batch_size: int = 8  # rows per generate() call (local providers)
@@ -44,8 +49,15 @@ class LLMConfig:
 
         if self.provider not in PROVIDERS:
             raise bad("provider", f"unknown provider {self.provider!r}; use one of {', '.join(PROVIDERS)}")
-        if self.base_url is not None and not re.match(r"^https?://[^/\s]+", self.base_url):
-            raise bad("base_url", f"{self.base_url!r} is not an http(s) URL (e.g. http://localhost:8000/v1)")
+        if isinstance(self.base_url, (list, tuple)):
+            if not self.base_url:
+                raise bad("base_url", "an empty list: give one URL or a list of URLs, or leave it unset")
+            if len(set(self.base_url)) != len(self.base_url):
+                raise bad("base_url", f"{self.base_url!r} lists an endpoint twice")
+            self.base_url = self.base_url[0] if len(self.base_url) == 1 else list(self.base_url)
+        for url in self.base_urls:
+            if not isinstance(url, str) or not re.match(r"^https?://[^/\s]+", url):
+                raise bad("base_url", f"{url!r} is not an http(s) URL (e.g. http://localhost:8000/v1)")
         if self.provider == "transformers" and not self.model:
             raise bad("model", "provider 'transformers' needs llm.model (a model directory or a .gguf file)")
         if not self.api_key_env or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", self.api_key_env):
@@ -58,6 +70,10 @@ class LLMConfig:
             raise bad("max_retries", f"must be an integer >= 0, got {self.max_retries!r}")
         if not isinstance(self.timeout, (int, float)) or self.timeout <= 0:
             raise bad("timeout", f"must be a number of seconds > 0, got {self.timeout!r}")
+        if self.max_context_tokens is not None and (
+            not isinstance(self.max_context_tokens, int) or self.max_context_tokens < 1
+        ):
+            raise bad("max_context_tokens", f"must be an integer >= 1 or unset, got {self.max_context_tokens!r}")
         if self.template not in ("alpaca", "chat"):
             raise bad("template", f"{self.template!r}: use 'alpaca' or 'chat'")
         if not isinstance(self.batch_size, int) or self.batch_size < 1:
@@ -74,6 +90,13 @@ class LLMConfig:
                 f"an adapter needs a local model; provider {self.resolved_provider()!r} cannot load one "
                 "(use provider 'transformers' or 'embedded', or serve the adapter behind base_url)",
             )
+
+    @property
+    def base_urls(self) -> list[str]:
+        """`base_url` as a list (empty when unset)."""
+        if self.base_url is None:
+            return []
+        return [self.base_url] if isinstance(self.base_url, str) else list(self.base_url)
 
     def resolved_provider(self) -> str:
         """The provider `auto` stands for here (see the comment on `provider`)."""
@@ -119,8 +142,9 @@ def create_client(cfg: LLMConfig) -> LLMClient:
 
         client: LLMClient = OpenAIClient.from_config(cfg)
         log.warning(
-            "LLM: OpenAI-compatible endpoint %s, model %s (concurrency %d)",
-            cfg.base_url or "https://api.openai.com/v1",
+            "LLM: OpenAI-compatible endpoint%s %s, model %s (concurrency %d)",
+            "s" if len(cfg.base_urls) > 1 else "",
+            ", ".join(cfg.base_urls) or "https://api.openai.com/v1",
             cfg.model or "<first served model>",
             cfg.concurrency,
         )

@@ -1,29 +1,34 @@
-"""`OpenAIClient`: any OpenAI-compatible endpoint (OpenAI, vLLM, llama.cpp server, TGI, ...).
+"""`OpenAIClient`: one or several OpenAI-compatible endpoints (OpenAI, vLLM, llama.cpp server, TGI, ...).
 
 Design:
 
-* **Concurrency**: `openai.AsyncOpenAI` on a private event loop in one daemon thread, with
-  `concurrency` slots (an asyncio queue of tokens; a semaphore with a label). An in-flight request
-  costs a coroutine and a socket, not a thread: 256 slow requests cost a few MB and one thread, and
-  a synchronous caller (the stages are plain loops) does not have to be async. A thread pool would
-  need one OS thread per in-flight request and the sync client's blocking I/O; it works at 16, it is
-  wasteful at 256. Slots are spread over several `AsyncOpenAI` clients of at most 32 connections
-  each, because the HTTP pool scans all its connections on every request (measured: 2.9 ms of
-  client CPU per request at concurrency 256 with one pool, 1.5 ms with pools of 32).
+* **Concurrency**: `openai.AsyncOpenAI` clients on a private event loop in one daemon thread, with
+  `concurrency` requests in flight at once in total. An in-flight request costs a coroutine and a
+  socket, not a thread: 256 slow requests cost a few MB and one thread, and a synchronous caller (the
+  stages are plain loops) does not have to be async.
+* **Endpoints** (`endpoints.py`): `base_url` may be a list. Each request goes to the least-loaded healthy
+  endpoint; one that refuses connections or fails attempts in a row is taken out of rotation, re-probed
+  after a cool-down, and the attempts that failed on it are retried at once on the others (without
+  using up the request's retries). Usage is counted per endpoint (`usage.endpoints`).
 * **Bounded in-flight**: `generate()` pulls from the input iterable in the caller's thread only
   while fewer than `max_in_flight` (default 2 x concurrency) requests are submitted but not yet
   yielded, so a generator of a million requests streams in flat memory, and a slow consumer
   applies backpressure instead of piling up results.
+* **Three outcomes** (see `Completion`): texts; `rejected`, a deterministic refusal (HTTP 400/404/413/422
+  and the other 4xx except 401/403/408/409/425/429, or a prompt that cannot fit `max_context_tokens`,
+  refused before sending): never retried, never counted by the circuit breaker; or `error`, an
+  infrastructure failure that outlived the retries.
 * **Retries are ours only** (the `openai` package's are disabled with `max_retries=0`): 429, 408,
-  409, 5xx, timeouts, connection errors, truncated or malformed replies and empty `choices` are
+  409, 425, 5xx, timeouts, connection errors, truncated or malformed replies and empty `choices` are
   retried with exponential backoff and full jitter, honouring `Retry-After` (seconds or an HTTP
   date, capped). A request keeps its concurrency slot while it backs off, so a struggling endpoint
   sees less load, not more.
-* **Failures**: a request that exhausts `max_retries` yields a `Completion` with `error` set (the
-  stream never raises for one bad request). 401/403 raise `LLMAuthError` at once (never retried),
-  404 raises `LLMError` (wrong base_url or model). A circuit breaker aborts the run with `LLMError`
-  when most recent requests exhaust their retries: the endpoint is down, and burning through a
-  million requests' retry budgets would take days to say so.
+* **Aborts**: 401/403 raise `LLMAuthError` at once (never retried). A circuit breaker aborts the run
+  with `LLMError` when most recent requests exhaust their retries (every endpoint is down: burning
+  through a million requests' retry budgets would take days to say so); HTTP 404 for every request
+  before any succeeded raises `LLMEndpointConfigError` (a base_url without /v1, a wrong model).
+* **Preflight** (`preflight()`, called by the stages before their work): every endpoint answers
+  `GET /models` within seconds, and lists the model asked for; else a clear error naming the URL.
 """
 
 from __future__ import annotations
@@ -31,43 +36,41 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
-import email.utils
-import importlib
-import json
 import logging
-import os
 import queue
 import random
 import threading
-import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
 from wizardcoder.llm.base import (
     Completion,
     LLMAuthError,
     LLMClient,
+    LLMEndpointConfigError,
     LLMError,
     ProgressFn,
     Request,
     Usage,
     UsageCounter,
-    estimate_tokens,
-    request_text,
-    truncate_at_stop,
+    context_rejection,
+)
+from wizardcoder.llm.endpoints import Endpoint, EndpointPool, connection_detail, httpx_module, is_refused
+from wizardcoder.llm.openai_wire import (  # parse_retry_after: re-exported
+    MalformedReply,
+    parse_reply,
+    parse_retry_after,
+    post,
+    request_body,
+    resolve_key,
+    server_message,
 )
 
 log = logging.getLogger(__name__)
 
-SHARD_SIZE = 32  # concurrency slots per HTTP connection pool
-MAX_API_STOPS = 4  # OpenAI accepts at most 4 stop sequences; the rest are applied client-side
-DUMMY_KEY = "sk-no-key-required"
-
-
-class _MalformedReply(Exception):
-    """The endpoint answered 200 with something that is not a usable completion (retried)."""
+RETRIED_STATUSES = (408, 409, 425, 429)  # and every 5xx; the other 4xx are refusals (401/403 abort)
+NOT_FOUND_ABORT = 3  # this many 404s before any success: the URL or model is wrong, not the prompts
 
 
 class _Fatal(Exception):
@@ -83,91 +86,23 @@ class _Abort:
     error: BaseException
 
 
-def parse_retry_after(headers: Mapping[str, str] | None, now: float | None = None) -> float | None:
-    """Seconds to wait from `retry-after-ms`, or `Retry-After` as seconds or an HTTP date; None if absent or bad."""
-    if not headers:
-        return None
-    value = headers.get("retry-after-ms")
-    if value is not None:
-        try:
-            return max(0.0, float(value) / 1000.0)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when is None:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    now_dt = datetime.fromtimestamp(time.time() if now is None else now, tz=timezone.utc)
-    return max(0.0, (when - now_dt).total_seconds())
+@dataclass(frozen=True)
+class _Failure:
+    """How a request ended without texts: refused for good (`rejected`), or an infrastructure error."""
 
-
-def _resolve_key(api_key: str | None, api_key_env: str, base_url: str | None) -> str:
-    if api_key:
-        return api_key
-    value = os.environ.get(api_key_env)
-    if value:
-        return value
-    if base_url is None:
-        raise LLMAuthError(
-            f"no API key: set the environment variable {api_key_env} (llm.api_key_env names it), "
-            "or set llm.base_url to a local OpenAI-compatible server"
-        )
-    log.info(
-        "%s is not set; sending a dummy API key to %s (fine for local servers without auth)",
-        api_key_env,
-        base_url,
-    )
-    return DUMMY_KEY
-
-
-def _httpx_module() -> Any | None:
-    """The httpx flavour this openai version is built on (httpx, or httpx2 in openai 3.x)."""
-    import openai
-
-    try:
-        base = next(c for c in openai.DefaultAsyncHttpxClient.__mro__ if c.__name__ == "AsyncClient")
-        return importlib.import_module(base.__module__.split(".")[0])
-    except Exception as exc:  # noqa: BLE001 - an unusual openai build
-        log.debug("cannot tell which httpx the openai package uses (%s)", exc)
-        return None
-
-
-def _http_client(concurrency: int, timeout: float) -> Any | None:
-    """An async HTTP client with a connection pool as large as our concurrency (the openai default keeps
-    only 100 connections alive)."""
-    import openai
-
-    httpx_mod = _httpx_module()
-    if httpx_mod is None:
-        return None
-    try:
-        limits = httpx_mod.Limits(max_connections=concurrency + 8, max_keepalive_connections=concurrency + 8)
-        timeouts = httpx_mod.Timeout(timeout, connect=min(timeout, 10.0))
-        return openai.DefaultAsyncHttpxClient(limits=limits, timeout=timeouts)
-    except Exception as exc:  # noqa: BLE001 - fall back to the openai defaults
-        log.debug("using the openai package's default HTTP client (%s)", exc)
-        return None
+    message: str
+    rejected: bool = False
+    status: int | None = None
 
 
 class OpenAIClient(LLMClient):
-    """See the module docstring. `model=None` uses the first model the endpoint lists at /models."""
+    """See the module docstring. `model=None` uses the first model the (first) endpoint lists at /models."""
 
     name = "openai"
 
     def __init__(
         self,
-        base_url: str | None = None,
+        base_url: str | Sequence[str] | None = None,
         model: str | None = None,
         *,
         api_key: str | None = None,
@@ -176,12 +111,16 @@ class OpenAIClient(LLMClient):
         max_retries: int = 6,
         timeout: float = 120.0,
         max_in_flight: int | None = None,
+        max_context_tokens: int | None = None,
         backoff_base: float = 1.0,
         backoff_cap: float = 60.0,
         max_retry_after: float = 120.0,
         breaker_window: int = 100,
         breaker_min_failures: int = 20,
         breaker_threshold: float = 0.5,
+        endpoint_down_after: int = 5,
+        endpoint_cooldown: float = 5.0,
+        preflight_timeout: float = 10.0,
         price_per_1k_prompt: float | None = None,
         price_per_1k_completion: float | None = None,
         extra_body: Mapping[str, Any] | None = None,
@@ -189,31 +128,41 @@ class OpenAIClient(LLMClient):
     ):
         if concurrency < 1 or max_retries < 0 or timeout <= 0:
             raise ValueError("concurrency >= 1, max_retries >= 0 and timeout > 0 are required")
-        self.base_url = base_url
+        urls = [base_url] if base_url is None or isinstance(base_url, str) else list(base_url)
+        if not urls or len(set(urls)) != len(urls):
+            raise ValueError(f"base_url: give one URL or a list of distinct URLs, got {base_url!r}")
+        self.base_urls: list[str | None] = urls
+        self.base_url = urls[0]
         self.model = model
         self.api_key_env = api_key_env
-        self._api_key = _resolve_key(api_key, api_key_env, base_url)
+        self._api_key = resolve_key(api_key, api_key_env, urls[0])
         self.concurrency = concurrency
         self.max_retries = max_retries
         self.timeout = float(timeout)
         self.max_in_flight = max_in_flight or 2 * concurrency
         if self.max_in_flight < concurrency:
             raise ValueError("max_in_flight must be >= concurrency")
+        self.max_context_tokens = max_context_tokens
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.max_retry_after = max_retry_after
         self.breaker_window = breaker_window
         self.breaker_min_failures = breaker_min_failures
         self.breaker_threshold = breaker_threshold
+        self.endpoint_down_after = endpoint_down_after
+        self.endpoint_cooldown = endpoint_cooldown
+        self.preflight_timeout = min(preflight_timeout, self.timeout)
         self.extra_body = dict(extra_body or {})
         self._rng = random.Random(seed)
         self._usage = UsageCounter(price_per_1k_prompt, price_per_1k_completion)
         self._outcomes: collections.deque[bool] = collections.deque(maxlen=breaker_window)
         self._outcome_lock = threading.Lock()
+        self._answered = False  # some request got texts: a later 404 is about its prompt, not the URL
+        self._not_found = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._clients: list[Any] = []
-        self._slots: asyncio.Queue[int] | None = None
+        self._pool: EndpointPool | None = None
+        self._slots: asyncio.Semaphore | None = None
         self._model_lock: asyncio.Lock | None = None
         self._raw_response: Any = None
         self._start_lock = threading.Lock()
@@ -228,10 +177,15 @@ class OpenAIClient(LLMClient):
             concurrency=cfg.concurrency,
             max_retries=cfg.max_retries,
             timeout=cfg.timeout,
+            max_context_tokens=getattr(cfg, "max_context_tokens", None),
             price_per_1k_prompt=cfg.price_per_1k_prompt,
             price_per_1k_completion=cfg.price_per_1k_completion,
             **kwargs,
         )
+
+    @property
+    def endpoints_label(self) -> str:
+        return ", ".join(e or "https://api.openai.com/v1" for e in self.base_urls)
 
     # ---------------------------------------------------------------- event-loop thread
     def _ensure_started(self) -> asyncio.AbstractEventLoop:
@@ -256,32 +210,18 @@ class OpenAIClient(LLMClient):
             return loop
 
     async def _setup(self) -> None:
-        import openai
-
         self._model_lock = asyncio.Lock()
-        httpx_mod = _httpx_module()
-        self._raw_response = getattr(httpx_mod, "Response", None)
-        # Concurrency slots, each bound to one shard: at most SHARD_SIZE requests share a connection pool,
-        # because httpcore scans its whole pool on every request (cost O(pool) per request).
-        shards = -(-self.concurrency // SHARD_SIZE)
-        self._slots = asyncio.Queue()
-        for shard in range(shards):
-            size = self.concurrency // shards + (1 if shard < self.concurrency % shards else 0)
-            for _ in range(size):
-                self._slots.put_nowait(shard)
-            kwargs: dict[str, Any] = {}
-            http_client = _http_client(size, self.timeout)
-            if http_client is not None:
-                kwargs["http_client"] = http_client
-            self._clients.append(
-                openai.AsyncOpenAI(
-                    api_key=self._api_key,
-                    base_url=self.base_url,
-                    max_retries=0,
-                    timeout=self.timeout,
-                    **kwargs,
-                )
-            )
+        self._raw_response = getattr(httpx_module(), "Response", None)
+        self._slots = asyncio.Semaphore(self.concurrency)
+        self._pool = EndpointPool(
+            self.base_urls,
+            api_key=self._api_key,
+            concurrency=self.concurrency,
+            timeout=self.timeout,
+            down_after=self.endpoint_down_after,
+            cooldown=self.endpoint_cooldown,
+            probe_timeout=self.preflight_timeout,
+        )
 
     def close(self) -> None:
         with self._start_lock:
@@ -297,8 +237,8 @@ class OpenAIClient(LLMClient):
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            for client in self._clients:
-                await client.close()
+            if self._pool is not None:
+                await self._pool.close()
 
         try:
             asyncio.run_coroutine_threadsafe(shutdown(), loop).result(10)
@@ -307,6 +247,20 @@ class OpenAIClient(LLMClient):
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
         loop.close()
+
+    # ---------------------------------------------------------------- preflight
+    def preflight(self) -> None:
+        """Every endpoint answers `GET /models` within `preflight_timeout` seconds and lists `model`.
+
+        Raises `LLMError` naming the URL when no endpoint can be reached (connection refused, no answer),
+        `LLMEndpointConfigError` listing the served names when the model is not among them, `LLMAuthError`
+        on 401/403. Endpoints that cannot be reached while others can are taken out of rotation (and
+        re-probed). An endpoint that does not serve /models is not checked.
+        """
+        loop = self._ensure_started()
+        assert self._pool is not None
+        check = self._pool.preflight(self.model, self.preflight_timeout, self._auth_error)
+        self.model = asyncio.run_coroutine_threadsafe(check, loop).result(self.preflight_timeout + 30)
 
     # ---------------------------------------------------------------- streaming
     def generate(
@@ -368,30 +322,43 @@ class OpenAIClient(LLMClient):
         results.put((index, _Abort(tripped) if tripped is not None else completion))
 
     def _record(self, completion: Completion) -> LLMError | None:
-        """Feed the circuit breaker; returns the error to abort with when it trips."""
+        """Feed the circuit breaker (infrastructure outcomes only); returns the error to abort with."""
         with self._outcome_lock:
+            if completion.rejected is not None:  # a refusal says nothing about the endpoint's health...
+                if completion.http_status == 404 and not self._answered:
+                    self._not_found += 1  # ...unless nothing but 404 ever came back
+                    if self._not_found >= NOT_FOUND_ABORT:
+                        return LLMEndpointConfigError(
+                            f"every request so far got HTTP 404 from {self.endpoints_label} (last: "
+                            f"{completion.rejected}): check llm.base_url (it usually ends in /v1) and llm.model")
+                return None
+            self._answered = self._answered or completion.error is None
             self._outcomes.append(completion.error is not None)
             failed = sum(self._outcomes)
             seen = len(self._outcomes)
             if failed >= self.breaker_min_failures and failed > self.breaker_threshold * seen:
                 self._outcomes.clear()
+                state = self._pool.describe() if self._pool is not None else self.endpoints_label
+                which = (f"the LLM endpoint {self.endpoints_label}" if len(self.base_urls) == 1
+                         else f"every one of the {len(self.base_urls)} LLM endpoints")
                 return LLMError(
-                    f"the LLM endpoint {self.base_url or 'api.openai.com'} looks down: {failed} of the last {seen} "
-                    f"requests failed after {self.max_retries} retries each (last: {completion.error}). "
-                    "Check the server, or lower llm.concurrency if it is overloaded; completed results are kept."
+                    f"{which} looks down: {failed} of the last {seen} requests failed after {self.max_retries} "
+                    f"retries each (last: {completion.error}). Endpoints: {state}. Check the server(s), or "
+                    "lower llm.concurrency if overloaded; completed results are kept."
                 )
         return None
 
     # ---------------------------------------------------------------- one request
     async def _complete(self, request: Request) -> Completion:
+        too_long = context_rejection(request, self.max_context_tokens)
+        if too_long is not None:
+            self._usage.add(requests=1, rejected=1)
+            return Completion.refused(too_long)
         assert self._slots is not None
-        shard = await self._slots.get()
-        try:
-            return await self._complete_on(self._clients[shard], request)
-        finally:
-            self._slots.put_nowait(shard)
+        async with self._slots:
+            return await self._complete_on(request)
 
-    async def _complete_on(self, client: Any, request: Request) -> Completion:
+    async def _complete_on(self, request: Request) -> Completion:
         model = await self._resolve_model()
         texts: list[str] = []
         reasons: list[str] = []
@@ -400,11 +367,15 @@ class OpenAIClient(LLMClient):
         # Some servers (llama.cpp) ignore n > 1: ask again for what is missing.
         while len(texts) < request.n and calls < request.n:
             calls += 1
-            part = await self._with_retries(client, request, model, request.n - len(texts))
-            if isinstance(part, str):
+            part = await self._with_retries(request, model, request.n - len(texts))
+            if isinstance(part, _Failure):
+                if part.rejected:
+                    self._usage.add(requests=1, rejected=1)
+                    log.warning("LLM request refused (not retried): %s", part.message)
+                    return Completion.refused(part.message, part.status)
                 self._usage.add(requests=1, failures=1)
-                log.warning("LLM request failed permanently: %s", part)
-                return Completion.failed(part)
+                log.warning("LLM request failed permanently: %s", part.message)
+                return Completion.failed(part.message)
             got_texts, got_reasons, p_tok, c_tok = part
             texts += got_texts
             reasons += got_reasons
@@ -418,37 +389,39 @@ class OpenAIClient(LLMClient):
     async def _resolve_model(self) -> str:
         if self.model:
             return self.model
-        assert self._model_lock is not None
+        assert self._model_lock is not None and self._pool is not None
         async with self._model_lock:
             if not self.model:
                 import openai
 
+                endpoint = self._pool.pick()
                 try:
-                    listing = await self._clients[0].models.list()
+                    listing = await endpoint.clients[0].models.list()
                     ids = [m.id for m in listing.data]
                 except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
-                    raise _Fatal(self._auth_error(exc)) from exc
+                    raise _Fatal(self._auth_error(exc, endpoint)) from exc
                 except Exception as exc:
                     raise _Fatal(
                         LLMError(
-                            f"llm.model is not set and listing the models at {self.base_url} failed "
+                            f"llm.model is not set and listing the models at {endpoint.label} failed "
                             f"({type(exc).__name__}: {exc}); set llm.model"
                         )
                     ) from exc
                 if not ids:
                     raise _Fatal(
-                        LLMError(f"llm.model is not set and {self.base_url} serves no models; set llm.model")
+                        LLMError(f"llm.model is not set and {endpoint.label} serves no models; set llm.model")
                     )
                 self.model = ids[0]
                 log.warning(
-                    "llm.model is not set: using %s, the first model %s serves", self.model, self.base_url
+                    "llm.model is not set: using %s, the first model %s serves", self.model, endpoint.label
                 )
         return self.model
 
-    def _auth_error(self, exc: Any) -> LLMAuthError:
+    def _auth_error(self, exc: Any, endpoint: Endpoint | None = None) -> LLMAuthError:
         status = getattr(exc, "status_code", "?")
+        where = endpoint.label if endpoint is not None else self.endpoints_label
         return LLMAuthError(
-            f"the LLM endpoint {self.base_url or 'api.openai.com'} refused our credentials (HTTP {status}). "
+            f"the LLM endpoint {where} refused our credentials (HTTP {status}). "
             f"Set a valid key in the environment variable {self.api_key_env} (llm.api_key_env names the variable)."
         )
 
@@ -459,138 +432,86 @@ class OpenAIClient(LLMClient):
         return self._rng.uniform(0, min(self.backoff_cap, self.backoff_base * 2**attempt))
 
     async def _with_retries(
-        self, client: Any, request: Request, model: str, n: int
-    ) -> tuple[list[str], list[str], int, int] | str:
-        """The reply to `request` with `n` choices, or the error string after retries ran out."""
+        self, request: Request, model: str, n: int
+    ) -> tuple[list[str], list[str], int, int] | _Failure:
+        """The reply to `request` with `n` choices, or how it failed (refused, or retries ran out)."""
         import openai
 
+        assert self._pool is not None
+        pool = self._pool
         last = ""
-        for attempt in range(self.max_retries + 1):
+        attempt = 0  # attempts that used up the retry budget
+        failovers = 0
+        avoid: Endpoint | None = None
+        while True:
+            endpoint = pool.pick(avoid)
+            shard = endpoint.acquire()
             retry_after: float | None = None
             try:
-                return await self._call(client, request, model, n)
+                texts, reasons, p_tok, c_tok, estimated = await self._call(
+                    endpoint.clients[shard], request, model, n)
             except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
-                raise _Fatal(self._auth_error(exc)) from exc
-            except openai.NotFoundError as exc:
-                raise _Fatal(
-                    LLMError(
-                        f"the LLM endpoint answered 404 for model {model!r} at {self.base_url or 'api.openai.com'}: "
-                        f"check llm.base_url (it usually ends in /v1) and llm.model ({exc})"
-                    )
-                ) from exc
+                raise _Fatal(self._auth_error(exc, endpoint)) from exc
             except openai.APIStatusError as exc:
                 status = exc.status_code
-                last = f"HTTP {status}: {str(exc)[:300]}"
-                if not (status in (408, 409, 425, 429) or status >= 500):
-                    return f"not retried, {last}"  # a bad request (400, 413, 422): retrying will not help
+                if not (status in RETRIED_STATUSES or status >= 500):
+                    endpoint.counts["rejected"] += 1  # it answered: a refusal is no sign of trouble
+                    pool.succeeded(endpoint)
+                    return _Failure(f"HTTP {status}: {server_message(exc)[:1000]}", rejected=True, status=status)
+                last = f"HTTP {status} from {endpoint.label}: {server_message(exc)[:300]}"
                 retry_after = parse_retry_after(exc.response.headers)
+                if status != 429:  # rate limited is busy, not down
+                    pool.failed(endpoint, last, refused=False)
             except openai.APITimeoutError:
-                last = f"timed out after {self.timeout:g}s"
-            except (
-                openai.APIConnectionError,
-                _MalformedReply,
-                ValueError,
-                openai.APIResponseValidationError,
-            ) as exc:
-                last = f"{type(exc).__name__}: {str(exc)[:300]}"
+                last = f"{endpoint.label} timed out after {self.timeout:g}s"
+                pool.failed(endpoint, last, refused=False)
+            except openai.APIConnectionError as exc:
+                last = f"{endpoint.label}: {connection_detail(exc)[:300]}"
+                pool.failed(endpoint, last, refused=is_refused(exc))
+            except (MalformedReply, ValueError, openai.APIResponseValidationError) as exc:
+                last = f"{endpoint.label}: {type(exc).__name__}: {str(exc)[:300]}"
+                pool.failed(endpoint, last, refused=False)
             except Exception as exc:
                 module = type(exc).__module__.split(".")[0]
-                if module not in ("httpx", "httpx2", "httpcore", "h11", "anyio", "pydantic"):
+                if module not in ("httpx", "httpx2", "httpcore", "httpcore2", "h11", "anyio", "pydantic"):
                     log.exception("unexpected error from the LLM endpoint (not retried)")
-                    return f"not retried, {type(exc).__name__}: {exc}"
-                last = f"{type(exc).__name__}: {str(exc)[:300]}"  # transport / parse errors below openai
+                    return _Failure(f"not retried, {type(exc).__name__}: {exc}")
+                last = f"{endpoint.label}: {type(exc).__name__}: {str(exc)[:300]}"  # transport errors below openai
+                pool.failed(endpoint, last, refused=is_refused(exc))
+            else:
+                pool.succeeded(endpoint)
+                endpoint.counts["requests"] += 1
+                endpoint.counts["prompt_tokens"] += p_tok
+                endpoint.counts["completion_tokens"] += c_tok
+                self._usage.add(prompt_tokens=p_tok, completion_tokens=c_tok, estimated=estimated)
+                return texts, reasons, p_tok, c_tok
+            finally:
+                endpoint.release(shard)
+            if (not endpoint.healthy and pool.any_healthy(other_than=endpoint)
+                    and failovers < 4 * len(pool.endpoints)):
+                failovers += 1  # its endpoint is out: go to another at once, the retry budget untouched
+                avoid = endpoint
+                self._usage.add(retries=1)
+                log.debug("LLM attempt failed on %s (%s); failing over", endpoint.label, last)
+                continue
             if attempt == self.max_retries:
                 break
-            delay = self._delay(attempt, retry_after)
             self._usage.add(retries=1)
-            log.debug("LLM attempt %d failed (%s); retrying in %.2fs", attempt + 1, last, delay)
+            delay = self._delay(attempt, retry_after)
+            attempt += 1
+            avoid = endpoint
+            log.debug("LLM attempt %d failed (%s); retrying in %.2fs", attempt, last, delay)
             await asyncio.sleep(delay)
-        return f"gave up after {self.max_retries + 1} attempts, last: {last}"
+        return _Failure(f"gave up after {attempt + 1 + failovers} attempts, last: {last}")
 
     async def _call(
         self, client: Any, request: Request, model: str, n: int
-    ) -> tuple[list[str], list[str], int, int]:
-        body: dict[str, Any] = {
-            "model": model,
-            "max_tokens": request.max_tokens,
-            "temperature": request.temperature,
-            "top_p": request.top_p,
-        }
-        if n != 1:
-            body["n"] = n
-        if request.stop:
-            body["stop"] = list(request.stop[:MAX_API_STOPS])
-        if request.seed is not None:
-            body["seed"] = request.seed
-        body.update(self.extra_body)
+    ) -> tuple[list[str], list[str], int, int, int]:
+        body = request_body(request, model, n, self.extra_body)
         chat = request.messages is not None
-        if chat:
-            body["messages"] = [dict(m) for m in request.messages]  # type: ignore[union-attr]
-        else:
-            body["prompt"] = request.prompt
-        data = await self._post(client, "/chat/completions" if chat else "/completions", body, chat)
-        choices = data.get("choices")
-        if not isinstance(choices, list) or not choices:
-            raise _MalformedReply("the reply has no choices")
-        texts: list[str] = []
-        reasons: list[str] = []
-        for choice in sorted(choices, key=lambda c: (c.get("index") or 0) if isinstance(c, dict) else 0):
-            if not isinstance(choice, dict):
-                raise _MalformedReply(f"a choice is {type(choice).__name__}, not an object")
-            if chat:
-                message = choice.get("message")
-                if not isinstance(message, dict):
-                    raise _MalformedReply("a choice has no message")
-                text = message.get("content") or ""
-            else:
-                text = choice.get("text")
-            if not isinstance(text, str):
-                raise _MalformedReply(f"choice text is {type(text).__name__}, not str")
-            text, stopped = truncate_at_stop(text, request.stop)
-            texts.append(text)
-            reasons.append("stop" if stopped else str(choice.get("finish_reason") or "stop"))
-        usage = data.get("usage")
-        p_tok = usage.get("prompt_tokens") if isinstance(usage, dict) else None
-        c_tok = usage.get("completion_tokens") if isinstance(usage, dict) else None
-        if isinstance(p_tok, int) and isinstance(c_tok, int):
-            estimated = 0
-        else:
-            p_tok = estimate_tokens(request_text(request))
-            c_tok = sum(estimate_tokens(t) for t in texts)
-            estimated = 1
-        self._usage.add(prompt_tokens=p_tok, completion_tokens=c_tok, estimated=estimated)
-        return texts, reasons, p_tok, c_tok
-
-    async def _post(self, client: Any, path: str, body: dict[str, Any], chat: bool) -> dict[str, Any]:
-        """POST through the openai package and return the reply JSON as a dict.
-
-        `client.post` is the package's public call for raw endpoints: its HTTP stack, auth and
-        status-error mapping (RateLimitError, AuthenticationError, ...), without the per-call TypedDict
-        transform of the parameters and the pydantic reply models, which together cost ~40% of the
-        client's CPU per request; we validate the few fields we read ourselves.
-        """
-        if self._raw_response is not None:
-            response = await client.post(
-                path, body=body, cast_to=self._raw_response, options={"timeout": self.timeout}
-            )
-            data = json.loads(response.content)  # ValueError when malformed: retried
-        else:  # fallback: the package's own reply models
-            from openai.types import Completion as TextCompletion
-            from openai.types.chat import ChatCompletion
-
-            reply = await client.post(
-                path,
-                body=body,
-                cast_to=ChatCompletion if chat else TextCompletion,
-                options={"timeout": self.timeout},
-            )
-            if not hasattr(reply, "model_dump"):
-                raise _MalformedReply(f"not a completion object: {str(reply)[:200]!r}")
-            data = reply.model_dump()
-        if not isinstance(data, dict):
-            raise _MalformedReply(f"the reply is {type(data).__name__}, not a JSON object")
-        return data
+        path = "/chat/completions" if chat else "/completions"
+        return parse_reply(await post(client, path, body, chat, self.timeout, self._raw_response), request)
 
     @property
     def usage(self) -> Usage:
-        return self._usage.snapshot()
+        return self._usage.snapshot(self._pool.usage() if self._pool is not None else None)

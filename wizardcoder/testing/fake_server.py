@@ -39,6 +39,7 @@ class Fault:
     status: int = 500
     retry_after: str | None = None  # the Retry-After header value, sent verbatim
     seconds: float = 3600.0  # how long a hang lasts (the client should time out first)
+    message: str | None = None  # the error message a status fault sends (default "injected <status>")
 
     @classmethod
     def rate_limit(cls, retry_after: float | str | None = 1) -> Fault:
@@ -53,6 +54,12 @@ class Fault:
     @classmethod
     def server_error(cls, status: int = 500) -> Fault:
         return cls("status", status)
+
+    @classmethod
+    def context_length_exceeded(cls, limit: int = 2048) -> Fault:
+        """400 with the message vLLM and OpenAI send for a prompt longer than the model's context."""
+        return cls("status", 400, message=f"This model's maximum context length is {limit} tokens. However, "
+                                          "you requested more tokens. Please reduce the length of the messages.")
 
     @classmethod
     def unauthorized(cls, status: int = 401) -> Fault:
@@ -124,6 +131,11 @@ class FakeOpenAIServer:
     api_key: when set, requests without `Authorization: Bearer <api_key>` get 401.
     include_usage: put a `usage` block (word counts) in replies.
     honour_n: False answers one choice whatever `n` asks (as llama.cpp's server does).
+    reject_marker: a request whose text contains it always gets HTTP 400 "maximum context length" (a
+        deterministic refusal, on every attempt).
+    outage: set it (from any thread) to a status, e.g. 503, and every completion request gets that status
+        until it is set back to None (a 5xx storm). `stop()` is the kill switch: the port closes, open
+        connections drop, and new ones are refused.
 
     Counters (read them from the test thread): `requests` (completion requests received),
     `attempts[text]` per request text, `statuses`, `max_concurrent`, `prompt_tokens` and
@@ -140,6 +152,7 @@ class FakeOpenAIServer:
         model: str = "fake-model",
         include_usage: bool = True,
         honour_n: bool = True,
+        reject_marker: str | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ):
@@ -150,6 +163,8 @@ class FakeOpenAIServer:
         self.model = model
         self.include_usage = include_usage
         self.honour_n = honour_n
+        self.reject_marker = reject_marker
+        self.outage: int | None = None
         self.host = host
         self.port = port
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -365,6 +380,10 @@ class FakeOpenAIServer:
             if latency:
                 await asyncio.sleep(latency)
             fault = self.faults(body, self.attempts[text]) if self.faults else None
+            if self.reject_marker and self.reject_marker in text:
+                fault = Fault.context_length_exceeded()
+            elif self.outage is not None:
+                fault = Fault.server_error(self.outage)
             return await self._answer(path, body, fault, writer)
         finally:
             self.concurrent -= 1
@@ -376,7 +395,7 @@ class FakeOpenAIServer:
                 await self._send(
                     writer,
                     fault.status,
-                    {"error": {"message": f"injected {fault.status}", "type": "injected_fault"}},
+                    {"error": {"message": fault.message or f"injected {fault.status}", "type": "injected_fault"}},
                     extra_headers=headers,
                 )
                 return True
@@ -459,8 +478,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds per completion request")
+    parser.add_argument("--model", default="fake-model", help="the model name /v1/models lists")
+    parser.add_argument("--reject-marker", help="requests containing this text always get HTTP 400")
     args = parser.parse_args(argv)
-    server = FakeOpenAIServer(latency=args.latency, port=args.port).start()
+    server = FakeOpenAIServer(latency=args.latency, port=args.port, model=args.model,
+                              reject_marker=args.reject_marker).start()
     print(f"listening on {server.url}", flush=True)
     try:
         while True:

@@ -1,0 +1,197 @@
+"""Refusals, preflight and many endpoints: OpenAIClient against real fake servers, through the real `openai` package."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+
+from wizardcoder.errors import UserError
+from wizardcoder.llm import (
+    LLMConfig,
+    LLMConfigError,
+    LLMEndpointConfigError,
+    LLMError,
+    Request,
+    create_client,
+)
+from wizardcoder.testing.fake_server import Fault, body_text
+
+
+def chat(text: str, **kwargs) -> Request:
+    return Request.from_text(text, **kwargs)
+
+
+def free_port() -> int:
+    """A port nothing listens on (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ---------------------------------------------------------------------------------------- refusals
+
+
+def test_a_prompt_the_server_refuses_ends_rejected_not_retried_and_never_trips_the_breaker(make_server, make_client):
+    server = make_server(reject_marker="HUGE-PROMPT")
+    # a breaker this sensitive would trip on 3 failures; 10 refusals must not count as failures at all
+    client = make_client(server, max_retries=3, breaker_window=10, breaker_min_failures=3, concurrency=4)
+    texts = [f"HUGE-PROMPT {i}" if i % 3 == 0 else f"fine {i}" for i in range(30)]
+    results = dict(client.generate(chat(t) for t in texts))
+    assert sorted(results) == list(range(30))
+    for i, completion in results.items():
+        if i % 3 == 0:
+            assert completion.rejected and "maximum context length" in completion.rejected
+            assert completion.http_status == 400 and completion.error is None and not completion.ok
+            assert server.attempts[texts[i]] == 1  # asked once, never retried
+        else:
+            assert completion.ok and completion.text == f"echo: {texts[i]}"
+    usage = client.usage
+    assert (usage.rejected, usage.failures, usage.retries, usage.requests) == (10, 0, 0, 30)
+    assert usage.endpoints[server.url]["rejected"] == 10
+
+
+@pytest.mark.parametrize("status", [404, 413, 422])
+def test_other_deterministic_refusals_are_rejected_too(make_server, make_client, status):
+    server = make_server(faults=lambda body, attempt: Fault("status", status) if "bad" in body_text(body) else None)
+    client = make_client(server)
+    results = dict(client.generate([chat("good"), chat("bad one")]))
+    assert results[0].ok
+    assert results[1].http_status == status and f"HTTP {status}" in results[1].rejected
+    assert server.attempts["bad one"] == 1
+
+
+@pytest.mark.parametrize("status", [429, 500, 503])
+def test_infrastructure_statuses_are_still_retried_errors(make_server, make_client, status):
+    server = make_server(faults=lambda body, attempt: Fault("status", status, retry_after="0"))
+    client = make_client(server, max_retries=2)
+    completion = client.complete(chat("x"))
+    assert completion.error and completion.rejected is None and server.attempts["x"] == 3
+
+
+def test_prompts_that_cannot_fit_the_context_are_refused_before_sending(make_server):
+    server = make_server()
+    cfg = LLMConfig(base_url=server.url, model="fake-model", max_context_tokens=300)
+    with create_client(cfg) as client:
+        results = dict(client.generate([chat("short", max_tokens=64), chat("word " * 400, max_tokens=64),
+                                        chat("x" * 800, max_tokens=200)]))
+        assert results[0].ok
+        for i in (1, 2):
+            assert results[i].http_status is None and "llm.max_context_tokens 300" in results[i].rejected
+        assert server.requests == 1 and client.usage.rejected == 2
+
+
+# ---------------------------------------------------------------------------------------- preflight
+
+
+def test_preflight_fails_within_seconds_naming_the_url_when_the_connection_is_refused():
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    started = time.monotonic()
+    with create_client(LLMConfig(base_url=url, model="m")) as client, pytest.raises(LLMError) as caught:
+        client.preflight()
+    assert time.monotonic() - started < 5
+    assert url in str(caught.value) and "refused" in str(caught.value).lower()
+    assert not isinstance(caught.value, UserError)  # infrastructure: exit 1, not 2
+
+
+def test_preflight_lists_the_served_models_when_the_name_is_unknown(make_server, make_client):
+    server = make_server(model="served-model-a")
+    client = make_client(server, model="no-such-model")
+    with pytest.raises(LLMEndpointConfigError) as caught:
+        client.preflight()
+    assert isinstance(caught.value, UserError)  # bad input: exit 2
+    assert "'no-such-model'" in str(caught.value) and "served-model-a" in str(caught.value)
+    assert server.requests == 0
+
+
+def test_preflight_picks_the_served_model_when_none_is_set(make_server, make_client):
+    server = make_server(model="only-model")
+    client = make_client(server, model=None)
+    client.preflight()
+    assert client.model == "only-model" and client.complete(chat("hi")).ok
+
+
+# ---------------------------------------------------------------------------------------- many endpoints
+
+
+def test_base_url_lists_are_validated():
+    assert LLMConfig(base_url=["http://a:1/v1"]).base_url == "http://a:1/v1"
+    assert LLMConfig(base_url=["http://a:1/v1", "http://b:1/v1"]).base_urls == ["http://a:1/v1", "http://b:1/v1"]
+    for bad in ([], ["http://a:1/v1", "http://a:1/v1"], ["http://a:1/v1", "ftp://b"]):
+        with pytest.raises(LLMConfigError, match="llm.base_url"):
+            LLMConfig(base_url=bad)
+
+
+def test_requests_spread_over_endpoints_by_load(make_server, make_client):
+    a, b = make_server(latency=0.05), make_server(latency=0.05)
+    client = make_client(a, base_url=[a.url, b.url], concurrency=8)
+    client.preflight()
+    results = dict(client.generate(chat(f"q{i}") for i in range(80)))
+    assert all(c.ok for c in results.values()) and len(results) == 80
+    per = client.usage.endpoints
+    assert per[a.url]["requests"] + per[b.url]["requests"] == 80
+    assert min(per[a.url]["requests"], per[b.url]["requests"]) >= 20  # both carried a fair share
+
+
+def test_one_endpoint_killed_mid_run_loses_nothing(make_server, make_client):
+    a, b = make_server(latency=0.05), make_server(latency=0.05)
+    client = make_client(a, base_url=[a.url, b.url], concurrency=8, max_retries=1, endpoint_cooldown=60)
+    texts = [f"task {i}" for i in range(200)]
+    results = {}
+    for index, completion in client.generate(chat(t) for t in texts):
+        results[index] = completion
+        if len(results) == 40:
+            a.stop()  # the kill switch: in-flight connections drop, new ones are refused
+    assert sorted(results) == list(range(200))
+    assert all(c.ok and c.text == f"echo: {texts[i]}" for i, c in results.items())
+    usage = client.usage
+    per = usage.endpoints
+    assert usage.failures == 0 and per[a.url]["taken_out"] == 1 and "out of rotation" in per[a.url]["state"]
+    assert per[a.url]["requests"] >= 10 and per[a.url]["requests"] + per[b.url]["requests"] == 200
+    assert per[b.url]["state"] == "healthy"
+
+
+def test_a_5xx_storm_takes_an_endpoint_out_until_a_probe_finds_it_back(make_server, make_client):
+    a, b = make_server(latency=0.01), make_server(latency=0.01)
+    a.outage = 503
+    client = make_client(a, base_url=[a.url, b.url], concurrency=4, max_retries=1, endpoint_cooldown=0.2,
+                         endpoint_down_after=3)
+    first = dict(client.generate(chat(f"storm {i}") for i in range(40)))
+    assert all(c.ok for c in first.values())
+    per = client.usage.endpoints
+    assert per[a.url]["taken_out"] == 1 and per[a.url]["requests"] == 0 and per[a.url]["failed_attempts"] >= 3
+    a.outage = None
+    deadline = time.monotonic() + 10
+    while "out of rotation" in client.usage.endpoints[a.url]["state"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    second = dict(client.generate(chat(f"calm {i}") for i in range(40)))
+    assert all(c.ok for c in second.values())
+    assert client.usage.endpoints[a.url]["requests"] >= 10 and client.usage.failures == 0
+
+
+def test_an_endpoint_down_at_preflight_is_skipped(make_server, make_client):
+    b = make_server()
+    dead = f"http://127.0.0.1:{free_port()}/v1"
+    client = make_client(b, base_url=[dead, b.url], endpoint_cooldown=60)
+    client.preflight()
+    results = dict(client.generate(chat(f"q{i}") for i in range(20)))
+    assert all(c.ok for c in results.values())
+    assert client.usage.endpoints[dead]["requests"] == 0 and client.usage.endpoints[b.url]["requests"] == 20
+
+
+def test_all_endpoints_down_stops_the_run_cleanly(make_server, make_client):
+    a, b = make_server(latency=0.02), make_server(latency=0.02)
+    client = make_client(a, base_url=[a.url, b.url], concurrency=4, max_retries=1, breaker_window=10,
+                         breaker_min_failures=5)
+    done = []
+    started = time.monotonic()
+    with pytest.raises(LLMError, match="every one of the 2 LLM endpoints looks down") as caught:
+        for index, completion in client.generate(chat(f"t{i}") for i in range(1000)):
+            done.append(completion)
+            if len(done) == 20:
+                a.stop()
+                b.stop()
+    assert time.monotonic() - started < 30
+    assert sum(c.ok for c in done) >= 20 and len(done) < 100
+    assert a.url in str(caught.value) and b.url in str(caught.value)

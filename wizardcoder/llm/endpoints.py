@@ -1,0 +1,321 @@
+"""Several OpenAI-compatible endpoints behind one client: least-loaded routing, health and re-probing.
+
+Every endpoint has its own `openai.AsyncOpenAI` clients (one per `SHARD_SIZE` concurrency slots: httpcore
+scans its whole connection pool on every request, so pools of 32 cost half the client CPU of one pool of
+256). A request goes to the healthy endpoint with the fewest requests in flight. An endpoint is taken out of
+rotation when a connection to it is refused, or after `down_after` failed attempts in a row (a 5xx storm,
+timeouts); a background task re-probes it (`GET /models`) after a cool-down that doubles while it stays
+down, and puts it back when it answers. Only when every endpoint is out do requests go to the down ones
+anyway: their retries then run out and the client's circuit breaker stops the run.
+
+Everything here runs on the client's event loop thread; the counters are read from other threads only
+as whole snapshots.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import importlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+SHARD_SIZE = 32  # concurrency slots per HTTP connection pool
+COUNTERS = ("requests", "attempts", "failed_attempts", "rejected", "prompt_tokens", "completion_tokens",
+            "taken_out")
+
+
+def httpx_module() -> Any | None:
+    """The httpx flavour this openai version is built on (httpx, or httpx2 in openai 3.x)."""
+    import openai
+
+    try:
+        base = next(c for c in openai.DefaultAsyncHttpxClient.__mro__ if c.__name__ == "AsyncClient")
+        return importlib.import_module(base.__module__.split(".")[0])
+    except Exception as exc:  # noqa: BLE001 - an unusual openai build
+        log.debug("cannot tell which httpx the openai package uses (%s)", exc)
+        return None
+
+
+def _http_client(connections: int, timeout: float) -> Any | None:
+    """An async HTTP client with a connection pool as large as its share of the concurrency (the openai
+    default keeps only 100 connections alive)."""
+    import openai
+
+    httpx_mod = httpx_module()
+    if httpx_mod is None:
+        return None
+    try:
+        limits = httpx_mod.Limits(max_connections=connections + 8, max_keepalive_connections=connections + 8)
+        timeouts = httpx_mod.Timeout(timeout, connect=min(timeout, 10.0))
+        return openai.DefaultAsyncHttpxClient(limits=limits, timeout=timeouts)
+    except Exception as exc:  # noqa: BLE001 - fall back to the openai defaults
+        log.debug("using the openai package's default HTTP client (%s)", exc)
+        return None
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    node: BaseException | None = exc
+    while node is not None and node not in seen:
+        seen.append(node)
+        node = node.__cause__ or node.__context__
+    return seen
+
+
+def connection_detail(exc: BaseException) -> str:
+    """The most specific message in an exception's cause chain, saying "connection refused" when it was."""
+    chain = _chain(exc)
+    detail = next((str(e) for e in reversed(chain) if str(e)), str(exc))
+    refused = any(isinstance(e, ConnectionRefusedError) or getattr(e, "errno", None) == errno.ECONNREFUSED
+                  for e in chain)
+    return f"connection refused ({detail})" if refused and "refused" not in detail.lower() else detail
+
+
+def is_refused(exc: BaseException) -> bool:
+    """Whether the TCP connection itself failed (refused, no route): the endpoint is down, not just slow."""
+    return any(type(e).__name__ == "ConnectError" or isinstance(e, ConnectionRefusedError) for e in _chain(exc))
+
+
+class Endpoint:
+    """One base URL: its HTTP clients, load, health and counters."""
+
+    def __init__(self, url: str | None, api_key: str, concurrency: int, timeout: float, cooldown: float):
+        import openai
+
+        self.url = url
+        self.label = url or "https://api.openai.com/v1"
+        # Every endpoint can carry the whole concurrency (the others may be down), in pools of SHARD_SIZE.
+        shards = -(-concurrency // SHARD_SIZE)
+        size = -(-concurrency // shards)
+        self.clients: list[Any] = []
+        for _ in range(shards):
+            kwargs: dict[str, Any] = {}
+            http_client = _http_client(size, timeout)
+            if http_client is not None:
+                kwargs["http_client"] = http_client
+            self.clients.append(
+                openai.AsyncOpenAI(api_key=api_key, base_url=url, max_retries=0, timeout=timeout, **kwargs)
+            )
+        self.shard_load = [0] * shards
+        self.inflight = 0
+        self.picks = 0
+        self.failures_in_a_row = 0
+        self.down_reason: str | None = None
+        self.down_since = 0.0
+        self.base_cooldown = cooldown
+        self.cooldown = cooldown
+        self.probe: asyncio.Task | None = None
+        self.counts = dict.fromkeys(COUNTERS, 0)
+
+    @property
+    def healthy(self) -> bool:
+        return self.down_reason is None
+
+    def acquire(self) -> int:
+        shard = min(range(len(self.shard_load)), key=self.shard_load.__getitem__)
+        self.shard_load[shard] += 1
+        self.inflight += 1
+        self.picks += 1
+        self.counts["attempts"] += 1
+        return shard
+
+    def release(self, shard: int) -> None:
+        self.shard_load[shard] -= 1
+        self.inflight -= 1
+
+    def snapshot(self) -> dict[str, Any]:
+        state = "healthy" if self.healthy else f"out of rotation ({self.down_reason})"
+        return {**self.counts, "state": state}
+
+
+class EndpointPool:
+    """The endpoints of one client. See the module docstring."""
+
+    def __init__(
+        self,
+        urls: list[str | None],
+        *,
+        api_key: str,
+        concurrency: int,
+        timeout: float,
+        down_after: int = 5,
+        cooldown: float = 5.0,
+        max_cooldown: float = 60.0,
+        probe_timeout: float = 5.0,
+    ):
+        self.endpoints = [Endpoint(url, api_key, concurrency, timeout, cooldown) for url in urls]
+        self.down_after = down_after
+        self.max_cooldown = max_cooldown
+        self.probe_timeout = probe_timeout
+
+    # ---------------------------------------------------------------- routing
+    def pick(self, avoid: Endpoint | None = None) -> Endpoint:
+        """The least-loaded healthy endpoint (not `avoid` if another is healthy); if none is healthy, the
+        least-loaded of all (the request then fails and backs off, or finds it back)."""
+        healthy = [e for e in self.endpoints if e.healthy]
+        if avoid is not None and len(healthy) > 1:
+            healthy = [e for e in healthy if e is not avoid]
+        return min(healthy or self.endpoints, key=lambda e: (e.inflight, e.picks))
+
+    def any_healthy(self, other_than: Endpoint | None = None) -> bool:
+        return any(e.healthy and e is not other_than for e in self.endpoints)
+
+    # ---------------------------------------------------------------- health
+    def succeeded(self, endpoint: Endpoint) -> None:
+        endpoint.failures_in_a_row = 0
+        if not endpoint.healthy:
+            self._back(endpoint, "a request succeeded")
+
+    def failed(self, endpoint: Endpoint, reason: str, refused: bool) -> None:
+        """An attempt on `endpoint` hit an infrastructure error; take the endpoint out when it looks down."""
+        endpoint.counts["failed_attempts"] += 1
+        endpoint.failures_in_a_row += 1
+        if endpoint.healthy and (refused or endpoint.failures_in_a_row >= self.down_after):
+            why = reason if refused else f"{endpoint.failures_in_a_row} failed attempts in a row, last: {reason}"
+            self._take_out(endpoint, why)
+
+    def _take_out(self, endpoint: Endpoint, reason: str) -> None:
+        endpoint.down_reason = reason[:300]
+        endpoint.down_since = time.monotonic()
+        endpoint.counts["taken_out"] += 1
+        others = sum(e.healthy for e in self.endpoints)
+        log.warning("LLM endpoint %s taken out of rotation (%s); %d other(s) healthy; re-probing in %.0fs",
+                    endpoint.label, endpoint.down_reason, others, endpoint.cooldown)
+        if endpoint.probe is None or endpoint.probe.done():
+            endpoint.probe = asyncio.get_running_loop().create_task(self._reprobe(endpoint))
+
+    def _back(self, endpoint: Endpoint, why: str) -> None:
+        log.warning("LLM endpoint %s is back in rotation (%s) after %.0fs", endpoint.label, why,
+                    time.monotonic() - endpoint.down_since)
+        endpoint.down_reason = None
+        endpoint.failures_in_a_row = 0
+        endpoint.cooldown = endpoint.base_cooldown
+
+    async def _reprobe(self, endpoint: Endpoint) -> None:
+        while not endpoint.healthy:
+            await asyncio.sleep(endpoint.cooldown)
+            if endpoint.healthy:
+                return
+            problem = await self.probe(endpoint)
+            if problem is None:
+                self._back(endpoint, "it answered a probe")
+                return
+            endpoint.cooldown = min(endpoint.cooldown * 2, self.max_cooldown)
+            log.info("LLM endpoint %s still down (%s); next probe in %.0fs", endpoint.label, problem,
+                     endpoint.cooldown)
+
+    async def probe(self, endpoint: Endpoint) -> str | None:
+        """None when the endpoint answers HTTP (any status below 500), else what went wrong."""
+        import openai
+
+        try:
+            await endpoint.clients[0].models.list(timeout=self.probe_timeout)
+        except openai.APIStatusError as exc:
+            return None if exc.status_code < 500 else f"HTTP {exc.status_code}"
+        except openai.APITimeoutError:
+            return f"no answer within {self.probe_timeout:g}s"
+        except Exception as exc:  # noqa: BLE001 - connection errors of any transport
+            return connection_detail(exc)
+        return None
+
+    # ---------------------------------------------------------------- preflight
+    async def preflight(self, model: str | None, timeout: float, auth_error: Callable[[Any, Endpoint], Exception]
+                        ) -> str:
+        """Check every endpoint with `GET /models` within `timeout`; returns the model to use (`model`, or the
+        first one listed when it is None). See `OpenAIClient.preflight` for what raises."""
+        from wizardcoder.llm.base import LLMEndpointConfigError, LLMError
+
+        checks = await asyncio.gather(*(self._list_models(e, model, timeout, auth_error) for e in self.endpoints))
+        unreachable = [(e, problem) for e, (problem, _) in zip(self.endpoints, checks) if problem is not None]
+        if len(unreachable) == len(self.endpoints):
+            where = "; ".join(f"{e.label}: {problem}" for e, problem in unreachable)
+            raise LLMError(
+                f"cannot reach the LLM endpoint{'s' if len(self.endpoints) > 1 else ''} ({where}). Is the server "
+                "running, and is --base-url / llm.base_url right (host, port, usually ending in /v1)?")
+        for endpoint, problem in unreachable:
+            self.failed(endpoint, f"preflight: {problem}", refused=True)
+        listed = [(e, ids) for e, (problem, ids) in zip(self.endpoints, checks) if problem is None and ids is not None]
+        if model is None:
+            first = next(((e, ids) for e, ids in listed if ids), None)
+            if first is None:
+                raise LLMEndpointConfigError(
+                    f"llm.model is not set and no endpoint lists models at /models ({self.describe()}): "
+                    "set --model / llm.model")
+            model = first[1][0]
+            log.warning("llm.model is not set: using %s, the first model %s serves", model, first[0].label)
+        for endpoint, ids in listed:
+            if model not in ids:
+                names = ", ".join(ids[:50]) + (f" (and {len(ids) - 50} more)" if len(ids) > 50 else "")
+                raise LLMEndpointConfigError(
+                    f"the LLM endpoint {endpoint.label} does not serve the model {model!r}; it lists: "
+                    f"{names or 'no models'}. Set --model / llm.model to one of these.")
+        log.info("LLM endpoint(s) reachable: %s (model %s)", self.describe(), model)
+        return model
+
+    @staticmethod
+    async def _list_models(endpoint: Endpoint, model: str | None, timeout: float,
+                           auth_error: Callable[[Any, Endpoint], Exception]) -> tuple[str | None, list[str] | None]:
+        """(problem reaching it or None, the model ids it lists or None where /models is not served)."""
+        import openai
+
+        try:
+            listing = await endpoint.clients[0].models.list(timeout=timeout)
+        except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
+            raise auth_error(exc, endpoint) from exc
+        except openai.NotFoundError:
+            await EndpointPool._check_routes(endpoint, model, timeout)
+            log.warning("LLM endpoint %s does not serve GET /models: the model name is not checked", endpoint.label)
+            return None, None
+        except openai.APIStatusError as exc:  # 5xx: up but unwell (requests retry)
+            log.warning("LLM endpoint %s answered HTTP %d to GET /models: the model name is not checked",
+                        endpoint.label, exc.status_code)
+            return None, None
+        except openai.APITimeoutError:
+            return f"no answer to GET /models within {timeout:g}s", None
+        except Exception as exc:  # noqa: BLE001 - connection errors of any transport
+            return connection_detail(exc), None
+        return None, [str(m.id) for m in (listing.data or [])]
+
+    @staticmethod
+    async def _check_routes(endpoint: Endpoint, model: str | None, timeout: float) -> None:
+        """Where /models is 404, one-token requests to both completion routes: 404 from both means the URL (or
+        the model) is wrong, which every request would then hit."""
+        import openai
+
+        from wizardcoder.llm.base import LLMEndpointConfigError
+
+        said = ""
+        for path, body in (("/chat/completions", {"messages": [{"role": "user", "content": "ping"}]}),
+                           ("/completions", {"prompt": "ping"})):
+            try:
+                await endpoint.clients[0].post(path, body={"model": model or "", "max_tokens": 1, **body},
+                                               cast_to=getattr(httpx_module(), "Response", object),
+                                               options={"timeout": timeout})
+            except openai.NotFoundError as exc:
+                said = str(getattr(exc, "message", exc))[:200]
+                continue
+            except Exception:  # noqa: BLE001 - anything but 404 means the route exists
+                return
+            return
+        raise LLMEndpointConfigError(
+            f"the LLM endpoint {endpoint.label} answers HTTP 404 to /models, /chat/completions and /completions "
+            f"({said}): check --base-url / llm.base_url (it usually ends in /v1) and --model / llm.model")
+
+    # ---------------------------------------------------------------- reporting
+    def describe(self) -> str:
+        return "; ".join(f"{e.label}: {'healthy' if e.healthy else e.down_reason}" for e in self.endpoints)
+
+    def usage(self) -> dict[str, dict[str, Any]]:
+        return {e.label: e.snapshot() for e in self.endpoints}
+
+    async def close(self) -> None:
+        for endpoint in self.endpoints:
+            if endpoint.probe is not None:
+                endpoint.probe.cancel()
+            for client in endpoint.clients:
+                await client.close()

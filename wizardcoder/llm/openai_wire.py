@@ -1,0 +1,172 @@
+"""What goes over the wire to an OpenAI-compatible endpoint: request bodies, replies, errors, headers.
+
+Pure functions and the one raw POST; the client (`openai_client.py`) decides what to retry and where.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import os
+import time
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+from wizardcoder.llm.base import LLMAuthError, Request, estimate_tokens, request_text, truncate_at_stop
+
+log = logging.getLogger(__name__)
+
+MAX_API_STOPS = 4  # OpenAI accepts at most 4 stop sequences; the rest are applied client-side
+DUMMY_KEY = "sk-no-key-required"
+
+
+class MalformedReply(Exception):
+    """The endpoint answered 200 with something that is not a usable completion (retried)."""
+
+
+def server_message(exc: Any) -> str:
+    """The server's own words from an `openai.APIStatusError` (vLLM: {"message"}; OpenAI, llama.cpp:
+    {"error": {"message"}}), else the exception text."""
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error")
+        if isinstance(inner, dict) and inner.get("message"):
+            return str(inner["message"])
+        if isinstance(inner, str) and inner:
+            return inner
+        if body.get("message"):
+            return str(body["message"])
+    return str(getattr(exc, "message", None) or exc)
+
+
+
+def parse_retry_after(headers: Mapping[str, str] | None, now: float | None = None) -> float | None:
+    """Seconds to wait from `retry-after-ms`, or `Retry-After` as seconds or an HTTP date; None if absent or bad."""
+    if not headers:
+        return None
+    value = headers.get("retry-after-ms")
+    if value is not None:
+        try:
+            return max(0.0, float(value) / 1000.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    now_dt = datetime.fromtimestamp(time.time() if now is None else now, tz=timezone.utc)
+    return max(0.0, (when - now_dt).total_seconds())
+
+
+def resolve_key(api_key: str | None, api_key_env: str, base_url: str | None) -> str:
+    if api_key:
+        return api_key
+    value = os.environ.get(api_key_env)
+    if value:
+        return value
+    if base_url is None:
+        raise LLMAuthError(
+            f"no API key: set the environment variable {api_key_env} (llm.api_key_env names it), "
+            "or set llm.base_url to a local OpenAI-compatible server"
+        )
+    log.info(
+        "%s is not set; sending a dummy API key to %s (fine for local servers without auth)",
+        api_key_env,
+        base_url,
+    )
+    return DUMMY_KEY
+
+
+
+def request_body(request: Request, model: str, n: int, extra_body: Mapping[str, Any]) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "model": model,
+        "max_tokens": request.max_tokens,
+        "temperature": request.temperature,
+        "top_p": request.top_p,
+    }
+    if n != 1:
+        body["n"] = n
+    if request.stop:
+        body["stop"] = list(request.stop[:MAX_API_STOPS])
+    if request.seed is not None:
+        body["seed"] = request.seed
+    body.update(extra_body)
+    if request.messages is not None:
+        body["messages"] = [dict(m) for m in request.messages]
+    else:
+        body["prompt"] = request.prompt
+    return body
+
+
+def parse_reply(data: dict[str, Any], request: Request) -> tuple[list[str], list[str], int, int, int]:
+    """(texts, finish reasons, prompt tokens, completion tokens, 1 if the tokens were estimated) from a reply;
+    `MalformedReply` when it holds no usable completion."""
+    chat = request.messages is not None
+    choices = data.get("choices")
+    if not isinstance(choices, list) or not choices:
+        raise MalformedReply("the reply has no choices")
+    texts: list[str] = []
+    reasons: list[str] = []
+    for choice in sorted(choices, key=lambda c: (c.get("index") or 0) if isinstance(c, dict) else 0):
+        if not isinstance(choice, dict):
+            raise MalformedReply(f"a choice is {type(choice).__name__}, not an object")
+        if chat:
+            message = choice.get("message")
+            if not isinstance(message, dict):
+                raise MalformedReply("a choice has no message")
+            text = message.get("content") or ""
+        else:
+            text = choice.get("text")
+        if not isinstance(text, str):
+            raise MalformedReply(f"choice text is {type(text).__name__}, not str")
+        text, stopped = truncate_at_stop(text, request.stop)
+        texts.append(text)
+        reasons.append("stop" if stopped else str(choice.get("finish_reason") or "stop"))
+    usage = data.get("usage")
+    p_tok = usage.get("prompt_tokens") if isinstance(usage, dict) else None
+    c_tok = usage.get("completion_tokens") if isinstance(usage, dict) else None
+    if isinstance(p_tok, int) and isinstance(c_tok, int):
+        return texts, reasons, p_tok, c_tok, 0
+    return texts, reasons, estimate_tokens(request_text(request)), sum(estimate_tokens(t) for t in texts), 1
+
+
+async def post(client: Any, path: str, body: dict[str, Any], chat: bool, timeout: float,
+               raw_response: Any) -> dict[str, Any]:
+    """POST through the openai package and return the reply JSON as a dict.
+
+    `client.post` is the package's public call for raw endpoints: its HTTP stack, auth and
+    status-error mapping (RateLimitError, AuthenticationError, ...), without the per-call TypedDict
+    transform of the parameters and the pydantic reply models, which together cost ~40% of the
+    client's CPU per request; we validate the few fields we read ourselves. `raw_response` is the
+    httpx Response class (None: fall back to the package's reply models).
+    """
+    if raw_response is not None:
+        response = await client.post(path, body=body, cast_to=raw_response, options={"timeout": timeout})
+        data = json.loads(response.content)  # ValueError when malformed: retried
+    else:
+        from openai.types import Completion as TextCompletion
+        from openai.types.chat import ChatCompletion
+
+        reply = await client.post(
+            path, body=body, cast_to=ChatCompletion if chat else TextCompletion, options={"timeout": timeout}
+        )
+        if not hasattr(reply, "model_dump"):
+            raise MalformedReply(f"not a completion object: {str(reply)[:200]!r}")
+        data = reply.model_dump()
+    if not isinstance(data, dict):
+        raise MalformedReply(f"the reply is {type(data).__name__}, not a JSON object")
+    return data
