@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 from pathlib import Path
 
@@ -31,7 +32,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="a local model directory or .gguf file, an endpoint's model name, "
                                    "or smollm2-135m-instruct (the embedded model)")
     p.add_argument("--adapter", help="a peft LoRA adapter directory (local models)")
-    p.add_argument("--base-url", help="an OpenAI-compatible endpoint, e.g. http://localhost:8000/v1")
+    p.add_argument("--base-url", action="append",
+                   help="an OpenAI-compatible endpoint, e.g. http://localhost:8000/v1; repeat it for several "
+                        "endpoints serving the same model (each request goes to the least-loaded healthy one)")
     p.add_argument("--api", choices=("chat", "completions"), help="endpoint API (default: chat)")
     p.add_argument("--samples", metavar="FILE", help="score these samples (JSONL: task_id + completion or solution)")
     p.add_argument("--n", type=int, help="samples per problem")
@@ -52,12 +55,15 @@ def config_from_args(args: argparse.Namespace):
     from wizardcoder.eval.runner import EvalConfig
 
     overrides = [f"suite.name={args.suite}"]
+    if args.base_url:  # an explicit endpoint always wins: --model is then the name it serves, whatever it is
+        urls = args.base_url[0] if len(args.base_url) == 1 else args.base_url
+        overrides += ["llm.provider=openai", f"llm.base_url={json.dumps(urls)}"]
     if args.model:
-        if args.model.lower() in EMBEDDED_NAMES:
+        if args.model.lower() in EMBEDDED_NAMES and not args.base_url:
             overrides.append("llm.provider=embedded")
         else:
             overrides.append(f"llm.model={args.model}")
-    for flag, key in (("adapter", "llm.adapter"), ("base_url", "llm.base_url"), ("api", "llm.api"),
+    for flag, key in (("adapter", "llm.adapter"), ("api", "llm.api"),
                       ("samples", "generation.samples_file"), ("n", "generation.n"),
                       ("temperature", "generation.temperature"), ("sandbox", "sandbox.backend"),
                       ("limit", "suite.limit"), ("data", "suite.data_dir"), ("output", "output_dir")):

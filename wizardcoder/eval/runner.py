@@ -210,8 +210,10 @@ def _generate(cfg: EvalConfig, problems: list[Problem], samples: JsonlLog, progr
         from wizardcoder.llm import create_client
 
         client = create_client(cfg.llm)
-    failures = 0
+    failures = rejected = 0
     try:
+        if own_client:
+            client.preflight()  # an unreachable endpoint or unknown model fails now, naming it
         build = _request_builder(cfg, mode, client)
         requests = (build(p, i) for p, i in todo)
         bar = progress("generating samples", len(todo))
@@ -224,13 +226,18 @@ def _generate(cfg: EvalConfig, problems: list[Problem], samples: JsonlLog, progr
                 log.warning("%s sample %d: LLM failure, left for the next run: %s", problem.task_id, idx,
                             completion.error)
                 continue
+            if completion.rejected is not None:  # refused for good (e.g. too long): an empty answer, kept
+                rejected += 1
+                log.warning("%s sample %d: the request was refused, scored as an empty completion: %s",
+                            problem.task_id, idx, completion.rejected)
             raw = completion.text
             aligned = postprocess(problem, raw, mode)
             reason = completion.finish_reasons[0] if completion.finish_reasons else None
             finish[str(reason)] += 1
             samples.append({"task_id": problem.task_id, "sample_idx": idx, "mode": mode,
                             "completion": aligned.completion, "solution": aligned.solution,
-                            "raw": raw, "finish_reason": reason})
+                            "raw": raw, "finish_reason": reason,
+                            **({"rejected": completion.rejected} if completion.rejected is not None else {})})
         bar.close()
         stats["finish_reasons"] = dict(finish)
         usage = getattr(client, "usage", None)
@@ -240,6 +247,7 @@ def _generate(cfg: EvalConfig, problems: list[Problem], samples: JsonlLog, progr
         if own_client:
             client.close()
     stats["llm_failures"] = failures
+    stats["llm_rejected"] = rejected
     if failures:
         log.error("%d samples could not be generated (LLM infrastructure failures); run again to retry them",
                   failures)

@@ -35,7 +35,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sandbox", choices=("auto", "docker", "local", "ray"),
                    help="where generated code runs (default auto; ray: a Ray cluster, RAY_ADDRESS or "
                         "sandbox.ray_address)")
-    p.add_argument("--base-url", help="an OpenAI-compatible endpoint, e.g. http://localhost:8000/v1")
+    p.add_argument("--base-url", action="append",
+                   help="an OpenAI-compatible endpoint, e.g. http://localhost:8000/v1; repeat it for several "
+                        "endpoints serving the same model (each request goes to the least-loaded healthy one)")
     p.add_argument("--model", help="the endpoint's model name (or a local model path)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("overrides", nargs="*", metavar="key=value",
@@ -61,11 +63,13 @@ def config_from_args(args: argparse.Namespace):
             except ValueError as exc:
                 raise UserError(f"--limit {args.limit!r}: give a number of seeds or 'all'") from exc
     for flag, key in (("lang", "evolve.lang"), ("seeds", "seeds.path"), ("rounds", "evolve.rounds"),
-                      ("output", "output.dir"), ("sandbox", "sandbox.backend"), ("base_url", "llm.base_url"),
-                      ("model", "llm.model")):
+                      ("output", "output.dir"), ("sandbox", "sandbox.backend"), ("model", "llm.model")):
         value = getattr(args, flag)
         if value is not None:
             overrides.append(f"{key}={_quote(value)}")
+    if args.base_url:  # an explicit endpoint always wins over the config's provider
+        urls = args.base_url[0] if len(args.base_url) == 1 else args.base_url
+        overrides += ["llm.provider=openai", f"llm.base_url={json.dumps(urls)}"]
     # flags first, then explicit key=value overrides (the later wins)
     return load_config(EvolveConfig, args.config, overrides + list(args.overrides))
 

@@ -108,8 +108,10 @@ class EvolveConfig:
 # so a rerun with more concurrency, another sandbox backend or more rounds resumes the same run.
 _NON_RESULT_KEYS = {
     "evolve": {"rounds", "on_infra_error", "infra_retries"},
+    # base_url: more (or other) endpoints serving the same model resume the run; max_context_tokens refuses
+    # before sending what the server would refuse anyway
     "llm": {"api_key_env", "concurrency", "max_retries", "timeout", "batch_size", "device",
-            "price_per_1k_prompt", "price_per_1k_completion"},
+            "price_per_1k_prompt", "price_per_1k_completion", "base_url", "max_context_tokens"},
     "sandbox": {"backend", "workers", "image", "ray_address"},
     "eliminate": {"chunk_size", "tail_chars"},
     "output": {"dir", "root", "report", "fsync"},
