@@ -27,6 +27,7 @@ class RoundStats:
         self.pool_in = 0
         self.n_evolved = 0
         self.llm_calls = 0
+        self.llm_failed_calls = 0
         self.prompt_tokens = 0
         self.completion_tokens = 0
         self.methods: Counter[str] = Counter()
@@ -40,7 +41,10 @@ class RoundStats:
         self.seconds = 0.0
 
     def call(self, row: dict[str, Any]) -> None:
-        self.llm_calls += 1
+        if row.get("error"):  # an infrastructure failure, asked again: counted apart from the calls
+            self.llm_failed_calls += 1
+        else:
+            self.llm_calls += 1
         self.prompt_tokens += int(row.get("prompt_tokens") or 0)
         self.completion_tokens += int(row.get("completion_tokens") or 0)
 
@@ -78,7 +82,8 @@ class RoundStats:
             "pass_rate": passed / self.n_evolved if self.n_evolved else 0.0,
             "methods": dict(sorted(self.methods.items())),
             "passed_by_method": dict(sorted(self.passed_methods.items())),
-            "llm_calls": self.llm_calls, "prompt_tokens": self.prompt_tokens,
+            "llm_calls": self.llm_calls, "llm_failed_calls": self.llm_failed_calls,
+            "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens, "cost": cost,
             "mean_instruction_words": self.evolved_words.value,
             "mean_passed_instruction_words": self.passed_words.value,

@@ -18,7 +18,9 @@ so a completed call is read back, never asked again. Each step records its own d
 (`drop`: the reason it filtered the task out, with what it parsed), so finalizing a round only merges
 those decisions into one record per task; it never re-judges. An infrastructure failure (Completion.error,
 a sandbox ERROR) is never a drop: the step is retried, and the run stops (rerun to retry) or, with
-`evolve.on_infra_error: keep_parent`, carries the parent on and counts an `infra_error`.
+`evolve.on_infra_error: keep_parent`, carries the parent on and counts an `infra_error`. A request
+the endpoint refuses for good (Completion.rejected: HTTP 400 "context length exceeded", ...) is a
+completed call and the step's decision: `drop: request_rejected`, with the refusal kept on the row.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from wizardcoder.evolve.prompts import PromptSet, load_prompts
 from wizardcoder.evolve.report import RoundStats, run_stats, write_report
 from wizardcoder.evolve.rundir import RunDir
 from wizardcoder.evolve.seeds import describe_source, load_seeds
+from wizardcoder.llm.base import REQUEST_REJECTED
 from wizardcoder.progress import Progress, no_progress
 from wizardcoder.records import DROPPED, INFRA_ERROR, PASSED, TaskRecord
 
@@ -111,6 +114,7 @@ class _Run:
             from wizardcoder.llm import create_client
 
             self._client = create_client(self.cfg.llm)
+            self._client.preflight()  # an unreachable endpoint or unknown model fails now, naming it
         return self._client
 
     @property
@@ -304,7 +308,7 @@ class _Run:
             for index, completion in self.client.generate(requests()):
                 row = pending.pop(index)
                 row.update(
-                    text=None if completion.error else completion.text,
+                    text=completion.text if completion.ok else None,
                     finish_reason=(completion.finish_reasons[0] if completion.finish_reasons else None),
                     prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
                     error=completion.error,
@@ -312,6 +316,10 @@ class _Run:
                 if completion.error:
                     errors += 1
                     log.warning("%s: %s: infrastructure error: %s", label, row["key"], completion.error)
+                elif completion.rejected is not None:  # refused for good: the step's verdict, never asked again
+                    row.update(rejected=completion.rejected, drop=REQUEST_REJECTED)
+                    row.setdefault("instruction", row["parent"]["instruction"])
+                    log.warning("%s: %s: request refused: %s", label, row["key"], completion.rejected)
                 else:
                     decide(row)
                 store.append(row)
@@ -404,7 +412,7 @@ class _Run:
                     stats.call(row)
                     if row.get("error"):
                         continue
-                    if step == EVOLVE:
+                    if step == EVOLVE and not row.get("rejected"):
                         stats.evolved(row)
                     if row.get("drop"):
                         emit(row, DROPPED, row["drop"], row["instruction"])
@@ -439,7 +447,14 @@ class _Run:
         s = stats.as_dict()
         log.info("round %d: %d evolved, %d passed, dropped %s", r, s["evolved"], s["passed"], dict(s["dropped"]))
 
+    def _client_usage(self) -> dict[str, Any] | None:
+        """This invocation's client counters (requests, retries apart, refusals, per endpoint); None if no
+        call was made. Not summed over resumed runs: the rounds' counters are."""
+        usage = getattr(self._client, "usage", None) if self._client is not None else None
+        return usage.as_dict() if hasattr(usage, "as_dict") else None
+
     def _write_stats(self, dataset: dict[str, Any]) -> dict[str, Any]:
         stats = run_stats(self.dir, self.cfg, dataset)
+        stats["llm"]["usage"] = self._client_usage()
         write_json_atomic(self.dir.stats_path, stats)
         return stats

@@ -1,0 +1,65 @@
+"""`wizardcoder evolve` against a real OpenAI-compatible server that refuses one prompt for good (HTTP 400)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from wizardcoder.evolve.fake import scripted_reply
+from wizardcoder.evolve.rundir import read_jsonl
+from wizardcoder.llm import Request
+from wizardcoder.llm.fake_server import FakeOpenAIServer, Fault, body_text
+
+REPO = Path(__file__).resolve().parents[2]
+SEEDS = REPO / "wizardcoder" / "evolve" / "seeds" / "python.jsonl"
+
+
+def _evolve(url: str, out: Path, *extra: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "wizardcoder.cli", "evolve", "--lang", "python", "--limit", "4", "--rounds", "1",
+           "--sandbox", "local", "--output", str(out), "--no-progress", "--base-url", url, "--model", "fake-model",
+           "eliminate.decontaminate=false", "llm.max_retries=0", "evolve.infra_retries=0", *extra]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_a_refused_prompt_drops_its_task_and_no_rerun_sends_it_again(tmp_path):
+    seeds = [json.loads(line) for line in SEEDS.read_text().splitlines()[:4]]
+    refused, flaky = seeds[0]["instruction"][:50], seeds[1]["instruction"][:50]
+    outage = {"on": True}
+
+    def faults(body, attempt):  # the second seed's call hits a 503 in the first run only (infrastructure)
+        return Fault.server_error(503) if outage["on"] and flaky in body_text(body) else None
+
+    def reply(body):
+        return scripted_reply(Request.from_text(body_text(body)))
+
+    out = tmp_path / "run"
+    with FakeOpenAIServer(reply, faults=faults, reject_marker=refused) as server:
+        first = _evolve(server.url, out)
+        assert first.returncode == 1, first.stderr[-3000:]  # the 503 stops the run; the 400 does not
+        assert "infrastructure" in first.stderr
+        outage["on"] = False
+        second = _evolve(server.url, out)
+        assert second.returncode == 0, second.stderr[-3000:]
+        asked = {text: n for text, n in server.attempts.items() if refused in text}
+        flaky_asked = sum(n for text, n in server.attempts.items() if flaky in text)
+
+    assert list(asked.values()) == [1]  # refused once, never retried, never asked again by the rerun
+    assert flaky_asked >= 2  # the infrastructure failure was asked again
+    records = list(read_jsonl(out / "records.jsonl"))
+    by_seed = {r["seed_id"]: r for r in records}
+    assert by_seed[seeds[0]["id"]]["verdict"] == "dropped"
+    assert by_seed[seeds[0]["id"]]["reason"] == "request_rejected"
+    assert len(by_seed) == 4
+    raw = [row for row in read_jsonl(out / "raw" / "round_001" / "evolve.jsonl") if row.get("rejected")]
+    assert len(raw) == 1 and "maximum context length" in raw[0]["rejected"]
+    assert [r["id"] for r in read_jsonl(out / "pool" / "round_001.jsonl")].count(seeds[0]["id"]) == 1  # parent kept
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["rounds"][0]["dropped"]["request_rejected"] == 1
+    assert stats["rounds"][0]["llm_failed_calls"] == 1
+    usage = stats["llm"]["usage"]
+    assert usage["rejected"] == 0 and usage["failures"] == 0  # the rerun asked neither the refused call again...
+    assert usage["endpoints"][server.url]["requests"] >= 1  # ...and reports its calls per endpoint
