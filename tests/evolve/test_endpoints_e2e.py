@@ -1,4 +1,5 @@
-"""`wizardcoder evolve` against a real OpenAI-compatible server that refuses one prompt for good (HTTP 400)."""
+"""`wizardcoder evolve` against real OpenAI-compatible servers: one prompt refused for good (HTTP 400), and two
+endpoints of which one is killed mid-run."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 from wizardcoder.evolve.fake import scripted_reply
@@ -17,12 +20,19 @@ REPO = Path(__file__).resolve().parents[2]
 SEEDS = REPO / "wizardcoder" / "evolve" / "seeds" / "python.jsonl"
 
 
-def _evolve(url: str, out: Path, *extra: str) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "wizardcoder.cli", "evolve", "--lang", "python", "--limit", "4", "--rounds", "1",
-           "--sandbox", "local", "--output", str(out), "--no-progress", "--base-url", url, "--model", "fake-model",
+def _evolve(url: str | list[str], out: Path, *extra: str, limit: int = 4, rounds: int = 1
+            ) -> subprocess.CompletedProcess:
+    urls = [url] if isinstance(url, str) else url
+    cmd = [sys.executable, "-m", "wizardcoder.cli", "evolve", "--lang", "python", "--limit", str(limit),
+           "--rounds", str(rounds), "--sandbox", "local", "--output", str(out), "--no-progress",
+           *[arg for u in urls for arg in ("--base-url", u)], "--model", "fake-model",
            "eliminate.decontaminate=false", "llm.max_retries=0", "evolve.infra_retries=0", *extra]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(cmd, check=False, env=env, capture_output=True, text=True, timeout=300)
+
+
+def _reply(body):
+    return scripted_reply(Request.from_text(body_text(body)))
 
 
 def test_a_refused_prompt_drops_its_task_and_no_rerun_sends_it_again(tmp_path):
@@ -33,11 +43,8 @@ def test_a_refused_prompt_drops_its_task_and_no_rerun_sends_it_again(tmp_path):
     def faults(body, attempt):  # the second seed's call hits a 503 in the first run only (infrastructure)
         return Fault.server_error(503) if outage["on"] and flaky in body_text(body) else None
 
-    def reply(body):
-        return scripted_reply(Request.from_text(body_text(body)))
-
     out = tmp_path / "run"
-    with FakeOpenAIServer(reply, faults=faults, reject_marker=refused) as server:
+    with FakeOpenAIServer(_reply, faults=faults, reject_marker=refused) as server:
         first = _evolve(server.url, out)
         assert first.returncode == 1, first.stderr[-3000:]  # the 503 stops the run; the 400 does not
         assert "infrastructure" in first.stderr
@@ -63,3 +70,33 @@ def test_a_refused_prompt_drops_its_task_and_no_rerun_sends_it_again(tmp_path):
     usage = stats["llm"]["usage"]
     assert usage["rejected"] == 0 and usage["failures"] == 0  # the rerun asked neither the refused call again...
     assert usage["endpoints"][server.url]["requests"] >= 1  # ...and reports its calls per endpoint
+
+
+def test_two_endpoints_one_killed_mid_run_give_the_lone_endpoints_dataset(tmp_path):
+    with FakeOpenAIServer(_reply, latency=0.02) as lone:
+        reference = _evolve(lone.url, tmp_path / "reference", limit=8, rounds=2)
+        assert reference.returncode == 0, reference.stderr[-3000:]
+    killed_after = 6
+    with FakeOpenAIServer(_reply, latency=0.02) as a, FakeOpenAIServer(_reply, latency=0.02) as b:
+        def kill_a() -> None:  # the kill switch, once `a` has answered a few calls
+            deadline = time.monotonic() + 120
+            while a.statuses[200] < killed_after and time.monotonic() < deadline:
+                time.sleep(0.005)
+            a.stop()
+
+        killer = threading.Thread(target=kill_a)
+        killer.start()
+        run = _evolve([a.url, b.url], tmp_path / "two", "llm.max_retries=2", limit=8, rounds=2)
+        killer.join()
+        assert run.returncode == 0, run.stderr[-3000:]
+        assert b.requests > 0
+    assert (tmp_path / "two" / "dataset.jsonl").read_bytes() == (tmp_path / "reference" / "dataset.jsonl").read_bytes()
+    stats = json.loads((tmp_path / "two" / "stats.json").read_text())
+    ref_stats = json.loads((tmp_path / "reference" / "stats.json").read_text())
+    for got, want in zip(stats["rounds"], ref_stats["rounds"]):
+        got.pop("seconds"), want.pop("seconds")
+        assert got == want  # nothing lost, nothing asked twice
+    per = stats["llm"]["usage"]["endpoints"]
+    assert per[a.url]["requests"] >= killed_after // 2 and per[a.url]["taken_out"] == 1
+    assert per[a.url]["requests"] + per[b.url]["requests"] == stats["llm"]["usage"]["requests"]
+    assert stats["llm"]["usage"]["failures"] == 0
