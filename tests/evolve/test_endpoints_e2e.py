@@ -90,6 +90,7 @@ def test_two_endpoints_one_killed_mid_run_give_the_lone_endpoints_dataset(tmp_pa
         killer.join()
         assert run.returncode == 0, run.stderr[-3000:]
         assert b.requests > 0
+        assert f"endpoint {a.url}:" in run.stdout and f"endpoint {b.url}:" in run.stdout  # the summary, per endpoint
     assert (tmp_path / "two" / "dataset.jsonl").read_bytes() == (tmp_path / "reference" / "dataset.jsonl").read_bytes()
     stats = json.loads((tmp_path / "two" / "stats.json").read_text())
     ref_stats = json.loads((tmp_path / "reference" / "stats.json").read_text())

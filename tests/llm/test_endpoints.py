@@ -160,7 +160,8 @@ def test_a_5xx_storm_takes_an_endpoint_out_until_a_probe_finds_it_back(make_serv
     first = dict(client.generate(chat(f"storm {i}") for i in range(40)))
     assert all(c.ok for c in first.values())
     per = client.usage.endpoints
-    assert per[a.url]["taken_out"] == 1 and per[a.url]["requests"] == 0 and per[a.url]["failed_attempts"] >= 3
+    # out at least once (a probe may let it back in a while, /models still answering), and it served nothing
+    assert per[a.url]["taken_out"] >= 1 and per[a.url]["requests"] == 0 and per[a.url]["failed_attempts"] >= 3
     a.outage = None
     deadline = time.monotonic() + 10
     while "out of rotation" in client.usage.endpoints[a.url]["state"] and time.monotonic() < deadline:

@@ -140,7 +140,8 @@ def write_report(run: RunDir, stats: dict[str, Any], cfg: Any = None) -> Path:
     dataset = stats.get("dataset") or {}
     llm = stats["llm"]
     model = llm["provider"] + (f" `{llm['model']}`" if llm.get("model") else "")
-    model += f" at {llm['base_url']}" if llm.get("base_url") else ""
+    urls = llm.get("base_url") or []
+    model += f" at {', '.join([urls] if isinstance(urls, str) else urls)}" if urls else ""
     cost = f"; cost ${totals['cost']:.4f}" if totals.get("cost") is not None else ""
     lines = [
         f"# Evolve run `{Path(stats['run_dir']).name}`",

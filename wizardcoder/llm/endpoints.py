@@ -168,6 +168,7 @@ class EndpointPool:
     # ---------------------------------------------------------------- health
     def succeeded(self, endpoint: Endpoint) -> None:
         endpoint.failures_in_a_row = 0
+        endpoint.cooldown = endpoint.base_cooldown  # it served a request: a later outage starts afresh
         if not endpoint.healthy:
             self._back(endpoint, "a request succeeded")
 
@@ -194,7 +195,6 @@ class EndpointPool:
                     time.monotonic() - endpoint.down_since)
         endpoint.down_reason = None
         endpoint.failures_in_a_row = 0
-        endpoint.cooldown = endpoint.base_cooldown
 
     async def _reprobe(self, endpoint: Endpoint) -> None:
         while not endpoint.healthy:
@@ -203,6 +203,9 @@ class EndpointPool:
                 return
             problem = await self.probe(endpoint)
             if problem is None:
+                # a probe proves less than a served request (/models may answer while completions fail):
+                # until one is served, the next outage waits twice as long, so a flapping endpoint costs little
+                endpoint.cooldown = min(endpoint.cooldown * 2, self.max_cooldown)
                 self._back(endpoint, "it answered a probe")
                 return
             endpoint.cooldown = min(endpoint.cooldown * 2, self.max_cooldown)
