@@ -30,7 +30,7 @@ def test_connection_refused_exits_1_within_seconds_naming_the_url(stage, tmp_pat
     url = f"http://127.0.0.1:{free_port()}/v1"
     started = time.monotonic()
     assert main(command(stage, url, "m", tmp_path / "out")) == 1
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < 30  # (was 45-100 s of retries) mostly importing openai on a busy machine
     err = capsys.readouterr().err
     assert url in err and "connection refused" in err.lower()
 
@@ -64,3 +64,16 @@ def test_base_url_may_be_repeated(stage):
     cfg = (eval_config if stage == "eval" else evolve_config)(args)
     assert cfg.llm.base_url == ["http://a:1/v1", "http://b:2/v1"]
     assert cfg.llm.resolved_provider() == "openai" and cfg.llm.model == "smollm2"
+
+
+def test_an_endpoint_in_the_config_also_wins_over_the_alias(tmp_path):
+    from wizardcoder.eval.command import config_from_args
+
+    config = tmp_path / "eval.yaml"
+    config.write_text("llm:\n  base_url: http://a:1/v1\n")
+    for extra, url in (([], "http://a:1/v1"), (["llm.base_url=http://b:2/v1"], "http://b:2/v1")):
+        args = build_parser().parse_args(["eval", "humaneval", *extra, "--model", "smollm2", "--config", str(config)])
+        cfg = config_from_args(args)
+        assert (cfg.llm.resolved_provider(), cfg.llm.model, cfg.llm.base_url) == ("openai", "smollm2", url)
+    args = build_parser().parse_args(["eval", "humaneval", "--model", "smollm2"])
+    assert config_from_args(args).llm.resolved_provider() == "embedded"  # no endpoint anywhere: the alias holds

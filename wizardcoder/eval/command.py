@@ -58,11 +58,9 @@ def config_from_args(args: argparse.Namespace):
     if args.base_url:  # an explicit endpoint always wins: --model is then the name it serves, whatever it is
         urls = args.base_url[0] if len(args.base_url) == 1 else args.base_url
         overrides += ["llm.provider=openai", f"llm.base_url={json.dumps(urls)}"]
+    alias = bool(args.model) and args.model.lower() in EMBEDDED_NAMES and not args.base_url
     if args.model:
-        if args.model.lower() in EMBEDDED_NAMES and not args.base_url:
-            overrides.append("llm.provider=embedded")
-        else:
-            overrides.append(f"llm.model={args.model}")
+        overrides.append("llm.provider=embedded" if alias else f"llm.model={args.model}")
     for flag, key in (("adapter", "llm.adapter"), ("api", "llm.api"),
                       ("samples", "generation.samples_file"), ("n", "generation.n"),
                       ("temperature", "generation.temperature"), ("sandbox", "sandbox.backend"),
@@ -77,7 +75,11 @@ def config_from_args(args: argparse.Namespace):
             raise UserError(f"--k {args.k!r}: use comma-separated integers, e.g. 1,10,100") from exc
         overrides.append(f"k=[{','.join(map(str, ks))}]")
     # CLI flags first, then explicit key=value overrides (the later wins).
-    return load_config(EvalConfig, args.config, overrides + list(args.overrides))
+    cfg = load_config(EvalConfig, args.config, overrides + list(args.overrides))
+    if alias and cfg.llm.base_url:  # an endpoint from the config file or an override wins over the alias too
+        overrides[overrides.index("llm.provider=embedded")] = f"llm.model={args.model}"
+        cfg = load_config(EvalConfig, args.config, overrides + list(args.overrides))
+    return cfg
 
 
 def run(args: argparse.Namespace) -> int:
