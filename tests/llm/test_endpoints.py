@@ -171,6 +171,19 @@ def test_a_5xx_storm_takes_an_endpoint_out_until_a_probe_finds_it_back(make_serv
     assert client.usage.endpoints[a.url]["requests"] >= 10 and client.usage.failures == 0
 
 
+@pytest.mark.parametrize("fault", [Fault.server_error(502), Fault.hang(), Fault.disconnect(), Fault.malformed(),
+                                   Fault.truncated()], ids=["502", "hang", "disconnect", "malformed", "truncated"])
+def test_any_failing_endpoint_is_taken_out_while_the_healthy_one_serves_everything(make_server, make_client, fault):
+    sick, healthy = make_server(faults=lambda body, attempt: fault), make_server(latency=0.01)
+    client = make_client(sick, base_url=[sick.url, healthy.url], concurrency=4, max_retries=2, timeout=0.5,
+                         endpoint_down_after=3, endpoint_cooldown=60)
+    results = dict(client.generate(chat(f"q{i}") for i in range(40)))
+    assert all(c.ok and c.text == f"echo: q{i}" for i, c in results.items()) and len(results) == 40
+    per = client.usage.endpoints
+    assert per[sick.url]["taken_out"] == 1 and per[sick.url]["requests"] == 0
+    assert per[healthy.url]["requests"] == 40 and client.usage.failures == 0
+
+
 def test_an_endpoint_down_at_preflight_is_skipped(make_server, make_client):
     b = make_server()
     dead = f"http://127.0.0.1:{free_port()}/v1"
