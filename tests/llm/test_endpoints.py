@@ -56,10 +56,24 @@ def test_a_prompt_the_server_refuses_ends_rejected_not_retried_and_never_trips_t
 def test_other_deterministic_refusals_are_rejected_too(make_server, make_client, status):
     server = make_server(faults=lambda body, attempt: Fault("status", status) if "bad" in body_text(body) else None)
     client = make_client(server)
-    results = dict(client.generate([chat("good"), chat("bad one")]))
-    assert results[0].ok
-    assert results[1].http_status == status and f"HTTP {status}" in results[1].rejected
+    assert client.complete(chat("good")).ok
+    refused = client.complete(chat("bad one"))
+    assert refused.http_status == status and f"HTTP {status}" in refused.rejected
     assert server.attempts["bad one"] == 1
+
+
+def test_a_404_before_any_success_is_not_taken_as_the_prompts_refusal(make_server, make_client):
+    """404 for everything is a wrong URL or model: until some request succeeds, a 404 is an infrastructure error
+    (asked again by a rerun, never recorded as a verdict), and the third one aborts the run."""
+    server = make_server(faults=lambda body, attempt: Fault("status", 404) if "bad" in body_text(body) else None)
+    client = make_client(server)
+    first = client.complete(chat("bad 1"))
+    assert first.error and "404" in first.error and first.rejected is None
+    assert client.complete(chat("good")).ok
+    assert client.complete(chat("bad 2")).rejected  # now it is about that prompt
+    fresh = make_client(server)
+    with pytest.raises(LLMEndpointConfigError, match="every request so far got HTTP 404"):
+        list(fresh.generate(chat(f"bad {i}") for i in range(10)))
 
 
 @pytest.mark.parametrize("status", [429, 500, 503])

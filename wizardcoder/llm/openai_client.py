@@ -318,20 +318,26 @@ class OpenAIClient(LLMClient):
         except BaseException as exc:  # noqa: BLE001 - a bug must surface, not hang the consumer
             results.put((index, _Abort(exc)))
             return
-        tripped = self._record(completion)
-        results.put((index, _Abort(tripped) if tripped is not None else completion))
+        outcome = self._record(completion)
+        results.put((index, _Abort(outcome) if isinstance(outcome, LLMError) else outcome))
 
-    def _record(self, completion: Completion) -> LLMError | None:
-        """Feed the circuit breaker (infrastructure outcomes only); returns the error to abort with."""
+    def _record(self, completion: Completion) -> Completion | LLMError:
+        """Feed the circuit breaker (infrastructure outcomes only); returns the completion to deliver, or the
+        error to abort with."""
         with self._outcome_lock:
             if completion.rejected is not None:  # a refusal says nothing about the endpoint's health...
                 if completion.http_status == 404 and not self._answered:
-                    self._not_found += 1  # ...unless nothing but 404 ever came back
+                    # ...unless nothing but 404 ever came back: then it is the URL or the model, so it must not
+                    # be recorded as this prompt's verdict; an infrastructure error (asked again), or the abort
+                    self._not_found += 1
                     if self._not_found >= NOT_FOUND_ABORT:
                         return LLMEndpointConfigError(
                             f"every request so far got HTTP 404 from {self.endpoints_label} (last: "
                             f"{completion.rejected}): check llm.base_url (it usually ends in /v1) and llm.model")
-                return None
+                    self._usage.add(rejected=-1, failures=1)
+                    return Completion.failed(f"{completion.rejected} (no request has succeeded yet: not taken "
+                                             "as this prompt's refusal)")
+                return completion
             self._answered = self._answered or completion.error is None
             self._outcomes.append(completion.error is not None)
             failed = sum(self._outcomes)
@@ -346,7 +352,7 @@ class OpenAIClient(LLMClient):
                     f"retries each (last: {completion.error}). Endpoints: {state}. Check the server(s), or "
                     "lower llm.concurrency if overloaded; completed results are kept."
                 )
-        return None
+        return completion
 
     # ---------------------------------------------------------------- one request
     async def _complete(self, request: Request) -> Completion:
