@@ -5,6 +5,10 @@
         for index, completion in client.generate(Request.from_text(t) for t in tasks):
             ...
 
+`base_url` may be a list of endpoints serving the same model (least-loaded healthy one first). A Completion
+is texts, `rejected` (a refusal for good: record it as a verdict) or `error` (infrastructure: ask again);
+see `Completion`. Stages call `client.preflight()` before their work, to fail fast on a bad endpoint.
+
 Importing this package is cheap: openai, torch and transformers load only when a client is created.
 """
 

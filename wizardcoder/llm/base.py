@@ -99,7 +99,8 @@ class Completion:
       "HTTP 400: This model's maximum context length is 2048 tokens ..."; `http_status` is the status,
       None when the client refused before sending because prompt + max_tokens exceed
       `llm.max_context_tokens`): a *deterministic* refusal (HTTP 400/404/413/422 and other 4xx except
-      401/403/408/409/425/429). Asking again gets the same answer, so the client never retries it and it
+      401/403/408/409/425/429; but a 404 before any request succeeded is an `error`: it means a wrong URL or
+      model, not a bad prompt). Asking again gets the same answer, so the client never retries it and it
       never counts toward the circuit breaker. A stage must record it as a verdict for that input (reason
       `REQUEST_REJECTED`, "request_rejected") next to the call's key, so no rerun asks again, and carry on.
     * **error** (`error` is set): an *infrastructure* failure (429, 5xx, timeouts, connection errors, garbled
