@@ -10,6 +10,9 @@
 
 The server runs in a separate process, so the client's CPU and memory are measured alone.
 
+    python benchmarks/bench_llm_client.py --endpoints 2   # also: the same load spread over 2 servers
+                                                           # (llm.base_url as a list), against 1 server
+
     python benchmarks/bench_llm_client.py --embedded   # CPU tokens/s of the embedded SmolLM2, batch 1 and 8
 """
 
@@ -64,13 +67,15 @@ def requests(n: int, tag: str):
         yield Request.from_text(f"{tag} request {i}: write a function that returns {i}", max_tokens=64)
 
 
-def throughput(url: str, server_pid: int, concurrency: int, n: int, latency: float) -> dict:
+def throughput(url: str | list[str], server_pids: int | list[int], concurrency: int, n: int, latency: float
+               ) -> dict:
+    pids = server_pids if isinstance(server_pids, list) else [server_pids]
     with OpenAIClient(url, "fake-model", concurrency=concurrency, timeout=30) as client:
         client.complete(Request.from_text("warm-up"))  # start the loop thread, open a connection
-        cpu0, server0, t0 = cpu_s(), proc_cpu_s(server_pid), time.perf_counter()
+        cpu0, server0, t0 = cpu_s(), sum(map(proc_cpu_s, pids)), time.perf_counter()
         done = sum(1 for _, c in client.generate(requests(n, f"c{concurrency}")) if c.ok)
         elapsed = time.perf_counter() - t0
-        cpu, server_cpu = cpu_s() - cpu0, proc_cpu_s(server_pid) - server0
+        cpu, server_cpu = cpu_s() - cpu0, sum(map(proc_cpu_s, pids)) - server0
     rate = done / elapsed
     ideal = concurrency / latency
     return {
@@ -156,6 +161,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5, help="full waves per concurrency level")
     parser.add_argument("--stream", type=int, default=10_000, help="requests in the memory run (0: skip it)")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--endpoints", type=int, default=1,
+                        help="N > 1: also run 64 and 256 in flight spread over N servers, beside 1 server")
     parser.add_argument(
         "--embedded", action="store_true", help="measure the embedded model's CPU speed instead"
     )
@@ -190,6 +197,8 @@ def main() -> int:
         print(
             f"target >= 90% of ideal at concurrency 64: {'PASS' if at64 >= 0.9 else 'FAIL'} ({100 * at64:.1f}%)"
         )
+        if args.endpoints > 1:
+            many_endpoints(args, [url], [proc.pid], rows)
 
         if args.stream <= 0:
             return 0
@@ -211,6 +220,29 @@ def main() -> int:
         proc.terminate()
         proc.wait(10)
     return 0
+
+
+def many_endpoints(args: argparse.Namespace, urls: list[str], pids: list[int], single: list[dict]) -> None:
+    """The same concurrency spread over `--endpoints` servers: the routing's cost against one server."""
+    extra = [start_server(args.latency) for _ in range(args.endpoints - 1)]
+    try:
+        urls = urls + [u for _, u in extra]
+        pids = pids + [p.pid for p, _ in extra]
+        print(f"\nspread over {len(urls)} endpoints (least-loaded routing):")
+        for concurrency in (64, 256):
+            row = throughput(urls, pids, concurrency, concurrency * args.rounds, args.latency)
+            one = next(r for r in single if r["concurrency"] == concurrency)
+            print(
+                f"{concurrency:>11} {row['requests']:>8} {row['seconds']:>8.2f} {row['req_per_s']:>8.1f} "
+                f"{row['ideal']:>7.0f} {100 * row['fraction']:>7.1f}% {row['cpu_ms_per_req']:>18.2f} "
+                f"{row['server_cpu_ms_per_req']:>18.2f}   (1 endpoint: {100 * one['fraction']:.1f}%, "
+                f"{one['cpu_ms_per_req']:.2f} ms/req)",
+                flush=True,
+            )
+    finally:
+        for proc, _ in extra:
+            proc.terminate()
+            proc.wait(10)
 
 
 if __name__ == "__main__":
