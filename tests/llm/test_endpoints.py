@@ -198,6 +198,19 @@ def test_any_failing_endpoint_is_taken_out_while_the_healthy_one_serves_everythi
     assert per[healthy.url]["requests"] == 40 and client.usage.failures == 0
 
 
+def test_a_rate_limited_endpoint_gets_no_requests_until_its_retry_after_while_another_is_free(
+        make_server, make_client):
+    limited, free = make_server(faults=lambda body, attempt: Fault.rate_limit(30)), make_server(latency=0.01)
+    client = make_client(limited, base_url=[limited.url, free.url], concurrency=4, max_retries=2)
+    started = time.monotonic()
+    results = dict(client.generate(chat(f"q{i}") for i in range(40)))
+    assert time.monotonic() - started < 15  # nobody sat out the 30 s Retry-After
+    assert all(c.ok for c in results.values()) and len(results) == 40
+    per = client.usage.endpoints
+    assert per[free.url]["requests"] == 40 and 1 <= per[limited.url]["rate_limited"] <= 4
+    assert per[limited.url]["taken_out"] == 0  # busy is not down
+
+
 def test_an_endpoint_down_at_preflight_is_skipped(make_server, make_client):
     b = make_server()
     dead = f"http://127.0.0.1:{free_port()}/v1"

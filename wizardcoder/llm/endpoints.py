@@ -6,7 +6,9 @@ scans its whole connection pool on every request, so pools of 32 cost half the c
 rotation when a connection to it is refused, or after `down_after` failed attempts in a row (a 5xx storm,
 timeouts); a background task re-probes it (`GET /models`) after a cool-down that doubles while it stays
 down, and puts it back when it answers. Only when every endpoint is out do requests go to the down ones
-anyway: their retries then run out and the client's circuit breaker stops the run.
+anyway: their retries then run out and the client's circuit breaker stops the run. An endpoint that
+answers 429 is busy, not down: it gets no new requests until its Retry-After has passed while another
+endpoint is free.
 
 Everything here runs on the client's event loop thread; the counters are read from other threads only
 as whole snapshots.
@@ -25,8 +27,8 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 SHARD_SIZE = 32  # concurrency slots per HTTP connection pool
-COUNTERS = ("requests", "attempts", "failed_attempts", "rejected", "prompt_tokens", "completion_tokens",
-            "taken_out")
+COUNTERS = ("requests", "attempts", "failed_attempts", "rate_limited", "rejected", "prompt_tokens",
+            "completion_tokens", "taken_out")
 
 
 def httpx_module() -> Any | None:
@@ -106,6 +108,7 @@ class Endpoint:
         self.picks = 0
         self.failures_in_a_row = 0
         self.down_reason: str | None = None
+        self.busy_until = 0.0  # rate limited (429) until then
         self.down_since = 0.0
         self.base_cooldown = cooldown
         self.cooldown = cooldown
@@ -155,15 +158,26 @@ class EndpointPool:
 
     # ---------------------------------------------------------------- routing
     def pick(self, avoid: Endpoint | None = None) -> Endpoint:
-        """The least-loaded healthy endpoint (not `avoid` if another is healthy); if none is healthy, the
-        least-loaded of all (the request then fails and backs off, or finds it back)."""
+        """The least-loaded healthy endpoint that is not rate limited (nor `avoid`, if there is another); else the
+        least-loaded healthy one; if none is healthy, the least-loaded of all (the request then fails and backs
+        off, or finds it back)."""
+        if len(self.endpoints) == 1:
+            return self.endpoints[0]
+        now = time.monotonic()
         healthy = [e for e in self.endpoints if e.healthy]
-        if avoid is not None and len(healthy) > 1:
-            healthy = [e for e in healthy if e is not avoid]
-        return min(healthy or self.endpoints, key=lambda e: (e.inflight, e.picks))
+        ready = [e for e in healthy if e.busy_until <= now] or healthy
+        if avoid is not None and len(ready) > 1:
+            ready = [e for e in ready if e is not avoid]
+        return min(ready or self.endpoints, key=lambda e: (e.inflight, e.picks))
 
-    def any_healthy(self, other_than: Endpoint | None = None) -> bool:
-        return any(e.healthy and e is not other_than for e in self.endpoints)
+    def any_ready(self, other_than: Endpoint | None = None) -> bool:
+        """Whether another endpoint is healthy and not rate limited (somewhere to fail over to)."""
+        now = time.monotonic()
+        return any(e.healthy and e.busy_until <= now and e is not other_than for e in self.endpoints)
+
+    def rate_limited(self, endpoint: Endpoint, retry_after: float | None) -> None:
+        endpoint.counts["rate_limited"] += 1
+        endpoint.busy_until = time.monotonic() + (retry_after if retry_after is not None else 1.0)
 
     # ---------------------------------------------------------------- health
     def succeeded(self, endpoint: Endpoint) -> None:
@@ -176,6 +190,8 @@ class EndpointPool:
         """An attempt on `endpoint` hit an infrastructure error; take the endpoint out when it looks down."""
         endpoint.counts["failed_attempts"] += 1
         endpoint.failures_in_a_row += 1
+        if len(self.endpoints) == 1:
+            return  # nowhere else to go: the request's retries and the circuit breaker decide
         if endpoint.healthy and (refused or endpoint.failures_in_a_row >= self.down_after):
             why = reason if refused else f"{endpoint.failures_in_a_row} failed attempts in a row, last: {reason}"
             self._take_out(endpoint, why)

@@ -453,6 +453,7 @@ class OpenAIClient(LLMClient):
             endpoint = pool.pick(avoid)
             shard = endpoint.acquire()
             retry_after: float | None = None
+            busy = False
             try:
                 texts, reasons, p_tok, c_tok, estimated = await self._call(
                     endpoint.clients[shard], request, model, n)
@@ -466,7 +467,10 @@ class OpenAIClient(LLMClient):
                     return _Failure(f"HTTP {status}: {server_message(exc)[:1000]}", rejected=True, status=status)
                 last = f"HTTP {status} from {endpoint.label}: {server_message(exc)[:300]}"
                 retry_after = parse_retry_after(exc.response.headers)
-                if status != 429:  # rate limited is busy, not down
+                busy = status == 429
+                if busy:  # rate limited is busy, not down
+                    pool.rate_limited(endpoint, retry_after)
+                else:
                     pool.failed(endpoint, last, refused=False)
             except openai.APITimeoutError:
                 last = f"{endpoint.label} timed out after {self.timeout:g}s"
@@ -493,9 +497,9 @@ class OpenAIClient(LLMClient):
                 return texts, reasons, p_tok, c_tok
             finally:
                 endpoint.release(shard)
-            if (not endpoint.healthy and pool.any_healthy(other_than=endpoint)
+            if ((busy or not endpoint.healthy) and pool.any_ready(other_than=endpoint)
                     and failovers < 4 * len(pool.endpoints)):
-                failovers += 1  # its endpoint is out: go to another at once, the retry budget untouched
+                failovers += 1  # its endpoint is out or busy: go to another at once, the retry budget untouched
                 avoid = endpoint
                 self._usage.add(retries=1)
                 log.debug("LLM attempt failed on %s (%s); failing over", endpoint.label, last)
