@@ -54,6 +54,21 @@ def test_an_explicit_base_url_wins_over_the_embedded_model_alias(tmp_path, capsy
     assert usage["requests"] == 2 and usage["endpoints"][server.url]["requests"] == 2
 
 
+def test_eval_scores_a_refused_prompt_as_empty_and_never_asks_again(tmp_path, capsys):
+    reply = "    return None\n"
+    with FakeOpenAIServer(reply=lambda body: reply, model="m", reject_marker="has_close_elements") as server:
+        assert main(command("eval", server.url, "m", tmp_path / "out")) == 0, capsys.readouterr().err[-2000:]
+        stats = json.loads(next((tmp_path / "out").rglob("stats.json")).read_text())
+        assert stats["llm_rejected"] == 1 and stats["llm_failures"] == 0
+        assert main(command("eval", server.url, "m", tmp_path / "out")) == 0  # the rerun resumes: nothing to ask
+        assert server.requests == 2 and server.statuses[400] == 1
+    samples = [json.loads(line) for line in next((tmp_path / "out").rglob("samples.jsonl")).read_text().splitlines()]
+    refused = [s for s in samples if s.get("rejected")]
+    assert len(samples) == 2 and len(refused) == 1 and "maximum context length" in refused[0]["rejected"]
+    assert refused[0]["task_id"] == "HumanEval/0"
+    assert "requests refused" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("stage", ["evolve", "eval"])
 def test_base_url_may_be_repeated(stage):
     from wizardcoder.eval.command import config_from_args as eval_config

@@ -28,6 +28,12 @@ def print_report(metrics: dict[str, Any], console: Console | None = None) -> Non
                        ("wall_seconds", "wall time")):
         if key in stats:
             table.add_row(label, f"{stats[key]:.1f} s")
+    if stats.get("llm_rejected"):
+        table.add_row("requests refused (scored as empty)", str(stats["llm_rejected"]))
+    endpoints = (stats.get("llm_usage") or {}).get("endpoints") or {}
+    if len(endpoints) > 1:
+        for url, c in endpoints.items():
+            table.add_row(f"endpoint {url}", f"{c['requests']} answered, {c['failed_attempts']} failed, {c['state']}")
     if stats.get("sandbox_backend"):
         table.add_row("sandbox", stats["sandbox_backend"])
     table.add_row("run directory", stats.get("run_dir", ""))
