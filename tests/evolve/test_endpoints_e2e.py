@@ -11,10 +11,10 @@ import threading
 import time
 from pathlib import Path
 
-from wizardcoder.evolve.fake import scripted_reply
-from wizardcoder.evolve.rundir import read_jsonl
+from wizardcoder.data.store import read_jsonl
 from wizardcoder.llm import Request
-from wizardcoder.llm.fake_server import FakeOpenAIServer, Fault, body_text
+from wizardcoder.testing.fake_server import FakeOpenAIServer, Fault, body_text
+from wizardcoder.testing.scripted_evolve import scripted_reply
 
 REPO = Path(__file__).resolve().parents[2]
 SEEDS = REPO / "wizardcoder" / "evolve" / "seeds" / "python.jsonl"

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from wizardcoder.cli import build_parser, main
-from wizardcoder.llm.fake_server import FakeOpenAIServer
+from wizardcoder.testing.fake_server import FakeOpenAIServer
 
 
 def free_port() -> int:
