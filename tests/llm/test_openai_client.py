@@ -256,7 +256,10 @@ def test_nothing_lost_under_random_faults(make_server, make_client):
         seen[index] = completion.text
     assert seen == {i: f"TASK {i}" for i in range(200)}
     assert sum(server.attempts.values()) > 200  # faults really happened
-    assert client.usage.requests == 200 and client.usage.retries == sum(server.attempts.values()) - 200
+    # Every extra attempt the server saw was a client retry. The client may count a few more: under load
+    # a 0.5 s timeout can fire before the server has read the request, so the server never sees that try.
+    assert client.usage.requests == 200
+    assert sum(server.attempts.values()) - 200 <= client.usage.retries <= 4 * 200
 
 
 @pytest.mark.parametrize("concurrency", [4, 40])  # 40: more than one connection-pool shard (32 slots each)
