@@ -34,8 +34,9 @@ import signal
 import sys
 import time
 
-OUTPUT_LIMIT = 64 * 1024          # bytes of stdout/stderr sent back per job (per stream)
-FSIZE_LIMIT = 16 * 1024 * 1024    # RLIMIT_FSIZE for jobs: bounds files and captured output
+OUTPUT_LIMIT = 64 * 1024          # bytes of stdout/stderr sent back per job (per stream): head + tail
+FSIZE_LIMIT = 16 * 1024 * 1024    # RLIMIT_FSIZE for jobs: bounds the files they write (not their output)
+PIPE_SIZE = 1 << 20               # asked-for capacity of the output pipes (the kernel may give less)
 NPROC_LIMIT = 1024                # RLIMIT_NPROC (second line of defence; the pids cgroup is the first)
 NOFILE_LIMIT = 1024
 LANGUAGES = ("python", "cpp", "java")
@@ -299,21 +300,22 @@ class Worker:
         with open(stdin_path, "w", encoding="utf-8") as f:
             f.write(req.get("stdin") or "")
         program = req.get("program", "")
+        marker = req.get("success_marker")
         mem_bytes = memory_mb * 1024 * 1024
 
         if language == "python":
             main = os.path.join(jobdir, "main.py")
             _write(main, program)
-            step = self.spawn(("python", main), jobdir, iodir, "run", timeout, mem_bytes)
+            step = self.spawn(("python", main), jobdir, iodir, "run", timeout, mem_bytes, marker, limit)
         elif language == "cpp":
             if not self.tools["g++"]:
                 raise _Infra("g++ is not installed where the sandbox runs")
             _write(os.path.join(jobdir, "main.cpp"), program)
             argv = [self.tools["g++"], "-std=c++17", "-O2", "-o", "prog", "main.cpp"]
-            step = self.spawn(("exec", argv), jobdir, iodir, "compile", compile_timeout, None)
+            step = self.spawn(("exec", argv), jobdir, iodir, "compile", compile_timeout, None, None, limit)
             if step["ok"]:
                 step = self.spawn(("exec", [os.path.join(jobdir, "prog")]), jobdir, iodir, "run", timeout,
-                                  mem_bytes)
+                                  mem_bytes, marker, limit)
         else:
             if not (self.tools["javac"] and self.tools["java"]):
                 raise _Infra("a JDK (javac, java) is not installed where the sandbox runs")
@@ -326,28 +328,38 @@ class Worker:
                     "-J-XX:-UsePerfData",
                     "-J-XX:TieredStopAtLevel=1", "-J-XX:ActiveProcessorCount=1", "-encoding", "UTF-8",
                     "-nowarn", "-cp", classpath, "-d", ".", source]
-            step = self.spawn(("exec", argv), jobdir, iodir, "compile", compile_timeout, None)
+            step = self.spawn(("exec", argv), jobdir, iodir, "compile", compile_timeout, None, None, limit)
             if step["ok"]:
                 main_class = find_java_main(program) or "Main"
                 argv = [self.tools["java"], "-ea", f"-Xmx{heap}m", "-Xss64m", "-XX:+UseSerialGC",
                         "-XX:-UsePerfData", "-XX:ActiveProcessorCount=1", "-cp", classpath, main_class]
-                step = self.spawn(("exec", argv), jobdir, iodir, "run", timeout, None)
-        return self.verdict(step, req.get("success_marker"), limit)
+                step = self.spawn(("exec", argv), jobdir, iodir, "run", timeout, None, marker, limit)
+        return self.verdict(step, req.get("success_marker"))
 
-    def spawn(self, what, jobdir: str, iodir: str, phase: str, timeout: float, mem_bytes: int | None) -> dict:
-        out_path = os.path.join(iodir, "stdout")
-        err_path = os.path.join(iodir, "stderr")
+    def spawn(self, what, jobdir: str, iodir: str, phase: str, timeout: float, mem_bytes: int | None,
+              marker: str | None = None, limit: int = OUTPUT_LIMIT) -> dict:
         stdin_path = os.path.join(iodir, "stdin")
         cpu = math.ceil(timeout) + 1
+        # stdout/stderr are pipes the worker drains while the job runs: output past the kept head and
+        # tail is discarded, so no amount of output blocks, kills or fails a job (only the verdict's own
+        # rules do), and the success marker is looked for in ALL of stdout as it streams past.
+        try:
+            out_r, out_w = os.pipe()
+            err_r, err_w = os.pipe()
+        except OSError as exc:
+            raise _Infra(f"pipe failed: {exc}") from exc
+        sinks = [OutputSink(out_r, limit, marker), OutputSink(err_r, limit, None)]
         try:
             pid = os.fork()
         except OSError as exc:
+            for fd in (out_r, out_w, err_r, err_w):
+                os.close(fd)
             raise _Infra(f"fork failed: {exc}") from exc
         if pid == 0:  # ------------------------------------------------------------ child
             code = 70
             try:
                 self.inbuf = b""  # queued requests of later jobs: not for this job's eyes
-                self.child_setup(jobdir, stdin_path, out_path, err_path, cpu, mem_bytes)
+                self.child_setup(jobdir, stdin_path, out_w, err_w, cpu, mem_bytes)
                 if what[0] == "exec":
                     os.execve(what[1][0], what[1], os.environ)
                 else:
@@ -359,25 +371,33 @@ class Worker:
                     pass
             os._exit(code)
         # ---------------------------------------------------------------------------- parent
+        os.close(out_w)
+        os.close(err_w)
         started = time.monotonic()
-        waited = _wait(pid, timeout, self)
-        timed_out = waited is None
-        if timed_out:
-            try:
+        try:
+            waited = _wait(pid, timeout, self, sinks)
+            timed_out = waited is None
+            if timed_out:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+                _, status, usage = os.wait4(pid, 0)
+            else:
+                status, usage = waited
+            elapsed = time.monotonic() - started
+            try:  # what the job started in its process group must not write on (or run) after it
                 os.killpg(pid, signal.SIGKILL)
             except OSError:
                 pass
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-            _, status, usage = os.wait4(pid, 0)
-        else:
-            status, usage = waited
-        elapsed = time.monotonic() - started
+            for sink in sinks:
+                sink.drain_after_exit()
+        finally:
+            for sink in sinks:
+                sink.close()
         cpu_used = usage.ru_utime + usage.ru_stime
         step = {"phase": phase, "timed_out": timed_out, "elapsed": elapsed, "timeout": timeout,
-                "out_path": out_path, "err_path": err_path, "cpu_limit": cpu, "cpu_used": cpu_used}
+                "stdout": sinks[0], "stderr": sinks[1], "cpu_limit": cpu, "cpu_used": cpu_used}
         if os.WIFEXITED(status):
             step["exit_code"], step["signal"] = os.WEXITSTATUS(status), None
         else:
@@ -386,13 +406,11 @@ class Worker:
         step["ok"] = not timed_out and step["exit_code"] == 0
         return step
 
-    def child_setup(self, jobdir, stdin_path, out_path, err_path, cpu, mem_bytes) -> None:
+    def child_setup(self, jobdir, stdin_path, fd_out, fd_err, cpu, mem_bytes) -> None:
         os.setsid()
         for sig in CATCHABLE:
             signal.signal(sig, signal.SIG_DFL)
         fd_in = os.open(stdin_path, os.O_RDONLY)
-        fd_out = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        fd_err = os.open(err_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.dup2(fd_in, 0)
         os.dup2(fd_out, 1)
         os.dup2(fd_err, 2)
@@ -418,10 +436,9 @@ class Worker:
         _set_pdeathsig()
         _set_dumpable(1)
 
-    def verdict(self, step: dict, marker: str | None, limit: int) -> dict:
-        stdout, stdout_full = _read_output(step["out_path"], limit)
-        stderr, _ = _read_output(step["err_path"], limit)
-        res = {"exit_code": step["exit_code"], "stdout": stdout, "stderr": stderr, "_killed": False}
+    def verdict(self, step: dict, marker: str | None) -> dict:
+        res = {"exit_code": step["exit_code"], "stdout": step["stdout"].text(), "stderr": step["stderr"].text(),
+               "_killed": False}
         sig = step["signal"]
         if step["timed_out"]:
             what = "compilation" if step["phase"] == "compile" else "program"
@@ -435,7 +452,7 @@ class Worker:
             res.update(status="failed", reason=_signal_reason(sig), _killed=sig == signal.SIGKILL)
         elif step["exit_code"] != 0:
             res.update(status="failed", reason=f"exit code {step['exit_code']}")
-        elif marker and not _has_marker(stdout_full, marker):
+        elif marker and not step["stdout"].marker_seen:
             res.update(status="failed", reason="success marker missing from stdout")
         else:
             res.update(status="passed", reason="")
@@ -476,22 +493,128 @@ def _make_writable(top: str) -> None:
             pass
 
 
-def _read_output(path: str, limit: int) -> tuple[str, bytes]:
-    """(text for the result, truncated to `limit` bytes with a note; the full bytes for marker checks)."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read(FSIZE_LIMIT + 1)
-    except OSError:
-        return "", b""
-    if len(data) <= limit:
-        return data.decode("utf-8", "replace"), data
-    text = data[:limit].decode("utf-8", "ignore")
-    return text + f"\n[truncated: {len(data)} bytes total]", data
+class OutputSink:
+    """One output pipe of a job, drained by the worker: keeps the first and the last `limit / 2` bytes,
+    counts and discards the rest, and looks for the success marker in everything that streams past.
 
+    The marker counts only as a whole line of its own (optionally ending in \\r): the scan tracks line
+    boundaries across reads and across discarded data, so a flood cannot splice a fake marker line
+    together, and the marker cannot be lost in the discarded middle of a huge output."""
 
-def _has_marker(data: bytes, marker: str) -> bool:
-    pattern = rb"(?m)^" + re.escape(marker.encode()) + rb"\r?$"
-    return re.search(pattern, data) is not None
+    def __init__(self, fd: int, limit: int, marker: str | None) -> None:
+        self.fd = fd
+        self.keep = max(256, (limit - 128) // 2)  # the note between head and tail fits in the rest
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.total = 0
+        self.eof = False
+        self.marker = marker.encode() if marker else None
+        self.marker_seen = False
+        self._line = bytearray()      # the current line's start, while it could still be the marker
+        self._line_too_long = False
+        if self.marker:
+            self._interior = re.compile(b"\n" + re.escape(self.marker) + b"\r?(?=\n)")
+        os.set_blocking(fd, False)
+        try:
+            import fcntl
+            fcntl.fcntl(fd, 1031, PIPE_SIZE)  # F_SETPIPE_SZ: fewer wake-ups for a chatty job
+        except (OSError, ImportError, AttributeError):
+            pass
+        try:
+            import fcntl
+            self.capacity = fcntl.fcntl(fd, 1032)  # F_GETPIPE_SZ
+        except (OSError, ImportError, AttributeError):
+            self.capacity = PIPE_SIZE
+
+    def read_available(self, budget: int = 4 << 20) -> int:
+        """Read what the pipe holds now (at most `budget` bytes, so one stream cannot starve the rest)."""
+        got = 0
+        while not self.eof and got < budget:
+            try:
+                chunk = os.read(self.fd, 1 << 20)
+            except BlockingIOError:
+                break
+            except InterruptedError:
+                continue
+            except OSError:
+                chunk = b""
+            if not chunk:
+                self.eof = True
+                self._end_line()
+                break
+            got += len(chunk)
+            self.feed(chunk)
+        return got
+
+    def drain_after_exit(self) -> None:
+        """After the job's main process ended: everything it wrote is already in the pipe (a write to a pipe
+        returns only once its bytes are in the pipe), so reading the pipe's capacity (plus what arrives
+        meanwhile from processes it left behind, bounded) gets all of it. Those leftovers are killed by the
+        worker afterwards; they cannot keep this loop reading."""
+        budget = self.capacity + (1 << 20)
+        while not self.eof and budget > 0:
+            got = self.read_available(budget)
+            if got == 0:
+                break
+            budget -= got
+        self._end_line()
+
+    def feed(self, data: bytes) -> None:
+        self.total += len(data)
+        room = self.keep - len(self.head)
+        if room > 0:
+            self.head += data[:room]
+            data_tail = data[room:]
+        else:
+            data_tail = data
+        if data_tail:
+            self.tail += data_tail
+            if len(self.tail) > 2 * self.keep:
+                del self.tail[:-self.keep]
+        if self.marker and not self.marker_seen:
+            self._scan(data)
+
+    def _scan(self, data: bytes) -> None:
+        first = data.find(b"\n")
+        if first < 0:
+            self._grow_line(data)
+            return
+        self._grow_line(data[:first])
+        self._end_line()
+        last = data.rfind(b"\n")
+        if last > first and self._interior.search(data, first, last + 1):
+            self.marker_seen = True
+        self._line.clear()
+        self._line_too_long = False
+        self._grow_line(data[last + 1:])
+
+    def _grow_line(self, part: bytes) -> None:
+        if self._line_too_long or not part:
+            return
+        self._line += part
+        if len(self._line) > len(self.marker) + 1:
+            self._line_too_long = True
+            self._line.clear()
+
+    def _end_line(self) -> None:
+        if self.marker and not self._line_too_long and self._line in (self.marker, self.marker + b"\r"):
+            self.marker_seen = True
+        self._line.clear()
+        self._line_too_long = False
+
+    def text(self) -> str:
+        head = self.head.decode("utf-8", "replace")
+        if self.total <= len(self.head) + self.keep:  # nothing was discarded
+            return head + self.tail.decode("utf-8", "replace")
+        tail = bytes(self.tail[-self.keep:])
+        dropped = self.total - len(self.head) - len(tail)
+        return (head + f"\n[truncated: {dropped} bytes of output discarded, {self.total} in all]\n"
+                + tail.decode("utf-8", "replace"))
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
 
 def _signal_reason(sig: int) -> str:
@@ -500,14 +623,16 @@ def _signal_reason(sig: int) -> str:
     except ValueError:
         name = f"signal {sig}"
     if sig == signal.SIGXFSZ:
-        return f"killed by {name} (file/output size limit of {FSIZE_LIMIT // (1024 * 1024)} MiB exceeded)"
+        return f"killed by {name} (a file it wrote exceeded the {FSIZE_LIMIT // (1024 * 1024)} MiB file size limit)"
     return f"killed by {name}"
 
 
-def _wait(pid: int, timeout: float, worker: Worker | None = None):
-    """Wait for `pid` up to `timeout` seconds: (wait status, rusage), or None on timeout. Meanwhile,
-    read what the host sends (queued requests) into the worker's buffer."""
+def _wait(pid: int, timeout: float, worker: Worker | None = None, sinks: list | None = None):
+    """Wait for `pid` up to `timeout` seconds: (wait status, rusage), or None on timeout. Meanwhile, drain
+    the job's output pipes into `sinks` and read what the host sends (queued requests) into the worker's
+    buffer."""
     deadline = time.monotonic() + timeout
+    sinks = sinks or []
     pidfd = None
     if hasattr(os, "pidfd_open"):
         try:
@@ -529,6 +654,7 @@ def _wait(pid: int, timeout: float, worker: Worker | None = None):
             fds = [] if pidfd is None else [pidfd]
             if worker is not None and not worker.in_eof:
                 fds.append(worker.proto_in)
+            fds += [s.fd for s in sinks if not s.eof]
             if pidfd is None:
                 remaining = min(delay, remaining)
                 delay = min(delay * 2, 0.02)
@@ -536,6 +662,9 @@ def _wait(pid: int, timeout: float, worker: Worker | None = None):
                 ready, _, _ = select.select(fds, [], [], remaining)
             except InterruptedError:
                 continue
+            for sink in sinks:
+                if sink.fd in ready:
+                    sink.read_available()
             if worker is not None and worker.proto_in in ready:
                 worker.read_input()
     finally:

@@ -519,6 +519,44 @@ for _ in range(512):            # 512 MiB, no newline, straight to fd 1
     os.write(1, chunk)
 os._exit(1)
 ''', accept=ACCEPT_FAILED_OR_TIMEOUT, timeout=10, local=RUN_LOCAL),
+    # Output is drained and discarded, never fatal: a flood must not splice, move or fake the marker, and
+    # a child that keeps writing after the program exits must neither hang the job nor survive it.
+    _c("flood_splices_marker", r'''
+m = b"__MARKER__"
+os.write(1, b"\n" + m[:10])
+os.write(1, b"y" * (32 << 20))
+os.write(1, m[10:] + b"\n")
+os._exit(0)
+''', accept=ACCEPT_FAILED, timeout=10, local=RUN_LOCAL),
+    _c("flood_marker_on_stderr", r'''
+line = b"__MARKER__\n" * 4096
+for _ in range(256):
+    os.write(2, line)
+os._exit(0)
+''', accept=ACCEPT_FAILED, timeout=10, local=RUN_LOCAL),
+    _c("flood_binary_both_streams", r'''
+import threading
+junk = os.urandom(1 << 16)
+def flood(fd):
+    for _ in range(1024):
+        os.write(fd, junk)
+ts = [threading.Thread(target=flood, args=(fd,)) for fd in (1, 2)]
+[t.start() for t in ts]
+[t.join() for t in ts]
+os._exit(0)
+''', accept=ACCEPT_FAILED, timeout=10, local=RUN_LOCAL),
+    _c("flood_child_writes_after_exit", r'''
+if os.fork() == 0:
+    tag_self()
+    chunk = b"c" * 65536
+    while True:
+        try:
+            os.write(1, chunk)
+            os.write(2, chunk)
+        except OSError:
+            time.sleep(0.01)
+os._exit(1)
+''', accept=ACCEPT_FAILED, timeout=10, local=RUN_LOCAL),
     # ---------------------------------------------------------------- network
     _c("network_tcp_egress", r'''
 import socket
