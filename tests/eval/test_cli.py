@@ -90,6 +90,9 @@ def test_cli_user_errors_exit_2(tmp_path, capsys):
 def test_shipped_eval_configs_load(path):
     cfg = load_config(EvalConfig, path)
     assert cfg.generation.n >= 1 and cfg.k
+    # the suite's reference limits, not a fixed sandbox.timeout that would override them
+    assert cfg.time_limit.profile == "reference" and cfg.time_limit.timeout is None
+    assert cfg.sandbox.timeout == type(cfg.sandbox)().timeout
     first = path.read_text().splitlines()[0]
     assert first.startswith("# wizardcoder eval ")
 

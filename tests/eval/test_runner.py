@@ -42,7 +42,7 @@ def mixed_rows(n=5):
 def mixed_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("mixed")
     rows, expected = mixed_rows()
-    metrics = score(tmp, "humaneval", rows, "local", f"suite.limit={len(PROBLEMS)}", "sandbox.timeout=3")
+    metrics = score(tmp, "humaneval", rows, "local", f"suite.limit={len(PROBLEMS)}", "time_limit.timeout=3")
     return tmp, rows, expected, metrics
 
 

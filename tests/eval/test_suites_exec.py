@@ -79,7 +79,7 @@ def test_hand_written_references_pass_and_empty_completions_fail(tmp_path, backe
 @pytest.mark.parametrize("suite", ["mbpp", "humaneval-cpp", "humaneval-java"])
 def test_empty_completions_fail_on_every_problem_in_docker(tmp_path, suite):
     problems = load_suite(suite)
-    metrics = score(tmp_path, suite, _rows((p.task_id, "") for p in problems), "docker", "sandbox.timeout=20")
+    metrics = score(tmp_path, suite, _rows((p.task_id, "") for p in problems), "docker", "time_limit.timeout=20")
     assert metrics["problems"] == len(problems) and metrics["complete"]
     assert metrics["pass_at_k"] == {"pass@1": 0.0}
     assert metrics["known_broken"] == KNOWN_BROKEN[suite]

@@ -21,6 +21,7 @@ EXAMPLES = """\
   wizardcoder eval mbpp --samples samples.jsonl                      # score completions made elsewhere
   wizardcoder eval humaneval-cpp --data ../shared/data/multipl-e --limit 20 --sandbox local
   wizardcoder eval humaneval --config configs/eval_humaneval.yaml generation.max_tokens=768
+  wizardcoder eval humaneval --samples s.jsonl --time-limit calibrated  # limits scaled to this machine
 """
 
 EMBEDDED_NAMES = ("smollm2-135m-instruct", "smollm2", "embedded")
@@ -42,6 +43,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--k", help="comma-separated k for pass@k, e.g. 1,10,100 (only k <= n is reported)")
     p.add_argument("--sandbox", choices=("auto", "docker", "local", "ray"),
                    help="execution backend (default auto; ray: a Ray cluster, RAY_ADDRESS or sandbox.ray_address)")
+    p.add_argument("--time-limit", choices=("reference", "calibrated"),
+                   help="per-problem time limits: the suite's reference harness's (default), or calibrated on "
+                        "this machine (max(floor, factor x the reference solution's time))")
+    p.add_argument("--timeout", type=float, help="seconds per program for every problem (overrides --time-limit)")
     p.add_argument("--limit", type=int, help="evaluate only the first N problems")
     p.add_argument("--data", metavar="DIR", help="folder with the MultiPL-E JSON files")
     p.add_argument("--output", metavar="DIR", help="parent of the run directory (default runs/eval)")
@@ -64,6 +69,7 @@ def config_from_args(args: argparse.Namespace):
     for flag, key in (("adapter", "llm.adapter"), ("api", "llm.api"),
                       ("samples", "generation.samples_file"), ("n", "generation.n"),
                       ("temperature", "generation.temperature"), ("sandbox", "sandbox.backend"),
+                      ("time_limit", "time_limit.profile"), ("timeout", "time_limit.timeout"),
                       ("limit", "suite.limit"), ("data", "suite.data_dir"), ("output", "output_dir")):
         value = getattr(args, flag)
         if value is not None:

@@ -84,17 +84,19 @@ def _tail(s: str) -> str:
 def run_programs(
     sandbox,
     programs: list[Program],
-    timeout: float,
+    timeout: float | Mapping[str, float],
     memory_mb: int,
     on_result: Callable[[Program, object], None],
     progress: Callable[[object], None] | None = None,
     chunk: int = 64,
 ) -> None:
     """Run `programs` through `sandbox.run_many` in chunks; `on_result(program, result)` for each, in order,
-    as soon as its chunk finishes (so a killed run loses at most one chunk)."""
+    as soon as its chunk finishes (so a killed run loses at most one chunk). `timeout`: seconds for every
+    program, or per task_id."""
     from sandbox import Job
 
-    jobs = (Job(program=p.text, language=p.language, timeout=timeout, memory_mb=memory_mb,
+    jobs = (Job(program=p.text, language=p.language, memory_mb=memory_mb,
+                timeout=timeout[p.task_id] if isinstance(timeout, Mapping) else timeout,
                 success_marker=p.marker) for p in programs)
     for p, r in zip(programs, run_in_chunks(sandbox, jobs, chunk, progress)):
         on_result(p, r)

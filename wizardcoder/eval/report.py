@@ -38,6 +38,15 @@ def print_report(metrics: dict[str, Any], console: Console | None = None) -> Non
         table.add_row("sandbox", stats["sandbox_backend"])
     table.add_row("run directory", stats.get("run_dir", ""))
     console.print(table)
+    if metrics.get("reproducibility"):
+        from wizardcoder.eval.repro import summary_lines
+
+        repro = Table(title="reproducibility (metrics.json: reproducibility)", show_header=False)
+        repro.add_column("what")
+        repro.add_column("value", overflow="fold")
+        for label, value in summary_lines(metrics["reproducibility"]):
+            repro.add_row(label, value)
+        console.print(repro)
     if metrics["known_broken"]:
         broken = Table(title="known-broken upstream problems (kept in the denominator)")
         broken.add_column("task_id")

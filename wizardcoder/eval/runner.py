@@ -28,8 +28,10 @@ from wizardcoder.data.store import JsonlLog, write_json_atomic
 from wizardcoder.errors import ConfigError, UserError
 from wizardcoder.eval.passk import mean_pass_at_k
 from wizardcoder.eval.postprocess import postprocess
+from wizardcoder.eval.repro import build_record
 from wizardcoder.eval.problems import KNOWN_BROKEN, SUITES, Problem, load_suite
 from wizardcoder.eval.programs import Program, build_program, result_record, run_programs
+from wizardcoder.eval.timelimits import TimeLimitConfig, TimeLimits, resolve_limits
 from wizardcoder.execution import SandboxConfig, new_marker
 from wizardcoder.llm import LLMConfig
 from wizardcoder.progress import Progress, no_progress
@@ -76,7 +78,8 @@ class EvalConfig:
     suite: SuiteConfig = field(default_factory=SuiteConfig)
     generation: GenerationConfig = field(default_factory=GenerationConfig)
     llm: LLMConfig = field(default_factory=LLMConfig)
-    sandbox: SandboxConfig = field(default_factory=SandboxConfig)
+    sandbox: SandboxConfig = field(default_factory=SandboxConfig)  # sandbox.timeout: see time_limit
+    time_limit: TimeLimitConfig = field(default_factory=TimeLimitConfig)  # reference | calibrated | --timeout
     k: list[int] = field(default_factory=lambda: [1, 10, 100])  # pass@k reported for k <= n only
     output_dir: str = "runs/eval"  # the run directory is <output_dir>/<suite>-<fingerprint>
 
@@ -95,6 +98,29 @@ def run_dir_for(cfg: EvalConfig, problems_source: str | None = None) -> Path:
     name = Path(cfg.suite.name).stem if cfg.suite.name not in SUITES else cfg.suite.name
     name = name.replace("/", "_").replace(":", "_")
     return Path(cfg.output_dir) / f"{name}-{fingerprint(key)}"
+
+
+def _time_limits(cfg: EvalConfig, problems: list[Problem]) -> TimeLimits:
+    from wizardcoder.eval.repro import suite_digest
+    from wizardcoder.execution import open_sandbox
+
+    tl = cfg.time_limit
+    if tl.timeout is None and cfg.sandbox.timeout != SandboxConfig.timeout:
+        log.warning("sandbox.timeout=%g is used as a fixed time limit for every problem; eval's own key is "
+                    "time_limit.timeout (--timeout), or time_limit.profile=reference|calibrated",
+                    cfg.sandbox.timeout)
+        tl = TimeLimitConfig(**{**to_dict(tl), "timeout": cfg.sandbox.timeout})
+    return resolve_limits(tl, cfg.suite.name, problems, suite_digest(problems),
+                          open_sandbox=lambda: open_sandbox(cfg.sandbox),
+                          backend_id=f"{cfg.sandbox.backend}:{cfg.sandbox.image}:{cfg.sandbox.memory_mb}")
+
+
+def _previous_sandbox(run_dir: Path) -> dict | None:
+    """A resumed run that ran nothing now keeps the sandbox record of the run that made its results."""
+    try:
+        return json.loads((run_dir / "metrics.json").read_text())["reproducibility"]["sandbox"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _file_digest(path: Path) -> str:
@@ -127,6 +153,7 @@ def run_eval(cfg: EvalConfig, progress: Progress | None = None, client=None) -> 
     log.info("eval %s: %d problems, run directory %s", cfg.suite.name, len(problems), run_dir)
 
     stats: dict[str, Any] = {"suite": cfg.suite.name, "problems": len(problems), "run_dir": str(run_dir)}
+    limits = _time_limits(cfg, problems)
     samples = JsonlLog(run_dir / "samples.jsonl")
     try:
         t_gen = time.monotonic()
@@ -142,12 +169,17 @@ def run_eval(cfg: EvalConfig, progress: Progress | None = None, client=None) -> 
     results = JsonlLog(run_dir / "results.jsonl")
     try:
         t_exec = time.monotonic()
-        _execute(cfg, by_id, samples.records, results, progress, stats)
+        _execute(cfg, by_id, samples.records, results, progress, stats, limits)
         stats["execution_seconds"] = round(time.monotonic() - t_exec, 3)
     finally:
         results.close()
 
     metrics = compute_metrics(cfg, problems, results.records, n_target)
+    metrics["time_limits"] = limits.record
+    metrics["reproducibility"] = build_record(
+        cfg, problems, stats.get("mode") or (None if cfg.generation.samples_file else resolve_mode(cfg)),
+        limits.record, stats.get("sandbox") or _previous_sandbox(run_dir),
+        _file_digest(Path(cfg.generation.samples_file)) if cfg.generation.samples_file else None)
     stats["wall_seconds"] = round(time.monotonic() - t0, 3)
     stats["complete"] = metrics["complete"]
     write_json_atomic(run_dir / "metrics.json", metrics)
@@ -284,12 +316,13 @@ def _request_builder(cfg: EvalConfig, mode: str, client):
 
 
 def _execute(cfg: EvalConfig, by_id: dict[str, Problem], sample_records: list[dict], results: JsonlLog,
-             progress: Progress, stats: dict) -> None:
-    done = {(r["task_id"], r["sample_idx"]) for r in results.records}
+             progress: Progress, stats: dict, limits: TimeLimits) -> None:
+    # A result counts as done only if it ran under the time limit this run would give it.
+    done = {(r["task_id"], r["sample_idx"]) for r in results.records
+            if r["task_id"] in by_id and r.get("time_limit") == limits[r["task_id"]]}
     todo = [s for s in sample_records if s["task_id"] in by_id and (s["task_id"], s["sample_idx"]) not in done]
-    stats["results_resumed"] = len([d for d in done if d[0] in by_id])
+    stats["results_resumed"] = len(done)
     stats["programs_run"] = 0
-    status_counts: Counter[str] = Counter(r["status"] for r in results.records if r["task_id"] in by_id)
     if todo:
         from wizardcoder.execution import open_sandbox
 
@@ -300,8 +333,7 @@ def _execute(cfg: EvalConfig, by_id: dict[str, Problem], sample_records: list[di
             if status == "error":  # the sandbox broke: never a bad sample
                 infra.append((program, result))
                 return
-            results.append(result_record(program, result))
-            status_counts[status] += 1
+            results.append({**result_record(program, result), "time_limit": limits[program.task_id]})
 
         def programs_for(records: Iterable[dict]) -> list[Program]:
             out = []
@@ -314,8 +346,11 @@ def _execute(cfg: EvalConfig, by_id: dict[str, Problem], sample_records: list[di
 
         bar = progress("executing in the sandbox", len(todo))
         with open_sandbox(cfg.sandbox) as sandbox:
+            from wizardcoder.eval.repro import sandbox_record
+
             stats["sandbox_backend"] = type(sandbox).__name__
-            run_programs(sandbox, programs_for(todo), cfg.sandbox.timeout, cfg.sandbox.memory_mb, on_result,
+            stats["sandbox"] = sandbox_record(sandbox, cfg.sandbox)
+            run_programs(sandbox, programs_for(todo), limits.per_task, cfg.sandbox.memory_mb, on_result,
                          progress=lambda _r: bar.advance())
             stats["programs_run"] = len(todo)
             if infra:  # one retry for the sandbox's own failures
@@ -325,13 +360,14 @@ def _execute(cfg: EvalConfig, by_id: dict[str, Problem], sample_records: list[di
                 run_programs(sandbox, [Program(p.task_id, p.sample_idx, p.language,
                                                p.text.replace(p.marker, m), m)
                                        for p in retry for m in [new_marker()]],
-                             cfg.sandbox.timeout, cfg.sandbox.memory_mb, on_result)
+                             limits.per_task, cfg.sandbox.memory_mb, on_result)
         bar.close()
         if infra:
             log.error("%d programs could not be run (sandbox errors, e.g. %s); run again to retry them",
                       len(infra), infra[0][1].reason)
         stats["sandbox_errors"] = len(infra)
-    stats["status_counts"] = dict(status_counts)
+    latest = {(r["task_id"], r["sample_idx"]): r["status"] for r in results.records if r["task_id"] in by_id}
+    stats["status_counts"] = dict(Counter(latest.values()))
 
 
 def compute_metrics(cfg: EvalConfig, problems: list[Problem], result_records: list[dict],

