@@ -22,6 +22,7 @@ EXAMPLES = """\
   wizardcoder eval humaneval-cpp --data ../shared/data/multipl-e --limit 20 --sandbox local
   wizardcoder eval humaneval --config configs/eval_humaneval.yaml generation.max_tokens=768
   wizardcoder eval humaneval --samples s.jsonl --time-limit calibrated  # limits scaled to this machine
+  wizardcoder eval compare runs/eval/humaneval-<base> runs/eval/humaneval-<tuned>   # paired before/after
 """
 
 EMBEDDED_NAMES = ("smollm2-135m-instruct", "smollm2", "embedded")
@@ -29,7 +30,8 @@ EMBEDDED_NAMES = ("smollm2-135m-instruct", "smollm2", "embedded")
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("suite", help="humaneval | mbpp | humaneval-cpp | humaneval-java | a JSON/JSONL file "
-                                 "(MultiPL-E or HumanEval format) | a hub dataset (name[:config])")
+                                 "(MultiPL-E or HumanEval format) | a hub dataset (name[:config]) | "
+                                 "compare RUN_A RUN_B (two run directories)")
     p.add_argument("--model", help="a local model directory or .gguf file, an endpoint's model name, "
                                    "or smollm2-135m-instruct (the embedded model)")
     p.add_argument("--adapter", help="a peft LoRA adapter directory (local models)")
@@ -52,6 +54,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output", metavar="DIR", help="parent of the run directory (default runs/eval)")
     p.add_argument("--config", metavar="FILE", help="YAML config (e.g. configs/eval_humaneval.yaml)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--force", action="store_true", help="compare: also runs of different suites or prompt templates")
+    p.add_argument("--plot", metavar="FILE", help="compare: where the plot goes (default <output>/compare.png)")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. generation.max_tokens=768")
 
 
@@ -89,6 +93,10 @@ def config_from_args(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.suite == "compare":
+        from wizardcoder.eval.compare import run_command
+
+        return run_command(args.overrides, output=args.output, plot_path=args.plot, force=args.force)
     from wizardcoder.eval.report import print_report
     from wizardcoder.eval.runner import run_eval
     from wizardcoder.progress import RichProgress
