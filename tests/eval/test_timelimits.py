@@ -93,9 +93,9 @@ def _suite_file(path: Path) -> Path:
                     "    return sum(all(k % d for d in range(2, int(k ** 0.5) + 1)) for k in range(2, n))\n",
                     "def check(candidate):\n    assert candidate(60000) == 6057\n"),
         "Heavy/1": ("collatz_max", "def collatz_max(n: int) -> int:\n    \"\"\"Longest Collatz chain below n.\"\"\"\n",
-                    "    best = 0\n    for k in range(1, n):\n        steps = 0\n        while k != 1:\n"
-                    "            k = k // 2 if k % 2 == 0 else 3 * k + 1\n            steps += 1\n"
-                    "        best = max(best, steps)\n    return best\n",
+                    ("    best = 0\n    for k in range(1, n):\n        steps = 0\n        while k != 1:\n"
+                     "            k = k // 2 if k % 2 == 0 else 3 * k + 1\n            steps += 1\n"
+                     "        best = max(best, steps)\n    return best\n"),
                     "def check(candidate):\n    assert candidate(20000) == 278\n"),
     }
     for task_id, (entry, prompt, body, test) in heavy.items():
@@ -140,7 +140,7 @@ def test_calibrated_profile_under_load(tmp_path):
         t0 = time.monotonic()
         loaded = _score_file_suite(tmp_path / "loaded", suite, canonical, *common)
         loaded_s = time.monotonic() - t0
-        slow = _score_file_suite(tmp_path / "slow", suite, [{"task_id": p.task_id,
+        _score_file_suite(tmp_path / "slow", suite, [{"task_id": p.task_id,
                                                              "completion": _fifty_times_slower(p)}
                                                             for p in slow_targets], *common)
     finally:

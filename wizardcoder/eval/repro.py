@@ -87,10 +87,15 @@ def prompt_template(cfg, mode: str | None) -> dict[str, Any]:
     if gen.samples_file:
         return {"mode": "imported samples", "samples_file": gen.samples_file}
     rec: dict[str, Any] = {"mode": mode or gen.mode}
-    if rec["mode"] == "instruct":
+    if rec["mode"] == "instruct":  # the same choice as the runner's request builder
         rec["instruction"] = gen.instruction
-        rec["chat_template"] = cfg.llm.template if cfg.llm.adapter or cfg.llm.resolved_provider() != "embedded" \
-            else "chat"
+        provider = cfg.llm.resolved_provider()
+        if provider == "embedded" and not cfg.llm.adapter:
+            rec["chat_template"] = "chat"
+        elif provider in ("transformers", "embedded"):
+            rec["chat_template"] = cfg.llm.template
+        else:
+            rec["chat_template"] = "the endpoint's (chat messages)"
     return rec
 
 
@@ -120,32 +125,33 @@ def build_record(cfg, problems: list[Problem], mode: str | None, time_limits: di
 
 def summary_lines(record: dict[str, Any]) -> list[tuple[str, str]]:
     """(label, value) rows for the printed summary."""
-    rows = [("suite", f"{record['suite']['name']} (sha256 {record['suite']['sha256'][:12]}, "
-                      f"{record['suite']['problems']} problems)")]
+    suite = record["suite"]
+    rows = [("suite", f"{suite['name']} (sha256 {suite['sha256'][:12]}, {suite['problems']} problems)")]
     tmpl = record["prompt_template"]
-    rows.append(("prompt", tmpl.get("mode", "") + (f", template {tmpl['chat_template']}"
-                                                   if tmpl.get("chat_template") else "")))
+    template = f", template {tmpl['chat_template']}" if tmpl.get("chat_template") else ""
+    rows.append(("prompt", tmpl.get("mode", "") + template))
     gen = record["generation"]
     if "samples_file" in gen:
         rows.append(("samples", f"{gen['samples_file']} (sha256 {str(gen.get('samples_sha256'))[:12]})"))
     else:
-        rows.append(("generation", f"n={gen['n']} temperature={gen['temperature']} top_p={gen['top_p']} "
-                                   f"max_tokens={gen['max_tokens']} seed={gen['seed']}"))
+        settings = (f"n={gen['n']} temperature={gen['temperature']} top_p={gen['top_p']} "
+                    f"max_tokens={gen['max_tokens']} seed={gen['seed']}")
+        rows.append(("generation", settings))
         model = record["model"]
+        adapter = f" + adapter {model.get('adapter_fingerprint')}" if model.get("adapter") else ""
         rows.append(("model", f"{model.get('name') or model.get('provider')} ({model.get('fingerprint')})"
-                     + (f" + adapter {model.get('adapter_fingerprint')}" if model.get("adapter") else "")))
+                              + adapter))
     sb = record["sandbox"]
-    rows.append(("sandbox", " ".join(str(x) for x in (sb.get("backend"), sb.get("image_digest", "")[:19]
-                                                       or sb.get("isolation", ""),
-                                                       f"memory {sb['memory_mb']} MiB" if "memory_mb" in sb
-                                                       else "") if x)))
+    where = sb.get("image_digest", "")[:19] or sb.get("isolation", "")
+    memory = f"memory {sb['memory_mb']} MiB" if "memory_mb" in sb else ""
+    rows.append(("sandbox", " ".join(str(x) for x in (sb.get("backend"), where, memory) if x)))
     tl = record["time_limit"]
     if tl["profile"] == "calibrated":
-        rows.append(("time limit", f"calibrated: max({tl['floor']:g} s, {tl['factor']:g} x reference time); "
-                                   f"{tl['uncalibrated']['count']} problems at the reference "
-                                   f"{tl['uncalibrated']['seconds']:g} s"))
+        unc = tl["uncalibrated"]
+        rule = (f"calibrated: max({tl['floor']:g} s, {tl['factor']:g} x reference time); "
+                f"{unc['count']} problems at the reference {unc['seconds']:g} s")
+        rows.append(("time limit", rule))
     else:
         rows.append(("time limit", f"{tl['profile']}: {tl['seconds']:g} s ({tl['source']})"))
-    pk = record["packages"]
-    rows.append(("versions", " ".join(f"{k} {v}" for k, v in pk.items())))
+    rows.append(("versions", " ".join(f"{k} {v}" for k, v in record["packages"].items())))
     return rows

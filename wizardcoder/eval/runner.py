@@ -24,13 +24,13 @@ from typing import Any
 
 from wizardcoder.config import fingerprint, save_config, to_dict
 from wizardcoder.data.jsonl import iter_jsonl
-from wizardcoder.data.store import JsonlLog, write_json_atomic
+from wizardcoder.data.store import JsonlLog, read_json, write_json_atomic
 from wizardcoder.errors import ConfigError, UserError
 from wizardcoder.eval.passk import mean_pass_at_k
 from wizardcoder.eval.postprocess import postprocess
-from wizardcoder.eval.repro import build_record
 from wizardcoder.eval.problems import KNOWN_BROKEN, SUITES, Problem, load_suite
 from wizardcoder.eval.programs import Program, build_program, result_record, run_programs
+from wizardcoder.eval.repro import build_record
 from wizardcoder.eval.timelimits import TimeLimitConfig, TimeLimits, resolve_limits
 from wizardcoder.execution import SandboxConfig, new_marker
 from wizardcoder.llm import LLMConfig
@@ -118,7 +118,7 @@ def _time_limits(cfg: EvalConfig, problems: list[Problem]) -> TimeLimits:
 def _previous_sandbox(run_dir: Path) -> dict | None:
     """A resumed run that ran nothing now keeps the sandbox record of the run that made its results."""
     try:
-        return json.loads((run_dir / "metrics.json").read_text())["reproducibility"]["sandbox"]
+        return read_json(run_dir / "metrics.json")["reproducibility"]["sandbox"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
 

@@ -158,7 +158,6 @@ def calibrate(problems: list[Problem], suite: str, suite_digest: str, cfg: TimeL
 
 def _measure(problems: list[Problem], open_sandbox) -> dict[str, float | None]:
     from sandbox import Job
-
     from wizardcoder.eval.programs import build_program
     from wizardcoder.execution import new_marker
 
