@@ -18,7 +18,7 @@ class _Stage:
 
 def test_defaults():
     cfg = EliminateConfig()
-    assert cfg.mutation_check == ["python"]
+    assert cfg.mutation_check == ["python", "cpp", "java"]  # tests must be able to fail, in every language
     assert cfg.decontaminate_ngram == 13 and cfg.near_duplicate_threshold == 0.8
 
 

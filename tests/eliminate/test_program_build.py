@@ -259,8 +259,8 @@ def test_realistic_llm_outputs_pass(local):
     assert reasons(local, REALISTIC, with_mutation) == {"py-class": "passed", "cpp-class": "passed", "java-instance": "passed"}
 
 
-def test_mutation_check_for_cpp_and_java_when_switched_on(local):
-    cfg = EliminateConfig(timeout=10.0, mutation_check=["cpp", "java"])
+def test_mutation_check_for_cpp_and_java(local):
+    cfg = EliminateConfig(timeout=10.0)  # on by default in every language
     cpp_sol = "#include <vector>\nlong long total(const std::vector<int>& xs) {\n  long long t = 0;\n" \
               "  for (int x : xs) { t += x; }\n  return t;\n}\n"
     java_sol = "class Util {\n  static boolean isEven(int x) { return x % 2 == 0; }\n}\n"
@@ -272,7 +272,7 @@ def test_mutation_check_for_cpp_and_java_when_switched_on(local):
         ExecutionCheck("java-strong", "java", java_sol, "assert Util.isEven(4);\nassert !Util.isEven(3);", "isEven"),
         ExecutionCheck("java-weak", "java", java_sol, "boolean b = Util.isEven(4);\nassert b || !b;", "isEven"),
     ]
-    assert reasons(local, checks, cfg) == {"cpp-strong": "passed", "cpp-weak": "no_asserts",
-                                           "java-strong": "passed", "java-weak": "no_asserts"}
-    # off by default for C++ and Java: the weak tests pass
-    assert reasons(local, checks[1:2], EliminateConfig(timeout=10.0)) == {"cpp-weak": "passed"}
+    assert reasons(local, checks, cfg) == {"cpp-strong": "passed", "cpp-weak": "tests_cannot_fail",
+                                           "java-strong": "passed", "java-weak": "tests_cannot_fail"}
+    # switched off, the weak tests pass
+    assert reasons(local, checks[1:2], EliminateConfig(timeout=10.0, mutation_check=["python"])) == {"cpp-weak": "passed"}

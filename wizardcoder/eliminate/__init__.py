@@ -33,9 +33,9 @@ class EliminateConfig:
     timeout: float = 10.0  # seconds per program in the sandbox
     memory_mb: int = 512  # memory per program
     chunk_size: int = 256  # checks per sandbox.run_many call; memory stays flat however many checks
-    # languages whose tests must also fail on a broken solution: the entry point's body becomes `return None`
-    # (python; any function the tests call when no entry point is given) or a default value (cpp, java)
-    mutation_check: list[str] = field(default_factory=lambda: ["python"])
+    # languages whose tests must also fail on a broken solution ("tests_cannot_fail" otherwise): the entry
+    # point's body becomes `return None` (python) or returns a default value (cpp, java; costs a 2nd compile)
+    mutation_check: list[str] = field(default_factory=lambda: list(LANGUAGES))
     tail_chars: int = 2000  # how much stdout/stderr a verdict keeps
     # --- dedupe (data/dedupe.py) ---
     # Jaccard similarity of word shingle sets at or above which a record is a "near_duplicate"

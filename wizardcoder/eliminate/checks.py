@@ -1,7 +1,7 @@
 """What the eliminator's execution check takes and gives: an `ExecutionCheck` (a task's solution and
 tests) in, a `Verdict` out; a builder turns a check into a `Built` program (or a static verdict).
 
-Reasons: "passed" | "no_asserts" | "failed" | "timeout" | "compile_error" | "infra_error".
+Reasons: "passed" | "no_asserts" | "tests_cannot_fail" | "failed" | "timeout" | "compile_error" | "infra_error".
 "infra_error" means the sandbox broke (its ERROR status): it says nothing about the sample and must
 never be counted as a bad one.
 """
@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-REASONS = ("passed", "no_asserts", "failed", "timeout", "compile_error", "infra_error")
+CANNOT_FAIL = "tests_cannot_fail"  # the tests still pass with the entry point returning a default value
+REASONS = ("passed", "no_asserts", CANNOT_FAIL, "failed", "timeout", "compile_error", "infra_error")
 NOT_RUN = "not_run"  # Verdict.status of a check decided without running it
 
 

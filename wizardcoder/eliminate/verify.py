@@ -4,7 +4,7 @@
     for verdict in verify(sandbox, checks, cfg):   # same order as `checks`, streamed in chunks
         ...
 
-Reasons: "passed" | "no_asserts" | "failed" | "timeout" | "compile_error" | "infra_error".
+Reasons: "passed" | "no_asserts" | "tests_cannot_fail" | "failed" | "timeout" | "compile_error" | "infra_error".
 "infra_error" means the sandbox broke (its ERROR status): it says nothing about the sample and must
 never be counted as a bad one.
 
@@ -23,7 +23,15 @@ from dataclasses import dataclass
 from sandbox import Job, Result, Status, canonical_language
 from wizardcoder.eliminate import EliminateConfig
 from wizardcoder.eliminate.builders import cpp, java, python
-from wizardcoder.eliminate.checks import NOT_RUN, REASONS, Built, ExecutionCheck, UnknownLanguage, Verdict
+from wizardcoder.eliminate.checks import (
+    CANNOT_FAIL,
+    NOT_RUN,
+    REASONS,
+    Built,
+    ExecutionCheck,
+    UnknownLanguage,
+    Verdict,
+)
 
 log = logging.getLogger(__name__)
 
@@ -75,10 +83,12 @@ def _verdict(check: ExecutionCheck, built: Built, result: Result | None, mutant:
             reason = "infra_error"
             stderr = f"mutation check: sandbox error: {mutant.reason}"
         elif mutant.status is Status.PASSED:
-            reason = "no_asserts"
-            stderr = (f"the tests still pass with {', '.join(built.mutated)} replaced by `return None`: "
-                      "they cannot fail\n"
-                      + stderr)
+            reason = CANNOT_FAIL
+            stderr = (f"the tests still pass with {', '.join(built.mutated)} returning a default value "
+                      "(`return None` / `return {};` / 0, false, null): they cannot fail\n" + stderr)
+        elif mutant.reason == "compile_error":  # our mutant is at fault, not the tests: no evidence either way
+            stderr = (f"mutation check inconclusive: the solution with {', '.join(built.mutated)} broken did "
+                      f"not compile\n" + stderr)
     if reason not in ("passed", "compile_error") and result.reason and result.reason not in stderr:
         stderr = (stderr + "\n" if stderr else "") + f"[sandbox: {result.reason}]"
     return Verdict(check.key, reason == "passed", reason, result.status.value, duration,

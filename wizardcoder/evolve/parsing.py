@@ -236,11 +236,7 @@ def _split_tests(code: str, language: str) -> tuple[str, str] | None:
 
 
 def _entry_point(solution: str, tests: str, language: str) -> str | None:
-    """The top-level Python function or class the tests call first (the one a mutation check breaks)."""
-    if language != "python":
-        return None
-    names = [n for n in _PY_DEF.findall(solution) if not n.startswith("test")]
-    called = [(m.start(), n) for n in names if (m := re.search(rf"\b{re.escape(n)}\b", tests))]
-    if called:
-        return min(called)[1]
-    return names[-1] if names else None
+    """The function the tests call (the one a mutation check breaks): see eliminate/entry_points.py."""
+    from wizardcoder.eliminate.entry_points import find_entry_point
+
+    return find_entry_point(solution, tests, language)

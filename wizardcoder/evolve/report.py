@@ -92,7 +92,7 @@ class RoundStats:
         }
 
 
-_EXEC_REASONS = {"passed", "no_asserts", "failed", "timeout", "compile_error"}
+_EXEC_REASONS = {"passed", "no_asserts", "tests_cannot_fail", "failed", "timeout", "compile_error"}
 
 
 class _Mean:
@@ -185,7 +185,7 @@ def write_report(run: RunDir, stats: dict[str, Any], cfg: Any = None) -> Path:
         "- `too_short`, `refusal`, `punctuation_only`, `leaked_template`, `copied_parent`: heuristic rules on the "
         "evolved instruction; `no_information_gain`: the LLM judge found it equal to its parent;",
         "- `no_solution`, `no_tests`: the solve answer had no readable code or no tests;",
-        "- `failed`, `timeout`, `compile_error`, `no_asserts`: the code ran in the sandbox and did not pass;",
+        "- `failed`, `timeout`, `compile_error`, `no_asserts`, `tests_cannot_fail`: the code ran in the sandbox and did not pass;",
         "- `infra_error` (not a drop): the endpoint or the sandbox broke; the parent was kept.",
         "",
     ]

@@ -2,9 +2,11 @@
 (`mask_c_like`), brace matching, what a solution defines, and the mutation that reduces a function
 to returning a default value.
 
-C++ and Java can have the "tests must be able to fail" check too (`mutation_check: [python, cpp, java]`;
-off by default: it costs a second compile): every definition of the entry point then returns a default
-value (`return {};` in C++, 0/false/null in Java, nothing for void), and the tests must fail.
+C++ and Java get the "tests must be able to fail" check too (`mutation_check`, on for all three by
+default; it costs a second compile): every definition of the entry point (given, else the function the
+tests call: `entry_points.find_entry_point`) returns a default value (`entry_points.break_c_like`:
+`return {};` in C++, 0/false/null in Java, nothing for void), and the tests must then fail, else
+"tests_cannot_fail". Tests that call no function of the solution cannot fail either.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import dataclasses
 import re
 from collections.abc import Callable, Iterable
 
-from wizardcoder.eliminate.checks import Built, ExecutionCheck
+from wizardcoder.eliminate.checks import CANNOT_FAIL, Built, ExecutionCheck
 
 
 def mask_c_like(src: str, java: bool = False) -> str:
@@ -138,69 +140,20 @@ def calls_solution(check: ExecutionCheck, msol: str, mtests: str) -> str | None:
     return "the tests never reference the solution's functions or types"
 
 
-_JAVA_DEFAULTS = {"int": "0", "long": "0L", "short": "(short) 0", "byte": "(byte) 0", "char": "'\\0'",
-                  "double": "0.0", "float": "0.0f", "boolean": "false"}
-_C_QUALIFIERS = re.compile(r"\s*(?:const\s*|noexcept\s*|override\s*|final\s*|throws\s+[\w.,\s]+?"
-                           r"|->\s*[\w:<>,\s*&]+?)*\{")
-
-
-def match_paren(masked: str, open_idx: int) -> int:
-    depth = 0
-    for k in range(open_idx, len(masked)):
-        if masked[k] == "(":
-            depth += 1
-        elif masked[k] == ")":
-            depth -= 1
-            if depth == 0:
-                return k
-    return -1
-
-
-def mutate(solution: str, name: str, java: bool) -> str | None:
-    """The solution with every definition of function `name` reduced to returning a default value
-    (`return {};` in C++, 0/false/null in Java; nothing for void); None when no definition is found."""
-    masked = mask_c_like(solution, java=java)
-    edits = []
-    for m in re.finditer(rf"(?<![\w.]){re.escape(name)}\s*\(", masked):
-        close = match_paren(masked, m.end() - 1)
-        if close < 0:
-            continue
-        q = _C_QUALIFIERS.match(masked, close + 1)
-        if not q:
-            continue
-        open_brace = q.end() - 1
-        end = match_brace(masked, open_brace)
-        if end < 0:
-            continue
-        start = max(masked.rfind(";", 0, m.start()), masked.rfind("}", 0, m.start()),
-                    masked.rfind("{", 0, m.start()))
-        head = masked[start + 1:m.start()].split()
-        head = [w for w in head if w not in ("public", "private", "protected", "static", "final", "inline",
-                                             "constexpr", "virtual", "synchronized", "abstract")]
-        if not head or head[-1] in ("void", "new", "return", "=") or head[-1].endswith("="):
-            body = "{ }" if head and head[-1] == "void" else None
-            if body is None:
-                continue  # a call, not a definition (or a constructor): leave it
-        elif java:
-            body = "{ return " + _JAVA_DEFAULTS.get(head[-1], "null") + "; }"
-        else:
-            body = "{ return {}; }"
-        edits.append((open_brace, end + 1, body))
-    if not edits:
-        return None
-    out = solution
-    for a, b, body in sorted(edits, reverse=True):
-        out = out[:a] + body + out[b:]
-    return out
-
-
 def with_mutant(built: Built, check: ExecutionCheck, build_program: Callable[..., Built], java: bool) -> Built:
-    """`built` plus its mutant: the program rebuilt with every definition of the entry point reduced
-    to returning a default value (same marker), when the entry point is defined."""
-    if built.program is None or not check.entry_point:
+    """`built` plus its mutant: the program rebuilt (same marker) with every definition of the entry point
+    (the given one, else the function the tests call) returning a default value; tests that call no
+    function of the solution cannot fail at all."""
+    from wizardcoder.eliminate.entry_points import break_c_like, find_entry_point
+
+    if built.program is None:
         return built
-    name = check.entry_point.split(".")[-1].split("::")[-1]
-    mutated = mutate(check.solution, name, java=java)
+    name = check.entry_point or find_entry_point(check.solution, check.tests, "java" if java else "cpp")
+    if not name:
+        return Built(static_reason=CANNOT_FAIL,
+                     static_detail="the tests call no function of the solution: nothing they check can fail")
+    name = name.split(".")[-1].split("::")[-1]
+    mutated = break_c_like(check.solution, name, java=java)
     if mutated is not None:
         mutant = build_program(dataclasses.replace(check, solution=mutated), marker=built.marker)
         built.mutant, built.mutated = mutant.program, (name,)

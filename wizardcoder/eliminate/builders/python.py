@@ -12,7 +12,7 @@ program itself. Static checks (ast): the tests must assert something (assert sta
 calls, `raise`, `pytest.raises`) and reference the entry point or a function/class the solution
 defines (and does not redefine it). Then "tests must be able to fail": when the program passes, it
 runs again with the body of the entry point (or the called solution functions) replaced by
-`return None`; if that still passes, the tests check nothing: "no_asserts" (this also catches
+`return None`; if that still passes, the tests check nothing: "tests_cannot_fail" (this also catches
 assertions swallowed by `try/except Exception`).
 """
 

@@ -1,0 +1,256 @@
+"""The function the tests exercise (the entry point), and the solution with that function broken.
+
+    name = find_entry_point(solution, tests, "cpp")       # "twoSum", or None: the tests call nothing
+    mutant = break_c_like(solution, name, java=False)     # every definition returns a default value
+
+The "tests must be able to fail" check runs the tests once more against the mutant: tests that still
+pass check nothing (tautologies such as `assert(r == r)`, asserts in dead code, a catch-all around the
+asserts, calls to a copy of the function). So the entry point must be the function the tests really
+call, found by a scan of both texts, not the solution's first function.
+
+C++ / Java are scanned on masked text (comments and literals blanked): the candidates are the
+functions, methods and named lambdas the solution defines (not `main`, not constructors, not names
+the tests define themselves); the one referenced inside an assertion comes first, then the one the
+tests reference first. The mutant keeps every signature, so it compiles: C++ returns `{}` (or, for a
+deduced `auto` return type, a value-initialised object of each return expression's type), Java a
+default by type (0, false, '\\0', null), void functions an empty body.
+"""
+
+from __future__ import annotations
+
+import re
+
+from wizardcoder.eliminate.builders.c_like import mask_c_like, match_brace
+
+_KEYWORDS = {"if", "for", "while", "switch", "catch", "return", "sizeof", "else", "do", "new", "delete",
+             "synchronized", "try", "main", "operator", "decltype", "alignof", "static_assert", "assert",
+             "throw", "case", "default", "typeof", "noexcept", "alignas", "requires"}
+_MODIFIERS = {"public", "private", "protected", "static", "final", "inline", "constexpr", "consteval",
+              "virtual", "synchronized", "abstract", "extern", "friend", "explicit", "default", "native",
+              "strictfp", "[[nodiscard]]"}
+_NAME_PAREN = re.compile(r"(?<![\w$])([A-Za-z_$][\w$]*)\s*(?:<[^;{}()]*>\s*)?\(")
+_QUALIFIERS = re.compile(r"\s*(?:const\s*|noexcept(?:\s*\([^()]*\))?\s*|override\s*|final\s*|mutable\s*|&{1,2}\s*"
+                         r"|throws\s+[\w.,\s<>]+?|->\s*(?P<trailing>[\w:<>,\s*&\[\]]+?))*\s*\{")
+_TYPE_DEF = re.compile(r"\b(?:class|struct|interface|enum|record|union)\s+([A-Za-z_]\w*)")
+_CPP_LAMBDA = re.compile(r"(?<![\w$])([A-Za-z_]\w*)\s*=\s*\[[^\]]*\]\s*")
+_JAVA_LAMBDA = re.compile(r"(?<![\w$])([A-Za-z_$][\w$]*)\s*=\s*(?:\([^()]*\)|[A-Za-z_$][\w$]*)\s*->\s*")
+_CHECK = {
+    "cpp": re.compile(r"\b(?:assert|static_assert|abort|exit|throw|EXPECT_\w+|ASSERT_\w+|CHECK\w*|REQUIRE\w*)\b"
+                      r"|\breturn\s+(?!0\s*;)[^;\s]"),
+    "java": re.compile(r"\b(?:assert\w*|throw|fail)\b|\bSystem\s*\.\s*exit\b"),
+}
+
+
+# ============================================================================== finding the entry point
+def find_entry_point(solution: str, tests: str, language: str) -> str | None:
+    """The name of the function the tests exercise, or None when they reference none of the solution's."""
+    language = {"c++": "cpp", "cxx": "cpp", "py": "python", "python3": "python"}.get(language, language)
+    if language == "python":
+        return _python_entry_point(solution, tests)
+    if language not in ("cpp", "java"):
+        return None
+    java = language == "java"
+    msol, mtests = mask_c_like(solution, java=java), mask_c_like(tests, java=java)
+    candidates = defined_functions(msol, java) - defined_functions(mtests, java)
+    if not candidates:
+        return None
+    checks = _check_spans(mtests, _CHECK[language])
+    best: tuple[int, int, str] | None = None
+    for name in candidates:
+        for m in re.finditer(rf"(?<![\w$]){re.escape(name)}(?![\w$])", mtests):
+            rank = (0 if any(a <= m.start() < b for a, b in checks) else 1, m.start(), name)
+            best = rank if best is None or rank < best else best
+    return best[2] if best else None
+
+
+def defined_functions(masked: str, java: bool) -> set[str]:
+    """Names of the functions, methods and named lambdas defined in masked C++ / Java text (no `main`,
+    no constructors)."""
+    types = {m.group(1) for m in _TYPE_DEF.finditer(masked)}
+    names = {d.name for d in _definitions(masked, None, java)}
+    names |= {m.group(1) for m in (_JAVA_LAMBDA if java else _CPP_LAMBDA).finditer(masked)}
+    return {n for n in names if n not in _KEYWORDS and n not in types}
+
+
+def _check_spans(masked: str, check: re.Pattern[str]) -> list[tuple[int, int]]:
+    """(start, end) of each statement that asserts, with the `if (...)` header that guards it."""
+    spans = []
+    for m in check.finditer(masked):
+        start = max(masked.rfind(";", 0, m.start()), masked.rfind("}", 0, m.start()),
+                    masked.rfind("{", 0, m.start()))
+        if start >= 0 and masked[start] == "{" and not masked[start + 1:m.start()].strip():
+            # `if (cond) { throw ...; }`: the condition is what is checked
+            start = max(masked.rfind(";", 0, start), masked.rfind("}", 0, start), masked.rfind("{", 0, start))
+        end = masked.find(";", m.end())
+        spans.append((start + 1, len(masked) if end < 0 else end))
+    return spans
+
+
+def _python_entry_point(solution: str, tests: str) -> str | None:
+    """The top-level function or class of the solution that the tests reference first."""
+    names = [n for n in re.findall(r"^(?:async\s+)?(?:def|class)\s+([A-Za-z_]\w*)", solution, re.MULTILINE)
+             if not n.startswith("test")]
+    called = [(m.start(), n) for n in names if (m := re.search(rf"\b{re.escape(n)}\b", tests))]
+    if called:
+        return min(called)[1]
+    return names[-1] if names else None
+
+
+# ======================================================================================== the mutant
+class _Definition:
+    def __init__(self, name: str, head: list[str], body_open: int, body_close: int, trailing: str | None):
+        self.name, self.head, self.body_open, self.body_close, self.trailing = (
+            name, head, body_open, body_close, trailing)
+
+    @property
+    def return_type(self) -> str:
+        return self.head[-1] if self.head else ""
+
+
+def _match_paren(masked: str, open_idx: int) -> int:
+    depth = 0
+    for k in range(open_idx, len(masked)):
+        if masked[k] == "(":
+            depth += 1
+        elif masked[k] == ")":
+            depth -= 1
+            if depth == 0:
+                return k
+    return -1
+
+
+def _definitions(masked: str, name: str | None, java: bool) -> list[_Definition]:
+    """Function definitions (a name, a parameter list, qualifiers, a body) in masked text; only those of
+    `name` when given. Calls, constructors' initialiser lists and declarations without a body are not."""
+    found = []
+    for m in _NAME_PAREN.finditer(masked):
+        if name is not None and m.group(1) != name:
+            continue
+        close = _match_paren(masked, m.end() - 1)
+        if close < 0:
+            continue
+        q = _QUALIFIERS.match(masked, close + 1)
+        if not q:
+            continue
+        start = max(masked.rfind(";", 0, m.start()), masked.rfind("}", 0, m.start()),
+                    masked.rfind("{", 0, m.start()))
+        prefix = masked[start + 1:m.start()]
+        prefix = re.sub(r"^\s*(?:public|private|protected)\s*:", " ", prefix)  # C++ access labels
+        prefix = re.sub(r"@[\w.]+(?:\s*\([^()]*\))?", " ", prefix)  # Java annotations
+        prefix = re.sub(r"\btemplate\s*<[^;{}]*?>(?=\s*[\w:])", " ", prefix)
+        prefix = re.sub(r"(?:[\w<>,]+::\s*)+$", " ", prefix)  # `int Solution::add(`: the class qualifier
+        head = [w for w in re.split(r"\s+", prefix.strip()) if w and w not in _MODIFIERS]
+        if not head or head[-1] in ("new", "return", "else", "case", "throw", "co_return") \
+                or head[-1].endswith(("=", ",", "(", "?", ":")) and not head[-1].endswith("::") \
+                or m.group(1) in _KEYWORDS:
+            continue  # a call, a constructor (no return type) or a control statement
+        if java and head[-1] in ("class", "interface", "enum", "record"):
+            continue
+        end = match_brace(masked, q.end() - 1)
+        if end < 0:
+            continue
+        found.append(_Definition(m.group(1), head, q.end() - 1, end, (q.group("trailing") or "").strip() or None))
+    return found
+
+
+_JAVA_DEFAULTS = {"int": "0", "long": "0L", "short": "(short) 0", "byte": "(byte) 0", "char": "'\\0'",
+                  "double": "0.0", "float": "0.0f", "boolean": "false"}
+# java.util.function interfaces whose lambdas return a primitive: the default to return instead
+_JAVA_FUNCTIONAL = [
+    (re.compile(r"^(?:Int|Long|Double|ToInt|ToLong|ToDouble)\w*(?:Function|Operator|Supplier)\b"), "0"),
+    (re.compile(r"^\w*Predicate\b"), "false"),
+    (re.compile(r"^Boolean\w*Supplier\b"), "false"),
+    (re.compile(r"^(?:Runnable|\w*Consumer)\b"), None),  # nothing returned
+]
+
+
+def _cpp_body(definition: _Definition, solution: str, masked: str) -> str:
+    """A C++ body returning a default value of the function's return type."""
+    if definition.trailing:
+        return "{ }" if definition.trailing == "void" else "{ return {}; }"
+    if definition.return_type == "void":
+        return "{ }"
+    if definition.return_type in ("auto", "auto&", "auto&&", "decltype(auto)") or definition.return_type.endswith(
+            ")"):  # a deduced type: each `return e;` returns a value-initialised object of e's type
+        return _deduced_body(solution, masked, definition.body_open, definition.body_close)
+    return "{ return {}; }"
+
+
+def _deduced_body(solution: str, masked: str, body_open: int, body_close: int) -> str:
+    body, mbody = solution[body_open:body_close + 1], masked[body_open:body_close + 1]
+    out, last = [], 0
+    for m in re.finditer(r"\breturn\b(?!\s*;)", mbody):
+        end = mbody.find(";", m.end())
+        if end < 0:
+            continue
+        expr = body[m.end():end]
+        out.append(body[last:m.end()])
+        out.append(f" std::decay_t<decltype({expr.strip()})>{{}}")
+        last = end
+    out.append(body[last:])
+    return "".join(out)
+
+
+def _lambda_edits(solution: str, masked: str, name: str, java: bool) -> list[tuple[int, int, str]]:
+    edits = []
+    for m in (_JAVA_LAMBDA if java else _CPP_LAMBDA).finditer(masked):
+        if m.group(1) != name:
+            continue
+        if java:
+            declared = masked[:m.start()].rstrip()
+            declared_type = re.split(r"[;{}]", declared)[-1].split()
+            kind = next((w for w in declared_type if w not in _MODIFIERS), "")
+            value = "null"
+            for pattern, default in _JAVA_FUNCTIONAL:
+                if pattern.match(kind):
+                    value = default
+                    break
+            body = "{ }" if value is None else f"{{ return {value}; }}"
+            start = m.end()
+            if masked[start] == "{":
+                end = match_brace(masked, start) + 1
+            else:  # an expression body: up to the `;` (or `,`) that ends the declaration at this depth
+                end, depth = start, 0
+                while end < len(masked) and not (depth == 0 and masked[end] in ";,)}"):
+                    depth += masked[end] in "([{"
+                    depth -= masked[end] in ")]}"
+                    end += 1
+            edits.append((start, end, body))
+        else:
+            params = m.end()
+            if masked[params] == "(":
+                params = _match_paren(masked, params) + 1
+            q = _QUALIFIERS.match(masked, params)
+            if not q:
+                continue
+            definition = _Definition(name, ["auto"], q.end() - 1, match_brace(masked, q.end() - 1),
+                                     (q.group("trailing") or "").strip() or None)
+            if definition.body_close < 0:
+                continue
+            edits.append((definition.body_open, definition.body_close + 1, _cpp_body(definition, solution, masked)))
+    return edits
+
+
+def break_c_like(solution: str, name: str, java: bool) -> str | None:
+    """The solution with every definition of `name` (overloads, methods of any class, a named lambda)
+    returning a default value; None when no definition is found."""
+    masked = mask_c_like(solution, java=java)
+    edits = []
+    for d in _definitions(masked, name, java):
+        if java:
+            body = "{ }" if d.return_type == "void" else "{ return " + _JAVA_DEFAULTS.get(d.return_type, "null") + "; }"
+        else:
+            body = _cpp_body(d, solution, masked)
+        edits.append((d.body_open, d.body_close + 1, body))
+    edits += _lambda_edits(solution, masked, name, java)
+    if not edits:
+        return None
+    out = solution
+    for a, b, body in sorted(edits, reverse=True):
+        out = out[:a] + body + out[b:]
+    if not java and "std::decay_t" in out and "std::decay_t" not in solution:
+        out = "#include <type_traits>\n" + out
+    return out
+
+
+__all__ = ["break_c_like", "defined_functions", "find_entry_point"]
