@@ -40,8 +40,8 @@ CASES = {
         "try { if (add(2, 3) != 5) throw 1; } catch (...) {}"), "tests_cannot_fail"),
     "cpp-no-call": ("cpp", CPP_ADD, cpp_main("int x = 5;\nassert(x == 5);"), "no_asserts"),
     "cpp-own-copy": ("cpp", "int add(int a, int b) { return a + b; }\n",
-                     "#include <cassert>\nint add2(int a, int b) { return a + b; }\n"
-                     "int main() { assert(add2(2, 3) == 5); return 0; }\n", "no_asserts"),
+                     ("#include <cassert>\nint add2(int a, int b) { return a + b; }\n"
+                     "int main() { assert(add2(2, 3) == 5); return 0; }\n"), "no_asserts"),
     "cpp-type-only": ("cpp", "struct Acc {\n    int total = 0;\n    int add(int x) { total += x; return total; }\n};\n",
                       cpp_main("Acc a;\nassert(a.total == 0);"), "tests_cannot_fail"),
     # --- C++: wrong solutions fail
@@ -53,22 +53,22 @@ CASES = {
     "cpp-template": ("cpp", "template <typename T>\nT biggest(T a, T b) { return a > b ? a : b; }\n",
                      cpp_main("assert(biggest(2, 7) == 7);\nassert(biggest(std::string(\"a\"), std::string(\"b\")) == \"b\");"),
                      "passed"),
-    "cpp-main-in-solution": ("cpp", "#include <iostream>\nint sq(int x) { return x * x; }\n"
-                                    "int main() { std::cout << sq(3) << std::endl; return 0; }\n",
+    "cpp-main-in-solution": ("cpp", ("#include <iostream>\nint sq(int x) { return x * x; }\n"
+                                    "int main() { std::cout << sq(3) << std::endl; return 0; }\n"),
                              cpp_main("assert(sq(3) == 9);"), "passed"),
-    "cpp-void": ("cpp", "#include <vector>\n#include <algorithm>\nvoid sort_desc(std::vector<int>& v) {\n"
-                        "    std::sort(v.rbegin(), v.rend());\n}\n",
+    "cpp-void": ("cpp", ("#include <vector>\n#include <algorithm>\nvoid sort_desc(std::vector<int>& v) {\n"
+                        "    std::sort(v.rbegin(), v.rend());\n}\n"),
                  cpp_main("std::vector<int> v{1, 3, 2};\nsort_desc(v);\nassert((v == std::vector<int>{3, 2, 1}));"),
                  "passed"),
     "cpp-string": ("cpp", "#include <string>\nstd::string greet(const std::string& n) { return \"hi \" + n; }\n",
                    cpp_main("assert(greet(\"bo\") == \"hi bo\");"), "passed"),
-    "cpp-struct": ("cpp", "struct Point { int x; int y; };\nPoint mid(Point a, Point b) {\n"
-                          "    return Point{(a.x + b.x) / 2, (a.y + b.y) / 2};\n}\n",
+    "cpp-struct": ("cpp", ("struct Point { int x; int y; };\nPoint mid(Point a, Point b) {\n"
+                          "    return Point{(a.x + b.x) / 2, (a.y + b.y) / 2};\n}\n"),
                    cpp_main("Point p = mid({0, 0}, {4, 6});\nassert(p.x == 2 && p.y == 3);"), "passed"),
-    "cpp-class-method": ("cpp", "#include <vector>\nclass Solution {\npublic:\n"
+    "cpp-class-method": ("cpp", ("#include <vector>\nclass Solution {\npublic:\n"
                                 "    std::vector<int> evens(const std::vector<int>& xs) {\n"
                                 "        std::vector<int> out;\n        for (int x : xs) if (x % 2 == 0) out.push_back(x);\n"
-                                "        return out;\n    }\n};\n",
+                                "        return out;\n    }\n};\n"),
                          cpp_main("Solution s;\nassert((s.evens({1, 2, 4}) == std::vector<int>{2, 4}));"), "passed"),
     "cpp-auto": ("cpp", "auto cube(int x) { if (x == 0) return 0; return x * x * x; }\n",
                  cpp_main("assert(cube(2) == 8);"), "passed"),
@@ -84,8 +84,8 @@ CASES = {
     "java-dead-code": ("java", JAVA_ADD, java_main("if (args.length > 99) { assert Calc.add(2, 3) == 5; }"),
                        "tests_cannot_fail"),
     "java-no-call": ("java", JAVA_ADD, java_main("int x = 5;\nassert x == 5;"), "no_asserts"),
-    "java-own-copy": ("java", JAVA_ADD, "public class Main {\n    static int add(int a, int b) { return a + b; }\n"
-                                        "    public static void main(String[] args) { assert add(2, 3) == 5; }\n}\n",
+    "java-own-copy": ("java", JAVA_ADD, ("public class Main {\n    static int add(int a, int b) { return a + b; }\n"
+                                        "    public static void main(String[] args) { assert add(2, 3) == 5; }\n}\n"),
                       "no_asserts"),
     # --- Java: wrong solutions fail
     "java-wrong": ("java", "class Calc {\n    static int add(int a, int b) { return a * b; }\n}\n",
@@ -94,30 +94,30 @@ CASES = {
     "java-static-helper-first": ("java", JAVA_ADD, java_main("assert Calc.add(2, 3) == 5;"), "passed"),
     "java-instance": ("java", "class Greeter {\n    String greet(String n) { return \"hi \" + n; }\n}\n",
                       java_main("assert new Greeter().greet(\"bo\").equals(\"hi bo\");"), "passed"),
-    "java-overload": ("java", "class Twice {\n    static int of(int x) { return 2 * x; }\n"
-                              "    static long of(long x) { return 2L * x; }\n}\n",
+    "java-overload": ("java", ("class Twice {\n    static int of(int x) { return 2 * x; }\n"
+                              "    static long of(long x) { return 2L * x; }\n}\n"),
                       java_main("assert Twice.of(2) == 4;\nassert Twice.of(3L) == 6L;"), "passed"),
-    "java-generic": ("java", "import java.util.*;\nclass Lists {\n"
+    "java-generic": ("java", ("import java.util.*;\nclass Lists {\n"
                              "    static <T> List<T> reversed(List<T> xs) {\n"
                              "        List<T> out = new ArrayList<>(xs);\n        Collections.reverse(out);\n"
-                             "        return out;\n    }\n}\n",
+                             "        return out;\n    }\n}\n"),
                      "import java.util.*;\n" + java_main("assert Lists.reversed(Arrays.asList(1, 2)).equals(Arrays.asList(2, 1));"),
                      "passed"),
-    "java-void": ("java", "import java.util.*;\nclass Sorter {\n    static void sortDesc(int[] a) {\n"
+    "java-void": ("java", ("import java.util.*;\nclass Sorter {\n    static void sortDesc(int[] a) {\n"
                           "        Arrays.sort(a);\n        for (int i = 0; i < a.length / 2; i++) {\n"
-                          "            int t = a[i]; a[i] = a[a.length - 1 - i]; a[a.length - 1 - i] = t;\n        }\n    }\n}\n",
+                          "            int t = a[i]; a[i] = a[a.length - 1 - i]; a[a.length - 1 - i] = t;\n        }\n    }\n}\n"),
                   "import java.util.*;\n" + java_main("int[] a = {1, 3, 2};\nSorter.sortDesc(a);\n"
                                                         "assert Arrays.equals(a, new int[]{3, 2, 1});"), "passed"),
     "java-boolean": ("java", "class P {\n    static boolean isEven(int x) { return x % 2 == 0; }\n}\n",
                      java_main("assert P.isEven(4);\nassert !P.isEven(3);"), "passed"),
-    "java-main-in-solution": ("java", "public class Solution {\n    static int sq(int x) { return x * x; }\n"
-                                      "    public static void main(String[] a) { System.out.println(sq(3)); }\n}\n",
+    "java-main-in-solution": ("java", ("public class Solution {\n    static int sq(int x) { return x * x; }\n"
+                                      "    public static void main(String[] a) { System.out.println(sq(3)); }\n}\n"),
                               java_main("assert Solution.sq(3) == 9;"), "passed"),
-    "java-lambda": ("java", "import java.util.function.*;\nclass Ops {\n"
-                            "    static IntBinaryOperator mul = (a, b) -> a * b;\n}\n",
+    "java-lambda": ("java", ("import java.util.function.*;\nclass Ops {\n"
+                            "    static IntBinaryOperator mul = (a, b) -> a * b;\n}\n"),
                     java_main("assert Ops.mul.applyAsInt(3, 4) == 12;"), "passed"),
-    "java-lambda-tautology": ("java", "import java.util.function.*;\nclass Ops {\n"
-                                      "    static BiFunction<Integer, Integer, Integer> mul = (a, b) -> a * b;\n}\n",
+    "java-lambda-tautology": ("java", ("import java.util.function.*;\nclass Ops {\n"
+                                      "    static BiFunction<Integer, Integer, Integer> mul = (a, b) -> a * b;\n}\n"),
                               java_main("Integer r = Ops.mul.apply(3, 4);\nassert r == r;"), "tests_cannot_fail"),
 }
 

@@ -33,15 +33,15 @@ JAVA = {
     "right": ("class Calc {\n    static int add(int a, int b) { return a + b; }\n}",
               "public class Main {\n    public static void main(String[] args) { assert Calc.add(2, 3) == 5; }\n}"),
     "tautology": ("class Calc {\n    static int add(int a, int b) { return a + b; }\n}",
-                  "public class Main {\n    public static void main(String[] args) {\n"
-                  "        int r = Calc.add(2, 3);\n        assert r == r;\n    }\n}"),
+                  ("public class Main {\n    public static void main(String[] args) {\n"
+                  "        int r = Calc.add(2, 3);\n        assert r == r;\n    }\n}")),
     "ortrue": ("class Calc {\n    static int add(int a, int b) { return a + b; }\n}",
                "public class Main {\n    public static void main(String[] args) { assert Calc.add(1, 2) >= 0 || true; }\n}"),
     "nocall": ("class Calc {\n    static int add(int a, int b) { return a + b; }\n}",
                "public class Main {\n    public static void main(String[] args) { assert 1 + 1 == 2; }\n}"),
     "owncopy": ("class Calc {\n    static int add(int a, int b) { return a + b; }\n}",
-                "public class Main {\n    static int add(int a, int b) { return a + b; }\n"
-                "    public static void main(String[] args) { assert add(2, 3) == 5; }\n}"),
+                ("public class Main {\n    static int add(int a, int b) { return a + b; }\n"
+                "    public static void main(String[] args) { assert add(2, 3) == 5; }\n}")),
     "wrong": ("class Calc {\n    static int add(int a, int b) { return a * b; }\n}",
               "public class Main {\n    public static void main(String[] args) { assert Calc.add(2, 3) == 5; }\n}"),
 }
@@ -69,9 +69,8 @@ def replies(lang: str):
 def test_evolve_drops_weak_tests_and_wrong_solutions_keeps_right_ones(lang, tmp_path):
     seeds = tmp_path / "seeds.jsonl"
     with open(seeds, "w") as fh:
-        for name in EXPECTED:
-            fh.write(json.dumps({"id": name, "instruction": f"Add two integers a and b (scenario {name}).",
-                                 "output": ""}) + "\n")
+        fh.writelines(json.dumps({"id": name, "instruction": f"Add two integers a and b (scenario {name}).",
+                                 "output": ""}) + "\n" for name in EXPECTED)
     run_dir = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     with FakeOpenAIServer(reply=replies(lang)) as server:
@@ -79,7 +78,7 @@ def test_evolve_drops_weak_tests_and_wrong_solutions_keeps_right_ones(lang, tmp_
             [sys.executable, "-m", "wizardcoder", "evolve", "--lang", lang, "--seeds", str(seeds), "--limit", "all",
              "--rounds", "1", "--output", str(run_dir), "--sandbox", "docker", "--base-url", server.url,
              "--model", "fake", "--no-progress", "evolve.include_seeds_in_dataset=false", "output.report=false"],
-            capture_output=True, text=True, env=env, timeout=600)
+            check=False, capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     verdicts = {}
     for line in (run_dir / "verdicts.jsonl").read_text().splitlines():

@@ -139,7 +139,14 @@ def resolve_mode(cfg: EvalConfig) -> str:
 
 def run_eval(cfg: EvalConfig, progress: Progress | None = None, client=None) -> dict[str, Any]:
     """Generate (or import) samples, execute them in the sandbox, compute pass@k. Returns the metrics."""
-    progress = progress or no_progress
+    from wizardcoder.runlock import run_lock
+
+    run_dir = run_dir_for(cfg)
+    with run_lock(run_dir, "eval"):  # a second process on this directory fails at once
+        return _run_eval(cfg, run_dir, progress or no_progress, client)
+
+
+def _run_eval(cfg: EvalConfig, run_dir: Path, progress: Progress, client) -> dict[str, Any]:
     t0 = time.monotonic()
     problems = load_suite(cfg.suite.name, cfg.suite.data_dir, cfg.suite.split)
     if cfg.suite.limit is not None:
@@ -147,7 +154,6 @@ def run_eval(cfg: EvalConfig, progress: Progress | None = None, client=None) -> 
             raise ConfigError("suite.limit must be >= 1")
         problems = problems[: cfg.suite.limit]
     by_id = {p.task_id: p for p in problems}
-    run_dir = run_dir_for(cfg)
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(cfg, run_dir / "config.yaml")
     log.info("eval %s: %d problems, run directory %s", cfg.suite.name, len(problems), run_dir)

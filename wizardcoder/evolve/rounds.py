@@ -90,9 +90,12 @@ def run_evolve(cfg: EvolveConfig, *, client=None, sandbox=None, progress: Progre
     `client` / `sandbox` are used when given (tests); otherwise they are created from `cfg.llm` /
     `cfg.sandbox`, only if some work is left, and closed at the end.
     """
+    from wizardcoder.runlock import run_lock
+
     run = _Run(cfg, client=client, sandbox=sandbox, progress=progress or no_progress)
     try:
-        return run.execute()
+        with run_lock(run.dir.root, "evolve"):  # a second process on this directory fails at once
+            return run.execute()
     finally:
         run.close()
 

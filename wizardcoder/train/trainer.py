@@ -85,9 +85,17 @@ def train(cfg: TrainConfig, progress: bool = False, stop_after: int | None = Non
         raise UserError("no training data: pass --data (a dataset directory or a .jsonl file)")
     device = _pick_device(cfg.run.device)
     try:
-        return _train(cfg, device, progress, stop_after)
+        with _main_process_lock(run_dir_for(cfg)):
+            return _train(cfg, device, progress, stop_after)
     except torch.cuda.OutOfMemoryError as exc:
         raise UserError(OOM_HINT) from exc
+
+
+def _main_process_lock(run_dir: Path):
+    """The run directory's lock, taken by the launcher's rank 0 only (the other ranks share its run)."""
+    from wizardcoder.runlock import run_lock
+
+    return run_lock(run_dir, "train") if int(os.environ.get("RANK", "0") or 0) == 0 else nullcontext()
 
 
 def _pick_device(requested: str) -> str:
