@@ -30,9 +30,8 @@ def _wait_for(predicate, seconds: float = 60.0) -> None:
 
 
 def test_a_second_holder_is_refused_naming_the_first(tmp_path):
-    with run_lock(tmp_path, "evolve"), pytest.raises(RunDirLocked) as err:
-        with run_lock(tmp_path, "evolve"):
-            pass
+    with run_lock(tmp_path, "evolve"), pytest.raises(RunDirLocked) as err, run_lock(tmp_path, "evolve"):
+        pass
     message = str(err.value)
     assert f"pid {os.getpid()}" in message and os.uname().nodename in message and "started" in message
     assert str(tmp_path) in message and "--output" in message
@@ -61,9 +60,8 @@ def test_kill_9_releases_the_lock(tmp_path, mode):
     try:
         lines = {proc.stdout.readline().strip() for _ in range(2 if mode == "fork" else 1)}
         assert lines == ({"locked", "child"} if mode == "fork" else {"locked"})
-        with pytest.raises(RunDirLocked, match=f"pid {proc.pid} "):
-            with run_lock(tmp_path, "eval"):
-                pass
+        with pytest.raises(RunDirLocked, match=f"pid {proc.pid} "), run_lock(tmp_path, "eval"):
+            pass
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         with run_lock(tmp_path, "eval"):  # at once: the kernel dropped the lock with the process
@@ -108,7 +106,7 @@ def test_two_identical_evolve_commands_on_one_directory(tmp_path):
         assert time.monotonic() - started < 30  # at once, not after the first finished
         assert f"pid {first.pid} " in second.stderr and "wizardcoder evolve" in second.stderr
         assert first.poll() is None  # the first was still running, undisturbed
-        out, err = first.communicate(timeout=300)
+        _, err = first.communicate(timeout=300)
     finally:
         if first.poll() is None:
             first.kill()
