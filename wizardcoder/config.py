@@ -22,6 +22,12 @@ from wizardcoder.errors import ConfigError
 
 T = TypeVar("T")
 
+# keys that moved: where they live now and why (an old config gets this instead of "unknown key")
+MOVED_KEYS = {
+    "eliminate.timeout": ("sandbox.timeout", "one time limit for every program a stage runs, evolve and eval alike"),
+    "eliminate.memory_mb": ("sandbox.memory_mb", "one memory limit for every program a stage runs"),
+}
+
 
 def load_config(cls: type[T], path: str | Path | None = None, overrides: Iterable[str] = ()) -> T:
     """Build `cls` from its defaults, then the YAML file at `path`, then `a.b=value` overrides."""
@@ -71,6 +77,11 @@ def _build(cls: type[T], data: Any, source: str, prefix: str) -> T:
     hints = typing.get_type_hints(cls)
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
+        if f"{prefix}{key}" in MOVED_KEYS:
+            new, why = MOVED_KEYS[f"{prefix}{key}"]
+            section, name = new.split(".")
+            raise ConfigError(f"{source}: {prefix}{key} is now {new} ({why}): write `{section}:\n  {name}: {value}` "
+                              f"(or the override {new}={value}) instead")
         if key not in fields:
             close = difflib.get_close_matches(str(key), fields, n=1)
             hint = f" (did you mean {prefix}{close[0]}?)" if close else f" (valid keys: {', '.join(fields)})"

@@ -30,14 +30,17 @@ class SandboxConfig:
     workers: int | None = None  # concurrent programs (ray: per node); None = one per CPU core
     ray_address: str | None = None  # backend ray: the cluster, host:port; None = RAY_ADDRESS
     image: str = "wizardcoder-sandbox:latest"
-    timeout: float = 10.0  # seconds per program
+    # every program a stage runs (evolve's checks, eval's samples) gets these limits
+    timeout: float = 10.0  # seconds per program (compiling included)
     memory_mb: int = 512  # per program
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
             raise ValueError(f"sandbox.backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
         if self.timeout <= 0:
-            raise ValueError("sandbox.timeout must be > 0 seconds")
+            raise ValueError(f"sandbox.timeout must be > 0 seconds, got {self.timeout}")
+        if self.memory_mb < 16:
+            raise ValueError(f"sandbox.memory_mb must be >= 16, got {self.memory_mb}")
 
 
 LOCAL_WARNING = (

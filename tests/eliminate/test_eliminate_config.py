@@ -24,14 +24,15 @@ def test_defaults():
 
 def test_loads_as_a_section_with_overrides(tmp_path):
     path = tmp_path / "c.yaml"
-    path.write_text("eliminate:\n  timeout: 3\n  mutation_check: [python, cpp]\n")
+    path.write_text("eliminate:\n  chunk_size: 3\n  mutation_check: [python, cpp]\n")
     cfg = load_config(_Stage, path, ["eliminate.decontaminate_ngram=10"])
-    assert cfg.eliminate.timeout == 3.0 and cfg.eliminate.mutation_check == ["python", "cpp"]
+    assert cfg.eliminate.chunk_size == 3 and cfg.eliminate.mutation_check == ["python", "cpp"]
     assert cfg.eliminate.decontaminate_ngram == 10
 
 
 @pytest.mark.parametrize("override, message", [
-    ("eliminate.timeout=0", "timeout"),
+    ("eliminate.timeout=5", "eliminate.timeout is now sandbox.timeout"),  # moved: the hint names the new key
+    ("eliminate.memory_mb=64", "eliminate.memory_mb is now sandbox.memory_mb"),
     ("eliminate.copy_similarity=1.5", "copy_similarity"),
     ("eliminate.mutation_check=[rust]", "mutation_check"),
     ("eliminate.near_duplicate_threshold=0", "near_duplicate_threshold"),

@@ -9,8 +9,10 @@ import pytest
 from sandbox import Result, Status, create_sandbox
 from wizardcoder.eliminate import EliminateConfig
 from wizardcoder.eliminate.verify import ExecutionCheck, Verdict, verify
+from wizardcoder.execution import SandboxConfig
 
-CFG = EliminateConfig(timeout=5.0)
+CFG = EliminateConfig()
+LIMITS = SandboxConfig(timeout=5.0)  # each program's time and memory: the sandbox section
 
 ADD = "def add(a, b):\n    return a + b\n"
 ADD_TESTS = "assert add(1, 2) == 3\nassert add(-1, 1) == 0\n"
@@ -72,12 +74,12 @@ def sb(request):
         yield box
 
 
-def run(sb, *checks: ExecutionCheck, cfg: EliminateConfig = CFG) -> list[Verdict]:
-    return list(verify(sb, checks, cfg))
+def run(sb, *checks: ExecutionCheck, cfg: EliminateConfig = CFG, limits: SandboxConfig = LIMITS) -> list[Verdict]:
+    return list(verify(sb, checks, cfg, limits=limits))
 
 
-def one(sb, language, solution, tests, entry_point=None, cfg=CFG) -> Verdict:
-    return run(sb, ExecutionCheck("k", language, solution, tests, entry_point), cfg=cfg)[0]
+def one(sb, language, solution, tests, entry_point=None, cfg=CFG, limits=LIMITS) -> Verdict:
+    return run(sb, ExecutionCheck("k", language, solution, tests, entry_point), cfg=cfg, limits=limits)[0]
 
 
 # ------------------------------------------------------------------------------------------- python
@@ -131,13 +133,13 @@ def test_python_tests_that_cannot_fail_are_caught_by_the_mutation_check(sb):
     assert (v.ok, v.reason, v.status) == (False, "tests_cannot_fail", "passed")
     assert "return None" in v.stderr_tail
     # the same tests with the mutation check switched off pass
-    off = EliminateConfig(timeout=5.0, mutation_check=[])
+    off = EliminateConfig(mutation_check=[])
     assert one(sb, "python", ADD, swallowed, "add", cfg=off).reason == "passed"
 
 
 def test_python_timeout(sb):
-    cfg = EliminateConfig(timeout=1.0)
-    v = one(sb, "python", "def spin(n):\n    while True:\n        n += 1\n", "assert spin(1) == 2\n", "spin", cfg=cfg)
+    v = one(sb, "python", "def spin(n):\n    while True:\n        n += 1\n", "assert spin(1) == 2\n", "spin",
+            limits=SandboxConfig(timeout=1.0))
     assert (v.ok, v.reason, v.status) == (False, "timeout", "timeout")
 
 
@@ -230,7 +232,7 @@ def test_java_system_exit_zero_never_passes(sb):
 
 # ------------------------------------------------------------------------------------------- stream
 def test_verdicts_keep_input_order_across_chunks(sb):
-    cfg = EliminateConfig(timeout=5.0, chunk_size=2)
+    cfg = EliminateConfig(chunk_size=2)
     checks = [ExecutionCheck(f"k{i}", "python", ADD if i % 2 == 0 else "def add(a, b):\n    return 0\n",
                              ADD_TESTS, "add") for i in range(5)]
     seen: list[str] = []
@@ -254,7 +256,7 @@ class _CountingSandbox:
 
 def test_verify_streams_in_chunks_and_is_lazy(sb):
     counting = _CountingSandbox(sb)
-    cfg = EliminateConfig(timeout=5.0, chunk_size=3, mutation_check=[])
+    cfg = EliminateConfig(chunk_size=3, mutation_check=[])
     endless = (ExecutionCheck(f"k{i}", "python", ADD, ADD_TESTS, "add") for i in itertools.count())
     first_four = list(itertools.islice(verify(counting, endless, cfg), 4))
     assert [v.reason for v in first_four] == ["passed"] * 4
@@ -263,7 +265,7 @@ def test_verify_streams_in_chunks_and_is_lazy(sb):
 
 def test_mutation_runs_ride_along_with_the_next_chunk(sb):
     counting = _CountingSandbox(sb)
-    cfg = EliminateConfig(timeout=5.0, chunk_size=2)
+    cfg = EliminateConfig(chunk_size=2)
     checks = [ExecutionCheck(f"k{i}", "python", ADD, ADD_TESTS if i != 1 else "try:\n    add(1, 2)\nexcept Exception:"
                              "\n    pass\nassert True\n", "add") for i in range(5)]
     verdicts = list(verify(counting, checks, cfg))

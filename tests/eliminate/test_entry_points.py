@@ -16,6 +16,7 @@ import pytest
 from wizardcoder.eliminate import EliminateConfig
 from wizardcoder.eliminate.entry_points import break_c_like, find_entry_point
 from wizardcoder.eliminate.verify import ExecutionCheck, verify
+from wizardcoder.execution import SandboxConfig
 
 CPP_ADD = "int helper(int x) { return x; }\nint add(int a, int b) { return helper(a) + b; }\n"
 JAVA_ADD = "class Calc {\n    static int helper(int x) { return x; }\n    static int add(int a, int b) { return helper(a) + b; }\n}\n"
@@ -163,7 +164,8 @@ def test_weak_tests_and_wrong_solutions_are_dropped_right_ones_pass_in_docker():
     checks = [ExecutionCheck(key, lang, sol, tests) for key, (lang, sol, tests, _) in CASES.items()]
     with create_sandbox("docker", image=os.environ.get("WIZARDCODER_SANDBOX_IMAGE", "wizardcoder-sandbox:latest"),
                         workers=4) as sandbox:
-        verdicts = {v.key: v for v in verify(sandbox, checks, EliminateConfig(timeout=20.0, chunk_size=64))}
+        verdicts = {v.key: v for v in verify(sandbox, checks, EliminateConfig(chunk_size=64),
+                                                           limits=SandboxConfig(timeout=20.0))}
     got = {key: verdicts[key].reason for key in CASES}
     assert got == {key: want for key, (*_, want) in CASES.items()}, {
         key: verdicts[key].stderr_tail[-400:] for key in CASES if got[key] != CASES[key][3]}

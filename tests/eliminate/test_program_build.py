@@ -9,7 +9,7 @@ from wizardcoder.eliminate import EliminateConfig
 from wizardcoder.eliminate.builders.c_like import mask_c_like, match_brace
 from wizardcoder.eliminate.verify import ExecutionCheck, build, verify
 
-CFG = EliminateConfig(timeout=10.0, mutation_check=[])
+CFG = EliminateConfig(mutation_check=[])
 
 
 @pytest.fixture(scope="module")
@@ -255,12 +255,12 @@ REALISTIC = [
 
 
 def test_realistic_llm_outputs_pass(local):
-    with_mutation = EliminateConfig(timeout=10.0)  # python tests must also fail on a broken solution
+    with_mutation = EliminateConfig()  # python tests must also fail on a broken solution
     assert reasons(local, REALISTIC, with_mutation) == {"py-class": "passed", "cpp-class": "passed", "java-instance": "passed"}
 
 
 def test_mutation_check_for_cpp_and_java(local):
-    cfg = EliminateConfig(timeout=10.0)  # on by default in every language
+    cfg = EliminateConfig()  # on by default in every language
     cpp_sol = "#include <vector>\nlong long total(const std::vector<int>& xs) {\n  long long t = 0;\n" \
               "  for (int x : xs) { t += x; }\n  return t;\n}\n"
     java_sol = "class Util {\n  static boolean isEven(int x) { return x % 2 == 0; }\n}\n"
@@ -275,4 +275,4 @@ def test_mutation_check_for_cpp_and_java(local):
     assert reasons(local, checks, cfg) == {"cpp-strong": "passed", "cpp-weak": "tests_cannot_fail",
                                            "java-strong": "passed", "java-weak": "tests_cannot_fail"}
     # switched off, the weak tests pass
-    assert reasons(local, checks[1:2], EliminateConfig(timeout=10.0, mutation_check=["python"])) == {"cpp-weak": "passed"}
+    assert reasons(local, checks[1:2], EliminateConfig(mutation_check=["python"])) == {"cpp-weak": "passed"}

@@ -29,9 +29,7 @@ class EliminateConfig:
     min_new_words: int = 4  # ...fewer new content words than this means "copied_parent"
     # extra regexes (case-insensitive) for "leaked_template"
     leak_patterns: list[str] = field(default_factory=list)
-    # --- execution (execution.py) ---
-    timeout: float = 10.0  # seconds per program in the sandbox
-    memory_mb: int = 512  # memory per program
+    # --- execution (execution.py); each program's time and memory: the `sandbox:` section ---
     chunk_size: int = 256  # checks per sandbox.run_many call; memory stays flat however many checks
     # languages whose tests must also fail on a broken solution ("tests_cannot_fail" otherwise): the entry
     # point's body becomes `return None` (python) or returns a default value (cpp, java; costs a 2nd compile)
@@ -59,10 +57,6 @@ class EliminateConfig:
             raise ValueError(f"eliminate.copy_similarity must be in (0, 1], got {self.copy_similarity}")
         if self.min_new_words < 0:
             raise ValueError(f"eliminate.min_new_words must be >= 0, got {self.min_new_words}")
-        if self.timeout <= 0:
-            raise ValueError(f"eliminate.timeout must be > 0 seconds, got {self.timeout}")
-        if self.memory_mb < 16:
-            raise ValueError(f"eliminate.memory_mb must be >= 16, got {self.memory_mb}")
         if self.chunk_size < 1:
             raise ValueError(f"eliminate.chunk_size must be >= 1, got {self.chunk_size}")
         if self.tail_chars < 0:

@@ -32,6 +32,7 @@ from wizardcoder.eliminate.checks import (
     UnknownLanguage,
     Verdict,
 )
+from wizardcoder.execution import SandboxConfig
 
 log = logging.getLogger(__name__)
 
@@ -104,9 +105,9 @@ class _Chunk:
     to_mutate: list[int]
 
 
-def _job(built: Built, language: str, cfg: EliminateConfig, mutant: bool = False) -> Job:
-    return Job(built.mutant if mutant else built.program, language=language, timeout=cfg.timeout,
-               memory_mb=cfg.memory_mb, files=built.files, success_marker=built.marker)
+def _job(built: Built, language: str, limits: SandboxConfig, mutant: bool = False) -> Job:
+    return Job(built.mutant if mutant else built.program, language=language, timeout=limits.timeout,
+               memory_mb=limits.memory_mb, files=built.files, success_marker=built.marker)
 
 
 def _build_safely(check: ExecutionCheck, cfg: EliminateConfig) -> Built:
@@ -123,24 +124,26 @@ def _build_safely(check: ExecutionCheck, cfg: EliminateConfig) -> Built:
 
 
 def verify(sandbox, checks: Iterable[ExecutionCheck], cfg: EliminateConfig | None = None,
-           progress: Callable[[Verdict], None] | None = None) -> Iterator[Verdict]:
+           progress: Callable[[Verdict], None] | None = None, limits: SandboxConfig | None = None
+           ) -> Iterator[Verdict]:
     """Verdicts for `checks`, in input order, computed `cfg.chunk_size` at a time (flat memory).
 
     Each `sandbox.run_many` call holds the programs of one chunk plus the mutation-check programs of the
     previous chunk (those that passed), so the mutation runs never get a round trip of their own; a
     chunk's verdicts are yielded as soon as they are complete. `progress(verdict)` is called for each
     verdict as it is yielded. A sandbox that raises (e.g. closed) propagates; ERROR results become
-    "infra_error" verdicts.
+    "infra_error" verdicts. `limits` (the `sandbox:` section) gives each program its time and memory.
     """
     cfg = cfg or EliminateConfig()
+    limits = limits or SandboxConfig()
     iterator = iter(checks)
     pending: _Chunk | None = None  # ran, waiting for its mutation runs
     while True:
         checks_now = list(itertools.islice(iterator, cfg.chunk_size))
         built = [_build_safely(c, cfg) for c in checks_now]
         runnable = [i for i, b in enumerate(built) if b.program is not None]
-        jobs = [_job(built[i], checks_now[i].language, cfg) for i in runnable]
-        mutant_jobs = [_job(pending.built[i], pending.checks[i].language, cfg, mutant=True)
+        jobs = [_job(built[i], checks_now[i].language, limits) for i in runnable]
+        mutant_jobs = [_job(pending.built[i], pending.checks[i].language, limits, mutant=True)
                        for i in pending.to_mutate] if pending else []
         if not jobs and not mutant_jobs and not checks_now:
             return

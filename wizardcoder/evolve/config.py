@@ -128,12 +128,25 @@ def result_fields(cfg: EvolveConfig) -> dict[str, Any]:
 
 
 def run_fingerprint(cfg: EvolveConfig) -> str:
-    """Keys the run directory: the result-changing settings and the prompt texts themselves (so an
-    edited prompt file, or prompts changed by an upgrade, start a new run instead of mixing)."""
+    """Keys the run directory: the result-changing settings, the prompt texts themselves and what the seed
+    source holds (so an edited prompt or seed file, or prompts or built-in seeds changed by an upgrade,
+    start a new run instead of mixing)."""
     from wizardcoder.evolve.prompts import load_prompts
 
     prompts = load_prompts(cfg.evolve.lang, cfg.evolve.prompts)
-    return fingerprint({**result_fields(cfg), "prompts": dataclasses.asdict(prompts) | {"source": None}})
+    return fingerprint({**result_fields(cfg), "prompts": dataclasses.asdict(prompts) | {"source": None},
+                        "seeds_sha256": seeds_sha256(cfg)})
+
+
+def seeds_sha256(cfg: EvolveConfig) -> str | None:
+    """A SHA-256 of the seed file or folder (the built-in set included); None for a hub dataset name."""
+    from pathlib import Path
+
+    from wizardcoder.content_id import content_sha256
+    from wizardcoder.evolve.seeds import builtin_seed_file
+
+    path = Path(cfg.seeds.path).expanduser() if cfg.seeds.path else builtin_seed_file(cfg.evolve.lang)
+    return content_sha256(path) if path.exists() else None
 
 
 def with_overrides(cfg: EvolveConfig, **sections: dict[str, Any]) -> EvolveConfig:

@@ -44,7 +44,7 @@ from wizardcoder.data.store import (
     write_json_atomic,
 )
 from wizardcoder.errors import UserError
-from wizardcoder.evolve.config import EvolveConfig, run_fingerprint
+from wizardcoder.evolve.config import EvolveConfig, run_fingerprint, seeds_sha256
 from wizardcoder.evolve.dataset import build_dataset
 from wizardcoder.evolve.methods import BY_NAME, choose_method, request_seed
 from wizardcoder.evolve.parsing import ParsedSolution, parse_evolved, parse_solution
@@ -153,6 +153,13 @@ class _Run:
         fp = run_fingerprint(self.cfg)
         meta_path = self.dir.root / "run.json"
         meta = read_json(meta_path)
+        seeds_now = seeds_sha256(self.cfg)
+        if meta is not None and meta.get("fingerprint") != fp and meta.get("seeds_sha256", seeds_now) != seeds_now:
+            raise UserError(
+                f"{self.dir.root} was started from other seeds: {describe_source(self.cfg.seeds)} changed since "
+                f"(sha256 {meta['seeds_sha256'][:12]} then, {(seeds_now or '?')[:12]} now), and its pool still "
+                "holds the old ones. Drop --output to start a new run for the new seeds (its own directory), or "
+                "delete that directory to start over.")
         if meta is not None and meta.get("fingerprint") != fp:
             raise UserError(
                 f"{self.dir.root} holds a run with a different config (fingerprint {meta.get('fingerprint')} "
@@ -161,7 +168,7 @@ class _Run:
         self.dir.root.mkdir(parents=True, exist_ok=True)
         if meta is None:
             write_json_atomic(meta_path, {"fingerprint": fp, "lang": self.lang,
-                                          "seeds": describe_source(self.cfg.seeds)})
+                                          "seeds": describe_source(self.cfg.seeds), "seeds_sha256": seeds_now})
         else:
             log.info("resuming the run in %s", self.dir.root)
         save_config(self.cfg, self.dir.config_path)
@@ -354,7 +361,7 @@ class _Run:
         bar = self.progress(f"round {r}: execute", total)
         store = self.dir.store(self.dir.verdicts_path).open()
         try:
-            for verdict in verify(self.sandbox, checks(), self.cfg.eliminate):
+            for verdict in verify(self.sandbox, checks(), self.cfg.eliminate, limits=self.cfg.sandbox):
                 row = rows.popleft()
                 if verdict.key != row["key"]:
                     raise RuntimeError(f"verify() returned {verdict.key!r} where {row['key']!r} was due")
