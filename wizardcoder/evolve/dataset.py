@@ -51,8 +51,8 @@ def build_dataset(run: RunDir, cfg: EvolveConfig, progress) -> dict[str, Any]:
                     continue
                 candidates += 1
                 bar.advance()
-                text = row["instruction"] + "\n" + (row.get("solution") or "")
-                suite = decon.contaminated(text) if decon else None
+                suite = decon.contaminated(row["instruction"], row.get("solution"), row.get("tests")) \
+                    if decon else None
                 if suite:
                     drops[f"contaminated:{suite}"] += 1
                     continue
