@@ -90,13 +90,13 @@ def test_eval_and_train_refuse_a_held_directory(tmp_path):
 
 
 def _evolve(run_dir: Path) -> list[str]:
-    return [sys.executable, "-m", "wizardcoder", "evolve", "--limit", "4", "--rounds", "1", "--sandbox", "local",
+    return [sys.executable, "-m", "wizardcoder", "evolve", "--limit", "3", "--rounds", "1", "--sandbox", "local",
             "--output", str(run_dir), "--no-progress", "llm.provider=fake", "output.report=false"]
 
 
 def test_two_identical_evolve_commands_on_one_directory(tmp_path):
     run_dir, lone_dir = tmp_path / "run", tmp_path / "lone"
-    slow = {**ENV, "WIZARDCODER_FAKE_DELAY": "1.5"}
+    slow = {**ENV, "WIZARDCODER_FAKE_DELAY": "1.0"}
     first = subprocess.Popen(_evolve(run_dir), env=slow, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         _wait_for(lambda: (run_dir / LOCK_NAME).is_file() and (run_dir / LOCK_NAME).stat().st_size > 0)

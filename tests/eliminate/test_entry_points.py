@@ -77,6 +77,19 @@ CASES = {
                    cpp_main("assert(mul(3, 4) == 12);"), "passed"),
     "cpp-lambda-tautology": ("cpp", "auto mul = [](int a, int b) { return a * b; };\n",
                              cpp_main("int r = mul(3, 4);\nassert(r * 0 == 0);"), "tests_cannot_fail"),
+    "cpp-functor": ("cpp", "struct Adder {\n    int operator()(int a, int b) const { return a + b; }\n};\n",
+                    cpp_main("Adder add;\nassert(add(2, 3) == 5);"), "passed"),
+    "cpp-functor-tautology": ("cpp", "struct Adder {\n    int operator()(int a, int b) const { return a + b; }\n};\n",
+                              cpp_main("Adder add;\nint r = add(2, 3);\nassert(r == r);"), "tests_cannot_fail"),
+    "cpp-operator": ("cpp", "struct V {\n    int x;\n};\nV operator+(V a, V b) { return V{a.x + b.x}; }\n",
+                     cpp_main("V s = V{1} + V{2};\nassert(s.x == 3);"), "passed"),
+    "cpp-reference-return": ("cpp", "#include <vector>\nint& first(std::vector<int>& v) { return v[0]; }\n",
+                             cpp_main("std::vector<int> v{4, 5};\nfirst(v) = 7;\nassert(v[0] == 7 && first(v) == 7);"),
+                             "passed"),
+    # --- Python: a named lambda is broken too
+    "py-lambda": ("python", "mul = lambda a, b: a * b\n", "assert mul(3, 4) == 12\n", "passed"),
+    "py-lambda-tautology": ("python", "mul = lambda a, b: a * b\n", "r = mul(3, 4)\nassert r == r\n",
+                            "tests_cannot_fail"),
     # --- Java: tests that cannot fail
     "java-tautology": ("java", JAVA_ADD, java_main("int r = Calc.add(2, 3);\nassert r == r;"), "tests_cannot_fail"),
     "java-or-true": ("java", JAVA_ADD, java_main("assert Calc.add(1, 2) >= 0 || true;"), "tests_cannot_fail"),
@@ -135,6 +148,7 @@ CASES = {
     ("java", "public class Solution {\n  public Solution() { }\n  public int get() { return 1; }\n}\n",
      java_main("assert new Solution().get() == 1;"), "get"),  # a constructor is no entry point
     ("python", "def helper(x):\n    return x\n\ndef add(a, b):\n    return helper(a) + b\n", "assert add(2, 3) == 5\n", "add"),
+    ("python", "import math\nmul = lambda a, b: a * b\n\ndef helper(x):\n    return x\n", "assert mul(2, 3) == 6\n", "mul"),
 ])
 def test_the_entry_point_is_the_function_the_tests_call(language, solution, tests, want):
     assert find_entry_point(solution, tests, language) == want

@@ -28,7 +28,8 @@ _KEYWORDS = {"if", "for", "while", "switch", "catch", "return", "sizeof", "else"
 _MODIFIERS = {"public", "private", "protected", "static", "final", "inline", "constexpr", "consteval",
               "virtual", "synchronized", "abstract", "extern", "friend", "explicit", "default", "native",
               "strictfp", "[[nodiscard]]"}
-_NAME_PAREN = re.compile(r"(?<![\w$])([A-Za-z_$][\w$]*)\s*(?:<[^;{}()]*>\s*)?\(")
+_NAME_PAREN = re.compile(r"(?<![\w$])(operator\s*(?:\(\s*\)|\[\s*\]|[-+*/%^&|~!=<>]{1,3})|[A-Za-z_$][\w$]*)"
+                         r"\s*(?:<[^;{}()]*>\s*)?\(")
 _QUALIFIERS = re.compile(r"\s*(?:const\s*|noexcept(?:\s*\([^()]*\))?\s*|override\s*|final\s*|mutable\s*|&{1,2}\s*"
                          r"|throws\s+[\w.,\s<>]+?|->\s*(?P<trailing>[\w:<>,\s*&\[\]]+?))*\s*\{")
 _TYPE_DEF = re.compile(r"\b(?:class|struct|interface|enum|record|union)\s+([A-Za-z_]\w*)")
@@ -67,7 +68,7 @@ def defined_functions(masked: str, java: bool) -> set[str]:
     """Names of the functions, methods and named lambdas defined in masked C++ / Java text (no `main`,
     no constructors)."""
     types = {m.group(1) for m in _TYPE_DEF.finditer(masked)}
-    names = {d.name for d in _definitions(masked, None, java)}
+    names = {d.name for d in _definitions(masked, None, java) if not d.name.startswith("operator")}
     names |= {m.group(1) for m in (_JAVA_LAMBDA if java else _CPP_LAMBDA).finditer(masked)}
     return {n for n in names if n not in _KEYWORDS and n not in types}
 
@@ -87,9 +88,10 @@ def _check_spans(masked: str, check: re.Pattern[str]) -> list[tuple[int, int]]:
 
 
 def _python_entry_point(solution: str, tests: str) -> str | None:
-    """The top-level function or class of the solution that the tests reference first."""
-    names = [n for n in re.findall(r"^(?:async\s+)?(?:def|class)\s+([A-Za-z_]\w*)", solution, re.MULTILINE)
-             if not n.startswith("test")]
+    """The top-level function, class or named lambda of the solution that the tests reference first."""
+    found = re.findall(r"^(?:(?:async\s+)?(?:def|class)\s+([A-Za-z_]\w*)|([A-Za-z_]\w*)\s*=\s*lambda\b)",
+                       solution, re.MULTILINE)
+    names = [d or lam for d, lam in found if not (d or lam).startswith("test")]
     called = [(m.start(), n) for n in names if (m := re.search(rf"\b{re.escape(n)}\b", tests))]
     if called:
         return min(called)[1]
@@ -98,9 +100,12 @@ def _python_entry_point(solution: str, tests: str) -> str | None:
 
 # ======================================================================================== the mutant
 class _Definition:
-    def __init__(self, name: str, head: list[str], body_open: int, body_close: int, trailing: str | None):
+    def __init__(self, name: str, head: list[str], body_open: int, body_close: int, trailing: str | None,
+                 start: int = 0, owner: str | None = None):
         self.name, self.head, self.body_open, self.body_close, self.trailing = (
             name, head, body_open, body_close, trailing)
+        self.start = start  # where the name is
+        self.owner = owner  # `int Acc::add(` defined outside its class: "Acc"
 
     @property
     def return_type(self) -> str:
@@ -124,7 +129,7 @@ def _definitions(masked: str, name: str | None, java: bool) -> list[_Definition]
     `name` when given. Calls, constructors' initialiser lists and declarations without a body are not."""
     found = []
     for m in _NAME_PAREN.finditer(masked):
-        if name is not None and m.group(1) != name:
+        if name is not None and re.sub(r"\s+", "", m.group(1)) != name:
             continue
         close = _match_paren(masked, m.end() - 1)
         if close < 0:
@@ -138,6 +143,7 @@ def _definitions(masked: str, name: str | None, java: bool) -> list[_Definition]
         prefix = re.sub(r"^\s*(?:public|private|protected)\s*:", " ", prefix)  # C++ access labels
         prefix = re.sub(r"@[\w.]+(?:\s*\([^()]*\))?", " ", prefix)  # Java annotations
         prefix = re.sub(r"\btemplate\s*<[^;{}]*?>(?=\s*[\w:])", " ", prefix)
+        owner = re.search(r"(\w+)(?:<[^;{}]*>)?\s*::\s*$", prefix)
         prefix = re.sub(r"(?:[\w<>,]+::\s*)+$", " ", prefix)  # `int Solution::add(`: the class qualifier
         head = [w for w in re.split(r"\s+", prefix.strip()) if w and w not in _MODIFIERS]
         if not head or head[-1] in ("new", "return", "else", "case", "throw", "co_return") \
@@ -149,7 +155,9 @@ def _definitions(masked: str, name: str | None, java: bool) -> list[_Definition]
         end = match_brace(masked, q.end() - 1)
         if end < 0:
             continue
-        found.append(_Definition(m.group(1), head, q.end() - 1, end, (q.group("trailing") or "").strip() or None))
+        found.append(_Definition(re.sub(r"\s+", "", m.group(1)), head, q.end() - 1, end,
+                                 (q.group("trailing") or "").strip() or None, m.start(),
+                                 owner.group(1) if owner else None))
     return found
 
 
@@ -170,6 +178,11 @@ def _cpp_body(definition: _Definition, solution: str, masked: str) -> str:
         return "{ }" if definition.trailing == "void" else "{ return {}; }"
     if definition.return_type == "void":
         return "{ }"
+    if definition.return_type.endswith("&") and not definition.return_type.startswith("auto"):
+        # a reference: to a default object that outlives the call (`return {};` would not compile)
+        returned = " ".join(definition.head)
+        return (f"{{ static std::remove_cv_t<std::remove_reference_t<{returned}>> wizardcoder_default{{}}; "
+                "return wizardcoder_default; }")
     if definition.return_type in ("auto", "auto&", "auto&&", "decltype(auto)") or definition.return_type.endswith(
             ")"):  # a deduced type: each `return e;` returns a value-initialised object of e's type
         return _deduced_body(solution, masked, definition.body_open, definition.body_close)
@@ -248,9 +261,48 @@ def break_c_like(solution: str, name: str, java: bool) -> str | None:
     out = solution
     for a, b, body in sorted(edits, reverse=True):
         out = out[:a] + body + out[b:]
-    if not java and "std::decay_t" in out and "std::decay_t" not in solution:
+    if not java and ("std::decay_t" in out or "std::remove_cv_t" in out):
         out = "#include <type_traits>\n" + out
     return out
 
 
-__all__ = ["break_c_like", "defined_functions", "find_entry_point"]
+def referenced_types(solution: str, tests: str, language: str) -> list[str]:
+    """The solution's classes / structs that the tests mention (for tests that call no named function:
+    functors, operators, methods reached through a type)."""
+    java = language == "java"
+    msol, mtests = mask_c_like(solution, java=java), mask_c_like(tests, java=java)
+    own = {m.group(1) for m in _TYPE_DEF.finditer(mtests)}
+    return sorted({m.group(1) for m in _TYPE_DEF.finditer(msol)} - own
+                  & {n for n in re.findall(r"[A-Za-z_$][\w$]*", mtests)})
+
+
+def break_types(solution: str, types: list[str], java: bool) -> str | None:
+    """The solution with every method of `types` (operators included) and every free operator returning
+    a default value; None when there is none."""
+    masked = mask_c_like(solution, java=java)
+    spans = []
+    for m in re.finditer(r"\b(?:class|struct|union|record|enum)\s+([A-Za-z_]\w*)[^;{]*\{", masked):
+        if m.group(1) in types:
+            spans.append((m.end() - 1, match_brace(masked, m.end() - 1)))
+    edits = []
+    for d in _definitions(masked, None, java):
+        inside = any(a < d.start < b for a, b in spans) or d.owner in types
+        if not (inside or (not java and d.name.startswith("operator"))):
+            continue
+        if java:
+            body = "{ }" if d.return_type == "void" else "{ return " + _JAVA_DEFAULTS.get(d.return_type, "null") + "; }"
+        else:
+            body = _cpp_body(d, solution, masked)
+        edits.append((d.body_open, d.body_close + 1, body))
+    if not edits:
+        return None
+    out = solution
+    for a, b, body in sorted(edits, reverse=True):
+        if not any(a > x and b <= y for x, y, _ in edits if (x, y) != (a, b)):  # nested: the outer one wins
+            out = out[:a] + body + out[b:]
+    if not java and ("std::decay_t" in out or "std::remove_cv_t" in out):
+        out = "#include <type_traits>\n" + out
+    return out
+
+
+__all__ = ["break_c_like", "break_types", "defined_functions", "find_entry_point", "referenced_types"]

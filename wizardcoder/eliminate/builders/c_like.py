@@ -144,19 +144,25 @@ def with_mutant(built: Built, check: ExecutionCheck, build_program: Callable[...
     """`built` plus its mutant: the program rebuilt (same marker) with every definition of the entry point
     (the given one, else the function the tests call) returning a default value; tests that call no
     function of the solution cannot fail at all."""
-    from wizardcoder.eliminate.entry_points import break_c_like, find_entry_point
+    from wizardcoder.eliminate import entry_points
 
     if built.program is None:
         return built
-    name = check.entry_point or find_entry_point(check.solution, check.tests, "java" if java else "cpp")
-    if not name:
-        return Built(static_reason=CANNOT_FAIL,
-                     static_detail="the tests call no function of the solution: nothing they check can fail")
-    name = name.split(".")[-1].split("::")[-1]
-    mutated = break_c_like(check.solution, name, java=java)
+    language = "java" if java else "cpp"
+    name = check.entry_point or entry_points.find_entry_point(check.solution, check.tests, language)
+    if name:
+        name = name.split(".")[-1].split("::")[-1]
+        mutated, what = entry_points.break_c_like(check.solution, name, java=java), (name,)
+    else:  # no named function called: the methods (and operators) of the types the tests use
+        types = entry_points.referenced_types(check.solution, check.tests, language)
+        mutated = entry_points.break_types(check.solution, types, java=java) if types else None
+        what = tuple(f"{t}'s methods" for t in types)
+        if mutated is None:
+            return Built(static_reason=CANNOT_FAIL,
+                         static_detail="the tests call no function of the solution: nothing they check can fail")
     if mutated is not None:
         mutant = build_program(dataclasses.replace(check, solution=mutated), marker=built.marker)
-        built.mutant, built.mutated = mutant.program, (name,)
+        built.mutant, built.mutated = mutant.program, what
     return built
 
 

@@ -184,6 +184,10 @@ def _mutate(solution: str, targets: set[str]) -> tuple[str | None, tuple[str, ..
                 if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
                     item.body = broken(f"{node.name}.{item.name}")
                     mutated.append(f"{node.name}.{item.name}")
+        elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Lambda) and any(
+                isinstance(t, ast.Name) and t.id in targets for t in node.targets):  # add = lambda a, b: a + b
+            node.value.body = ast.Constant(value=None)
+            mutated.append(next(t.id for t in node.targets if isinstance(t, ast.Name) and t.id in targets))
     if not mutated:
         return None, ()
     return ast.unparse(ast.fix_missing_locations(tree)), tuple(mutated)
