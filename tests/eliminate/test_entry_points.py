@@ -45,6 +45,8 @@ CASES = {
                      "int main() { assert(add2(2, 3) == 5); return 0; }\n"), "no_asserts"),
     "cpp-type-only": ("cpp", "struct Acc {\n    int total = 0;\n    int add(int x) { total += x; return total; }\n};\n",
                       cpp_main("Acc a;\nassert(a.total == 0);"), "tests_cannot_fail"),
+    # the entry point a seed named is not in the solution: the function the tests call is broken instead
+    "cpp-given-entry-missing": ("cpp", CPP_ADD, cpp_main("int r = add(2, 3);\nassert(r == r);"), "tests_cannot_fail"),
     # --- C++: wrong solutions fail
     "cpp-wrong": ("cpp", "int add(int a, int b) { return a - b; }\n", cpp_main("assert(add(2, 3) == 5);"), "failed"),
     # --- C++: right tests of every shape pass
@@ -175,7 +177,8 @@ def test_the_mutant_keeps_every_signature():
 def test_weak_tests_and_wrong_solutions_are_dropped_right_ones_pass_in_docker():
     from sandbox import create_sandbox
 
-    checks = [ExecutionCheck(key, lang, sol, tests) for key, (lang, sol, tests, _) in CASES.items()]
+    given = {"cpp-given-entry-missing": "solve"}  # every other check: the scan decides
+    checks = [ExecutionCheck(key, lang, sol, tests, given.get(key)) for key, (lang, sol, tests, _) in CASES.items()]
     with create_sandbox("docker", image=os.environ.get("WIZARDCODER_SANDBOX_IMAGE", "wizardcoder-sandbox:latest"),
                         workers=4) as sandbox:
         verdicts = {v.key: v for v in verify(sandbox, checks, EliminateConfig(chunk_size=64),

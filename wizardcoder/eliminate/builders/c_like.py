@@ -149,11 +149,14 @@ def with_mutant(built: Built, check: ExecutionCheck, build_program: Callable[...
     if built.program is None:
         return built
     language = "java" if java else "cpp"
-    name = check.entry_point or entry_points.find_entry_point(check.solution, check.tests, language)
-    if name:
-        name = name.split(".")[-1].split("::")[-1]
+    scanned = entry_points.find_entry_point(check.solution, check.tests, language)
+    names = [n.split(".")[-1].split("::")[-1] for n in dict.fromkeys((check.entry_point, scanned)) if n]
+    mutated, what = None, ()
+    for name in names:  # a given entry point the solution does not define: the one the tests call
         mutated, what = entry_points.break_c_like(check.solution, name, java=java), (name,)
-    else:  # no named function called: the methods (and operators) of the types the tests use
+        if mutated is not None:
+            break
+    if mutated is None and scanned is None:  # no named function called: the types' methods and operators
         types = entry_points.referenced_types(check.solution, check.tests, language)
         mutated = entry_points.break_types(check.solution, types, java=java) if types else None
         what = tuple(f"{t}'s methods" for t in types)
