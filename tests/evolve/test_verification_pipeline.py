@@ -88,3 +88,6 @@ def test_evolve_drops_weak_tests_and_wrong_solutions_keeps_right_ones(lang, tmp_
     assert verdicts["right"]["entry_point"] == "add"  # taken from the solution by the pipeline's parser
     dataset = [json.loads(line) for line in (run_dir / "dataset.jsonl").read_text().splitlines()]
     assert [row["seed_id"] for row in dataset] == ["right"]
+    # decontamination ran with no extra and no file outside the package: every built-in suite was checked
+    stats = json.loads((run_dir / "stats.json").read_text())
+    assert stats["dataset"]["decontamination"]["suites"] == {"humaneval": 164 + 161 + 158, "mbpp": 397}

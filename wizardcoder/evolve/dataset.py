@@ -72,6 +72,8 @@ def build_dataset(run: RunDir, cfg: EvolveConfig, progress) -> dict[str, Any]:
         "seeds": sum(1 for e in kept if e["round"] == 0),
         "evolved": sum(1 for e in kept if e["round"] > 0),
         "dropped": dict(sorted(drops.items())),
+        # which eval suites were checked, how many texts each (never a silent skip)
+        "decontamination": decon.stats() if decon else "off",
         "written": {k: (str(v) if isinstance(v, Path) else v) for k, v in dict(written or {}).items()},
     }
     write_json_atomic(run.dataset_marker, info)
