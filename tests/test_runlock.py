@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from wizardcoder.config import load_config
+from wizardcoder.errors import UserError
 from wizardcoder.runlock import LOCK_NAME, RunDirLocked, run_lock
 
 REPO = Path(__file__).resolve().parents[1]
@@ -36,6 +37,12 @@ def test_a_second_holder_is_refused_naming_the_first(tmp_path):
     assert f"pid {os.getpid()}" in message and os.uname().nodename in message and "started" in message
     assert str(tmp_path) in message and "--output" in message
     with run_lock(tmp_path, "evolve"):  # released when the block ends
+        pass
+
+
+def test_a_directory_that_cannot_be_one_is_a_user_error(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(UserError, match="cannot use .*file as the eval run directory"), run_lock(tmp_path / "file", "eval"):
         pass
 
 

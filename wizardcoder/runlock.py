@@ -62,9 +62,13 @@ def _command_line() -> str:
 def run_lock(run_dir: str | Path, stage: str) -> Iterator[Path]:
     """Hold `run_dir`'s lock for the `with` block; RunDirLocked (exit 2) at once if someone else holds it."""
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
     path = run_dir / LOCK_NAME
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise UserError(f"cannot use {run_dir} as the {stage} run directory: {exc.strerror or exc} "
+                        "(give --output a folder you can write to)") from exc
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
