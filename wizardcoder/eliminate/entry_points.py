@@ -29,9 +29,10 @@ _MODIFIERS = {"public", "private", "protected", "static", "final", "inline", "co
               "virtual", "synchronized", "abstract", "extern", "friend", "explicit", "default", "native",
               "strictfp", "[[nodiscard]]"}
 _NAME_PAREN = re.compile(r"(?<![\w$])(operator\s*(?:\(\s*\)|\[\s*\]|[-+*/%^&|~!=<>]{1,3})|[A-Za-z_$][\w$]*)"
-                         r"\s*(?:<[^;{}()]*>\s*)?\(")
+                         r"\s*(?:<[^;{}()]{0,200}>\s*)?\(")
 _QUALIFIERS = re.compile(r"\s*(?:const\s*|noexcept(?:\s*\([^()]*\))?\s*|override\s*|final\s*|mutable\s*|&{1,2}\s*"
                          r"|throws\s+[\w.,\s<>]+?|->\s*(?P<trailing>[\w:<>,\s*&\[\]]+?))*\s*\{")
+_WINDOW = 400  # characters a return type or a qualifier list may span
 _TYPE_DEF = re.compile(r"\b(?:class|struct|interface|enum|record|union)\s+([A-Za-z_]\w*)")
 _CPP_LAMBDA = re.compile(r"(?<![\w$])([A-Za-z_]\w*)\s*=\s*\[[^\]]*\]\s*")
 _JAVA_LAMBDA = re.compile(r"(?<![\w$])([A-Za-z_$][\w$]*)\s*=\s*(?:\([^()]*\)|[A-Za-z_$][\w$]*)\s*->\s*")
@@ -112,33 +113,39 @@ class _Definition:
         return self.head[-1] if self.head else ""
 
 
+def _pairs(masked: str, opening: str, closing: str) -> dict[int, int]:
+    """Index of each bracket's partner, in one pass (a scan per bracket would be quadratic on odd input)."""
+    pairs, stack = {}, []
+    for k, ch in enumerate(masked):
+        if ch == opening:
+            stack.append(k)
+        elif ch == closing and stack:
+            pairs[stack.pop()] = k
+    return pairs
+
+
 def _match_paren(masked: str, open_idx: int) -> int:
-    depth = 0
-    for k in range(open_idx, len(masked)):
-        if masked[k] == "(":
-            depth += 1
-        elif masked[k] == ")":
-            depth -= 1
-            if depth == 0:
-                return k
-    return -1
+    return _pairs(masked, "(", ")").get(open_idx, -1)
 
 
 def _definitions(masked: str, name: str | None, java: bool) -> list[_Definition]:
     """Function definitions (a name, a parameter list, qualifiers, a body) in masked text; only those of
     `name` when given. Calls, constructors' initialiser lists and declarations without a body are not."""
     found = []
+    parens, braces = _pairs(masked, "(", ")"), _pairs(masked, "{", "}")
     for m in _NAME_PAREN.finditer(masked):
         if name is not None and re.sub(r"\s+", "", m.group(1)) != name:
             continue
-        close = _match_paren(masked, m.end() - 1)
+        close = parens.get(m.end() - 1, -1)
         if close < 0:
             continue
-        q = _QUALIFIERS.match(masked, close + 1)
+        q = _QUALIFIERS.match(masked[close + 1:close + 1 + _WINDOW])  # bounded: no backtracking over pages
         if not q:
             continue
-        start = max(masked.rfind(";", 0, m.start()), masked.rfind("}", 0, m.start()),
-                    masked.rfind("{", 0, m.start()))
+        body_open = close + q.end()
+        window = max(0, m.start() - _WINDOW)
+        start = max(masked.rfind(";", window, m.start()), masked.rfind("}", window, m.start()),
+                    masked.rfind("{", window, m.start()), window - 1)
         prefix = masked[start + 1:m.start()]
         prefix = re.sub(r"^\s*(?:public|private|protected)\s*:", " ", prefix)  # C++ access labels
         prefix = re.sub(r"@[\w.]+(?:\s*\([^()]*\))?", " ", prefix)  # Java annotations
@@ -152,10 +159,10 @@ def _definitions(masked: str, name: str | None, java: bool) -> list[_Definition]
             continue  # a call, a constructor (no return type) or a control statement
         if java and head[-1] in ("class", "interface", "enum", "record"):
             continue
-        end = match_brace(masked, q.end() - 1)
+        end = braces.get(body_open, -1)
         if end < 0:
             continue
-        found.append(_Definition(re.sub(r"\s+", "", m.group(1)), head, q.end() - 1, end,
+        found.append(_Definition(re.sub(r"\s+", "", m.group(1)), head, body_open, end,
                                  (q.group("trailing") or "").strip() or None, m.start(),
                                  owner.group(1) if owner else None))
     return found
@@ -233,10 +240,10 @@ def _lambda_edits(solution: str, masked: str, name: str, java: bool) -> list[tup
             params = m.end()
             if masked[params] == "(":
                 params = _match_paren(masked, params) + 1
-            q = _QUALIFIERS.match(masked, params)
+            q = _QUALIFIERS.match(masked[params:params + _WINDOW])
             if not q:
                 continue
-            definition = _Definition(name, ["auto"], q.end() - 1, match_brace(masked, q.end() - 1),
+            definition = _Definition(name, ["auto"], params + q.end() - 1, match_brace(masked, params + q.end() - 1),
                                      (q.group("trailing") or "").strip() or None)
             if definition.body_close < 0:
                 continue
