@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 
 from wizardcoder.config import load_config
+from wizardcoder.data.store import read_jsonl
 from wizardcoder.errors import ConfigError, UserError
 from wizardcoder.eval.runner import EvalConfig, run_dir_for
 from wizardcoder.evolve import EvolveConfig, run_evolve
 from wizardcoder.evolve.config import run_fingerprint
 from wizardcoder.evolve.rounds import default_run_dir
-from wizardcoder.evolve.rundir import read_jsonl
-from wizardcoder.llm.fake import FakeClient
+from wizardcoder.testing.fake_llm import FakeClient
 
 
 def _eval_cfg(tmp_path: Path, *overrides: str) -> EvalConfig:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from wizardcoder.llm.fake_server import FakeOpenAIServer, body_text
+from wizardcoder.testing.fake_server import FakeOpenAIServer, body_text
 
 REPO = Path(__file__).resolve().parents[2]
 
