@@ -1,6 +1,6 @@
 """C-like source text, for the C++ and Java builders: a lexer that blanks comments and literals
-(`mask_c_like`), brace matching, what a solution defines, and the mutation that reduces a function
-to returning a default value.
+(`mask_c_like`), brace matching, what a solution defines, and the mutant a C++ / Java build gets
+(`with_mutant`; the scan and the rewrite live in `eliminate/entry_points.py`).
 
 C++ and Java get the "tests must be able to fail" check too (`mutation_check`, on for all three by
 default; it costs a second compile): every definition of the entry point (given, else the function the
