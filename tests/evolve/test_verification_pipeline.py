@@ -77,7 +77,7 @@ def test_evolve_drops_weak_tests_and_wrong_solutions_keeps_right_ones(lang, tmp_
         proc = subprocess.run(
             [sys.executable, "-m", "wizardcoder", "evolve", "--lang", lang, "--seeds", str(seeds), "--limit", "all",
              "--rounds", "1", "--output", str(run_dir), "--sandbox", "docker", "--base-url", server.url,
-             "--model", "fake", "--no-progress", "evolve.include_seeds_in_dataset=false", "output.report=false"],
+             "--model", "fake-model", "--no-progress", "evolve.include_seeds_in_dataset=false", "output.report=false"],
             check=False, capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     verdicts = {}
