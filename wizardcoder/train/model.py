@@ -157,6 +157,21 @@ def supports_packing(model_dir: Path, attn: str) -> bool:
     return "create_causal_mask" in source and "position_ids=position_ids" in source
 
 
+def merge_adapter(peft_model, model_dir: Path, adapter_dir: Path, out: Path, tok, qlora: bool) -> None:
+    """Write the base model with the adapter merged in (for a QLoRA run: into full-precision base weights)."""
+    import torch
+
+    if qlora:  # merge into full-precision base weights, not the 4-bit ones
+        from peft import PeftModel
+        from transformers import AutoModelForCausalLM
+
+        base = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.bfloat16)
+        peft_model = PeftModel.from_pretrained(base, str(adapter_dir))
+    merged = peft_model.merge_and_unload()
+    merged.save_pretrained(str(out))
+    tok.save_pretrained(str(out))
+
+
 def default_target_modules(model) -> list[str]:
     from torch import nn
 
