@@ -99,9 +99,9 @@ def test_pack_respects_capacity_and_uses_each_example_once():
     assert flat == list(range(len(exs)))
     assert all(sum(len(exs[i]) for i in row) <= 12 for row in rows)
     assert len(rows) == 5  # 55 tokens: 5 rows is optimal for capacity 12
-    b1 = D.epoch_batches(rows, exs, 2, seed=1, epoch=0)
-    assert b1 == D.epoch_batches(rows, exs, 2, seed=1, epoch=0)
-    assert b1 != D.epoch_batches(rows, exs, 2, seed=1, epoch=1)
+    b1 = D.epoch_batches(len(rows), 2, seed=1, epoch=0)
+    assert b1 == D.epoch_batches(len(rows), 2, seed=1, epoch=0)
+    assert b1 != D.epoch_batches(len(rows), 2, seed=1, epoch=1)
     assert sorted(r for b in b1 for r in b) == list(range(len(rows)))
     # an example longer than a row (data.pack_len < data.max_seq_len) gets a row of its own
     rows = D.pack(exs + [D.Example(list(range(20)), 1)], capacity=12)
@@ -114,3 +114,40 @@ def test_loss_index_marks_the_label_positions():
     flat = batch["labels"][:, 1:].reshape(-1)
     assert batch["loss_index"].tolist() == (flat != -100).nonzero().squeeze(1).tolist()
     assert len(batch["loss_index"]) == (6 - 2) + (4 - 3)
+
+
+def test_content_fingerprint_follows_the_contents(tmp_path, data_jsonl):
+    import os
+    import shutil
+
+    from wizardcoder.config import load_config
+    from wizardcoder.train import TrainConfig
+    from wizardcoder.train.trainer import run_dir_for
+
+    path = tmp_path / "train.jsonl"
+    shutil.copy(data_jsonl, path)
+    st = path.stat()
+    before = D.content_fingerprint(path)
+    cfg = load_config(TrainConfig, None, [f"data.path={path}"])
+    dir_before = run_dir_for(cfg)
+    # same size, same mtime, one byte changed: the old size/mtime key could not tell
+    text = path.read_text()
+    path.write_text(text.replace("sum", "mus", 1))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert path.stat().st_size == st.st_size and path.stat().st_mtime_ns == st.st_mtime_ns
+    assert D.content_fingerprint(path) != before
+    assert run_dir_for(cfg) != dir_before
+    path.write_text(text)
+    assert D.content_fingerprint(path) == before and run_dir_for(cfg) == dir_before
+    # a dataset directory: every file's contents and name count, streamed in small blocks
+    ds = tmp_path / "ds"
+    ds.mkdir()
+    (ds / "a.arrow").write_bytes(b"x" * 5000)
+    (ds / "state.json").write_text("{}")
+    fp = D.content_fingerprint(ds, chunk=1024)
+    assert fp == D.content_fingerprint(ds)
+    (ds / "a.arrow").write_bytes(b"x" * 4999 + b"y")
+    assert D.content_fingerprint(ds) != fp
+    (ds / "a.arrow").write_bytes(b"x" * 5000)
+    (ds / "a.arrow").rename(ds / "b.arrow")
+    assert D.content_fingerprint(ds) != fp

@@ -120,3 +120,20 @@ def test_unpacked_training_runs(tiny_model_dir, data_jsonl, tmp_path):
                      "train.gradient_checkpointing=false", "train.grad_accum=2"))
     stats = json.loads((run / "stats.json").read_text())
     assert stats["rows"] == stats["train_examples"] and stats["optimizer_steps"] == 3
+
+
+def test_changed_data_is_never_already_finished(tiny_model_dir, data_jsonl, tmp_path):
+    import os
+    import shutil
+
+    from wizardcoder.errors import UserError
+
+    data = tmp_path / "train.jsonl"
+    shutil.copy(data_jsonl, data)
+    cfg = _cfg(tiny_model_dir, data, tmp_path / "run", "train.max_steps=1", "data.eval_fraction=0")
+    train(cfg)
+    st = data.stat()
+    data.write_text(data.read_text().replace("sum", "mus", 1))  # same size and mtime, other contents
+    os.utime(data, ns=(st.st_atime_ns, st.st_mtime_ns))
+    with pytest.raises(UserError, match="other data"):
+        train(cfg)

@@ -17,6 +17,7 @@ class TrainState:
     history: list = dataclasses.field(default_factory=list)  # [{"step", "loss", "lr"}]
     eval_history: list = dataclasses.field(default_factory=list)
     tokens_seen: int = 0
+    data_fingerprint: str = ""  # of the training data's contents: resuming on changed data is refused
 
     def state_dict(self):
         return dataclasses.asdict(self)

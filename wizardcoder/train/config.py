@@ -73,13 +73,16 @@ class TrainSection:
     max_steps: int = -1
     # Rows per device per micro-step (with packing, each row holds several examples).
     batch_size: int = 8
-    # Micro-steps per optimizer step.
+    # Micro-steps per optimizer step. A step's rows depend only on batch_size x grad_accum x processes, so
+    # halving batch_size and doubling grad_accum trains the same run. `accelerate launch
+    # --gradient_accumulation_steps N` sets it when it is left at 1.
     grad_accum: int = 1
     lr: float = 2e-4
     weight_decay: float = 0.0
     # Fraction of the optimizer steps spent warming the learning rate up (then cosine decay to min_lr_ratio*lr).
     warmup_ratio: float = 0.03
     min_lr_ratio: float = 0.0
+    # Gradient clipping (0: off); under DeepSpeed it becomes the DeepSpeed config's gradient_clipping.
     max_grad_norm: float = 1.0
     # Recompute activations in the backward pass: much less memory, about 20-30% slower.
     gradient_checkpointing: bool = True

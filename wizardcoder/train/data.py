@@ -61,6 +61,23 @@ def load_records(path: str | Path, instruction_field: str = "instruction", respo
     return records
 
 
+def content_fingerprint(path: str | Path, chunk: int = 1 << 20) -> str:
+    """sha256 of the training data's contents, streamed: a file's bytes, or a directory's files (relative
+    paths, sizes and bytes, in sorted order). Changed contents give a new run directory, never "already done"."""
+    import hashlib
+
+    path = Path(path)
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else []
+    h = hashlib.sha256()
+    for f in files:
+        if path.is_dir():
+            h.update(f"{f.relative_to(path).as_posix()}\0{f.stat().st_size}\0".encode())
+        with f.open("rb") as fh:
+            while block := fh.read(chunk):
+                h.update(block)
+    return h.hexdigest()[:16]
+
+
 def _pick_field(columns: Sequence[str], wanted: str, default: str, aliases: Sequence[str], key: str,
                 source: str) -> str:
     if wanted in columns:
@@ -189,27 +206,15 @@ def make_rows(examples: Sequence[Example], packing: bool, capacity: int) -> list
     return [[i] for i in range(len(examples))]
 
 
-def epoch_batches(rows: Sequence[Sequence[int]], examples: Sequence[Example], batch_size: int, seed: int,
-                  epoch: int) -> list[list[int]]:
-    """Micro-batches (lists of row indices) for one epoch; deterministic in (seed, epoch).
+def epoch_batches(n_rows: int, batch_size: int, seed: int, epoch: int) -> list[list[int]]:
+    """Batches of row indices for one epoch, shuffled anew every epoch; deterministic in (seed, epoch).
 
-    Rows are grouped by length (sorted within shuffled windows of 64 batches, then the batches shuffled),
-    so a batch pads little: unpacked rows vary a lot, packed rows are nearly full anyway.
+    The trainer calls it with the global batch (all micro-batches of all processes of one optimizer step) and
+    groups rows by length only within a step, so what a step trains on never depends on how it is split.
     """
-    rng = random.Random(seed * 1_000_003 + epoch)
-    order = list(range(len(rows)))
-    rng.shuffle(order)
-    window = batch_size * 64
-    grouped = []
-    for s in range(0, len(order), window):
-        grouped.extend(sorted(order[s:s + window], key=lambda r: -row_lengths(rows[r], examples)))
-    batches = [grouped[s:s + batch_size] for s in range(0, len(grouped), batch_size)]
-    rng.shuffle(batches)
-    return batches
-
-
-def row_lengths(row: Sequence[int], examples: Sequence[Example]) -> int:
-    return sum(len(examples[i]) for i in row)
+    order = list(range(n_rows))
+    random.Random(seed * 1_000_003 + epoch).shuffle(order)
+    return [order[s:s + batch_size] for s in range(0, n_rows, batch_size)]
 
 
 # -------------------------------------------------------------------------------------- collating

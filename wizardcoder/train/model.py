@@ -111,7 +111,7 @@ def load_model(model_dir: Path, dtype, attn: str, device: str, qlora: bool = Fal
     import torch
     from transformers import AutoModelForCausalLM
 
-    kwargs = {"dtype": dtype, "attn_implementation": attn}
+    kwargs = {"dtype": dtype}
     if qlora:
         if device != "cuda":
             raise UserError("lora.qlora=true needs a CUDA GPU; set lora.qlora=false on CPU")
@@ -123,38 +123,27 @@ def load_model(model_dir: Path, dtype, attn: str, device: str, qlora: bool = Fal
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=torch.bfloat16)
         kwargs["device_map"] = {"": torch.cuda.current_device()}
-    # the requested attention first; an architecture that lacks it falls back to sdpa, then eager (e.g. gemma2)
-    tried = [attn] + [a for a in ("sdpa", "eager") if a != attn]
-    for i, impl in enumerate(tried):
-        kwargs["attn_implementation"] = impl
-        try:
-            model = AutoModelForCausalLM.from_pretrained(str(model_dir), **kwargs)
-            break
-        except (ValueError, ImportError) as exc:
-            if i == len(tried) - 1 or "attention" not in str(exc).lower():
-                raise
-            log.warning("attention %r not available for this model (%s); trying %r", impl, exc, tried[i + 1])
+
+    def build(impl):
+        return AutoModelForCausalLM.from_pretrained(str(model_dir), **kwargs, attn_implementation=impl)
+
+    model = with_attention_fallback(attn, build)
     model.config.use_cache = False
     return model
 
 
-def supports_packing(model_dir: Path, attn: str) -> bool:
-    """Whether the architecture keeps packed examples apart from position ids alone: transformers' shared
-    mask builder (masking_utils) detects position-id restarts (SDPA/eager/flex), flash-attention goes varlen."""
-    import inspect
-    import sys
-
-    from transformers import AutoConfig, AutoModelForCausalLM
-
-    try:
-        config = AutoConfig.from_pretrained(str(model_dir))
-        cls = AutoModelForCausalLM._model_mapping[type(config)]
-        source = inspect.getsource(sys.modules[cls.__module__])
-    except Exception:  # noqa: BLE001 - unknown architecture: do not risk cross-example attention
-        return False
-    if attn.startswith("flash"):
-        return "position_ids" in source
-    return "create_causal_mask" in source and "position_ids=position_ids" in source
+def with_attention_fallback(attn: str, build):
+    """`build(impl)` with the requested attention first; an architecture that lacks it falls back to sdpa,
+    then eager (e.g. gemma2)."""
+    tried = [attn] + [a for a in ("sdpa", "eager") if a != attn]
+    for i, impl in enumerate(tried):
+        try:
+            return build(impl)
+        except (ValueError, ImportError) as exc:
+            if i == len(tried) - 1 or "attention" not in str(exc).lower():
+                raise
+            log.warning("attention %r not available for this model (%s); trying %r", impl, exc, tried[i + 1])
+    raise AssertionError("unreachable")
 
 
 def merge_adapter(peft_model, model_dir: Path, adapter_dir: Path, out: Path, tok, qlora: bool) -> None:

@@ -15,7 +15,6 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -29,8 +28,10 @@ from wizardcoder.train.checkpoint import (
     save_checkpoint,
 )
 from wizardcoder.train.config import TrainConfig
+from wizardcoder.train.launch import deepspeed_settings, launcher_grad_accum, resolve_grad_accum
 from wizardcoder.train.metrics import MetricsSink, plot_losses
 from wizardcoder.train.plan import BatchPlan, row_tokens
+from wizardcoder.train.probe import ProbeResult, probe_packing
 from wizardcoder.train.progress import open_progress
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,8 @@ OOM_HINT = ("CUDA ran out of memory. Lower train.batch_size (and raise train.gra
             "keep data.packing=true, or use lora.qlora=true (4-bit base; needs bitsandbytes).")
 
 
-def run_dir_for(cfg: TrainConfig) -> Path:
+def run_dir_for(cfg: TrainConfig, data_fingerprint: str | None = None) -> Path:
+    """run.output, else runs/train/<fingerprint of the config and of the training data's contents>."""
     if cfg.run.output:
         return Path(cfg.run.output)
     data_path = Path(cfg.data.path or "")
@@ -48,8 +50,7 @@ def run_dir_for(cfg: TrainConfig) -> Path:
     for k in ("output", "device", "logging_steps", "resume", "tensorboard", "wandb"):
         ident["config"]["run"].pop(k, None)
     if data_path.exists():
-        st = data_path.stat()
-        ident["data_stat"] = [st.st_size, int(st.st_mtime)]
+        ident["data_contents"] = data_fingerprint or D.content_fingerprint(data_path)
     return Path("runs") / "train" / fingerprint(ident)
 
 
@@ -133,12 +134,20 @@ class LoRARecipe:
         mixed = {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(self.dtype, "no")
         if device == "cpu" and mixed == "fp16":
             raise UserError("model.dtype=float16 needs a GPU; on CPU use float32 or bfloat16")
-        self.accel = Accelerator(cpu=device == "cpu", mixed_precision=mixed)
+        self.accel = Accelerator(cpu=device == "cpu", mixed_precision=mixed,
+                                 gradient_accumulation_steps=cfg.train.grad_accum)
         self.world = self.accel.num_processes
         if not self.accel.is_main_process:  # one process speaks
             logging.getLogger("wizardcoder").setLevel(logging.WARNING)
+        grad_accum = resolve_grad_accum(cfg.train.grad_accum, launcher_grad_accum(self.accel))
+        if grad_accum != cfg.train.grad_accum:
+            cfg = self.cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, grad_accum=grad_accum))
+        # accelerate's own accumulation: accumulate() skips the gradient all-reduce (DDP, FSDP) and tells
+        # DeepSpeed where the step boundary is; backward() divides the loss by this number (see train_step)
+        self.accel.gradient_accumulation_steps = grad_accum
         set_seed(cfg.train.seed)
-        self.run_dir = run_dir_for(cfg)
+        self.data_fingerprint = D.content_fingerprint(Path(cfg.data.path))
+        self.run_dir = run_dir_for(cfg, self.data_fingerprint)
         self.ckpt_root = self.run_dir / "checkpoints"
         if self.accel.is_main_process:
             self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -148,6 +157,7 @@ class LoRARecipe:
         self.metrics = MetricsSink()
         self.resumed_from: str | None = None
         self.eval_loss: float | None = None
+        self.probe: ProbeResult | None = None
         self.tokens_timed, self.elapsed, self.peak_mem = 0, 0.0, None
 
     # ------------------------------------------------------------------------------------ setup
@@ -159,6 +169,7 @@ class LoRARecipe:
             return False
         self._setup_model()
         self._setup_optimizer()
+        self.state.data_fingerprint = self.data_fingerprint
         self._resume()
         self.metrics = MetricsSink.open(self.cfg, self.run_dir, self.accel.is_main_process)
         log.info("train: %d examples (%d eval) in %d rows, %d optimizer steps, %d/%d trainable params, attn=%s",
@@ -184,10 +195,7 @@ class LoRARecipe:
                             f"data.max_seq_len={cfg.data.max_seq_len} or empty)")
         self.train_ex, self.eval_ex = D.split_eval(examples, cfg.data.eval_fraction, cfg.train.seed)
         self.attn = M.resolve_attn(cfg.model.attn_implementation, self.device)
-        self.packing = cfg.data.packing
-        if self.packing and not M.supports_packing(self.model_dir, self.attn):
-            log.warning("this architecture cannot keep packed examples apart: packing off (length-grouped padding)")
-            self.packing = False
+        self.packing = cfg.data.packing and self._packing_is_exact()
         flatten = self.packing and self.attn.startswith("flash")
         self.capacity = cfg.data.pack_len or cfg.data.max_seq_len
         self.rows = D.make_rows(self.train_ex, self.packing, self.capacity)
@@ -201,12 +209,30 @@ class LoRARecipe:
                             else math.ceil(cfg.train.epochs * self.plan.steps_per_epoch))
         self.warmup = round(cfg.train.warmup_ratio * self.total_steps)
 
+    def _packing_is_exact(self) -> bool:
+        """Run the packing probe (on the GPU only for attention that needs one); on a mismatch, warn and pad."""
+        import transformers
+
+        gpu_only = self.attn.startswith("flash") or self.attn == "flex_attention"
+        device = self.device if gpu_only else "cpu"
+        self.probe = probe_packing(self.model_dir, self.attn, device, flatten=self.attn.startswith("flash"))
+        log.info("packing probe: %s attn=%s max logit difference %.2e in %.2fs", self.probe.model_class,
+                 self.probe.attn, self.probe.max_diff, self.probe.seconds)
+        if not self.probe.ok:
+            why = self.probe.error or f"a packed row's logits differ from its examples run alone by {self.probe.max_diff:.3g}"
+            log.warning("packing off (padding instead): %s with attn=%s on transformers %s does not keep packed "
+                        "examples apart (%s); a newer transformers may, or set data.packing=false to silence this",
+                        self.probe.model_class, self.probe.attn, transformers.__version__, why)
+        return self.probe.ok
+
     def _already_finished(self) -> bool:
         metrics_file = self.run_dir / "train_metrics.json"
         if not (self.cfg.run.resume and metrics_file.is_file()
                 and (self.run_dir / "adapter" / "adapter_config.json").is_file()):
             return False
-        if json.loads(metrics_file.read_text()).get("steps") != self.total_steps:
+        done = json.loads(metrics_file.read_text())
+        self._check_same_data(done.get("data_fingerprint"), str(metrics_file))
+        if done.get("steps") != self.total_steps:
             return False
         log.info("%s already finished (%d steps): nothing to do (delete it or set run.resume=false to retrain)",
                  self.run_dir, self.total_steps)
@@ -241,10 +267,8 @@ class LoRARecipe:
         self.sched = torch.optim.lr_scheduler.LambdaLR(
             optim, lr_lambda(self.total_steps, self.warmup, cfg.train.min_lr_ratio))
         self.deepspeed = self.accel.distributed_type == DistributedType.DEEPSPEED
-        if self.deepspeed:  # no dataloader goes through prepare: tell DeepSpeed the batch shape
-            ds = self.accel.state.deepspeed_plugin.deepspeed_config
-            ds["train_micro_batch_size_per_gpu"] = cfg.train.batch_size
-            ds["gradient_accumulation_steps"] = cfg.train.grad_accum
+        if self.deepspeed:  # no dataloader goes through prepare: tell DeepSpeed the batch shape and the clipping
+            self.accel.state.deepspeed_plugin.deepspeed_config.update(deepspeed_settings(cfg, self.world))
         self.module, self.optim = self.accel.prepare(self.module, optim)
         self.accel.register_for_checkpointing(self.sched, self.state)
         register_adapter_only_hooks(self.accel)
@@ -255,8 +279,14 @@ class LoRARecipe:
         last = last_checkpoint(self.ckpt_root)
         if last is not None:
             self.accel.load_state(str(last))
+            self._check_same_data(self.state.data_fingerprint, str(last))
             self.resumed_from = str(last)
             log.info("resumed from %s (step %d of %d)", last, self.state.step, self.total_steps)
+
+    def _check_same_data(self, recorded: str | None, where: str) -> None:
+        if recorded and recorded != self.data_fingerprint:
+            raise UserError(f"{where} comes from training on other data than {self.cfg.data.path} (its contents "
+                            f"changed since); use another --output, or set run.resume=false to start over there")
 
     # ------------------------------------------------------------------------------------- loop
 
@@ -298,26 +328,28 @@ class LoRARecipe:
         """One optimizer step over this process's micro-batches of the step; the loss stays on the device."""
         import torch
 
-        accel, state = self.accel, self.state
+        accel, state, cfg = self.accel, self.state, self.cfg
         micro, step_label_tokens = self.plan.step(state.step)
         denom = max(1, step_label_tokens)
-        scale = self.world * (self.cfg.train.grad_accum if self.deepspeed else 1) / denom
+        # The loss is normalised once, over the response tokens of the whole optimizer step (all processes, all
+        # micro-batches): accelerate's backward (or DeepSpeed's) divides by grad_accum and DDP/FSDP/DeepSpeed
+        # average gradients over processes, so x grad_accum x world undoes both.
+        scale = cfg.train.grad_accum * self.world / denom
         step_loss = torch.zeros((), device=accel.device)
         step_tokens = 0
         for j, batch_rows in enumerate(micro):
             batch = self.collate([[self.train_ex[i] for i in self.rows[r]] for r in batch_rows])
             batch = {key: v.to(accel.device, non_blocking=True) for key, v in batch.items()}
             step_tokens += sum(row_tokens(self.rows[r], self.train_ex) for r in batch_rows)
-            sync = j == len(micro) - 1
-            with (nullcontext() if sync else accel.no_sync(self.module)), accel.autocast():
-                loss_sum, _ = self.module(**batch)
-                # normalised over the response tokens of the whole optimizer step (all ranks, all micro-steps);
-                # DDP/FSDP average gradients over ranks (x world undoes that), DeepSpeed also divides by grad_accum
-                loss = loss_sum * scale
-            accel.backward(loss)
+            with accel.accumulate(self.module):
+                if accel.sync_gradients != (j == len(micro) - 1):  # the plan and accelerate's counter must agree
+                    raise RuntimeError(f"gradient accumulation out of step at step {state.step}, micro-batch {j}")
+                with accel.autocast():
+                    loss_sum, _ = self.module(**batch)
+                accel.backward(loss_sum * scale)  # under DeepSpeed this also runs the engine's step at the boundary
             step_loss += loss_sum.detach()
-        if self.cfg.train.max_grad_norm > 0:
-            accel.clip_grad_norm_(self.params, self.cfg.train.max_grad_norm)
+        if cfg.train.max_grad_norm > 0 and not self.deepspeed:  # DeepSpeed clips itself (gradient_clipping)
+            accel.clip_grad_norm_(self.module.parameters(), cfg.train.max_grad_norm)
         lr = self.optim.param_groups[0]["lr"]
         self.optim.step()
         self.sched.step()
@@ -409,7 +441,7 @@ class LoRARecipe:
         state, eval_loss = self.state, self.eval_loss
         train_losses = [h["loss"] for h in state.history]
         return {
-            "steps": state.step, "total_steps": self.total_steps,
+            "steps": state.step, "total_steps": self.total_steps, "data_fingerprint": self.data_fingerprint,
             "epochs": self.total_steps / self.plan.steps_per_epoch,
             "train_loss_first": train_losses[0] if train_losses else None,
             "train_loss_last": train_losses[-1] if train_losses else None,
@@ -428,9 +460,13 @@ class LoRARecipe:
             **dataclasses.asdict(self.token_stats), "records": len(self.records),
             "train_examples": len(self.train_ex), "eval_examples": len(self.eval_ex), "rows": len(self.rows),
             "row_capacity": self.capacity, "packing": self.packing,
+            "packing_probe": dataclasses.asdict(self.probe) if self.probe else None,
+            "global_batch_rows": self.plan.global_batch, "grad_accum": self.cfg.train.grad_accum,
+            "data_fingerprint": self.data_fingerprint,
             "packing_efficiency": real_tokens / (len(self.rows) * self.capacity) if self.packing else None,
             "attn_implementation": self.attn, "target_modules": self.targets, "trainable_params": self.n_trainable,
             "total_params": self.n_total, "world_size": self.world, "device": self.device,
+            "distributed_type": self.accel.distributed_type.value,
             "steps_per_epoch": self.plan.steps_per_epoch, "optimizer_steps": self.state.step,
             "model_dir": str(self.model_dir),
         }
