@@ -1,5 +1,10 @@
 """Training throughput: `wizardcoder train` vs TRL's SFTTrainer + peft, same model shape, data and LoRA.
 
+Compared in pairs with the same packing: ours (packed rows) vs trl-packed (SFTConfig packing=True), and
+ours-padded (data.packing=false) vs trl (SFTTrainer's default padding). Both sides get the same data, sequence
+length, per-device batch (rows), steps, LoRA (r, alpha, dropout, target modules), bf16, gradient
+checkpointing, cosine schedule and attention implementation.
+
     python benchmarks/bench_train.py                      # GPU: SmolLM2-135M- and 1.5B-shaped models
     python benchmarks/bench_train.py --shapes 135m --steps 40 --batch-size 8 --seq-len 2048
     python benchmarks/bench_train.py --tiny               # CPU smoke check (tiny shapes, a few steps)
@@ -11,7 +16,8 @@ same Alpaca prompt for both trainers. Each trainer runs in its own subprocess (c
 
 Measured the same way for both: a forward pre-hook on the decoder records (time, real tokens) at each
 micro-step (real = not the pad token, so padding is not counted); tokens/s is taken from the first
-micro-step after `--warmup` steps to the last one. Peak memory is torch.cuda.max_memory_allocated over the run.
+micro-step after `--warmup` steps to the last one. Peak memory is torch.cuda.max_memory_allocated over the
+training loop (counters reset when the loop starts, after model loading, on both sides).
 
 MFU uses the standard approximation FLOPs = 6 * N * tokens, with N = parameters of the base model excluding
 the input embedding (the output head is counted), attention FLOPs ignored, over the peak dense bf16
@@ -150,7 +156,7 @@ def worker(args) -> dict:
     meter = Meter(tok.pad_token_id, cuda)
     if cuda:
         torch.cuda.reset_peak_memory_stats()
-    if args.worker == "ours":
+    if args.worker in ("ours", "ours-padded"):
         from wizardcoder.config import load_config
         from wizardcoder.train import TrainConfig, train
         from wizardcoder.train import model as M
@@ -170,12 +176,12 @@ def worker(args) -> dict:
             "run.logging_steps=100000", f"train.gradient_checkpointing={str(args.gc).lower()}",
             f"lora.r={args.lora_r}", f"lora.alpha={2 * args.lora_r}", "lora.dropout=0.05",
             f"model.attn_implementation={args.attn}", f"train.compile={str(args.compile).lower()}",
-            "run.resume=false", *args.ours_override])
+            "run.resume=false", f"data.packing={str(args.worker == 'ours').lower()}", *args.ours_override])
         train(cfg)
     else:
         from datasets import Dataset
         from peft import LoraConfig
-        from transformers import AutoModelForCausalLM
+        from transformers import AutoModelForCausalLM, TrainerCallback
         from trl import SFTConfig, SFTTrainer
 
         from wizardcoder.data.template import render_prompt
@@ -195,9 +201,15 @@ def worker(args) -> dict:
             learning_rate=2e-4, lr_scheduler_type="cosine", warmup_steps=0.03, logging_steps=100000,
             save_strategy="no", report_to=[], packing=args.worker == "trl-packed", seed=0,
             dataloader_num_workers=0)
+        class ResetPeakMemory(TrainerCallback):  # as our trainer does when its loop starts
+            def on_train_begin(self, *a, **k):
+                if cuda:
+                    torch.cuda.reset_peak_memory_stats()
+
         trainer = SFTTrainer(model=model, args=sft, train_dataset=ds, processing_class=tok,
                              peft_config=LoraConfig(r=args.lora_r, lora_alpha=2 * args.lora_r, lora_dropout=0.05,
-                                                    target_modules=targets, task_type="CAUSAL_LM"))
+                                                    target_modules=targets, task_type="CAUSAL_LM"),
+                             callbacks=[ResetPeakMemory()])
         trainer.train()
     rate, tokens, seconds = meter.rate(args.warmup)
     out = {"tokens_per_s": rate, "tokens": tokens, "seconds": seconds, "micro_steps": len(meter.marks),
@@ -246,8 +258,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--tiny", action="store_true", help="CPU smoke check: tiny model, few steps")
     ap.add_argument("--shapes", default="135m,1.5b", help="comma-separated: 135m, 1.5b, tiny")
-    ap.add_argument("--baselines", default="trl,trl-packed",
-                    help="trl (SFTTrainer defaults: padding, no packing), trl-packed (packing=True, padding-free)")
+    ap.add_argument("--pairs", default="ours:trl-packed,ours-padded:trl",
+                    help="ours:baseline pairs run with the same packing: ours (packed) vs trl-packed (SFTConfig "
+                         "packing=True), ours-padded (data.packing=false) vs trl (SFTTrainer's default padding)")
     ap.add_argument("--device", default=None, help="cuda (default when available) or cpu")
     ap.add_argument("--seq-len", type=int, default=2048)
     ap.add_argument("--batch-size", type=int, default=8)
@@ -279,7 +292,8 @@ def main() -> int:
     elif args.device == "cpu":
         print("no GPU: this benchmark is meant for a GPU (use --tiny for a CPU smoke check)", file=sys.stderr)
         return 2
-    baselines = [b for b in args.baselines.split(",") if b]
+    pairs = [tuple(p.split(":")) for p in args.pairs.split(",") if p]
+    names = list(dict.fromkeys(n for pair in pairs for n in pair))
     print(f"device={args.device} seq_len={args.seq_len} batch_size={args.batch_size} steps={args.steps} "
           f"(timed after {args.warmup} micro-steps) lora_r={args.lora_r} gc={args.gc} attn={args.attn}")
     if args.device == "cuda":
@@ -297,7 +311,7 @@ def main() -> int:
             n_flops, n_total = flops_params(work / "model")
             print(f"\n[{shape}] params {n_total / 1e6:.1f}M (N for 6N: {n_flops / 1e6:.1f}M); data: {info}")
             results = {}
-            for name in ["ours", *baselines]:
+            for name in names:
                 res = run_worker(name, args, work)
                 results[name] = res
                 if res is None:
@@ -307,11 +321,10 @@ def main() -> int:
                 print(f"  {name:11s} {res['tokens_per_s']:10.0f} tokens/s   peak mem {mem:>12s}   "
                       + (f"MFU {100 * mfu:5.1f}%" if mfu is not None else "MFU n/a (cpu)")
                       + f"   ({res['tokens']} real tokens in {res['seconds']:.1f}s; wall {res['wall_s']:.0f}s)")
-            ours = results.get("ours")
-            for name in baselines:
-                base = results.get(name)
+            for mine, name in pairs:
+                ours, base = results.get(mine), results.get(name)
                 if ours and base:
-                    line = f"  ours / {name}: {ours['tokens_per_s'] / base['tokens_per_s']:.2f}x tokens/s"
+                    line = f"  {mine} / {name}: {ours['tokens_per_s'] / base['tokens_per_s']:.2f}x tokens/s"
                     if ours["peak_mem_gb"] and base["peak_mem_gb"]:
                         line += f", {ours['peak_mem_gb'] / base['peak_mem_gb']:.2f}x peak memory"
                     print(line)
