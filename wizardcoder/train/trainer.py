@@ -13,8 +13,10 @@ import dataclasses
 import json
 import logging
 import math
+import os
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, NamedTuple
 
