@@ -67,6 +67,8 @@ class TaskRecord:
     verdict: str = ""
     reason: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
+    pass_rate: float | None = None  # evolved tasks: share of the n sampled solutions passing the kept tests
+    n_candidates: int | None = None  # evolved tasks: sampled answers that held a solution and tests
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -82,7 +82,7 @@ def test_flags_map_onto_the_config(tmp_path):
 def _command(out: Path) -> list[str]:
     return [sys.executable, "-m", "wizardcoder.cli", "evolve", "--lang", "python", "--limit", "12", "--rounds", "3",
             "--sandbox", "local", "--output", str(out), "--no-progress", "llm.provider=fake",
-            "eliminate.decontaminate=false"]
+            "eliminate.decontaminate=false", "evolve.solve_samples=2"]  # kills land mid-sampling too
 
 
 def _env() -> dict[str, str]:
@@ -134,13 +134,12 @@ def test_kill_9_at_random_points_then_resume_gives_the_uninterrupted_dataset(tmp
         keys = _keys(raw)
         assert len(keys) == len(set(keys)), f"{raw}: a completed call was asked again"
         assert sorted(keys) == sorted(_keys(reference / raw.relative_to(crashed)))
-    verdict_keys = _keys(crashed / "verdicts.jsonl")
-    assert len(verdict_keys) == len(set(verdict_keys)) and sorted(verdict_keys) == sorted(
-        _keys(reference / "verdicts.jsonl"))
+    assert (crashed / "raw/round_001/exec.jsonl").is_file()  # the sandbox verdicts are among the raw files
     stats = json.loads((crashed / "stats.json").read_text())
     ref_stats = json.loads((reference / "stats.json").read_text())
     for got, want in zip(stats["rounds"], ref_stats["rounds"]):
-        got.pop("seconds"), want.pop("seconds")
+        for timing in ("seconds", "sandbox_seconds", "sandbox_seconds_per_kept"):  # wall-clock, not results
+            got.pop(timing), want.pop(timing)
         assert got == want
     assert (crashed / "report.md").is_file() and (crashed / "dataset" / "dataset_info.json").is_file()
 
@@ -153,7 +152,7 @@ def test_the_embedded_model_end_to_end(tmp_path):
     pytest.importorskip("transformers")
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "wizardcoder.cli", "evolve", "--lang", "python", "--limit", "2", "--rounds", "1",
-           "--sandbox", "local", "--output", str(out), "--no-progress"]
+           "--sandbox", "local", "--output", str(out), "--no-progress", "evolve.solve_samples=1"]
     # one torch thread: on a busy CPU, two spin-waiting threads ran several times slower than one
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True,

@@ -33,7 +33,7 @@ def sandbox():
 def make_cfg(out: Path, *overrides: str, limit: int = 10, rounds: int = 2) -> EvolveConfig:
     return load_config(EvolveConfig, None, [
         f"output.dir={out}", f"seeds.limit={limit}", f"evolve.rounds={rounds}", "eliminate.decontaminate=false",
-        "output.report=false", *overrides])
+        "output.report=false", "evolve.solve_samples=1", *overrides])  # several samples: test_samples.py
 
 
 def rows(path: Path) -> list[dict]:
@@ -72,7 +72,7 @@ def reference(tmp_path_factory, sandbox):
 
 def test_a_full_run_writes_everything(reference):
     out, result, calls = reference
-    for name in ("config.yaml", "records.jsonl", "verdicts.jsonl", "dataset.jsonl", "stats.json", "report.md",
+    for name in ("config.yaml", "records.jsonl", "raw/round_001/exec.jsonl", "dataset.jsonl", "stats.json", "report.md",
                  "plots/instruction_length.png", "plots/drop_reasons.png", "raw/round_001/evolve.jsonl",
                  "raw/round_002/solve.jsonl", "pool/round_002.jsonl", "dataset/dataset_info.json"):
         assert (out / name).is_file(), name
@@ -99,7 +99,7 @@ def test_lineage_and_a_failed_evolution_keeps_its_parent(reference):
     pools = {r: {row["seed_id"]: row for row in rows(out / f"pool/round_{r:03d}.jsonl")} for r in (0, 1, 2)}
     records = rows(out / "records.jsonl")
     assert {rec["seed_id"] for rec in records} == set(seeds)
-    verdicts = {v["key"]: v for v in rows(out / "verdicts.jsonl")}
+    selected = {v["key"]: v for r in (1, 2) for v in rows(out / f"raw/round_{r:03d}/select.jsonl")}
     for rec in records:
         parent = pools[rec["round"] - 1][rec["seed_id"]]
         assert rec["parent_id"] == parent["id"]  # evolved from what was in the pool then
@@ -107,8 +107,9 @@ def test_lineage_and_a_failed_evolution_keeps_its_parent(reference):
         now = pools[rec["round"]][rec["seed_id"]]
         if rec["verdict"] == "passed":
             assert now == rec  # the survivor replaced its parent
-            verdict = verdicts[f"r{rec['round']:03d}/{parent['id']}/exec"]
-            assert verdict["ok"] and verdict["reason"] == "passed" and verdict["solution"] == rec["solution"]
+            chosen = selected[f"r{rec['round']:03d}/{parent['id']}/select"]
+            assert chosen["verdict"] == chosen["reason"] == "passed" and chosen["solution"] == rec["solution"]
+            assert rec["pass_rate"] == 1.0 and rec["n_candidates"] == 1  # one sample, and it passed
         else:
             assert rec["verdict"] == "dropped" and rec["reason"]
             assert now == parent  # the parent stays for the next round
@@ -253,7 +254,7 @@ def test_sandbox_errors_are_not_failed_samples(reference, tmp_path, sandbox):
     with pytest.raises(InfraErrorStop):
         run_evolve(make_cfg(run_dir), client=FakeClient(Counting()), sandbox=flaky)
     assert flaky.broken >= 2  # tried and retried
-    errors = [v for v in rows(run_dir / "verdicts.jsonl") if v["reason"] == "infra_error"]
+    errors = [v for v in rows(run_dir / "raw/round_001/exec.jsonl") if v["reason"] == "infra_error"]
     assert errors and all(not v["ok"] for v in errors)
     run_evolve(make_cfg(run_dir), client=FakeClient(Counting()), sandbox=sandbox)
     assert dataset_lines(run_dir) == dataset_lines(out)
@@ -292,7 +293,8 @@ def test_the_judge_drops_evolutions_without_information_gain(tmp_path, sandbox):
     judged = rows(tmp_path / "run/raw/round_001/judge.jsonl")
     assert judged and s["dropped"].get("no_information_gain", 0) == sum("rarer variant" in r["instruction"] for r in judged)
     assert s["dropped"]["no_information_gain"] > 0
-    assert not any("rarer variant" in r["instruction"] for r in rows(tmp_path / "run/raw/round_001/solve.jsonl"))
+    equal = {r["task_id"] for r in judged if "rarer variant" in r["instruction"]}
+    assert equal and not equal & {r["task_id"] for r in rows(tmp_path / "run/raw/round_001/solve.jsonl")}
 
 
 @pytest.mark.parametrize("lang", ["cpp", "java"])
@@ -306,7 +308,7 @@ def test_other_languages(lang, tmp_path, sandbox):
     lines = [json.loads(line) for line in dataset_lines(tmp_path / "run")]
     evolved = [row for row in lines if row["round"] == 1]
     assert evolved and all(row["language"] == lang and row["output"].startswith(f"```{lang}\n") for row in evolved)
-    reasons = Counter(v["reason"] for v in rows(tmp_path / "run/verdicts.jsonl"))
+    reasons = Counter(v["reason"] for v in rows(tmp_path / "run/raw/round_001/exec.jsonl"))
     assert set(reasons) <= {"passed", "failed"}, reasons  # the scripted programs compile
 
 
@@ -339,8 +341,9 @@ def test_progress_bars_cover_every_long_step(tmp_path, sandbox):
                           "building the dataset"]
     assert all(closed for _, _, closed in bars.values())
     assert bars["round 1: evolve"][:2] == (6, 6)
-    assert bars["round 1: solve"][0] == bars["round 1: solve"][1] == len(rows(tmp_path / "run/raw/round_001/solve.jsonl"))
-    assert bars["round 1: execute"][1] == result.stats["rounds"][0]["executed"]
+    assert bars["round 1: solve"][1] == len(rows(tmp_path / "run/raw/round_001/solve.jsonl"))  # open-ended
+    assert bars["round 1: execute"][1] == len(rows(tmp_path / "run/raw/round_001/select.jsonl"))
+    assert result.stats["rounds"][0]["executed"] > 0
 
 
 @pytest.mark.docker
@@ -354,5 +357,5 @@ def test_the_docker_sandbox_gives_the_same_verdicts(tmp_path, sandbox):
                                sandbox=docker)
     assert in_docker.stats["rounds"][0]["passed"] == local.stats["rounds"][0]["passed"] > 0
     assert dataset_lines(tmp_path / "docker") == dataset_lines(tmp_path / "local")
-    got = {v["key"]: v["reason"] for v in rows(tmp_path / "docker/verdicts.jsonl")}
-    assert got == {v["key"]: v["reason"] for v in rows(tmp_path / "local/verdicts.jsonl")}
+    got = {v["key"]: v["reason"] for v in rows(tmp_path / "docker/raw/round_001/exec.jsonl")}
+    assert got == {v["key"]: v["reason"] for v in rows(tmp_path / "local/raw/round_001/exec.jsonl")}

@@ -1,7 +1,7 @@
 """Write the final instruction dataset: `dataset.jsonl` (streamed) and `dataset/` (HF `save_to_disk`).
 
 Each row: id, instruction, output (the solution as a fenced code block in its language), language,
-seed_id, round, method, parent_id, tests. A record may carry `output` already; otherwise it is built
+seed_id, round, method, parent_id, tests, pass_rate and n_candidates (evolved rows; null for seeds). A record may carry `output` already; otherwise it is built
 from `solution` + `language`. Memory stays flat: the JSONL is written row by row and the Arrow dataset is
 built from that file (in a temporary cache under `out_dir`, removed afterwards).
 """
@@ -18,7 +18,8 @@ from typing import Any
 from sandbox import canonical_language
 from wizardcoder.errors import UserError
 
-FIELDS = ("id", "instruction", "output", "language", "seed_id", "round", "method", "parent_id", "tests")
+FIELDS = ("id", "instruction", "output", "language", "seed_id", "round", "method", "parent_id", "tests",
+          "pass_rate", "n_candidates")
 
 
 def features():
@@ -28,6 +29,7 @@ def features():
         "id": Value("string"), "instruction": Value("string"), "output": Value("string"),
         "language": Value("string"), "seed_id": Value("string"), "round": Value("int64"),
         "method": Value("string"), "parent_id": Value("string"), "tests": Value("string"),
+        "pass_rate": Value("float64"), "n_candidates": Value("int64"),
     })
 
 
@@ -65,6 +67,9 @@ def to_row(record: dict[str, Any]) -> dict[str, Any]:
         "method": str(record.get("method") or "seed"),
         "parent_id": None if parent is None else str(parent),
         "tests": str(record.get("tests") or ""),
+        # evolved tasks: share of the sampled solutions passing the kept tests, and how many were sampled
+        "pass_rate": None if record.get("pass_rate") is None else float(record["pass_rate"]),
+        "n_candidates": None if record.get("n_candidates") is None else int(record["n_candidates"]),
     }
 
 

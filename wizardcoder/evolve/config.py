@@ -34,6 +34,11 @@ class EvolveSection:
     evolve_max_tokens: int = 128  # tokens for an evolved instruction (small for the embedded model)
     solve_max_tokens: int = 320  # tokens for a solution + tests (small for the embedded model)
     temperature: float = 0.7  # sampling temperature for evolve and solve requests
+    # solve replies per evolved task, each with its own sampling seed; every solution runs against every
+    # test set and the pair that most others agree with is kept (1: one solution and its own tests)
+    solve_samples: int = 4
+    min_pass_rate: float = 0.0  # drop tasks fewer of whose n solutions pass the chosen tests (too hard)
+    max_pass_rate: float = 1.0  # drop tasks more of whose n solutions pass them (too easy)
     prompts: str | None = None  # a YAML prompt file replacing the shipped prompts/<lang>.yaml
     on_infra_error: str = "stop"  # stop: end the run (rerun to retry); keep_parent: carry the parent on
     infra_retries: int = 1  # extra passes over the calls / programs that hit an infrastructure error
@@ -51,6 +56,11 @@ class EvolveSection:
             raise ValueError("evolve.infra_retries must be >= 0")
         if self.evolve_max_tokens < 1 or self.solve_max_tokens < 1:
             raise ValueError("evolve.evolve_max_tokens and evolve.solve_max_tokens must be >= 1")
+        if self.solve_samples < 1:
+            raise ValueError(f"evolve.solve_samples must be >= 1, got {self.solve_samples}")
+        if not 0.0 <= self.min_pass_rate <= self.max_pass_rate <= 1.0:
+            raise ValueError("evolve.min_pass_rate and evolve.max_pass_rate must satisfy "
+                             f"0 <= min <= max <= 1, got {self.min_pass_rate} and {self.max_pass_rate}")
         if not 0 <= self.temperature <= 2:
             raise ValueError(f"evolve.temperature must be in [0, 2], got {self.temperature}")
 
@@ -91,7 +101,9 @@ class OutputConfig:
     dir: str | None = None  # the run directory; None = <root>/<fingerprint of what changes results>
     root: str = "runs/evolve"
     report: bool = True  # write report.md and its plots
-    fsync: bool = True  # fsync every appended record (a kill -9 or power loss loses nothing)
+    # flush every record (a kill -9 loses nothing) and fsync the files at most once a second and on close
+    # (a power loss costs at most the last second of answers, asked again on rerun)
+    fsync: bool = True
 
 
 @dataclass

@@ -85,4 +85,5 @@ def _dataset_row(row: dict[str, Any], lang: str) -> dict[str, Any]:
         "id": row["id"], "instruction": row["instruction"], "solution": row.get("solution") or "",
         "language": row.get("language") or lang, "seed_id": row["seed_id"], "round": row["round"],
         "method": row.get("method"), "parent_id": row.get("parent_id"), "tests": row.get("tests") or "",
+        "pass_rate": row.get("pass_rate"), "n_candidates": row.get("n_candidates"),
     }

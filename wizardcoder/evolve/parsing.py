@@ -240,3 +240,8 @@ def _entry_point(solution: str, tests: str, language: str) -> str | None:
     from wizardcoder.eliminate.entry_points import find_entry_point
 
     return find_entry_point(solution, tests, language)
+
+
+def entry_point(solution: str, tests: str, language: str) -> str | None:
+    """The function of `solution` that `tests` call first (for a solution paired with another sample's tests)."""
+    return _entry_point(solution, tests, language)

@@ -39,18 +39,38 @@ class RoundStats:
         self.pool_words_total = 0
         self.executed = 0
         self.seconds = 0.0
+        self.samples = 0  # solve answers
+        self.samples_parsed = 0
+        self.salvaged = 0  # answers cut by the token limit whose complete test statements were kept
+        self.programs = 0  # programs run in the sandbox (identical ones once)
+        self.sandbox_seconds = 0.0
+        self.pass_rates: Counter[str] = Counter()  # chosen pairs' pass rate -> tasks
 
-    def call(self, row: dict[str, Any]) -> None:
-        if row.get("error"):  # an infrastructure failure, asked again: counted apart from the calls
-            self.llm_failed_calls += 1
-        else:
-            self.llm_calls += 1
-        self.prompt_tokens += int(row.get("prompt_tokens") or 0)
-        self.completion_tokens += int(row.get("completion_tokens") or 0)
-
-    def evolved(self, row: dict[str, Any]) -> None:
-        self.n_evolved += 1
-        self.methods[row["method"]] += 1
+    def row(self, step: str, row: dict[str, Any]) -> None:
+        """Count one row of a round's step file (evolve, judge, solve, exec, select)."""
+        if step in ("evolve", "judge", "solve"):
+            if row.get("error"):  # an infrastructure failure, asked again: counted apart from the calls
+                self.llm_failed_calls += 1
+            else:
+                self.llm_calls += 1
+            self.prompt_tokens += int(row.get("prompt_tokens") or 0)
+            self.completion_tokens += int(row.get("completion_tokens") or 0)
+            if row.get("error"):
+                return
+        if step == "evolve" and not row.get("rejected"):
+            self.n_evolved += 1
+            self.methods[row["method"]] += 1
+        elif step == "solve":
+            self.samples += 1
+            self.samples_parsed += not row.get("drop")
+            self.salvaged += bool(row.get("salvaged"))
+        elif step == "exec":
+            self.programs += bool(row.get("duration"))
+            self.sandbox_seconds += float(row.get("duration") or 0.0)
+        elif step == "select":
+            self.executed += bool(row.get("n_candidates"))
+            if "chosen" in row:
+                self.pass_rates[f"{row['pass_rate']:.2f}"] += 1
 
     def add(self, record: TaskRecord, parent: dict[str, Any]) -> None:
         self.verdicts[record.verdict] += 1
@@ -65,8 +85,6 @@ class RoundStats:
             self.pool_words_total += len(parent["instruction"].split())
         if record.verdict != INFRA_ERROR:
             self.evolved_words.add(words)
-        if record.solution and record.verdict in (PASSED, DROPPED) and record.reason in _EXEC_REASONS:
-            self.executed += 1
 
     def as_dict(self) -> dict[str, Any]:
         llm = self.cfg.llm
@@ -88,11 +106,14 @@ class RoundStats:
             "mean_instruction_words": self.evolved_words.value,
             "mean_passed_instruction_words": self.passed_words.value,
             "mean_pool_instruction_words": self.pool_words_total / self.pool_in if self.pool_in else 0.0,
+            "solve_samples": self.cfg.evolve.solve_samples, "samples": self.samples,
+            "samples_parsed": self.samples_parsed, "salvaged": self.salvaged,
+            "programs": self.programs, "sandbox_seconds": round(self.sandbox_seconds, 3),
+            "pass_rate_histogram": dict(sorted(self.pass_rates.items())),
+            "tokens_per_kept": (self.prompt_tokens + self.completion_tokens) / passed if passed else None,
+            "sandbox_seconds_per_kept": round(self.sandbox_seconds / passed, 4) if passed else None,
             "seconds": round(self.seconds, 3),
         }
-
-
-_EXEC_REASONS = {"passed", "no_asserts", "tests_cannot_fail", "failed", "timeout", "compile_error"}
 
 
 class _Mean:
@@ -119,12 +140,19 @@ def run_stats(run: RunDir, cfg: EvolveConfig, dataset: dict[str, Any]) -> dict[s
     dropped: Counter[str] = Counter()
     for s in rounds:
         dropped.update(s["dropped"])
-        for key in ("evolved", "passed", "infra_error", "prompt_tokens", "completion_tokens", "llm_calls"):
-            totals[key] = totals.get(key, 0) + s[key]
+        for key in ("evolved", "passed", "infra_error", "prompt_tokens", "completion_tokens", "llm_calls",
+                    "samples", "salvaged", "programs", "sandbox_seconds"):
+            totals[key] = totals.get(key, 0) + s.get(key, 0)
         if s.get("cost") is not None:
             totals["cost"] = totals.get("cost", 0.0) + s["cost"]
     totals["dropped"] = dict(sorted(dropped.items()))
     totals["pass_rate"] = (totals.get("passed", 0) / totals["evolved"]) if totals.get("evolved") else 0.0
+    kept = totals.get("passed", 0)
+    tokens = totals.get("prompt_tokens", 0) + totals.get("completion_tokens", 0)
+    totals["cost_per_kept_task"] = {  # what one verified evolved task cost
+        "llm_tokens": round(tokens / kept, 1) if kept else None,
+        "sandbox_seconds": round(totals.get("sandbox_seconds", 0.0) / kept, 4) if kept else None,
+    }
     return {
         "stage": "evolve", "run_dir": str(run.root), "fingerprint": run_fingerprint(cfg),
         "lang": cfg.evolve.lang, "seeds_source": describe_source(cfg.seeds),
@@ -156,8 +184,8 @@ def write_report(run: RunDir, stats: dict[str, Any], cfg: Any = None) -> Path:
         f"{dataset.get('evolved', 0)} evolved); dropped when building: {_fmt(dataset.get('dropped') or {}) or 'none'}",
         "",
         ("Files: `dataset/` (load with `datasets.load_from_disk`), `dataset.jsonl`, `records.jsonl` (every "
-         "evolution with lineage, verdict and reason), `verdicts.jsonl` (sandbox results with the code they "
-         "judged), `raw/` (every LLM output, keyed), `stats.json`, `config.yaml`."),
+         "evolution with lineage, verdict and reason), `raw/round_NNN/` (every LLM output, every sandbox "
+         "verdict and every selection, keyed), `stats.json`, `config.yaml`."),
         "",
         "## Per round",
         "",
@@ -176,7 +204,14 @@ def write_report(run: RunDir, stats: dict[str, Any], cfg: Any = None) -> Path:
     for s in rounds:
         cells = [f"{s['passed_by_method'].get(m, 0)}/{s['methods'].get(m, 0)}" for m in _methods(rounds)]
         lines.append(f"| {s['round']} | " + " | ".join(cells) + " |")
-    lines += ["", "(passed / chosen)", ""]
+    lines += ["", "(passed / chosen; yield: passed per evolution of that method)", ""]
+    lines += ["| round | " + " | ".join(f"yield {m}" for m in _methods(rounds)) + " |",
+              "|---:|" + "---:|" * len(_methods(rounds))]
+    for s in rounds:
+        cells = [f"{s['passed_by_method'].get(m, 0) / s['methods'][m]:.0%}" if s["methods"].get(m) else "-"
+                 for m in _methods(rounds)]
+        lines.append(f"| {s['round']} | " + " | ".join(cells) + " |")
+    lines += _selection_lines(rounds, totals)
     for title, path in plots:
         lines += [f"## {title}", "", f"![{title}]({path.relative_to(run.root).as_posix()})", ""]
     lines += [
@@ -185,12 +220,38 @@ def write_report(run: RunDir, stats: dict[str, Any], cfg: Any = None) -> Path:
         "- `too_short`, `refusal`, `punctuation_only`, `leaked_template`, `copied_parent`: heuristic rules on the "
         "evolved instruction; `no_information_gain`: the LLM judge found it equal to its parent;",
         "- `no_solution`, `no_tests`: the solve answer had no readable code or no tests;",
-        "- `failed`, `timeout`, `compile_error`, `no_asserts`, `tests_cannot_fail`: the code ran in the sandbox and did not pass;",
+        "- `failed`, `timeout`, `compile_error`, `no_asserts`, `tests_cannot_fail`: the code ran in the sandbox and did "
+        "not pass (`tests_cannot_fail`: the chosen tests still pass with the solution broken);",
+        "- `too_hard`, `too_easy`: the share of sampled solutions passing the chosen tests is outside "
+        "[evolve.min_pass_rate, evolve.max_pass_rate];",
         "- `infra_error` (not a drop): the endpoint or the sandbox broke; the parent was kept.",
         "",
     ]
     run.report_path.write_text("\n".join(lines), encoding="utf-8")
     return run.report_path
+
+
+def _selection_lines(rounds: list[dict[str, Any]], totals: dict[str, Any]) -> list[str]:
+    """Sampling, salvage, the pass-rate histogram per round and the cost of a kept task."""
+    cost = totals.get("cost_per_kept_task") or {}
+    lines = ["", "## Solve samples and selection", "",
+             "| round | samples/task | answers | parsed | salvaged | programs | sandbox s | tokens/kept "
+             "| sandbox s/kept |", "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for s in rounds:
+        per_kept = s.get("tokens_per_kept")
+        lines.append(f"| {s['round']} | {s.get('solve_samples', 1)} | {s.get('samples', 0)} | "
+                     f"{s.get('samples_parsed', 0)} | {s.get('salvaged', 0)} | {s.get('programs', 0)} | "
+                     f"{s.get('sandbox_seconds', 0):.1f} | {'-' if per_kept is None else f'{per_kept:.0f}'} | "
+                     f"{s.get('sandbox_seconds_per_kept') if s.get('sandbox_seconds_per_kept') is not None else '-'} |")
+    lines += ["", f"Whole run, per kept task: {cost.get('llm_tokens')} LLM tokens, "
+              f"{cost.get('sandbox_seconds')} sandbox seconds.", "",
+              "### Pass rate of the chosen tests (tasks per share of the n solutions passing them)", ""]
+    for s in rounds:
+        hist = s.get("pass_rate_histogram") or {}
+        cells = ", ".join(f"{rate}: {count}" for rate, count in hist.items()) or "no task had a passing pair"
+        lines.append(f"- round {s['round']}: {cells}")
+    lines.append("")
+    return lines
 
 
 def _fmt(counts: dict[str, int]) -> str:

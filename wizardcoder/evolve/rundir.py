@@ -4,8 +4,8 @@ Layout (`runs/evolve/<fingerprint>/`):
 
     config.yaml                  the resolved config
     pool/round_000.jsonl         the seeds; pool/round_NNN.jsonl the pool after round N
-    raw/round_NNN/<step>.jsonl   every raw LLM output of the round (step: evolve, judge, solve), keyed
-    verdicts.jsonl               every execution verdict
+    raw/round_NNN/<step>.jsonl   the round's keyed answers: LLM outputs (evolve, judge, solve), sandbox
+                                 verdicts (exec) and each task's selection (select)
     records.jsonl                every evolved task version with lineage, verdict and reason
     rounds/round_NNN.done.json   the round's completion marker (holds its stats)
     dataset/, dataset.jsonl      the dataset; stats.json, report.md, plots/
@@ -36,10 +36,6 @@ class RunDir:
 
     def raw_path(self, round_: int, step: str) -> Path:
         return self.root / "raw" / f"round_{round_:03d}" / f"{step}.jsonl"
-
-    @property
-    def verdicts_path(self) -> Path:
-        return self.root / "verdicts.jsonl"
 
     @property
     def records_path(self) -> Path:
@@ -73,7 +69,9 @@ class RunDir:
 
     # -- stores ---------------------------------------------------------------------------------
     def store(self, path: Path) -> JsonlStore:
-        return JsonlStore(path, fsync=self.fsync)
+        # fsync at most once a second: every row is still flushed (kill -9 loses nothing), and a row
+        # lost to a power cut is a keyed answer the rerun asks for again
+        return JsonlStore(path, fsync=self.fsync, fsync_interval=1.0)
 
     def round_stats(self, round_: int) -> dict[str, Any] | None:
         return read_json(self.round_marker(round_))

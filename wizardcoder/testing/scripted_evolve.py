@@ -7,6 +7,11 @@ copies of the parent, replies without tests, solutions that fail their tests.
 
 For tests and demos of the pipeline only: it knows nothing about the tasks.
 `WIZARDCODER_FAKE_DELAY` (seconds per reply) slows it down, for tests that kill a run midway.
+
+`sampled_reply` is a second mode, for several solve samples per task: the solve answer depends on the
+request's sampling seed too, and only some seeds get it right (see `_sampled_solve`). It takes a
+`Request` (FakeClient) or an OpenAI request body (FakeOpenAIServer); `python -m wizardcoder.testing.scripted_evolve`
+serves it over HTTP (benchmarks).
 """
 
 from __future__ import annotations
@@ -123,3 +128,77 @@ def pipeline_reply(request: Request) -> str:
 def _is_pipeline_prompt(prompt: str) -> bool:
     return (("### Solution" in prompt and "### Tests" in prompt) or "into a harder version" in prompt
             or "brand-new" in prompt or ("First instruction:" in prompt and "Second instruction:" in prompt))
+
+
+def sampled_reply(request) -> str:
+    """Like `scripted_reply`, but a Python solve answer is right only for some sampling seeds."""
+    if isinstance(request, dict):  # an OpenAI request body, as FakeOpenAIServer passes it
+        from wizardcoder.testing.fake_server import body_text
+
+        prompt, seed = body_text(request), request.get("seed")
+    else:
+        prompt, seed = request_text(request), request.seed
+    if "### Solution" in prompt and "### Tests" in prompt and "Python" in prompt.split("\n", 1)[0]:
+        return _sampled_solve(prompt, seed)
+    if "into a harder version" in prompt or "brand-new" in prompt:
+        return _evolve(prompt)
+    return "Not equal: the second task adds requirements."
+
+
+# What a sampled solve answer is, by hash of (task, seed): one in three right; the rest wrong in ways
+# only other samples expose: a buggy solution with good tests, a good solution with wrong tests, or a
+# buggy solution with tests that cannot fail (they pass even with the function broken).
+SAMPLED_KINDS = ("right", "right", "buggy", "wrong_tests", "cannot_fail", "cannot_fail")
+
+
+def sampled_kind(task: str, seed: int | None) -> str:
+    return SAMPLED_KINDS[_h(f"{task}\x1f{seed}") % len(SAMPLED_KINDS)]
+
+
+def _sampled_solve(prompt: str, seed: int | None) -> str:
+    task = _task(prompt)
+    name = f"sort_values_{_h(task) % 1000}"
+    kind = sampled_kind(task, seed)
+    right = f"def {name}(values):\n    return sorted(values)\n"
+    buggy = f"def {name}(values):\n    return list(values)\n"
+    good_tests = f"assert {name}([3, 1, 2]) == [1, 2, 3]\nassert {name}([]) == []\n"
+    wrong_tests = f"assert {name}([3, 1, 2]) == [3, 2, 1]\n"
+    weak_tests = f"assert len(str({name}([2, 1]))) >= 0\n"  # true whatever the function returns
+    solution, tests = {"right": (right, good_tests), "buggy": (buggy, good_tests),
+                       "wrong_tests": (right, wrong_tests), "cannot_fail": (buggy, weak_tests)}[kind]
+    return f"### Solution\n```python\n{solution}```\n\n### Tests\n```python\n{tests}```\n"
+
+
+def serve(argv: list[str] | None = None) -> int:
+    """Serve `sampled_reply` (or `scripted_reply`) over the OpenAI API until interrupted (benchmarks)."""
+    import argparse
+
+    from wizardcoder.testing.fake_server import FakeOpenAIServer
+
+    parser = argparse.ArgumentParser(description="The evolve-stage fake model behind a fake OpenAI server.")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds per completion request")
+    parser.add_argument("--mode", choices=("sampled", "scripted"), default="sampled")
+    args = parser.parse_args(argv)
+    if args.mode == "sampled":
+        reply = sampled_reply
+    else:
+        def reply(body):
+            from wizardcoder.llm import Request
+            from wizardcoder.testing.fake_server import body_text
+
+            return scripted_reply(Request(prompt=body_text(body)))
+    server = FakeOpenAIServer(reply=reply, latency=args.latency, port=args.port).start()
+    print(f"listening on {server.url}", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(serve())

@@ -1,0 +1,633 @@
+"""One round, streamed: each task goes evolve -> [judge] -> n x solve -> execute -> select on its own.
+
+A task's solve requests are sent as soon as its evolution returns, and its programs run in the sandbox
+(a thread of their own) while the LLM answers other tasks, so neither the endpoint nor the sandbox waits
+for a whole step to finish. The LLM side is one `client.generate` stream whose requests come from the
+pool (evolutions) and, first, from a queue of follow-up requests (judge, solves) of answered tasks;
+when the pool is exhausted the stream drains and a new one sends what the last answers queued.
+
+Every call and program has a key, (round, task, step[, sample[, test set]]); each answer is appended to
+its step's file under raw/round_NNN/ (evolve, judge, solve, exec, select) with the step's decision on
+it. A rerun reads those files once and sends only what is missing, so a run killed at any instant
+resumes exactly. An infrastructure failure (Completion.error, a sandbox ERROR) parks the task: it gets
+no decision this pass; the caller retries the round's pass, then stops or carries the parent on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from wizardcoder.evolve.methods import BY_NAME, choose_method, request_seed
+from wizardcoder.evolve.parsing import ParsedSolution, entry_point, parse_evolved, parse_solution
+from wizardcoder.data.store import iter_jsonl_offsets
+from wizardcoder.evolve.salvage import salvage_tests
+from wizardcoder.evolve.selection import choose, failure_reason
+from wizardcoder.records import DROPPED, INFRA_ERROR, PASSED
+
+log = logging.getLogger(__name__)
+
+EVOLVE, JUDGE, SOLVE, EXECUTE, SELECT = "evolve", "judge", "solve", "exec", "select"
+STEPS = (EVOLVE, JUDGE, SOLVE, EXECUTE, SELECT)
+_STREAM_CHUNK = 32  # checks per sandbox batch while streaming: the sandbox starts before a big batch fills
+_EXEC_BACKLOG = 256  # tasks waiting for the sandbox before the LLM side waits for it (bounded memory)
+_FOLLOWUP_BACKLOG = 1024  # requests waiting for a step's stream before the step before it waits
+
+
+_LABELS = {EVOLVE: "evolve", JUDGE: "judge", SOLVE: "solve", SELECT: "execute"}
+
+
+def iter_lines(path) -> Iterator[bytes]:
+    """The complete lines of a file (a missing file has none), without parsing them."""
+    try:
+        with open(path, "rb") as fh:
+            for line in fh:
+                if line.endswith(b"\n") and line.strip():
+                    yield line
+    except FileNotFoundError:
+        return
+
+
+def task_key(r: int, task_id: str, step: str, *parts: int) -> str:
+    return "/".join([f"r{r:03d}", task_id, step, *map(str, parts)])
+
+
+@dataclass
+class _Task:
+    id: str
+    method: str
+    parent_instruction: str
+    instruction: str = ""
+    solves: dict[int, dict[str, Any]] = field(default_factory=dict)  # sample -> parsed fields or {"drop"}
+    failed_calls: int = 0  # samples that hit an infrastructure error this pass
+
+
+@dataclass
+class _Job:
+    """A task whose n answers are in: its (solution, tests) programs, run and then selected."""
+
+    task: _Task
+    verdicts: dict[tuple[int, int], dict[str, Any]]  # (solution, tests) -> verdict fields (resumed ones too)
+    waiting: set[str] = field(default_factory=set)  # keys of checks in the sandbox
+    duplicates: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    infra: bool = False
+
+
+class _Aborted(Exception):
+    """Another stream failed: this one stops (the main thread raises the first failure)."""
+
+
+class _Resume:
+    """What the round's files already hold: one read of each at the start of a pass."""
+
+    def __init__(self, run, r: int):
+        self.offsets: dict[str, dict[str, int]] = {}
+        self.decided: set[str] = set()
+        self.solved: dict[str, dict[int, int]] = {}
+        self.executed: dict[str, dict[tuple[int, int], int]] = {}
+        for step in (EVOLVE, JUDGE):
+            done = self.offsets[step] = {}
+            for offset, row in iter_jsonl_offsets(run.raw_path(r, step)):
+                if not row.get("error"):
+                    done[row["task_id"]] = offset
+                    if row.get("drop"):
+                        self.decided.add(row["task_id"])
+        for offset, row in iter_jsonl_offsets(run.raw_path(r, SOLVE)):
+            if not row.get("error"):
+                self.solved.setdefault(row["task_id"], {})[row["sample"]] = offset
+        for offset, row in iter_jsonl_offsets(run.raw_path(r, EXECUTE)):
+            if row.get("reason") != INFRA_ERROR:
+                self.executed.setdefault(row["task_id"], {})[tuple(row["pair"])] = offset
+        for _, row in iter_jsonl_offsets(run.raw_path(r, SELECT)):
+            self.decided.add(row["task_id"])
+
+
+class RoundEngine:
+    """Runs one pass over round `r` for `run` (a rounds._Run); returns the infrastructure errors hit."""
+
+    def __init__(self, run, r: int):
+        self.run, self.r, self.cfg = run, r, run.cfg
+        self.lang = run.lang
+        self.n = self.cfg.evolve.solve_samples
+        self.dir = run.dir
+        self.errors = 0
+        self._ready: deque[tuple[Any, tuple]] = deque()
+        self._exec_queue: queue.Queue = queue.Queue(maxsize=_EXEC_BACKLOG)
+        self._exec_thread: threading.Thread | None = None
+        self._exec_failure: BaseException | None = None
+        self._exec_errors = 0
+        self._lock = threading.Lock()
+        self._failure: BaseException | None = None  # a stream thread's exception, raised by the main thread
+        # Endpoints serve concurrent streams (one per step); a local model runs one batch at a time, so
+        # its requests go through one stream that sends follow-ups first.
+        staged = self.cfg.llm.resolved_provider() not in ("embedded", "transformers")
+        followups = (JUDGE, SOLVE) if self.cfg.evolve.judge else (SOLVE,)
+        self._stage_queues: dict[str, queue.Queue] | None = (
+            {step: queue.Queue(maxsize=_FOLLOWUP_BACKLOG) for step in followups} if staged else None)
+
+    # -- the pass ----------------------------------------------------------------------------------
+    def __call__(self) -> int:
+        self.resume = _Resume(self.dir, self.r)
+        llm_steps = (EVOLVE, JUDGE, SOLVE) if self.cfg.evolve.judge else (EVOLVE, SOLVE)
+        stores = {step: self.dir.store(self.dir.raw_path(self.r, step)).open() for step in llm_steps}
+        self.stores = stores
+        due = sum(1 for _ in iter_lines(self.dir.pool_path(self.r - 1))) - len(self.resume.offsets[EVOLVE])
+        steps = (EVOLVE, JUDGE, SOLVE, SELECT) if self.cfg.evolve.judge else (EVOLVE, SOLVE, SELECT)
+        self.bars = {step: self.run.progress(f"round {self.r}: {_LABELS[step]}", due if step == EVOLVE else None)
+                     for step in steps}
+        try:
+            if due > 0:
+                self._open_resources()
+            self._llm_streams()
+        finally:
+            for store in stores.values():
+                store.close()
+            self._stop_exec()
+            for bar in self.bars.values():
+                bar.close()
+        if self._exec_failure is not None:
+            raise self._exec_failure
+        return self.errors + self._exec_errors
+
+    def _followup(self, step: str, request, meta: tuple) -> None:
+        """Queue a task's next request (judge, solve) for the stream that sends it."""
+        if self._stage_queues is None:
+            self._ready.append((request, meta))
+        else:
+            self._put(self._stage_queues[step], (request, meta))
+
+    def _put(self, q: queue.Queue, item) -> None:
+        while True:  # bounded: a fast upstream waits here instead of piling requests up in memory
+            if self._failure is not None:
+                raise _Aborted()
+            try:
+                q.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+
+    def _llm_streams(self) -> None:
+        if self._stage_queues is not None:
+            return self._staged_streams()
+        tasks = self._tasks()
+        exhausted = False
+        while True:
+            pending: dict[int, tuple] = {}
+
+            def source() -> Iterator[Any]:
+                nonlocal exhausted
+                index = 0
+                while True:
+                    if self._ready:
+                        request, meta = self._ready.popleft()
+                    elif not exhausted:
+                        item = next(tasks, StopIteration)
+                        if item is StopIteration:
+                            exhausted = True
+                            return
+                        if item is None:
+                            continue
+                        request, meta = item
+                    else:
+                        return
+                    pending[index] = meta
+                    index += 1
+                    yield request
+
+            for index, completion in self.run.client.generate(source()):
+                self._answered(pending.pop(index), completion)
+            if exhausted and not self._ready:
+                return
+
+    def _staged_streams(self) -> None:
+        """One `generate` stream per step (evolve, [judge], solve), each in its own thread and fed by
+        the step before it through a bounded queue, so a task's next request goes out as soon as its
+        answer is in, until the last task. Streams share the client's concurrency limit; no stream
+        waits on one downstream of it, so none can deadlock."""
+        steps = [EVOLVE, *self._stage_queues]
+
+        def run(step: str, downstream: str | None) -> None:
+            try:
+                source = self._pool_requests() if step == EVOLVE else self._queued(self._stage_queues[step])
+                pending: dict[int, tuple] = {}
+
+                def requests() -> Iterator[Any]:
+                    for index, (request, meta) in enumerate(source):
+                        pending[index] = meta
+                        yield request
+
+                for index, completion in self.run.client.generate(requests()):
+                    self._answered(pending.pop(index), completion)
+            except _Aborted:
+                pass
+            except BaseException as exc:  # noqa: BLE001 - the main thread raises it
+                with self._lock:
+                    self._failure = self._failure or exc
+            finally:
+                if downstream is not None:
+                    try:
+                        self._put(self._stage_queues[downstream], None)
+                    except _Aborted:
+                        pass
+
+        threads = [threading.Thread(target=run, args=(step, steps[i + 1] if i + 1 < len(steps) else None),
+                                    name=f"wizardcoder-evolve-{step}", daemon=True) for i, step in enumerate(steps)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if self._failure is not None:
+            raise self._failure
+
+    def _pool_requests(self) -> Iterator[tuple[Any, tuple]]:
+        for item in self._tasks():
+            if item is not None:
+                yield item
+
+    def _queued(self, q: queue.Queue) -> Iterator[tuple[Any, tuple]]:
+        while True:
+            if self._failure is not None:
+                raise _Aborted()
+            try:
+                item = q.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            if item is None:
+                return
+            yield item
+
+    def _tasks(self) -> Iterator[tuple[Any, tuple] | None]:
+        """Evolve requests for the pool's tasks, in pool order; a task resumed past its evolution queues
+        its next step instead."""
+        r, resume = self.r, self.resume
+        evolved_rows = None
+        try:
+            for parent_offset, parent in iter_jsonl_offsets(self.dir.pool_path(r - 1)):
+                tid = parent["id"]
+                if tid in resume.decided:
+                    continue
+                method = choose_method(self.cfg.evolve.methods, self.cfg.evolve.seed, r, tid)
+                task = _Task(tid, method, parent["instruction"])
+                if tid not in resume.offsets[EVOLVE]:
+                    prompt = self.run.prompts.evolve_prompt(method, BY_NAME[method].kind, parent["instruction"])
+                    key = task_key(r, tid, EVOLVE)
+                    yield self._request(prompt, key, self.cfg.evolve.evolve_max_tokens), (EVOLVE, task)
+                    continue
+                evolved_rows = evolved_rows or _Reader(self.dir.raw_path(r, EVOLVE))
+                task.instruction = evolved_rows.at(resume.offsets[EVOLVE][tid])["instruction"]
+                if self.cfg.evolve.judge and tid not in resume.offsets[JUDGE]:
+                    self._queue_judge(task)
+                else:
+                    self._queue_solves(task)
+                yield None  # send what was queued before reading further
+        finally:
+            if evolved_rows is not None:
+                evolved_rows.close()
+
+    def _request(self, prompt: str, key: str, max_tokens: int, n: int = 1):
+        from wizardcoder.llm import Request
+
+        # An endpoint gets a sampling seed per call (it may honour it: a re-asked call then repeats).
+        # A local model batches requests of equal sampling settings, so they share the run's seed (the
+        # rows of one batch are different draws).
+        per_call = self.cfg.llm.seeds_each_request()
+        seed = request_seed(self.cfg.evolve.seed, key) if per_call else self.cfg.evolve.seed
+        return Request.from_text(prompt, api=self.cfg.llm.api, max_tokens=max_tokens,
+                                 temperature=self.cfg.evolve.temperature, seed=seed, n=n)
+
+    def _queue_judge(self, task: _Task) -> None:
+        from wizardcoder.eliminate.judge import equivalence_request
+
+        self._followup(JUDGE, equivalence_request(task.parent_instruction, task.instruction), (JUDGE, task))
+
+    def _queue_solves(self, task: _Task) -> None:
+        done = self.resume.solved.get(task.id, {})
+        if done:
+            with _Reader(self.dir.raw_path(self.r, SOLVE)) as rows:
+                for sample, offset in done.items():
+                    task.solves[sample] = _solve_fields(rows.at(offset))
+        if len(task.solves) == self.n:
+            self._submit(task)
+            return
+        prompt = self.run.prompts.solve_prompt(task.instruction)
+        missing = [sample for sample in range(self.n) if sample not in task.solves]
+        if self._stage_queues is None:  # a local model: one request for all samples, rows of one batch
+            key = task_key(self.r, task.id, SOLVE, missing[0])
+            request = self._request(prompt, key, self.cfg.evolve.solve_max_tokens, n=len(missing))
+            self._followup(SOLVE, request, (SOLVE, task, tuple(missing)))
+            return
+        for sample in missing:
+            key = task_key(self.r, task.id, SOLVE, sample)
+            request = self._request(prompt, key, self.cfg.evolve.solve_max_tokens)
+            self._followup(SOLVE, request, (SOLVE, task, sample))
+
+    # -- answers -------------------------------------------------------------------------------------
+    def _answered(self, meta: tuple, completion) -> None:
+        if meta[0] == SOLVE and isinstance(meta[2], tuple):  # several samples in one request
+            for sample, part in zip(meta[2], _split(completion, len(meta[2]))):
+                self._answered((SOLVE, meta[1], sample), part)
+            return
+        step, task = meta[0], meta[1]
+        sample = meta[2] if step == SOLVE else None
+        key = task_key(self.r, task.id, step, *(() if sample is None else (sample,)))
+        row: dict[str, Any] = {"key": key, "round": self.r, "task_id": task.id, "method": task.method}
+        if sample is not None:
+            row["sample"] = sample
+        if step == JUDGE:
+            row["instruction"] = task.instruction  # a judge drop's record holds what was judged
+        row.update(text=completion.text if completion.ok else None,
+                   finish_reason=completion.finish_reasons[0] if completion.finish_reasons else None,
+                   prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
+                   error=completion.error)
+        if completion.error:
+            with self._lock:
+                self.errors += 1
+            log.warning("round %d: %s: infrastructure error: %s", self.r, key, completion.error)
+            self.stores[step].append(row)
+            if step == SOLVE:
+                task.failed_calls += 1
+                self._maybe_submit(task)
+            return
+        if completion.rejected is not None:  # refused for good: the step's verdict, never asked again
+            row.update(rejected=completion.rejected, drop=REQUEST_REJECTED)
+            if step == EVOLVE:
+                row["instruction"] = task.parent_instruction
+            log.warning("round %d: %s: request refused: %s", self.r, key, completion.rejected)
+            if step == SOLVE:
+                task.solves[sample] = _solve_fields(row)
+        elif step == EVOLVE:
+            self._decide_evolved(task, row)
+        elif step == JUDGE:
+            self._decide_judged(row)
+        else:
+            self._decide_solved(row)
+            task.solves[sample] = _solve_fields(row)
+        self.stores[step].append(row)
+        self.bars[step].advance()
+        if step == SOLVE:
+            self._maybe_submit(task)  # a sample without a solution still counts as answered
+        elif row.get("drop"):
+            return
+        elif step == EVOLVE:
+            task.instruction = row["instruction"]
+            self._queue_judge(task) if self.cfg.evolve.judge else self._queue_solves(task)
+        else:
+            self._queue_solves(task)
+
+    def _decide_evolved(self, task: _Task, row: dict[str, Any]) -> None:
+        from wizardcoder.eliminate.rules import heuristic_reason
+
+        row["instruction"] = parse_evolved(row["text"])
+        row["drop"] = heuristic_reason(task.parent_instruction, row["instruction"], self.cfg.eliminate)
+
+    @staticmethod
+    def _decide_judged(row: dict[str, Any]) -> None:
+        from wizardcoder.eliminate.judge import parse_equivalence
+
+        row["drop"] = "no_information_gain" if parse_equivalence(row["text"]) else None
+
+    def _decide_solved(self, row: dict[str, Any]) -> None:
+        """Parse one answer; a test block cut by the token limit keeps its complete statements."""
+        parsed = parse_solution(row["text"], self.lang)
+        if isinstance(parsed, ParsedSolution) and row["finish_reason"] == "length":
+            kept = salvage_tests(parsed.tests, self.lang)
+            if kept is not None:
+                fence = "```"
+                again = parse_solution(f"### Solution\n{fence}\n{parsed.solution}{fence}\n\n"
+                                       f"### Tests\n{fence}\n{kept}{fence}\n", self.lang)
+                row["salvaged"] = True
+                parsed = again
+        if isinstance(parsed, ParsedSolution):
+            row.update(solution=parsed.solution, tests=parsed.tests, entry_point=parsed.entry_point, drop=None)
+        else:
+            row["drop"] = parsed
+
+    def _maybe_submit(self, task: _Task) -> None:
+        if len(task.solves) + task.failed_calls < self.n:
+            return
+        if task.failed_calls:
+            return  # parked: the retry pass asks for the missing samples
+        self._submit(task)
+
+    # -- the sandbox side ------------------------------------------------------------------------------
+    def _submit(self, task: _Task) -> None:
+        with self._lock:
+            if self._exec_thread is None:
+                self._start_exec()
+        while True:
+            if self._exec_failure is not None:
+                raise self._exec_failure
+            try:
+                self._exec_queue.put(task, timeout=1.0)
+                return
+            except queue.Full:
+                continue
+
+    def _open_resources(self) -> None:
+        """Start the LLM client (imports, a local model's load) while the sandbox starts (containers):
+        both take seconds, and neither needs the other."""
+        failure: list[BaseException] = []
+
+        def open_client() -> None:
+            try:
+                self.run.client
+            except BaseException as exc:  # noqa: BLE001 - raised below, in the main thread
+                failure.append(exc)
+
+        opener = threading.Thread(target=open_client, name="wizardcoder-evolve-llm-open", daemon=True)
+        opener.start()
+        try:
+            self._start_exec()
+        finally:
+            opener.join()
+        if failure:
+            raise failure[0]
+
+    def _start_exec(self) -> None:
+        self.run.sandbox  # opened here, in the main thread (its signal hooks), before the sandbox thread uses it
+        self.exec_store = self.dir.store(self.dir.raw_path(self.r, EXECUTE)).open()
+        self.select_store = self.dir.store(self.dir.raw_path(self.r, SELECT)).open()
+        self._exec_thread = threading.Thread(target=self._exec_main, name="wizardcoder-evolve-sandbox",
+                                             daemon=True)
+        self._exec_thread.start()
+
+    def _stop_exec(self) -> None:
+        if self._exec_thread is None:
+            return
+        while self._exec_thread.is_alive():
+            try:
+                self._exec_queue.put(None, timeout=1.0)
+                break
+            except queue.Full:
+                continue
+        self._exec_thread.join()
+        self.exec_store.close()
+        self.select_store.close()
+
+    def _exec_main(self) -> None:
+        import dataclasses
+
+        from wizardcoder.eliminate.verify import verify
+
+        try:
+            cfg = dataclasses.replace(self.cfg.eliminate,
+                                      chunk_size=min(self.cfg.eliminate.chunk_size, _STREAM_CHUNK))
+            by_key: dict[str, _Job] = {}
+            for verdict in verify(self.run.sandbox, self._checks(by_key), cfg):
+                job = by_key.pop(verdict.key)
+                self._record_verdict(job, verdict)
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread, which raises it
+            self._exec_failure = exc
+            while True:  # unblock a producer waiting on a full queue
+                try:
+                    self._exec_queue.get_nowait()
+                except queue.Empty:
+                    break
+
+    def _checks(self, by_key: dict[str, _Job]) -> Iterator[Any]:
+        """The programs of each submitted task: every parsed solution with every parsed test set,
+        identical programs once; a task with nothing left to run is selected at once."""
+        from wizardcoder.eliminate.verify import ExecutionCheck
+
+        while True:
+            task = self._exec_queue.get()
+            if task is None:
+                return
+            job = _Job(task, self._resumed_verdicts(task.id))
+            parsed = sorted(i for i, s in task.solves.items() if not s.get("drop"))
+            programs: dict[tuple[str, str], str] = {}
+            for i in parsed:
+                for j in parsed:
+                    if (i, j) in job.verdicts:
+                        continue
+                    sol, tests = task.solves[i]["solution"], task.solves[j]["tests"]
+                    key = programs.get((sol, tests))
+                    if key is not None:
+                        job.duplicates[key].append((i, j))
+                        continue
+                    key = programs[(sol, tests)] = task_key(self.r, task.id, EXECUTE, i, j)
+                    job.duplicates[key] = [(i, j)]
+                    job.waiting.add(key)
+                    by_key[key] = job
+                    yield ExecutionCheck(key=key, language=self.lang, solution=sol, tests=tests,
+                                         entry_point=entry_point(sol, tests, self.lang))
+            if not job.waiting:
+                self._select(job)
+
+    def _resumed_verdicts(self, task_id: str) -> dict[tuple[int, int], dict[str, Any]]:
+        done = self.resume.executed.get(task_id)
+        if not done:
+            return {}
+        with _Reader(self.dir.raw_path(self.r, EXECUTE)) as rows:
+            return {pair: rows.at(offset) for pair, offset in done.items()}
+
+    def _record_verdict(self, job: _Job, verdict) -> None:
+        status = getattr(verdict.status, "value", verdict.status)
+        base = {"round": self.r, "task_id": job.task.id, "ok": bool(verdict.ok), "reason": verdict.reason,
+                "status": None if status is None else str(status), "stdout_tail": verdict.stdout_tail,
+                "stderr_tail": verdict.stderr_tail}
+        for n, (i, j) in enumerate(job.duplicates.pop(verdict.key)):
+            row = {"key": task_key(self.r, job.task.id, EXECUTE, i, j), **base, "pair": [i, j],
+                   "duration": verdict.duration if n == 0 else 0.0}  # a duplicate did not run again
+            self.exec_store.append(row)
+            job.verdicts[(i, j)] = row
+        if verdict.reason == INFRA_ERROR:
+            job.infra = True
+            log.warning("round %d: %s: sandbox infrastructure error: %s", self.r, verdict.key,
+                        (verdict.stderr_tail or "")[-300:])
+        job.waiting.discard(verdict.key)
+        if not job.waiting:
+            if job.infra:
+                self._exec_errors += 1  # parked: the retry pass runs its programs again
+            else:
+                self._select(job)
+
+    def _select(self, job: _Job) -> None:
+        """The task's decision: the dual-agreement choice, the "tests can fail" verdict of that pair, and
+        the pass-rate window."""
+        task, ev = job.task, self.cfg.evolve
+        parsed = sorted(i for i, s in task.solves.items() if not s.get("drop"))
+        row: dict[str, Any] = {"key": task_key(self.r, task.id, SELECT), "round": self.r, "task_id": task.id,
+                               "method": task.method, "instruction": task.instruction,
+                               "n_candidates": len(parsed), "salvaged": sum(bool(s.get("salvaged"))
+                                                                             for s in task.solves.values()),
+                               "sandbox_seconds": round(sum(v.get("duration") or 0.0
+                                                            for v in job.verdicts.values()), 4)}
+        if not parsed:
+            reasons = [task.solves[i]["drop"] for i in sorted(task.solves)]
+            row.update(verdict=DROPPED, reason=failure_reason(reasons), pass_rate=0.0)
+            return self._write_selection(row)
+        tests = {j: task.solves[j]["tests"] for j in parsed}
+        passes = {pair: v.get("status") == "passed" for pair, v in job.verdicts.items()}
+        choice = choose(self.n, parsed, tests, passes)
+        if choice is None:
+            row.update(verdict=DROPPED, pass_rate=0.0,
+                       reason=failure_reason([job.verdicts[(i, i)]["reason"] for i in parsed]))
+            pair = (parsed[0], parsed[0])
+        else:
+            pair = (choice.solution, choice.tests)
+            reason = job.verdicts[pair]["reason"]  # "passed" only if the tests also fail on a broken solution
+            if reason == "passed" and choice.pass_rate < ev.min_pass_rate:
+                reason = "too_hard"
+            elif reason == "passed" and choice.pass_rate > ev.max_pass_rate:
+                reason = "too_easy"
+            row.update(verdict=PASSED if reason == "passed" else DROPPED, reason=reason,
+                       pass_rate=round(choice.pass_rate, 4), chosen=list(pair), agreeing=len(choice.group),
+                       tests_passed=len(choice.passed_tests))
+        sol, tst = task.solves[pair[0]]["solution"], task.solves[pair[1]]["tests"]
+        verdict = job.verdicts[pair]
+        row.update(solution=sol, tests=tst, entry_point=entry_point(sol, tst, self.lang),
+                   stdout_tail=verdict.get("stdout_tail"), stderr_tail=verdict.get("stderr_tail"))
+        self._write_selection(row)
+
+    def _write_selection(self, row: dict[str, Any]) -> None:
+        self.select_store.append(row)
+        self.bars[SELECT].advance()
+
+
+def _split(completion, n: int) -> list:
+    """One completion per sample of an n-sample completion (its tokens shared out; an error for each)."""
+    from wizardcoder.llm.base import Completion
+
+    if completion.error or completion.rejected is not None:
+        return [completion] * n
+    texts = list(completion.texts) + [""] * (n - len(completion.texts))
+    reasons = list(completion.finish_reasons) + ["stop"] * (n - len(completion.finish_reasons))
+    share, extra = divmod(completion.completion_tokens, n)
+    return [Completion((texts[i],), (reasons[i],), completion.prompt_tokens if i == 0 else 0,
+                       share + (extra if i == 0 else 0)) for i in range(n)]
+
+
+def _solve_fields(row: dict[str, Any]) -> dict[str, Any]:
+    if row.get("drop"):
+        return {"drop": row["drop"], "salvaged": row.get("salvaged", False)}
+    return {"solution": row["solution"], "tests": row["tests"], "salvaged": row.get("salvaged", False)}
+
+
+class _Reader:
+    """Random reads of rows by byte offset in one file (resumed tasks)."""
+
+    def __init__(self, path):
+        self._fh = open(path, "rb")
+
+    def at(self, offset: int) -> dict[str, Any]:
+        self._fh.seek(offset)
+        return json.loads(self._fh.readline())
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def __enter__(self) -> _Reader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+__all__ = ["RoundEngine", "STEPS", "task_key"]
