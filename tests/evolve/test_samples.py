@@ -154,3 +154,14 @@ def test_a_reply_cut_by_the_token_limit_is_salvaged(tmp_path, sandbox):
     s = result.stats["rounds"][0]
     assert s["salvaged"] == s["samples"] > 0 and s["passed"] == s["samples_parsed"] > 0
     assert all(row["tests"].endswith("== [1, 2, 3]\n") for row in evolved_rows(tmp_path / "run"))
+
+
+def test_streams_per_step_with_the_judge(tmp_path, server, sandbox, runs):
+    """Against an endpoint each step has its own stream (evolve -> judge -> solve): the same outcome."""
+    _, _, four = runs
+    result = endpoint_run(tmp_path / "judged", server, sandbox, 4, "evolve.judge=true")
+    s, before = result.stats["rounds"][0], four.stats["rounds"][0]
+    judged = list(read_jsonl(tmp_path / "judged/raw/round_001/judge.jsonl"))
+    assert len(judged) == s["evolved"] - sum(before["dropped"].get(r, 0) for r in ("refusal", "copied_parent",
+                                                                                   "too_short", "punctuation_only"))
+    assert s["passed"] == before["passed"] and s["llm_calls"] == before["llm_calls"] + len(judged)

@@ -122,3 +122,7 @@ def print_summary(stats: dict[str, Any], seconds: float) -> None:
     console.print(f"{t.get('evolved', 0)} evolved, {t.get('passed', 0)} passed in the sandbox "
                   f"({t.get('pass_rate', 0):.0%}); {tokens} tokens{cost}; report: {stats['run_dir']}/report.md; "
                   f"{seconds:.0f} s")
+    per_kept = t.get("cost_per_kept_task") or {}
+    if per_kept.get("llm_tokens") is not None:
+        console.print(f"per kept task: {per_kept['llm_tokens']:.0f} LLM tokens, {per_kept['sandbox_seconds']:.2f} "
+                      f"sandbox s; {t.get('salvaged', 0)} cut replies salvaged")
