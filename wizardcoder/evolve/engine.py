@@ -1,10 +1,12 @@
 """One round, streamed: each task goes evolve -> [judge] -> n x solve -> execute -> select on its own.
 
 A task's solve requests are sent as soon as its evolution returns, and its programs run in the sandbox
-(a thread of their own) while the LLM answers other tasks, so neither the endpoint nor the sandbox waits
-for a whole step to finish. The LLM side is one `client.generate` stream whose requests come from the
-pool (evolutions) and, first, from a queue of follow-up requests (judge, solves) of answered tasks;
-when the pool is exhausted the stream drains and a new one sends what the last answers queued.
+(evolve/sandbox_stage.py, a thread of its own) while the LLM answers other tasks, so neither the
+endpoint nor the sandbox waits for a whole step to finish. Against an endpoint each step has its own
+`client.generate` stream in its own thread, fed by the step before it through a bounded queue. A local
+model runs one stream whose requests come from the pool (evolutions) and, first, from a queue of
+follow-ups (judge, solves) of answered tasks; when the pool is exhausted the stream drains and a new
+one sends what the last answers queued.
 
 Every call and program has a key, (round, task, step[, sample[, test set]]); each answer is appended to
 its step's file under raw/round_NNN/ (evolve, judge, solve, exec, select) with the step's decision on
@@ -15,68 +17,35 @@ no decision this pass; the caller retries the round's pass, then stops or carrie
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import threading
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
-from wizardcoder.evolve.methods import BY_NAME, choose_method, request_seed
-from wizardcoder.evolve.parsing import ParsedSolution, entry_point, parse_evolved, parse_solution
 from wizardcoder.data.store import iter_jsonl_offsets
+from wizardcoder.evolve.methods import BY_NAME, choose_method, request_seed
+from wizardcoder.evolve.parsing import ParsedSolution, parse_evolved, parse_solution
 from wizardcoder.evolve.salvage import salvage_tests
-from wizardcoder.evolve.selection import choose, failure_reason
-from wizardcoder.records import DROPPED, INFRA_ERROR, PASSED
+from wizardcoder.evolve.sandbox_stage import SandboxStage
+from wizardcoder.evolve.steps import (
+    EVOLVE,
+    EXECUTE,
+    JUDGE,
+    SELECT,
+    SOLVE,
+    RowReader,
+    Task,
+    iter_lines,
+    task_key,
+)
+from wizardcoder.records import INFRA_ERROR
 
 log = logging.getLogger(__name__)
 
-EVOLVE, JUDGE, SOLVE, EXECUTE, SELECT = "evolve", "judge", "solve", "exec", "select"
-STEPS = (EVOLVE, JUDGE, SOLVE, EXECUTE, SELECT)
-_STREAM_CHUNK = 32  # checks per sandbox batch while streaming: the sandbox starts before a big batch fills
-_EXEC_BACKLOG = 256  # tasks waiting for the sandbox before the LLM side waits for it (bounded memory)
 _FOLLOWUP_BACKLOG = 1024  # requests waiting for a step's stream before the step before it waits
-
-
 _LABELS = {EVOLVE: "evolve", JUDGE: "judge", SOLVE: "solve", SELECT: "execute"}
-
-
-def iter_lines(path) -> Iterator[bytes]:
-    """The complete lines of a file (a missing file has none), without parsing them."""
-    try:
-        with open(path, "rb") as fh:
-            for line in fh:
-                if line.endswith(b"\n") and line.strip():
-                    yield line
-    except FileNotFoundError:
-        return
-
-
-def task_key(r: int, task_id: str, step: str, *parts: int) -> str:
-    return "/".join([f"r{r:03d}", task_id, step, *map(str, parts)])
-
-
-@dataclass
-class _Task:
-    id: str
-    method: str
-    parent_instruction: str
-    instruction: str = ""
-    solves: dict[int, dict[str, Any]] = field(default_factory=dict)  # sample -> parsed fields or {"drop"}
-    failed_calls: int = 0  # samples that hit an infrastructure error this pass
-
-
-@dataclass
-class _Job:
-    """A task whose n answers are in: its (solution, tests) programs, run and then selected."""
-
-    task: _Task
-    verdicts: dict[tuple[int, int], dict[str, Any]]  # (solution, tests) -> verdict fields (resumed ones too)
-    waiting: set[str] = field(default_factory=set)  # keys of checks in the sandbox
-    duplicates: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
-    infra: bool = False
 
 
 class _Aborted(Exception):
@@ -118,10 +87,7 @@ class RoundEngine:
         self.dir = run.dir
         self.errors = 0
         self._ready: deque[tuple[Any, tuple]] = deque()
-        self._exec_queue: queue.Queue = queue.Queue(maxsize=_EXEC_BACKLOG)
-        self._exec_thread: threading.Thread | None = None
-        self._exec_failure: BaseException | None = None
-        self._exec_errors = 0
+        self._sandbox_stage = SandboxStage(self)
         self._lock = threading.Lock()
         self._failure: BaseException | None = None  # a stream thread's exception, raised by the main thread
         # Endpoints serve concurrent streams (one per step); a local model runs one batch at a time, so
@@ -148,12 +114,12 @@ class RoundEngine:
         finally:
             for store in stores.values():
                 store.close()
-            self._stop_exec()
+            self._sandbox_stage.stop()
             for bar in self.bars.values():
                 bar.close()
-        if self._exec_failure is not None:
-            raise self._exec_failure
-        return self.errors + self._exec_errors
+        if self._sandbox_stage.failure is not None:
+            raise self._sandbox_stage.failure
+        return self.errors + self._sandbox_stage.errors
 
     def _followup(self, step: str, request, meta: tuple) -> None:
         """Queue a task's next request (judge, solve) for the stream that sends it."""
@@ -273,13 +239,13 @@ class RoundEngine:
                 if tid in resume.decided:
                     continue
                 method = choose_method(self.cfg.evolve.methods, self.cfg.evolve.seed, r, tid)
-                task = _Task(tid, method, parent["instruction"])
+                task = Task(tid, method, parent["instruction"])
                 if tid not in resume.offsets[EVOLVE]:
                     prompt = self.run.prompts.evolve_prompt(method, BY_NAME[method].kind, parent["instruction"])
                     key = task_key(r, tid, EVOLVE)
                     yield self._request(prompt, key, self.cfg.evolve.evolve_max_tokens), (EVOLVE, task)
                     continue
-                evolved_rows = evolved_rows or _Reader(self.dir.raw_path(r, EVOLVE))
+                evolved_rows = evolved_rows or RowReader(self.dir.raw_path(r, EVOLVE))
                 task.instruction = evolved_rows.at(resume.offsets[EVOLVE][tid])["instruction"]
                 if self.cfg.evolve.judge and tid not in resume.offsets[JUDGE]:
                     self._queue_judge(task)
@@ -301,15 +267,15 @@ class RoundEngine:
         return Request.from_text(prompt, api=self.cfg.llm.api, max_tokens=max_tokens,
                                  temperature=self.cfg.evolve.temperature, seed=seed, n=n)
 
-    def _queue_judge(self, task: _Task) -> None:
+    def _queue_judge(self, task: Task) -> None:
         from wizardcoder.eliminate.judge import equivalence_request
 
         self._followup(JUDGE, equivalence_request(task.parent_instruction, task.instruction), (JUDGE, task))
 
-    def _queue_solves(self, task: _Task) -> None:
+    def _queue_solves(self, task: Task) -> None:
         done = self.resume.solved.get(task.id, {})
         if done:
-            with _Reader(self.dir.raw_path(self.r, SOLVE)) as rows:
+            with RowReader(self.dir.raw_path(self.r, SOLVE)) as rows:
                 for sample, offset in done.items():
                     task.solves[sample] = _solve_fields(rows.at(offset))
         if len(task.solves) == self.n:
@@ -380,7 +346,7 @@ class RoundEngine:
         else:
             self._queue_solves(task)
 
-    def _decide_evolved(self, task: _Task, row: dict[str, Any]) -> None:
+    def _decide_evolved(self, task: Task, row: dict[str, Any]) -> None:
         from wizardcoder.eliminate.rules import heuristic_reason
 
         row["instruction"] = parse_evolved(row["text"])
@@ -408,7 +374,7 @@ class RoundEngine:
         else:
             row["drop"] = parsed
 
-    def _maybe_submit(self, task: _Task) -> None:
+    def _maybe_submit(self, task: Task) -> None:
         if len(task.solves) + task.failed_calls < self.n:
             return
         if task.failed_calls:
@@ -416,18 +382,11 @@ class RoundEngine:
         self._submit(task)
 
     # -- the sandbox side ------------------------------------------------------------------------------
-    def _submit(self, task: _Task) -> None:
+    def _submit(self, task: Task) -> None:
         with self._lock:
-            if self._exec_thread is None:
-                self._start_exec()
-        while True:
-            if self._exec_failure is not None:
-                raise self._exec_failure
-            try:
-                self._exec_queue.put(task, timeout=1.0)
-                return
-            except queue.Full:
-                continue
+            if not self._sandbox_stage.started:
+                self._sandbox_stage.start()
+        self._sandbox_stage.submit(task)
 
     def _open_resources(self) -> None:
         """Start the LLM client (imports, a local model's load) while the sandbox starts (containers):
@@ -436,159 +395,19 @@ class RoundEngine:
 
         def open_client() -> None:
             try:
-                self.run.client
+                _ = self.run.client
             except BaseException as exc:  # noqa: BLE001 - raised below, in the main thread
                 failure.append(exc)
 
         opener = threading.Thread(target=open_client, name="wizardcoder-evolve-llm-open", daemon=True)
         opener.start()
         try:
-            self._start_exec()
+            self._sandbox_stage.start()
         finally:
             opener.join()
         if failure:
             raise failure[0]
 
-    def _start_exec(self) -> None:
-        self.run.sandbox  # opened here, in the main thread (its signal hooks), before the sandbox thread uses it
-        self.exec_store = self.dir.store(self.dir.raw_path(self.r, EXECUTE)).open()
-        self.select_store = self.dir.store(self.dir.raw_path(self.r, SELECT)).open()
-        self._exec_thread = threading.Thread(target=self._exec_main, name="wizardcoder-evolve-sandbox",
-                                             daemon=True)
-        self._exec_thread.start()
-
-    def _stop_exec(self) -> None:
-        if self._exec_thread is None:
-            return
-        while self._exec_thread.is_alive():
-            try:
-                self._exec_queue.put(None, timeout=1.0)
-                break
-            except queue.Full:
-                continue
-        self._exec_thread.join()
-        self.exec_store.close()
-        self.select_store.close()
-
-    def _exec_main(self) -> None:
-        import dataclasses
-
-        from wizardcoder.eliminate.verify import verify
-
-        try:
-            cfg = dataclasses.replace(self.cfg.eliminate,
-                                      chunk_size=min(self.cfg.eliminate.chunk_size, _STREAM_CHUNK))
-            by_key: dict[str, _Job] = {}
-            for verdict in verify(self.run.sandbox, self._checks(by_key), cfg):
-                job = by_key.pop(verdict.key)
-                self._record_verdict(job, verdict)
-        except BaseException as exc:  # noqa: BLE001 - handed to the main thread, which raises it
-            self._exec_failure = exc
-            while True:  # unblock a producer waiting on a full queue
-                try:
-                    self._exec_queue.get_nowait()
-                except queue.Empty:
-                    break
-
-    def _checks(self, by_key: dict[str, _Job]) -> Iterator[Any]:
-        """The programs of each submitted task: every parsed solution with every parsed test set,
-        identical programs once; a task with nothing left to run is selected at once."""
-        from wizardcoder.eliminate.verify import ExecutionCheck
-
-        while True:
-            task = self._exec_queue.get()
-            if task is None:
-                return
-            job = _Job(task, self._resumed_verdicts(task.id))
-            parsed = sorted(i for i, s in task.solves.items() if not s.get("drop"))
-            programs: dict[tuple[str, str], str] = {}
-            for i in parsed:
-                for j in parsed:
-                    if (i, j) in job.verdicts:
-                        continue
-                    sol, tests = task.solves[i]["solution"], task.solves[j]["tests"]
-                    key = programs.get((sol, tests))
-                    if key is not None:
-                        job.duplicates[key].append((i, j))
-                        continue
-                    key = programs[(sol, tests)] = task_key(self.r, task.id, EXECUTE, i, j)
-                    job.duplicates[key] = [(i, j)]
-                    job.waiting.add(key)
-                    by_key[key] = job
-                    yield ExecutionCheck(key=key, language=self.lang, solution=sol, tests=tests,
-                                         entry_point=entry_point(sol, tests, self.lang))
-            if not job.waiting:
-                self._select(job)
-
-    def _resumed_verdicts(self, task_id: str) -> dict[tuple[int, int], dict[str, Any]]:
-        done = self.resume.executed.get(task_id)
-        if not done:
-            return {}
-        with _Reader(self.dir.raw_path(self.r, EXECUTE)) as rows:
-            return {pair: rows.at(offset) for pair, offset in done.items()}
-
-    def _record_verdict(self, job: _Job, verdict) -> None:
-        status = getattr(verdict.status, "value", verdict.status)
-        base = {"round": self.r, "task_id": job.task.id, "ok": bool(verdict.ok), "reason": verdict.reason,
-                "status": None if status is None else str(status), "stdout_tail": verdict.stdout_tail,
-                "stderr_tail": verdict.stderr_tail}
-        for n, (i, j) in enumerate(job.duplicates.pop(verdict.key)):
-            row = {"key": task_key(self.r, job.task.id, EXECUTE, i, j), **base, "pair": [i, j],
-                   "duration": verdict.duration if n == 0 else 0.0}  # a duplicate did not run again
-            self.exec_store.append(row)
-            job.verdicts[(i, j)] = row
-        if verdict.reason == INFRA_ERROR:
-            job.infra = True
-            log.warning("round %d: %s: sandbox infrastructure error: %s", self.r, verdict.key,
-                        (verdict.stderr_tail or "")[-300:])
-        job.waiting.discard(verdict.key)
-        if not job.waiting:
-            if job.infra:
-                self._exec_errors += 1  # parked: the retry pass runs its programs again
-            else:
-                self._select(job)
-
-    def _select(self, job: _Job) -> None:
-        """The task's decision: the dual-agreement choice, the "tests can fail" verdict of that pair, and
-        the pass-rate window."""
-        task, ev = job.task, self.cfg.evolve
-        parsed = sorted(i for i, s in task.solves.items() if not s.get("drop"))
-        row: dict[str, Any] = {"key": task_key(self.r, task.id, SELECT), "round": self.r, "task_id": task.id,
-                               "method": task.method, "instruction": task.instruction,
-                               "n_candidates": len(parsed), "salvaged": sum(bool(s.get("salvaged"))
-                                                                             for s in task.solves.values()),
-                               "sandbox_seconds": round(sum(v.get("duration") or 0.0
-                                                            for v in job.verdicts.values()), 4)}
-        if not parsed:
-            reasons = [task.solves[i]["drop"] for i in sorted(task.solves)]
-            row.update(verdict=DROPPED, reason=failure_reason(reasons), pass_rate=0.0)
-            return self._write_selection(row)
-        tests = {j: task.solves[j]["tests"] for j in parsed}
-        passes = {pair: v.get("status") == "passed" for pair, v in job.verdicts.items()}
-        choice = choose(self.n, parsed, tests, passes)
-        if choice is None:
-            row.update(verdict=DROPPED, pass_rate=0.0,
-                       reason=failure_reason([job.verdicts[(i, i)]["reason"] for i in parsed]))
-            pair = (parsed[0], parsed[0])
-        else:
-            pair = (choice.solution, choice.tests)
-            reason = job.verdicts[pair]["reason"]  # "passed" only if the tests also fail on a broken solution
-            if reason == "passed" and choice.pass_rate < ev.min_pass_rate:
-                reason = "too_hard"
-            elif reason == "passed" and choice.pass_rate > ev.max_pass_rate:
-                reason = "too_easy"
-            row.update(verdict=PASSED if reason == "passed" else DROPPED, reason=reason,
-                       pass_rate=round(choice.pass_rate, 4), chosen=list(pair), agreeing=len(choice.group),
-                       tests_passed=len(choice.passed_tests))
-        sol, tst = task.solves[pair[0]]["solution"], task.solves[pair[1]]["tests"]
-        verdict = job.verdicts[pair]
-        row.update(solution=sol, tests=tst, entry_point=entry_point(sol, tst, self.lang),
-                   stdout_tail=verdict.get("stdout_tail"), stderr_tail=verdict.get("stderr_tail"))
-        self._write_selection(row)
-
-    def _write_selection(self, row: dict[str, Any]) -> None:
-        self.select_store.append(row)
-        self.bars[SELECT].advance()
 
 
 def _split(completion, n: int) -> list:
@@ -610,24 +429,4 @@ def _solve_fields(row: dict[str, Any]) -> dict[str, Any]:
     return {"solution": row["solution"], "tests": row["tests"], "salvaged": row.get("salvaged", False)}
 
 
-class _Reader:
-    """Random reads of rows by byte offset in one file (resumed tasks)."""
-
-    def __init__(self, path):
-        self._fh = open(path, "rb")
-
-    def at(self, offset: int) -> dict[str, Any]:
-        self._fh.seek(offset)
-        return json.loads(self._fh.readline())
-
-    def close(self) -> None:
-        self._fh.close()
-
-    def __enter__(self) -> _Reader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-__all__ = ["RoundEngine", "STEPS", "task_key"]
+__all__ = ["RoundEngine"]

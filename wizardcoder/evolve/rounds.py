@@ -47,7 +47,7 @@ from wizardcoder.data.store import (
 from wizardcoder.errors import UserError
 from wizardcoder.evolve.config import EvolveConfig, run_fingerprint, seeds_sha256
 from wizardcoder.evolve.dataset import build_dataset
-from wizardcoder.evolve.engine import EVOLVE, EXECUTE, JUDGE, SELECT, SOLVE
+from wizardcoder.evolve.steps import EVOLVE, EXECUTE, JUDGE, SELECT, SOLVE
 from wizardcoder.evolve.prompts import PromptSet, load_prompts
 from wizardcoder.evolve.report import RoundStats, run_stats, write_report
 from wizardcoder.evolve.rundir import RunDir
@@ -223,9 +223,7 @@ class _Run:
         for index, step in enumerate(steps):
             for offset, row in iter_jsonl_offsets(paths[index]):
                 stats.row(step, row)
-                if step in (EVOLVE, JUDGE) and row.get("drop") and not row.get("error"):
-                    decision[row["task_id"]] = (index, offset)
-                elif step == SELECT:
+                if step in (EVOLVE, JUDGE) and row.get("drop") and not row.get("error") or step == SELECT:
                     decision[row["task_id"]] = (index, offset)
 
         pool = AtomicJsonlWriter(self.dir.pool_path(r))
@@ -296,8 +294,8 @@ def _import_in_background(module: str) -> None:
     def load() -> None:
         try:
             importlib.import_module(module)
-        except Exception:  # noqa: BLE001 - the real import, later, reports it
-            pass
+        except Exception as exc:  # noqa: BLE001 - the real import, later, reports it
+            log.debug("background import of %s failed: %s", module, exc)
 
     threading.Thread(target=load, name=f"wizardcoder-import-{module}", daemon=True).start()
 
@@ -305,7 +303,7 @@ def _import_in_background(module: str) -> None:
 class _Rows:
     """Rows read back by (file index, byte offset) from a round's step files."""
 
-    def __init__(self, paths: list[Path]):
+    def __init__(self, paths: list[Path]):  # handles opened on first use, closed by __exit__
         self.paths = paths
         self._handles: dict[int, Any] = {}
 

@@ -1,0 +1,204 @@
+"""The sandbox side of a round: each task's n x n programs run in a thread of their own (while the LLM
+answers other tasks), then its (solution, tests) pair is selected and its decision written.
+
+Every program's verdict goes to raw/round_NNN/exec.jsonl keyed (round, task, exec, solution, tests);
+identical programs run once (their twins get the same verdict, 0 s). When a task's verdicts are all in,
+select.jsonl gets its decision (evolve/selection.py); a sandbox ERROR parks the task for the retry pass.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from wizardcoder.evolve.parsing import entry_point
+from wizardcoder.evolve.selection import choose, failure_reason
+from wizardcoder.evolve.steps import EXECUTE, SELECT, RowReader, Task, task_key
+from wizardcoder.records import DROPPED, INFRA_ERROR, PASSED
+
+log = logging.getLogger(__name__)
+
+_STREAM_CHUNK = 32  # checks per sandbox batch while streaming: the sandbox starts before a big batch fills
+_EXEC_BACKLOG = 256  # tasks waiting for the sandbox before the LLM side waits for it (bounded memory)
+
+
+@dataclass
+class _Job:
+    """A task whose n answers are in: its (solution, tests) programs, run and then selected."""
+
+    task: Task
+    verdicts: dict[tuple[int, int], dict[str, Any]]  # (solution, tests) -> verdict fields (resumed ones too)
+    waiting: set[str] = field(default_factory=set)  # keys of checks in the sandbox
+    duplicates: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    infra: bool = False
+
+
+class SandboxStage:
+    """Runs the programs of the tasks `submit`ted by a RoundEngine `engine` and selects their pairs."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.r, self.n, self.cfg, self.lang, self.dir = engine.r, engine.n, engine.cfg, engine.lang, engine.dir
+        self.errors = 0  # tasks parked by a sandbox ERROR
+        self.failure: BaseException | None = None
+        self._exec_queue: queue.Queue = queue.Queue(maxsize=_EXEC_BACKLOG)
+        self._exec_thread: threading.Thread | None = None
+
+    @property
+    def started(self) -> bool:
+        return self._exec_thread is not None
+
+    def submit(self, task: Task) -> None:
+        while True:
+            if self.failure is not None:
+                raise self.failure
+            try:
+                self._exec_queue.put(task, timeout=1.0)
+                return
+            except queue.Full:
+                continue
+
+    def start(self) -> None:
+        _ = self.engine.run.sandbox  # opened here, in the main thread (its signal hooks), before the sandbox thread uses it
+        self.exec_store = self.dir.store(self.dir.raw_path(self.r, EXECUTE)).open()
+        self.select_store = self.dir.store(self.dir.raw_path(self.r, SELECT)).open()
+        self._exec_thread = threading.Thread(target=self._exec_main, name="wizardcoder-evolve-sandbox",
+                                             daemon=True)
+        self._exec_thread.start()
+
+    def stop(self) -> None:
+        if self._exec_thread is None:
+            return
+        while self._exec_thread.is_alive():
+            try:
+                self._exec_queue.put(None, timeout=1.0)
+                break
+            except queue.Full:
+                continue
+        self._exec_thread.join()
+        self.exec_store.close()
+        self.select_store.close()
+
+    def _exec_main(self) -> None:
+        import dataclasses
+
+        from wizardcoder.eliminate.verify import verify
+
+        try:
+            cfg = dataclasses.replace(self.cfg.eliminate,
+                                      chunk_size=min(self.cfg.eliminate.chunk_size, _STREAM_CHUNK))
+            by_key: dict[str, _Job] = {}
+            for verdict in verify(self.engine.run.sandbox, self._checks(by_key), cfg):
+                job = by_key.pop(verdict.key)
+                self._record_verdict(job, verdict)
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread, which raises it
+            self.failure = exc
+            while True:  # unblock a producer waiting on a full queue
+                try:
+                    self._exec_queue.get_nowait()
+                except queue.Empty:
+                    break
+
+    def _checks(self, by_key: dict[str, _Job]) -> Iterator[Any]:
+        """The programs of each submitted task: every parsed solution with every parsed test set,
+        identical programs once; a task with nothing left to run is selected at once."""
+        from wizardcoder.eliminate.verify import ExecutionCheck
+
+        while True:
+            task = self._exec_queue.get()
+            if task is None:
+                return
+            job = _Job(task, self._resumed_verdicts(task.id))
+            parsed = sorted(i for i, s in task.solves.items() if not s.get("drop"))
+            programs: dict[tuple[str, str], str] = {}
+            for i in parsed:
+                for j in parsed:
+                    if (i, j) in job.verdicts:
+                        continue
+                    sol, tests = task.solves[i]["solution"], task.solves[j]["tests"]
+                    key = programs.get((sol, tests))
+                    if key is not None:
+                        job.duplicates[key].append((i, j))
+                        continue
+                    key = programs[(sol, tests)] = task_key(self.r, task.id, EXECUTE, i, j)
+                    job.duplicates[key] = [(i, j)]
+                    job.waiting.add(key)
+                    by_key[key] = job
+                    yield ExecutionCheck(key=key, language=self.lang, solution=sol, tests=tests,
+                                         entry_point=entry_point(sol, tests, self.lang))
+            if not job.waiting:
+                self._select(job)
+
+    def _resumed_verdicts(self, task_id: str) -> dict[tuple[int, int], dict[str, Any]]:
+        done = self.engine.resume.executed.get(task_id)
+        if not done:
+            return {}
+        with RowReader(self.dir.raw_path(self.r, EXECUTE)) as rows:
+            return {pair: rows.at(offset) for pair, offset in done.items()}
+
+    def _record_verdict(self, job: _Job, verdict) -> None:
+        status = getattr(verdict.status, "value", verdict.status)
+        base = {"round": self.r, "task_id": job.task.id, "ok": bool(verdict.ok), "reason": verdict.reason,
+                "status": None if status is None else str(status), "stdout_tail": verdict.stdout_tail,
+                "stderr_tail": verdict.stderr_tail}
+        for n, (i, j) in enumerate(job.duplicates.pop(verdict.key)):
+            row = {"key": task_key(self.r, job.task.id, EXECUTE, i, j), **base, "pair": [i, j],
+                   "duration": verdict.duration if n == 0 else 0.0}  # a duplicate did not run again
+            self.exec_store.append(row)
+            job.verdicts[(i, j)] = row
+        if verdict.reason == INFRA_ERROR:
+            job.infra = True
+            log.warning("round %d: %s: sandbox infrastructure error: %s", self.r, verdict.key,
+                        (verdict.stderr_tail or "")[-300:])
+        job.waiting.discard(verdict.key)
+        if not job.waiting:
+            if job.infra:
+                self.errors += 1  # parked: the retry pass runs its programs again
+            else:
+                self._select(job)
+
+    def _select(self, job: _Job) -> None:
+        """The task's decision: the dual-agreement choice, the "tests can fail" verdict of that pair, and
+        the pass-rate window."""
+        task, ev = job.task, self.cfg.evolve
+        parsed = sorted(i for i, s in task.solves.items() if not s.get("drop"))
+        row: dict[str, Any] = {"key": task_key(self.r, task.id, SELECT), "round": self.r, "task_id": task.id,
+                               "method": task.method, "instruction": task.instruction,
+                               "n_candidates": len(parsed), "salvaged": sum(bool(s.get("salvaged"))
+                                                                             for s in task.solves.values()),
+                               "sandbox_seconds": round(sum(v.get("duration") or 0.0
+                                                            for v in job.verdicts.values()), 4)}
+        if not parsed:
+            reasons = [task.solves[i]["drop"] for i in sorted(task.solves)]
+            row.update(verdict=DROPPED, reason=failure_reason(reasons), pass_rate=0.0)
+            return self._write_selection(row)
+        tests = {j: task.solves[j]["tests"] for j in parsed}
+        passes = {pair: v.get("status") == "passed" for pair, v in job.verdicts.items()}
+        choice = choose(self.n, parsed, tests, passes)
+        if choice is None:
+            row.update(verdict=DROPPED, pass_rate=0.0,
+                       reason=failure_reason([job.verdicts[(i, i)]["reason"] for i in parsed]))
+            pair = (parsed[0], parsed[0])
+        else:
+            pair = (choice.solution, choice.tests)
+            reason = job.verdicts[pair]["reason"]  # "passed" only if the tests also fail on a broken solution
+            if reason == "passed" and choice.pass_rate < ev.min_pass_rate:
+                reason = "too_hard"
+            elif reason == "passed" and choice.pass_rate > ev.max_pass_rate:
+                reason = "too_easy"
+            row.update(verdict=PASSED if reason == "passed" else DROPPED, reason=reason,
+                       pass_rate=round(choice.pass_rate, 4), chosen=list(pair), agreeing=len(choice.group),
+                       tests_passed=len(choice.passed_tests))
+        sol, tst = task.solves[pair[0]]["solution"], task.solves[pair[1]]["tests"]
+        verdict = job.verdicts[pair]
+        row.update(solution=sol, tests=tst, entry_point=entry_point(sol, tst, self.lang),
+                   stdout_tail=verdict.get("stdout_tail"), stderr_tail=verdict.get("stderr_tail"))
+        self._write_selection(row)
+
+    def _write_selection(self, row: dict[str, Any]) -> None:
+        self.select_store.append(row)
+        self.engine.bars[SELECT].advance()
