@@ -40,6 +40,7 @@ from wizardcoder.evolve.steps import (
     iter_lines,
     task_key,
 )
+from wizardcoder.llm.base import REQUEST_REJECTED
 from wizardcoder.records import INFRA_ERROR
 
 log = logging.getLogger(__name__)
