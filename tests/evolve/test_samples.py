@@ -165,3 +165,13 @@ def test_streams_per_step_with_the_judge(tmp_path, server, sandbox, runs):
     assert len(judged) == s["evolved"] - sum(before["dropped"].get(r, 0) for r in ("refusal", "copied_parent",
                                                                                    "too_short", "punctuation_only"))
     assert s["passed"] == before["passed"] and s["llm_calls"] == before["llm_calls"] + len(judged)
+
+
+def test_a_task_whose_programs_span_sandbox_batches_is_selected_once_all_are_in(tmp_path, server, sandbox, runs):
+    """Batches of 3 programs: a task's 16 come back in pieces, before its last ones are even made."""
+    base, _, four = runs
+    result = endpoint_run(tmp_path / "small_batches", server, sandbox, 4, "eliminate.chunk_size=3")
+    assert result.stats["rounds"][0]["passed"] == four.stats["rounds"][0]["passed"]
+    assert (tmp_path / "small_batches/dataset.jsonl").read_bytes() == (base / "n4/dataset.jsonl").read_bytes()
+    keys = [row["key"] for row in read_jsonl(tmp_path / "small_batches/raw/round_001/exec.jsonl")]
+    assert len(keys) == len(set(keys))

@@ -33,6 +33,8 @@ class _Job:
     task: Task
     verdicts: dict[tuple[int, int], dict[str, Any]]  # (solution, tests) -> verdict fields (resumed ones too)
     waiting: set[str] = field(default_factory=set)  # keys of checks in the sandbox
+    results: dict[str, Any] = field(default_factory=dict)  # key -> its verdict, for twins enumerated later
+    enumerated: bool = False  # all its checks were handed to the sandbox (verdicts may come back before)
     duplicates: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     infra: bool = False
 
@@ -121,8 +123,11 @@ class SandboxStage:
                         continue
                     sol, tests = task.solves[i]["solution"], task.solves[j]["tests"]
                     key = programs.get((sol, tests))
-                    if key is not None:
-                        job.duplicates[key].append((i, j))
+                    if key is not None:  # a twin of a program already handed over: its verdict, not a run
+                        if key in job.results:
+                            self._record_pairs(job, job.results[key], [(i, j)], ran=False)
+                        else:
+                            job.duplicates[key].append((i, j))
                         continue
                     key = programs[(sol, tests)] = task_key(self.r, task.id, EXECUTE, i, j)
                     job.duplicates[key] = [(i, j)]
@@ -130,8 +135,18 @@ class SandboxStage:
                     by_key[key] = job
                     yield ExecutionCheck(key=key, language=self.lang, solution=sol, tests=tests,
                                          entry_point=entry_point(sol, tests, self.lang))
-            if not job.waiting:
-                self._select(job)
+            job.enumerated = True
+            self._maybe_done(job)
+
+    def _maybe_done(self, job: _Job) -> None:
+        """Select a task once all its checks were handed over and all their verdicts are in (a task's
+        checks can span sandbox batches, whose verdicts come back before its last checks are made)."""
+        if not job.enumerated or job.waiting:
+            return
+        if job.infra:
+            self.errors += 1  # parked: the retry pass runs its programs again
+        else:
+            self._select(job)
 
     def _resumed_verdicts(self, task_id: str) -> dict[tuple[int, int], dict[str, Any]]:
         done = self.engine.resume.executed.get(task_id)
@@ -141,25 +156,25 @@ class SandboxStage:
             return {pair: rows.at(offset) for pair, offset in done.items()}
 
     def _record_verdict(self, job: _Job, verdict) -> None:
-        status = getattr(verdict.status, "value", verdict.status)
-        base = {"round": self.r, "task_id": job.task.id, "ok": bool(verdict.ok), "reason": verdict.reason,
-                "status": None if status is None else str(status), "stdout_tail": verdict.stdout_tail,
-                "stderr_tail": verdict.stderr_tail}
-        for n, (i, j) in enumerate(job.duplicates.pop(verdict.key)):
-            row = {"key": task_key(self.r, job.task.id, EXECUTE, i, j), **base, "pair": [i, j],
-                   "duration": verdict.duration if n == 0 else 0.0}  # a duplicate did not run again
-            self.exec_store.append(row)
-            job.verdicts[(i, j)] = row
+        job.results[verdict.key] = verdict
+        self._record_pairs(job, verdict, job.duplicates.pop(verdict.key), ran=True)
         if verdict.reason == INFRA_ERROR:
             job.infra = True
             log.warning("round %d: %s: sandbox infrastructure error: %s", self.r, verdict.key,
                         (verdict.stderr_tail or "")[-300:])
         job.waiting.discard(verdict.key)
-        if not job.waiting:
-            if job.infra:
-                self.errors += 1  # parked: the retry pass runs its programs again
-            else:
-                self._select(job)
+        self._maybe_done(job)
+
+    def _record_pairs(self, job: _Job, verdict, pairs: list[tuple[int, int]], ran: bool) -> None:
+        status = getattr(verdict.status, "value", verdict.status)
+        base = {"round": self.r, "task_id": job.task.id, "ok": bool(verdict.ok), "reason": verdict.reason,
+                "status": None if status is None else str(status), "stdout_tail": verdict.stdout_tail,
+                "stderr_tail": verdict.stderr_tail}
+        for n, (i, j) in enumerate(pairs):
+            row = {"key": task_key(self.r, job.task.id, EXECUTE, i, j), **base, "pair": [i, j],
+                   "duration": verdict.duration if ran and n == 0 else 0.0}  # a twin did not run again
+            self.exec_store.append(row)
+            job.verdicts[(i, j)] = row
 
     def _select(self, job: _Job) -> None:
         """The task's decision: the dual-agreement choice, the "tests can fail" verdict of that pair, and
