@@ -124,5 +124,5 @@ def test_evolve_gives_its_programs_the_sandbox_timeout(tmp_path):
                       "sandbox.timeout=1", "eliminate.mutation_check=[]")
     with create_sandbox("local") as sandbox:
         run_evolve(cfg, client=FakeClient(reply), sandbox=sandbox)
-    verdicts = list(read_jsonl(tmp_path / "run" / "verdicts.jsonl"))
+    verdicts = list(read_jsonl(tmp_path / "run" / "raw" / "round_001" / "select.jsonl"))  # each task's decision
     assert [v["reason"] for v in verdicts] == ["timeout"]

@@ -80,8 +80,8 @@ def test_evolve_drops_weak_tests_and_wrong_solutions_keeps_right_ones(lang, tmp_
              "--model", "fake-model", "--no-progress", "evolve.include_seeds_in_dataset=false", "output.report=false"],
             check=False, capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    verdicts = {}
-    for line in (run_dir / "verdicts.jsonl").read_text().splitlines():
+    verdicts = {}  # each task's decision: the chosen (solution, tests) pair's verdict
+    for line in (run_dir / "raw" / "round_001" / "select.jsonl").read_text().splitlines():
         row = json.loads(line)
         verdicts[row["task_id"].split(".")[0]] = row
     assert {k: v["reason"] for k, v in verdicts.items()} == EXPECTED

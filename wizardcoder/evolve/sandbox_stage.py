@@ -94,7 +94,7 @@ class SandboxStage:
             cfg = dataclasses.replace(self.cfg.eliminate,
                                       chunk_size=min(self.cfg.eliminate.chunk_size, _STREAM_CHUNK))
             by_key: dict[str, _Job] = {}
-            for verdict in verify(self.engine.run.sandbox, self._checks(by_key), cfg):
+            for verdict in verify(self.engine.run.sandbox, self._checks(by_key), cfg, limits=self.cfg.sandbox):
                 job = by_key.pop(verdict.key)
                 self._record_verdict(job, verdict)
         except BaseException as exc:  # noqa: BLE001 - handed to the main thread, which raises it
