@@ -481,8 +481,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="fake-model", help="the model name /v1/models lists")
     parser.add_argument("--reject-marker", help="requests containing this text always get HTTP 400")
     args = parser.parse_args(argv)
-    server = FakeOpenAIServer(latency=args.latency, port=args.port, model=args.model,
-                              reject_marker=args.reject_marker).start()
+    return serve_until_interrupted(FakeOpenAIServer(latency=args.latency, port=args.port, model=args.model,
+                                                    reject_marker=args.reject_marker))
+
+
+def serve_until_interrupted(server: FakeOpenAIServer) -> int:
+    """Start `server`, print its URL (benchmarks read it) and serve until Ctrl-C or SIGTERM."""
+    server.start()
     print(f"listening on {server.url}", flush=True)
     try:
         while True:

@@ -173,7 +173,7 @@ def serve(argv: list[str] | None = None) -> int:
     """Serve `sampled_reply` (or `scripted_reply`) over the OpenAI API until interrupted (benchmarks)."""
     import argparse
 
-    from wizardcoder.testing.fake_server import FakeOpenAIServer
+    from wizardcoder.testing.fake_server import FakeOpenAIServer, serve_until_interrupted
 
     parser = argparse.ArgumentParser(description="The evolve-stage fake model behind a fake OpenAI server.")
     parser.add_argument("--port", type=int, default=0)
@@ -188,16 +188,7 @@ def serve(argv: list[str] | None = None) -> int:
             from wizardcoder.testing.fake_server import body_text
 
             return scripted_reply(Request(prompt=body_text(body)))
-    server = FakeOpenAIServer(reply=reply, latency=args.latency, port=args.port).start()
-    print(f"listening on {server.url}", flush=True)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
-    return 0
+    return serve_until_interrupted(FakeOpenAIServer(reply=reply, latency=args.latency, port=args.port))
 
 
 if __name__ == "__main__":
