@@ -138,3 +138,5 @@ def test_create_client_openai_and_fake(make_server):
         assert client.complete(Request.from_text("hi")).text == "served"
     with create_client(LLMConfig(provider="fake")) as fake:
         assert fake.complete(Request.from_text("echo me")).text == "echo me"
+        # a command run's fake client keeps no request log: its memory must not grow with the tasks
+        assert fake.requests == [] and fake.usage.requests == 1

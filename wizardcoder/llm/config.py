@@ -180,5 +180,5 @@ def create_client(cfg: LLMConfig) -> LLMClient:
 
         log.warning("LLM: the FAKE client of wizardcoder.testing (scripted evolve answers, else an echo); "
                     "for tests and demos only")
-        return FakeClient(pipeline_reply)
+        return FakeClient(pipeline_reply, keep_requests=False)
     raise LLMConfigError(f"llm.provider: unknown provider {provider!r}")  # pragma: no cover - validated above

@@ -49,6 +49,7 @@ class FakeClient(LLMClient):
         apply_stop: bool = True,
         price_per_1k_prompt: float | None = None,
         price_per_1k_completion: float | None = None,
+        keep_requests: bool = True,
     ):
         if callable(replies):
             self._reply: Reply = replies
@@ -59,6 +60,9 @@ class FakeClient(LLMClient):
             counter = iter(range(1 << 62))
             self._reply = lambda _request: script[next(counter) % len(script)]
         self.apply_stop = apply_stop
+        # every request, for tests to inspect; off for command runs (`llm.provider=fake`), where it would
+        # grow with the task count and pass for the pipeline's memory
+        self.keep_requests = keep_requests
         self.requests: list[Request] = []
         self._lock = threading.Lock()
         self._usage = UsageCounter(price_per_1k_prompt, price_per_1k_completion)
@@ -93,7 +97,8 @@ class FakeClient(LLMClient):
             raise RuntimeError("FakeClient is closed")
         for index, request in enumerate(requests):
             with self._lock:
-                self.requests.append(request)
+                if self.keep_requests:
+                    self.requests.append(request)
                 completion = self._one(request)
             if progress is not None:
                 progress(completion)
