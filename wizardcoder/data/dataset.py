@@ -109,7 +109,9 @@ def write_dataset(records: Iterable[dict[str, Any]], out_dir: str | Path) -> dic
         if n == 0:
             ds = datasets.Dataset.from_dict({k: [] for k in FIELDS}, features=features())
         else:
-            ds = datasets.Dataset.from_json(str(jsonl_path), features=features(), cache_dir=str(cache))
+            # rows in batches of 1,000 (the json loader parses 10 MB blocks into Arrow pools that stay)
+            ds = datasets.Dataset.from_generator(_jsonl_rows, features=features(), cache_dir=str(cache),
+                                                 gen_kwargs={"path": str(jsonl_path)})
         # one shard at least: datasets cannot load an empty dataset saved with zero shards
         ds.save_to_disk(str(ds_path), num_shards=None if n else 1)
     finally:
@@ -124,6 +126,12 @@ def write_dataset(records: Iterable[dict[str, Any]], out_dir: str | Path) -> dic
         "dataset_path": str(ds_path),
         "jsonl_path": str(jsonl_path),
     }
+
+
+def _jsonl_rows(path: str):
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            yield json.loads(line)
 
 
 __all__ = ["FIELDS", "fenced", "to_row", "write_dataset"]

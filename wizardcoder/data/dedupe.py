@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 _WORD = re.compile(r"\w+")
 _MASK64 = (1 << 64) - 1
-_CHUNK = 1024  # records per signature batch
+_CHUNK = 256  # records per signature batch (its (shingles x permutations) hash matrix is the peak: ~5 MB)
 
 
 def normalise(text: str) -> str:
