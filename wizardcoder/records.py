@@ -8,6 +8,7 @@ builder reads the kept ones.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
@@ -71,15 +72,21 @@ class TaskRecord:
     n_candidates: int | None = None  # evolved tasks: sampled answers that held a solution and tests
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        # as dataclasses.asdict (fields in order, meta a deep copy) without its per-field recursion
+        row = {name: getattr(self, name) for name in _TASK_FIELDS}
+        row["meta"] = copy.deepcopy(self.meta)
+        return row
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TaskRecord:
-        names = {f.name for f in dataclasses.fields(cls)}
+        names = _TASK_FIELDS
         return cls(**{k: v for k, v in data.items() if k in names})
 
     @property
     def sort_key(self) -> tuple[int, int, str]:
         """Dataset order: by seed position, then round: independent of completion order."""
         return (self.seed_index, self.round, self.id)
+
+
+_TASK_FIELDS = tuple(f.name for f in dataclasses.fields(TaskRecord))
 

@@ -88,12 +88,23 @@ def _check_spans(masked: str, check: re.Pattern[str]) -> list[tuple[int, int]]:
     return spans
 
 
+_PY_DEFINITION = re.compile(r"^(?:(?:async\s+)?(?:def|class)\s+([A-Za-z_]\w*)|([A-Za-z_]\w*)\s*=\s*lambda\b)",
+                            re.MULTILINE)
+_WORD = re.compile(r"\w+")
+
+
 def _python_entry_point(solution: str, tests: str) -> str | None:
     """The top-level function, class or named lambda of the solution that the tests reference first."""
-    found = re.findall(r"^(?:(?:async\s+)?(?:def|class)\s+([A-Za-z_]\w*)|([A-Za-z_]\w*)\s*=\s*lambda\b)",
-                       solution, re.MULTILINE)
+    found = _PY_DEFINITION.findall(solution)
     names = [d or lam for d, lam in found if not (d or lam).startswith("test")]
-    called = [(m.start(), n) for n in names if (m := re.search(rf"\b{re.escape(n)}\b", tests))]
+    # where each name first appears as a whole word in the tests: one scan, no pattern per name (a
+    # pattern per function name missed re's cache and was compiled again for nearly every task)
+    first: dict[str, int] = {}
+    wanted = set(names)
+    for m in _WORD.finditer(tests):
+        if m.group() in wanted and m.group() not in first:
+            first[m.group()] = m.start()
+    called = [(first[n], n) for n in names if n in first]
     if called:
         return min(called)[1]
     return names[-1] if names else None
