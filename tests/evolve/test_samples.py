@@ -11,6 +11,7 @@ import pytest
 
 from sandbox import create_sandbox
 from wizardcoder.config import load_config
+from wizardcoder.errors import ConfigError
 from wizardcoder.eliminate import EliminateConfig
 from wizardcoder.eliminate.verify import ExecutionCheck, verify
 from wizardcoder.evolve import EvolveConfig, run_evolve
@@ -154,6 +155,35 @@ def test_a_reply_cut_by_the_token_limit_is_salvaged(tmp_path, sandbox):
     s = result.stats["rounds"][0]
     assert s["salvaged"] == s["samples"] > 0 and s["passed"] == s["samples_parsed"] > 0
     assert all(row["tests"].endswith("== [1, 2, 3]\n") for row in evolved_rows(tmp_path / "run"))
+
+
+def test_an_evolution_cut_by_the_token_limit_is_dropped_as_truncated(tmp_path, sandbox):
+    """A rewrite that hit max_tokens ends mid-requirement: never solved, never kept; its parent goes on."""
+    def cut(request):
+        reply = sampled_reply(request)
+        if "Solve this" in str(request.messages) or "### Tests" in reply:
+            return reply
+        return Completion((reply,), ("length",), 10, 10)
+
+    result = run_evolve(make_cfg(tmp_path / "run", "evolve.solve_samples=1"), client=FakeClient(cut), sandbox=sandbox)
+    s = result.stats["rounds"][0]
+    assert s["dropped"].get("truncated") == s["evolved"] == LIMIT and s["passed"] == 0
+    assert not (tmp_path / "run/raw/round_001/solve.jsonl").exists() or not list(
+        read_jsonl(tmp_path / "run/raw/round_001/solve.jsonl"))
+    assert evolved_rows(tmp_path / "run") == []
+
+
+def test_token_limits_default_by_model():
+    """Unset limits are short for a local model and fit a real teacher's task behind an endpoint."""
+    local = make_cfg(Path("unused"))
+    endpoint = make_cfg(Path("unused"), "llm.base_url=http://127.0.0.1:1/v1", "llm.model=m")
+    java = make_cfg(Path("unused"), "llm.base_url=http://127.0.0.1:1/v1", "llm.model=m", "evolve.lang=java")
+    pinned = make_cfg(Path("unused"), "llm.base_url=http://127.0.0.1:1/v1", "evolve.evolve_max_tokens=64")
+    assert (local.evolve.evolve_max_tokens, local.evolve.solve_max_tokens) == (128, 320)
+    assert (endpoint.evolve.evolve_max_tokens, endpoint.evolve.solve_max_tokens) == (512, 1024)
+    assert java.evolve.solve_max_tokens == 1536 and pinned.evolve.evolve_max_tokens == 64
+    with pytest.raises(ConfigError, match="evolve.evolve_max_tokens must be an integer >= 1"):
+        make_cfg(Path("unused"), "evolve.evolve_max_tokens=0")
 
 
 def test_streams_per_step_with_the_judge(tmp_path, server, sandbox, runs):

@@ -31,8 +31,10 @@ class EvolveSection:
     # built-in seeds (Python) in a C++ / Java run
     include_seeds_in_dataset: bool | None = None
     judge: bool = False  # also ask the LLM whether the evolved task adds information (one more call per task)
-    evolve_max_tokens: int = 128  # tokens for an evolved instruction (small for the embedded model)
-    solve_max_tokens: int = 320  # tokens for a solution + tests (small for the embedded model)
+    # tokens for an evolved instruction / a solution + tests; None: by model (see `_LOCAL_TOKENS`). A reply cut
+    # by the limit is dropped (`truncated`) or salvaged (complete test statements), so the limit must fit a task
+    evolve_max_tokens: int | None = None
+    solve_max_tokens: int | None = None
     temperature: float = 0.7  # sampling temperature for evolve and solve requests
     # solve replies per evolved task, each with its own sampling seed; every solution runs against every
     # test set and the pair that most others agree with is kept (1: one solution and its own tests)
@@ -54,8 +56,10 @@ class EvolveSection:
                              f"got {self.on_infra_error!r}")
         if self.infra_retries < 0:
             raise ValueError("evolve.infra_retries must be >= 0")
-        if self.evolve_max_tokens < 1 or self.solve_max_tokens < 1:
-            raise ValueError("evolve.evolve_max_tokens and evolve.solve_max_tokens must be >= 1")
+        for key in ("evolve_max_tokens", "solve_max_tokens"):
+            value = getattr(self, key)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ValueError(f"evolve.{key} must be an integer >= 1 or null (by model), got {value!r}")
         if self.solve_samples < 1:
             raise ValueError(f"evolve.solve_samples must be >= 1, got {self.solve_samples}")
         if not 0.0 <= self.min_pass_rate <= self.max_pass_rate <= 1.0:
@@ -106,6 +110,12 @@ class OutputConfig:
     fsync: bool = True
 
 
+# Token limits where unset: short for a local model on a CPU (the embedded SmolLM2 writes ~10 tokens/s there),
+# room for a whole task and a whole answer from a real teacher behind an endpoint. (evolve, solve) by language.
+_LOCAL_TOKENS = {"python": (128, 320), "cpp": (128, 448), "java": (128, 448)}
+_ENDPOINT_TOKENS = {"python": (512, 1024), "cpp": (512, 1536), "java": (512, 1536)}
+
+
 @dataclass
 class EvolveConfig:
     evolve: EvolveSection = field(default_factory=EvolveSection)
@@ -114,6 +124,17 @@ class EvolveConfig:
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)
     eliminate: EliminateConfig = field(default_factory=EliminateConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+
+    def __post_init__(self) -> None:
+        local = self.llm.local_template() is not None
+        evolve_tokens, solve_tokens = (_LOCAL_TOKENS if local else _ENDPOINT_TOKENS)[self.evolve.lang]
+        updates = {}
+        if self.evolve.evolve_max_tokens is None:
+            updates["evolve_max_tokens"] = evolve_tokens
+        if self.evolve.solve_max_tokens is None:
+            updates["solve_max_tokens"] = solve_tokens
+        if updates:  # resolved here, so the fingerprint holds the limits a run used
+            self.evolve = dataclasses.replace(self.evolve, **updates)
 
 
 # Keys that do not change what a run produces: they are left out of the run directory's fingerprint,
@@ -159,11 +180,3 @@ def seeds_sha256(cfg: EvolveConfig) -> str | None:
 
     path = Path(cfg.seeds.path).expanduser() if cfg.seeds.path else builtin_seed_file(cfg.evolve.lang)
     return content_sha256(path) if path.exists() else None
-
-
-def with_overrides(cfg: EvolveConfig, **sections: dict[str, Any]) -> EvolveConfig:
-    """A copy of `cfg` with some keys of some sections replaced (validated again)."""
-    updates = {}
-    for name, values in sections.items():
-        updates[name] = dataclasses.replace(getattr(cfg, name), **values)
-    return dataclasses.replace(cfg, **updates)

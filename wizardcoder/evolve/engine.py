@@ -41,6 +41,9 @@ from wizardcoder.evolve.steps import (
     task_key,
 )
 from wizardcoder.llm.base import REQUEST_REJECTED
+
+# An evolution the token limit cut: its requirements end mid-sentence, so its tests could not be checked against it.
+TRUNCATED = "truncated"
 from wizardcoder.records import INFRA_ERROR
 
 log = logging.getLogger(__name__)
@@ -351,6 +354,9 @@ class RoundEngine:
         from wizardcoder.eliminate.rules import heuristic_reason
 
         row["instruction"] = parse_evolved(row["text"])
+        if row["finish_reason"] == "length":  # cut by the token limit: the task's end is missing, not verifiable
+            row["drop"] = TRUNCATED
+            return
         row["drop"] = heuristic_reason(task.parent_instruction, row["instruction"], self.cfg.eliminate)
 
     @staticmethod

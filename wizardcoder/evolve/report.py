@@ -218,7 +218,8 @@ def write_report(run: RunDir, stats: dict[str, Any], cfg: Any = None) -> Path:
         "## Drop reasons",
         "",
         "- `too_short`, `refusal`, `punctuation_only`, `leaked_template`, `copied_parent`: heuristic rules on the "
-        "evolved instruction; `no_information_gain`: the LLM judge found it equal to its parent;",
+        "evolved instruction; `truncated`: the rewrite was cut by `evolve.evolve_max_tokens`; "
+        "`no_information_gain`: the LLM judge found it equal to its parent;",
         "- `no_solution`, `no_tests`: the solve answer had no readable code or no tests;",
         "- `failed`, `timeout`, `compile_error`, `no_asserts`, `tests_cannot_fail`: the code ran in the sandbox and did "
         "not pass (`tests_cannot_fail`: the chosen tests still pass with the solution broken);",
