@@ -45,15 +45,26 @@ def httpx_module() -> Any | None:
 
 def _http_client(connections: int, timeout: float) -> Any | None:
     """An async HTTP client with a connection pool as large as its share of the concurrency (the openai
-    default keeps only 100 connections alive)."""
+    default keeps only 100 connections alive).
+
+    The openai package's aiohttp transport where it ships one (openai[aiohttp]): the same client, errors and
+    retries, at about two thirds of httpx's CPU per request (benchmarks/bench_llm_client.py), which is most
+    of what evolve spends per task. Else httpx's own transport.
+    """
     import openai
 
     httpx_mod = httpx_module()
     if httpx_mod is None:
         return None
+    limits = httpx_mod.Limits(max_connections=connections + 8, max_keepalive_connections=connections + 8)
+    timeouts = httpx_mod.Timeout(timeout, connect=min(timeout, 10.0))
+    aiohttp_client = getattr(openai, "DefaultAioHttpClient", None)
+    if aiohttp_client is not None:
+        try:
+            return aiohttp_client(limits=limits, timeout=timeouts)
+        except Exception as exc:  # noqa: BLE001 - RuntimeError without the extra; httpx below
+            log.debug("openai's aiohttp transport is not available (%s); using httpx", exc)
     try:
-        limits = httpx_mod.Limits(max_connections=connections + 8, max_keepalive_connections=connections + 8)
-        timeouts = httpx_mod.Timeout(timeout, connect=min(timeout, 10.0))
         return openai.DefaultAsyncHttpxClient(limits=limits, timeout=timeouts)
     except Exception as exc:  # noqa: BLE001 - fall back to the openai defaults
         log.debug("using the openai package's default HTTP client (%s)", exc)
@@ -236,8 +247,8 @@ class EndpointPool:
             await endpoint.clients[0].models.list(timeout=self.probe_timeout)
         except openai.APIStatusError as exc:
             return None if exc.status_code < 500 else f"HTTP {exc.status_code}"
-        except openai.APITimeoutError:
-            return f"no answer within {self.probe_timeout:g}s"
+        except openai.APITimeoutError as exc:
+            return connection_detail(exc) if is_refused(exc) else f"no answer within {self.probe_timeout:g}s"
         except Exception as exc:  # noqa: BLE001 - connection errors of any transport
             return connection_detail(exc)
         return None
@@ -294,7 +305,9 @@ class EndpointPool:
             log.warning("LLM endpoint %s answered HTTP %d to GET /models: the model name is not checked",
                         endpoint.label, exc.status_code)
             return None, None
-        except openai.APITimeoutError:
+        except openai.APITimeoutError as exc:
+            if is_refused(exc):  # the aiohttp transport reports a refused connection as a connect timeout
+                return connection_detail(exc), None
             return f"no answer to GET /models within {timeout:g}s", None
         except Exception as exc:  # noqa: BLE001 - connection errors of any transport
             return connection_detail(exc), None

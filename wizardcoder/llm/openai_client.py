@@ -472,9 +472,11 @@ class OpenAIClient(LLMClient):
                     pool.rate_limited(endpoint, retry_after)
                 else:
                     pool.failed(endpoint, last, refused=False)
-            except openai.APITimeoutError:
-                last = f"{endpoint.label} timed out after {self.timeout:g}s"
-                pool.failed(endpoint, last, refused=False)
+            except openai.APITimeoutError as exc:
+                refused = is_refused(exc)  # the aiohttp transport reports a refused connection as a timeout
+                last = (f"{endpoint.label}: {connection_detail(exc)[:300]}" if refused
+                        else f"{endpoint.label} timed out after {self.timeout:g}s")
+                pool.failed(endpoint, last, refused=refused)
             except openai.APIConnectionError as exc:
                 last = f"{endpoint.label}: {connection_detail(exc)[:300]}"
                 pool.failed(endpoint, last, refused=is_refused(exc))
@@ -483,7 +485,7 @@ class OpenAIClient(LLMClient):
                 pool.failed(endpoint, last, refused=False)
             except Exception as exc:
                 module = type(exc).__module__.split(".")[0]
-                if module not in ("httpx", "httpx2", "httpcore", "httpcore2", "h11", "anyio", "pydantic"):
+                if module not in ("httpx", "httpx2", "httpcore", "httpcore2", "h11", "anyio", "pydantic", "aiohttp"):
                     log.exception("unexpected error from the LLM endpoint (not retried)")
                     return _Failure(f"not retried, {type(exc).__name__}: {exc}")
                 last = f"{endpoint.label}: {type(exc).__name__}: {str(exc)[:300]}"  # transport errors below openai
