@@ -157,6 +157,24 @@ def test_timeout_then_success(make_server, make_client):
     assert server.attempts["slow"] == 2
 
 
+def test_a_dripping_reply_is_cut_at_the_attempt_deadline_then_retried(make_server, make_client):
+    """Every read gets a byte in time, so only a deadline on the whole attempt ends it."""
+    server = make_server(reply=lambda body: "fine at last", faults=first_attempt(Fault.drip(60)))
+    client = make_client(server, timeout=0.5)
+    started = time.monotonic()
+    completion = client.complete(chat("drip"))
+    assert completion.ok and completion.text == "fine at last"
+    assert server.attempts["drip"] == 2 and time.monotonic() - started < 15
+
+
+def test_a_reply_that_is_not_http_is_retried(make_server, make_client):
+    server = make_server(reply=lambda body: "fine", faults=first_attempt(Fault.garbage()))
+    client = make_client(server)
+    completion = client.complete(chat("noise"))
+    assert completion.ok and completion.text == "fine"
+    assert server.attempts["noise"] == 2 and client.usage.failures == 0
+
+
 def test_permanent_500_gives_an_error_completion_after_max_retries_plus_one(make_server, make_client):
     server = make_server(faults=lambda body, attempt: Fault.server_error(500))
     client = make_client(server, max_retries=3)

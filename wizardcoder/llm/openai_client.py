@@ -455,8 +455,8 @@ class OpenAIClient(LLMClient):
             retry_after: float | None = None
             busy = False
             try:
-                texts, reasons, p_tok, c_tok, estimated = await self._call(
-                    endpoint.clients[shard], request, model, n)
+                texts, reasons, p_tok, c_tok, estimated = await _within(
+                    self._call(endpoint.clients[shard], request, model, n), self.timeout + ATTEMPT_GRACE)
             except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
                 raise _Fatal(self._auth_error(exc, endpoint)) from exc
             except openai.APIStatusError as exc:
@@ -472,6 +472,9 @@ class OpenAIClient(LLMClient):
                     pool.rate_limited(endpoint, retry_after)
                 else:
                     pool.failed(endpoint, last, refused=False)
+            except _AttemptDeadline:
+                last = f"{endpoint.label}: no complete reply within {self.timeout + ATTEMPT_GRACE:g}s"
+                pool.failed(endpoint, last, refused=False)
             except openai.APITimeoutError as exc:
                 refused = is_refused(exc)  # the aiohttp transport reports a refused connection as a timeout
                 last = (f"{endpoint.label}: {connection_detail(exc)[:300]}" if refused
@@ -527,3 +530,25 @@ class OpenAIClient(LLMClient):
     @property
     def usage(self) -> Usage:
         return self._usage.snapshot(self._pool.usage() if self._pool is not None else None)
+
+
+# llm.timeout bounds each read of a reply; a server that drips bytes would keep an attempt alive forever, so the
+# whole attempt also has a deadline: the timeout plus this grace (the transport's own timeouts fire first)
+ATTEMPT_GRACE = 1.0
+
+
+class _AttemptDeadline(Exception):
+    """An attempt outlived `llm.timeout + ATTEMPT_GRACE` seconds (retried as a timeout)."""
+
+
+async def _within(call: Any, seconds: float) -> Any:
+    if hasattr(asyncio, "timeout"):  # Python 3.11+: a timer on the running task, no extra task per attempt
+        try:
+            async with asyncio.timeout(seconds):
+                return await call
+        except TimeoutError as exc:
+            raise _AttemptDeadline from exc
+    try:
+        return await asyncio.wait_for(call, seconds)
+    except asyncio.TimeoutError as exc:
+        raise _AttemptDeadline from exc

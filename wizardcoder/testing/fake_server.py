@@ -35,7 +35,7 @@ MODELS_PATH = "/v1/models"
 class Fault:
     """One injected failure. Build with the class methods."""
 
-    kind: str  # status | hang | truncate | malformed | empty_choices | disconnect
+    kind: str  # status | hang | truncate | malformed | empty_choices | disconnect | drip | garbage
     status: int = 500
     retry_after: str | None = None  # the Retry-After header value, sent verbatim
     seconds: float = 3600.0  # how long a hang lasts (the client should time out first)
@@ -89,6 +89,17 @@ class Fault:
     def disconnect(cls) -> Fault:
         """Close the connection without a response."""
         return cls("disconnect")
+
+    @classmethod
+    def drip(cls, seconds: float = 3600.0) -> Fault:
+        """200 and its headers at once, then the body a byte at a time, 0.1 s apart, over `seconds`: every
+        read gets data in time, so only a deadline on the whole attempt ends it."""
+        return cls("drip", seconds=seconds)
+
+    @classmethod
+    def garbage(cls) -> Fault:
+        """Bytes that are not HTTP at all (another service on the port), then close."""
+        return cls("garbage")
 
 
 def body_text(body: dict) -> str:
@@ -329,6 +340,17 @@ class FakeOpenAIServer:
         writer.write(data[: len(data) // 2] if truncate else data)
         await writer.drain()
 
+    async def _drip(self, writer: asyncio.StreamWriter, data: bytes, seconds: float) -> None:
+        # a body long enough to last `seconds` at 10 bytes a second: padding after the JSON
+        data = data + b" " * max(0, int(seconds * 10) - len(data))
+        writer.write((f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(data)}\r\n"
+                      "Connection: close\r\n\r\n").encode("latin-1"))
+        self.statuses[200] += 1
+        for i in range(len(data)):
+            writer.write(data[i:i + 1])
+            await writer.drain()
+            await asyncio.sleep(0.1)
+
     async def _dispatch(
         self, method: str, path: str, headers: dict[str, str], raw_body: bytes, writer: asyncio.StreamWriter
     ) -> bool:
@@ -403,6 +425,13 @@ class FakeOpenAIServer:
                 await asyncio.sleep(fault.seconds)
                 return False
             if fault.kind == "disconnect":
+                return False
+            if fault.kind == "garbage":
+                writer.write(b"SSH-2.0-OpenSSH_9.2p1\r\n\x00\x01\x02 not http\r\n\r\n")
+                await writer.drain()
+                return False
+            if fault.kind == "drip":
+                await self._drip(writer, json.dumps(self._completion(path, body)).encode(), fault.seconds)
                 return False
             if fault.kind == "malformed":
                 await self._send(
