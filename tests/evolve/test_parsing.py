@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from wizardcoder.evolve.parsing import NO_SOLUTION, NO_TESTS, ParsedSolution, parse_evolved, parse_solution
+from wizardcoder.evolve.parsing import NO_SOLUTION, NO_TESTS, ParsedSolution, parse_evolved, parse_solution, reaches_the_end
 
 GOOD = """### Solution
 ```python
@@ -137,3 +137,14 @@ def test_evolved_instruction_keeps_its_code():
     reply = ("Write `safe_div(a, b)` returning None when b is 0. This attempt is wrong:\n"
              "```python\n# Solution\ndef safe_div(a, b):\n    return a / b\n```\nFix the bug.")
     assert parse_evolved(reply) == reply
+
+
+@pytest.mark.parametrize(("text", "cut_inside_the_task"), [
+    ("Write a function that sorts a list of intervals by their start and", True),
+    ("Sure! Here is the new task:\nWrite a function that merges overlapping intervals and", True),
+    ("Write a function that merges overlapping intervals.\n\nHere is a possible solution:\n```python\ndef f(", False),
+    ("Write a function that merges intervals.\n\n```python\ndef merge(intervals):\n    return [", True),
+])
+def test_a_cut_counts_only_inside_the_task(text, cut_inside_the_task):
+    """A reply cut by the token limit loses its task only where the cut is inside what parse_evolved keeps."""
+    assert reaches_the_end(text, parse_evolved(text)) is cut_inside_the_task

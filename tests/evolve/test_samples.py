@@ -173,6 +173,23 @@ def test_an_evolution_cut_by_the_token_limit_is_dropped_as_truncated(tmp_path, s
     assert evolved_rows(tmp_path / "run") == []
 
 
+def test_an_evolution_cut_inside_a_leaked_solution_keeps_its_complete_task(tmp_path, sandbox):
+    """The model wrote the task, then began solving it and hit max_tokens there: the task itself is whole."""
+    def cut(request):
+        reply = sampled_reply(request)
+        if "Solve this" in str(request.messages) or "### Tests" in reply:
+            return reply
+        return Completion((reply + "\n\nHere is a possible solution:\n```python\ndef f(x):\n    return [",),
+                          ("length",), 10, 10)
+
+    whole = run_evolve(make_cfg(tmp_path / "whole", "evolve.solve_samples=1"), client=FakeClient(sampled_reply),
+                       sandbox=sandbox)
+    result = run_evolve(make_cfg(tmp_path / "run", "evolve.solve_samples=1"), client=FakeClient(cut), sandbox=sandbox)
+    assert "truncated" not in result.stats["rounds"][0]["dropped"]
+    assert result.stats["rounds"][0]["passed"] == whole.stats["rounds"][0]["passed"] > 0
+    assert all("possible solution" not in row["instruction"] for row in evolved_rows(tmp_path / "run"))
+
+
 def test_token_limits_default_by_model():
     """Unset limits are short for a local model and fit a real teacher's task behind an endpoint."""
     local = make_cfg(Path("unused"))

@@ -26,7 +26,7 @@ from typing import Any
 
 from wizardcoder.data.store import iter_jsonl_offsets
 from wizardcoder.evolve.methods import BY_NAME, choose_method, request_seed
-from wizardcoder.evolve.parsing import ParsedSolution, parse_evolved, parse_solution
+from wizardcoder.evolve.parsing import ParsedSolution, parse_evolved, parse_solution, reaches_the_end
 from wizardcoder.evolve.salvage import salvage_tests
 from wizardcoder.evolve.sandbox_stage import SandboxStage
 from wizardcoder.evolve.steps import (
@@ -354,8 +354,8 @@ class RoundEngine:
         from wizardcoder.eliminate.rules import heuristic_reason
 
         row["instruction"] = parse_evolved(row["text"])
-        if row["finish_reason"] == "length":  # cut by the token limit: the task's end is missing, not verifiable
-            row["drop"] = TRUNCATED
+        if row["finish_reason"] == "length" and reaches_the_end(row["text"], row["instruction"]):
+            row["drop"] = TRUNCATED  # cut by the token limit inside the task: its end is missing
             return
         row["drop"] = heuristic_reason(task.parent_instruction, row["instruction"], self.cfg.eliminate)
 

@@ -127,6 +127,12 @@ def parse_evolved(text: str) -> str:
     return text
 
 
+def reaches_the_end(text: str, instruction: str) -> bool:
+    """Whether the instruction `parse_evolved` took from `text` runs to the text's end: in a reply cut by the
+    token limit, the cut is then inside the task (a cut inside a leaked solution part was removed with it)."""
+    return bool(instruction) and (text or "").replace("\r\n", "\n").strip().endswith(instruction)
+
+
 def _first_outside_fences(pattern: re.Pattern[str], text: str) -> int | None:
     spans = [(b.start, b.end) for b in code_blocks(text)]
     for match in pattern.finditer(text):
