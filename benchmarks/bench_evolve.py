@@ -203,7 +203,8 @@ def main() -> int:
             rss[n] = got["rss_mb"]
             s = got["stats"]["rounds"][0]
             print(f"  {n:>7} tasks at {args.rss_latency:g} s latency, concurrency {args.rss_concurrency}: peak RSS "
-                  f"{got['rss_mb']:.0f} MB; {got['wall']:.0f} s wall; CPU {got['cpu'] / n * 1000:.2f} ms/task-round; "
+                  f"{got['rss_mb']:.0f} MB; {got['wall']:.0f} s wall; CPU {got['cpu'] / n * 1000:.2f} ms/task-round "
+                  f"({(got['cpu'] - base['cpu']) / (n - 1) * 1000:.2f} per task beyond the one-task run); "
                   f"{s['passed']} kept")
         if len(rss) >= 2:
             small, large = min(rss), max(rss)
