@@ -18,7 +18,7 @@ import pytest
 from wizardcoder.cli import build_parser, main
 from wizardcoder.config import load_config, to_dict
 from wizardcoder.data.store import read_jsonl
-from wizardcoder.evolve.command import config_from_args
+from wizardcoder.evolve.command import config_from_args, truncation_hint
 from wizardcoder.evolve.config import EvolveConfig, run_fingerprint
 
 REPO = Path(__file__).resolve().parents[2]
@@ -165,3 +165,12 @@ def test_the_embedded_model_end_to_end(tmp_path):
     assert stats["rounds"][0]["evolved"] == 2
     assert stats["dataset"]["rows"] >= 2  # the two seeds at least
     assert (out / "report.md").is_file() and (out / "dataset.jsonl").is_file()
+
+
+def test_a_run_losing_many_rewrites_to_the_token_limit_says_which_key_to_raise():
+    def stats(evolved, cut):
+        return {"totals": {"evolved": evolved, "dropped": {"truncated": cut, "failed": 1}}}
+
+    hint = truncation_hint(stats(16, 13), 128)
+    assert "13 of 16" in hint and "evolve.evolve_max_tokens=256" in hint
+    assert truncation_hint(stats(16, 2), 128) is None and truncation_hint(stats(0, 0), 128) is None

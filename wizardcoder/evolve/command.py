@@ -89,7 +89,21 @@ def run(args: argparse.Namespace) -> int:
         print(f"stopped: {exc}", file=sys.stderr)
         return 1
     print_summary(result.stats, time.monotonic() - started)
+    hint = truncation_hint(result.stats, cfg.evolve.evolve_max_tokens)
+    if hint:
+        print(hint, file=sys.stderr)
     return 0
+
+
+def truncation_hint(stats: dict[str, Any], evolve_max_tokens: int) -> str | None:
+    """Advice when the token limit, not the model, dropped a good share of the rewrites."""
+    evolved = stats["totals"].get("evolved", 0)
+    cut = (stats["totals"].get("dropped") or {}).get("truncated", 0)
+    if not evolved or cut / evolved < 0.25:
+        return None
+    return (f"note: {cut} of {evolved} rewrites were cut inside the task by the token limit and dropped "
+            f"('truncated'); if the model needs more room, raise evolve.evolve_max_tokens "
+            f"(now {evolve_max_tokens}), e.g. evolve.evolve_max_tokens={2 * evolve_max_tokens}")
 
 
 def print_summary(stats: dict[str, Any], seconds: float) -> None:
