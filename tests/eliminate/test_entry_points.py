@@ -14,7 +14,7 @@ import os
 import pytest
 
 from wizardcoder.eliminate import EliminateConfig
-from wizardcoder.eliminate.entry_points import break_c_like, find_entry_point
+from wizardcoder.eliminate.entry_points import break_c_like, find_entry_point, misses_the_task_function
 from wizardcoder.eliminate.verify import ExecutionCheck, verify
 from wizardcoder.execution import SandboxConfig
 
@@ -186,3 +186,30 @@ def test_weak_tests_and_wrong_solutions_are_dropped_right_ones_pass_in_docker():
     got = {key: verdicts[key].reason for key in CASES}
     assert got == {key: want for key, (*_, want) in CASES.items()}, {
         key: verdicts[key].stderr_tail[-400:] for key in CASES if got[key] != CASES[key][3]}
+
+
+PY_SOLUTION = "def twice(x):\n    return 2 * x\n\n\ndef add(a, b):\n    return a + twice(b) - b\n"
+
+
+@pytest.mark.parametrize(("language", "instruction", "solution", "tests", "missed"), [
+    # the task names add(); the tests exercise only the helper
+    ("python", "Write add(a, b) returning the sum.", PY_SOLUTION, "assert twice(2) == 4\n", True),
+    ("python", "Write add(a, b) returning the sum.", PY_SOLUTION, "assert add(2, 3) == 5\n", False),
+    # the task names no function: nothing to compare with (the mutation check still runs)
+    ("python", "Return the sum of two numbers.", PY_SOLUTION, "assert twice(2) == 4\n", False),
+    # tests that call nothing of the solution are no_asserts' business, not this check's
+    ("python", "Write add(a, b) returning the sum.", PY_SOLUTION, "assert 1 + 1 == 2\n", False),
+    # a name written without a call is a word of the task, not the function to write
+    ("python", "Use a twice helper to write add(a, b).", PY_SOLUTION, "assert add(1, 1) == 2\n", False),
+    ("cpp", "Implement `int add(int a, int b)`.", "int twice(int a) { return 2 * a; }\nint add(int a, int b) "
+     "{ return a + b; }", "int main() { assert(twice(1) == 2); }", True),
+    ("cpp", "Implement `int add(int a, int b)`.", "int add(int a, int b) { return a + b; }",
+     "int main() { assert(add(1, 2) == 3); }", False),
+    ("java", "Write a method Calc.add(a, b).", "class Calc {\n  static int twice(int a) { return 2 * a; }\n"
+     "  static int add(int a, int b) { return a + b; }\n}", "class Main { public static void main(String[] a) "
+     "{ assert Calc.twice(1) == 2; } }", True),
+    ("java", "Write a method Calc.add(a, b).", "class Calc {\n  static int add(int a, int b) { return a + b; }\n}",
+     "class Main { public static void main(String[] a) { assert Calc.add(1, 2) == 3; } }", False),
+])
+def test_tests_must_exercise_a_function_the_task_names(language, instruction, solution, tests, missed):
+    assert misses_the_task_function(instruction, solution, tests, language) is missed

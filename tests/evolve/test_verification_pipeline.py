@@ -28,6 +28,8 @@ CPP = {
     "owncopy": ("int add(int a, int b) { return a + b; }",
                 "int add2(int a, int b) { return a + b; }\nint main() { assert(add2(2, 3) == 5); return 0; }"),
     "wrong": ("int add(int a, int b) { return a - b; }", "int main() { assert(add(2, 3) == 5); return 0; }"),
+    "helper": ("int twice(int a) { return 2 * a; }\nint add(int a, int b) { return a - b; }",
+               "int main() { assert(twice(2) == 4); return 0; }"),
 }
 JAVA = {
     "right": ("class Calc {\n    static int add(int a, int b) { return a + b; }\n}",
@@ -44,9 +46,13 @@ JAVA = {
                 "    public static void main(String[] args) { assert add(2, 3) == 5; }\n}")),
     "wrong": ("class Calc {\n    static int add(int a, int b) { return a * b; }\n}",
               "public class Main {\n    public static void main(String[] args) { assert Calc.add(2, 3) == 5; }\n}"),
+    "helper": ("class Calc {\n    static int twice(int a) { return 2 * a; }\n"
+               "    static int add(int a, int b) { return a * b; }\n}",
+               "public class Main {\n    public static void main(String[] args) { assert Calc.twice(2) == 4; }\n}"),
 }
 EXPECTED = {"right": "passed", "tautology": "tests_cannot_fail", "ortrue": "tests_cannot_fail",
-            "nocall": "no_asserts", "owncopy": "no_asserts", "wrong": "failed"}
+            "nocall": "no_asserts", "owncopy": "no_asserts", "wrong": "failed",
+            "helper": "tests_miss_the_task_function"}
 
 
 def replies(lang: str):

@@ -65,6 +65,26 @@ def find_entry_point(solution: str, tests: str, language: str) -> str | None:
     return best[2] if best else None
 
 
+def misses_the_task_function(instruction: str, solution: str, tests: str, language: str) -> bool:
+    """Whether the task names functions the solution defines (written as `name(`, as a task names what to
+    write) and the tests reference none of them, while exercising some other function of the solution: the
+    mutation check would then break that one, so tests of a helper (or of an unrelated function the model
+    wrote) would pass for tests of the task."""
+    language = {"c++": "cpp", "cxx": "cpp", "py": "python", "python3": "python"}.get(language, language)
+    if language == "python":
+        defined = {d or lam for d, lam in _PY_DEFINITION.findall(solution)}
+    elif language in ("cpp", "java"):
+        masked = mask_c_like(solution, java=language == "java")
+        defined = defined_functions(masked, language == "java") | {m.group(1) for m in _TYPE_DEF.finditer(masked)}
+    else:
+        return False
+    named = {n for n in defined if re.search(rf"(?<![\w$]){re.escape(n)}\s*\(", instruction)}
+    if not named:
+        return False
+    referenced = {m.group() for m in _WORD.finditer(tests)}
+    return not named & referenced and bool((defined - named) & referenced)
+
+
 def defined_functions(masked: str, java: bool) -> set[str]:
     """Names of the functions, methods and named lambdas defined in masked C++ / Java text (no `main`,
     no constructors)."""

@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from wizardcoder.data.store import iter_jsonl_offsets
+from wizardcoder.eliminate.entry_points import misses_the_task_function
 from wizardcoder.evolve.methods import BY_NAME, choose_method, request_seed
 from wizardcoder.evolve.parsing import ParsedSolution, parse_evolved, parse_solution, reaches_the_end
 from wizardcoder.evolve.salvage import salvage_tests
@@ -44,6 +45,8 @@ from wizardcoder.llm.base import REQUEST_REJECTED
 
 # An evolution the token limit cut: its requirements end mid-sentence, so its tests could not be checked against it.
 TRUNCATED = "truncated"
+# The task names the function(s) to write, and the tests exercise only some other function of the solution.
+TESTS_MISS_THE_TASK = "tests_miss_the_task_function"
 from wizardcoder.records import INFRA_ERROR
 
 log = logging.getLogger(__name__)
@@ -336,7 +339,7 @@ class RoundEngine:
         elif step == JUDGE:
             self._decide_judged(row)
         else:
-            self._decide_solved(row)
+            self._decide_solved(row, task.instruction)
             task.solves[sample] = _solve_fields(row)
         self.stores[step].append(row)
         self.bars[step].advance()
@@ -365,7 +368,7 @@ class RoundEngine:
 
         row["drop"] = "no_information_gain" if parse_equivalence(row["text"]) else None
 
-    def _decide_solved(self, row: dict[str, Any]) -> None:
+    def _decide_solved(self, row: dict[str, Any], instruction: str) -> None:
         """Parse one answer; a test block cut by the token limit keeps its complete statements."""
         parsed = parse_solution(row["text"], self.lang)
         if isinstance(parsed, ParsedSolution) and row["finish_reason"] == "length":
@@ -376,6 +379,9 @@ class RoundEngine:
                                        f"### Tests\n{fence}\n{kept}{fence}\n", self.lang)
                 row["salvaged"] = True
                 parsed = again
+        if isinstance(parsed, ParsedSolution) and misses_the_task_function(
+                instruction, parsed.solution, parsed.tests, self.lang):
+            parsed = TESTS_MISS_THE_TASK
         if isinstance(parsed, ParsedSolution):
             row.update(solution=parsed.solution, tests=parsed.tests, entry_point=parsed.entry_point, drop=None)
         else:

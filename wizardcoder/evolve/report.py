@@ -220,7 +220,8 @@ def write_report(run: RunDir, stats: dict[str, Any], cfg: Any = None) -> Path:
         "- `too_short`, `refusal`, `punctuation_only`, `leaked_template`, `copied_parent`: heuristic rules on the "
         "evolved instruction; `truncated`: the rewrite was cut by `evolve.evolve_max_tokens`; "
         "`no_information_gain`: the LLM judge found it equal to its parent;",
-        "- `no_solution`, `no_tests`: the solve answer had no readable code or no tests;",
+        "- `no_solution`, `no_tests`: the solve answer had no readable code or no tests; `tests_miss_the_task_function`: "
+        "the task names the function(s) to write and the tests exercise only another function of the solution;",
         "- `failed`, `timeout`, `compile_error`, `no_asserts`, `tests_cannot_fail`: the code ran in the sandbox and did "
         "not pass (`tests_cannot_fail`: the chosen tests still pass with the solution broken);",
         "- `too_hard`, `too_easy`: the share of sampled solutions passing the chosen tests is outside "
