@@ -42,12 +42,12 @@ from wizardcoder.evolve.steps import (
     task_key,
 )
 from wizardcoder.llm.base import REQUEST_REJECTED
+from wizardcoder.records import INFRA_ERROR
 
 # An evolution the token limit cut: its requirements end mid-sentence, so its tests could not be checked against it.
 TRUNCATED = "truncated"
 # The task names the function(s) to write, and the tests exercise only some other function of the solution.
 TESTS_MISS_THE_TASK = "tests_miss_the_task_function"
-from wizardcoder.records import INFRA_ERROR
 
 log = logging.getLogger(__name__)
 
