@@ -96,6 +96,26 @@ def test_eval_and_train_refuse_a_held_directory(tmp_path):
         train(train_cfg)
 
 
+def test_train_locks_the_directory_it_trains_in_under_a_launchers_accumulation(tmp_path, monkeypatch):
+    """`accelerate launch --gradient_accumulation_steps 2` with train.grad_accum left at 1: the run is keyed
+    (and trained) with 2, so that directory is the one locked."""
+    import dataclasses
+
+    from wizardcoder.train.config import TrainConfig
+    from wizardcoder.train.trainer import run_dir_for, train
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ACCELERATE_GRADIENT_ACCUMULATION_STEPS", "2")
+    data = tmp_path / "data.jsonl"
+    data.write_text(json.dumps({"instruction": "Add two numbers.", "output": "def add(a, b):\n    return a + b"})
+                    + "\n")
+    cfg = load_config(TrainConfig, None, ["model.path=some-model", f"data.path={data}", "run.device=cpu"])
+    trained_in = run_dir_for(dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, grad_accum=2)))
+    assert trained_in != run_dir_for(cfg)
+    with run_lock(trained_in, "train"), pytest.raises(RunDirLocked):
+        train(cfg)
+
+
 def _evolve(run_dir: Path) -> list[str]:
     return [sys.executable, "-m", "wizardcoder", "evolve", "--limit", "3", "--rounds", "1", "--sandbox", "local",
             "--output", str(run_dir), "--no-progress", "llm.provider=fake", "output.report=false"]

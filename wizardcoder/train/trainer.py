@@ -80,8 +80,7 @@ def train(cfg: TrainConfig, progress: bool = False, stop_after: int | None = Non
         raise UserError("no training data: pass --data (a dataset directory or a .jsonl file)")
     device = _pick_device(cfg.run.device)
     try:
-        with _main_process_lock(run_dir_for(cfg)):
-            return _train(cfg, device, progress, stop_after)
+        return _train(cfg, device, progress, stop_after)
     except torch.cuda.OutOfMemoryError as exc:
         raise UserError(OOM_HINT) from exc
 
@@ -105,11 +104,13 @@ def _pick_device(requested: str) -> str:
 
 def _train(cfg: TrainConfig, device: str, progress: bool, stop_after: int | None) -> Path:
     recipe = LoRARecipe(cfg, device)
-    if not recipe.setup():
-        return recipe.run_dir
-    if recipe.train(progress=progress, stop_after=stop_after):
-        recipe.save()
-    recipe.cleanup()
+    # locked once the recipe knows its directory: the fingerprint holds a launcher's gradient accumulation
+    with _main_process_lock(recipe.run_dir):
+        if not recipe.setup():
+            return recipe.run_dir
+        if recipe.train(progress=progress, stop_after=stop_after):
+            recipe.save()
+        recipe.cleanup()
     return recipe.run_dir
 
 
@@ -151,10 +152,6 @@ class LoRARecipe:
         self.data_fingerprint = D.content_fingerprint(Path(cfg.data.path))
         self.run_dir = run_dir_for(cfg, self.data_fingerprint)
         self.ckpt_root = self.run_dir / "checkpoints"
-        if self.accel.is_main_process:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            save_config(cfg, self.run_dir / "config.yaml")
-        self.accel.wait_for_everyone()
         self.state = TrainState()
         self.metrics = MetricsSink()
         self.resumed_from: str | None = None
@@ -166,6 +163,10 @@ class LoRARecipe:
 
     def setup(self) -> bool:
         """Data, model, optimizer, resume. False when this run directory already holds the finished run."""
+        if self.accel.is_main_process:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            save_config(self.cfg, self.run_dir / "config.yaml")
+        self.accel.wait_for_everyone()
         self._setup_data()
         if self._already_finished():
             return False
