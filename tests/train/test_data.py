@@ -139,12 +139,12 @@ def test_content_fingerprint_follows_the_contents(tmp_path, data_jsonl):
     assert run_dir_for(cfg) != dir_before
     path.write_text(text)
     assert D.content_fingerprint(path) == before and run_dir_for(cfg) == dir_before
-    # a dataset directory: every file's contents and name count, streamed in small blocks
+    # a dataset directory: every file's contents and name count
     ds = tmp_path / "ds"
     ds.mkdir()
     (ds / "a.arrow").write_bytes(b"x" * 5000)
     (ds / "state.json").write_text("{}")
-    fp = D.content_fingerprint(ds, chunk=1024)
+    fp = D.content_fingerprint(ds)
     assert fp == D.content_fingerprint(ds)
     (ds / "a.arrow").write_bytes(b"x" * 4999 + b"y")
     assert D.content_fingerprint(ds) != fp

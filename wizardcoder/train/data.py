@@ -61,21 +61,12 @@ def load_records(path: str | Path, instruction_field: str = "instruction", respo
     return records
 
 
-def content_fingerprint(path: str | Path, chunk: int = 1 << 20) -> str:
-    """sha256 of the training data's contents, streamed: a file's bytes, or a directory's files (relative
-    paths, sizes and bytes, in sorted order). Changed contents give a new run directory, never "already done"."""
-    import hashlib
+def content_fingerprint(path: str | Path) -> str:
+    """What the training data holds (a file's bytes, or a directory's file names and bytes), for the run
+    directory's key: changed contents give a new run directory, never "already done"."""
+    from wizardcoder.content_id import content_sha256
 
-    path = Path(path)
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else []
-    h = hashlib.sha256()
-    for f in files:
-        if path.is_dir():
-            h.update(f"{f.relative_to(path).as_posix()}\0{f.stat().st_size}\0".encode())
-        with f.open("rb") as fh:
-            while block := fh.read(chunk):
-                h.update(block)
-    return h.hexdigest()[:16]
+    return content_sha256(path)[:16]
 
 
 def _pick_field(columns: Sequence[str], wanted: str, default: str, aliases: Sequence[str], key: str,
