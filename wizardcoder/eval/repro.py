@@ -12,7 +12,6 @@ import json
 import logging
 import platform
 from importlib import metadata
-from pathlib import Path
 from typing import Any
 
 from wizardcoder.eval.problems import Problem
@@ -34,22 +33,17 @@ def suite_digest(problems: list[Problem]) -> str:
     return h.hexdigest()
 
 
-def artifact_fingerprint(path: str | None) -> str | None:
-    """The one place that names a model or adapter for the record: a local file or directory is named by the
-    sha256 of its files' relative paths, sizes and modification times (cheap, changes when they change);
-    anything else (an endpoint's model name) is kept as given."""
+def artifact_fingerprint(path: str | None, *, hash_all: bool = False) -> str | None:
+    """The one place that names a model or adapter for the record: a local file or directory by the hash of its
+    `content_id.path_identity` (the same identity that keys the run directory); anything else (an endpoint's
+    model name) as given."""
+    from wizardcoder.config import fingerprint
+    from wizardcoder.content_id import path_identity
+
     if not path:
         return None
-    p = Path(path).expanduser()
-    if not p.exists():
-        return f"name:{path}"
-    files = [p] if p.is_file() else sorted(f for f in p.rglob("*") if f.is_file())
-    h = hashlib.sha256()
-    for f in files:
-        st = f.stat()
-        rel = f.name if f == p else str(f.relative_to(p))
-        h.update(f"{rel}\0{st.st_size}\0{int(st.st_mtime)}\n".encode())
-    return f"files-sha256:{h.hexdigest()[:16]}"
+    identity = path_identity(path, hash_all=hash_all)
+    return f"name:{path}" if identity is None else f"files-sha256:{fingerprint(identity)}"
 
 
 def package_versions() -> dict[str, str]:
@@ -89,13 +83,7 @@ def prompt_template(cfg, mode: str | None) -> dict[str, Any]:
     rec: dict[str, Any] = {"mode": mode or gen.mode}
     if rec["mode"] == "instruct":  # the same choice as the runner's request builder
         rec["instruction"] = gen.instruction
-        provider = cfg.llm.resolved_provider()
-        if provider == "embedded" and not cfg.llm.adapter:
-            rec["chat_template"] = "chat"
-        elif provider in ("transformers", "embedded"):
-            rec["chat_template"] = cfg.llm.template
-        else:
-            rec["chat_template"] = "the endpoint's (chat messages)"
+        rec["chat_template"] = cfg.llm.local_template() or "the endpoint's (chat messages)"
     return rec
 
 
@@ -112,7 +100,7 @@ def build_record(cfg, problems: list[Problem], mode: str | None, time_limits: di
                        "stops": [list(s) for s in stops] if len(stops) > 1 else list(stops[0]) if stops else []},
         "model": {"provider": cfg.llm.resolved_provider(), "name": cfg.llm.model,
                   "fingerprint": artifact_fingerprint(cfg.llm.model), "base_url": cfg.llm.base_url,
-                  "adapter": cfg.llm.adapter, "adapter_fingerprint": artifact_fingerprint(cfg.llm.adapter)},
+                  "adapter": cfg.llm.adapter, "adapter_fingerprint": artifact_fingerprint(cfg.llm.adapter, hash_all=True)},
         "sandbox": sandbox or {"backend": "not opened in this invocation (every result was resumed)"},
         "time_limit": {k: v for k, v in time_limits.items() if k not in ("per_problem", "reference_seconds")},
         "packages": package_versions(),

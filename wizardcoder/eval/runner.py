@@ -132,11 +132,11 @@ def _previous_sandbox(run_dir: Path) -> dict | None:
 
 
 def _file_digest(path: Path) -> str:
-    import hashlib
+    from wizardcoder.content_id import file_sha256
 
     if not path.is_file():
         raise UserError(f"--samples {path}: no such file")
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    return file_sha256(path)[:16]  # streamed, and read once per run however often it is asked
 
 
 def resolve_mode(cfg: EvalConfig) -> str:
