@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 
+from sandbox import canonical_language
 from wizardcoder.eliminate.builders.c_like import mask_c_like, match_brace
 
 _KEYWORDS = {"if", "for", "while", "switch", "catch", "return", "sizeof", "else", "do", "new", "delete",
@@ -46,7 +47,7 @@ _CHECK = {
 # ============================================================================== finding the entry point
 def find_entry_point(solution: str, tests: str, language: str) -> str | None:
     """The name of the function the tests exercise, or None when they reference none of the solution's."""
-    language = {"c++": "cpp", "cxx": "cpp", "py": "python", "python3": "python"}.get(language, language)
+    language = canonical_language(language)
     if language == "python":
         return _python_entry_point(solution, tests)
     if language not in ("cpp", "java"):
@@ -70,7 +71,7 @@ def misses_the_task_function(instruction: str, solution: str, tests: str, langua
     write) and the tests reference none of them, while exercising some other function of the solution: the
     mutation check would then break that one, so tests of a helper (or of an unrelated function the model
     wrote) would pass for tests of the task."""
-    language = {"c++": "cpp", "cxx": "cpp", "py": "python", "python3": "python"}.get(language, language)
+    language = canonical_language(language)
     if language == "python":
         defined = {d or lam for d, lam in _PY_DEFINITION.findall(solution)}
     elif language in ("cpp", "java"):

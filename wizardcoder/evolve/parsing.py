@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from wizardcoder.eliminate.entry_points import find_entry_point
+
 # reason codes for unparseable solve replies
 NO_SOLUTION = "no_solution"  # no code at all in the reply
 NO_TESTS = "no_tests"  # code, but nothing recognisable as tests
@@ -171,7 +173,7 @@ def parse_solution(text: str, language: str = "python") -> ParsedSolution | str:
     if not _looks_like_tests(tests, language):
         return NO_TESTS
     solution, tests = solution.strip("\n") + "\n", tests.strip("\n") + "\n"
-    return ParsedSolution(solution, tests, _entry_point(solution, tests, language))
+    return ParsedSolution(solution, tests, find_entry_point(solution, tests, language))
 
 
 def _sections(text: str) -> dict[str, str]:
@@ -241,13 +243,3 @@ def _split_tests(code: str, language: str) -> tuple[str, str] | None:
     return solution, tests
 
 
-def _entry_point(solution: str, tests: str, language: str) -> str | None:
-    """The function the tests call (the one a mutation check breaks): see eliminate/entry_points.py."""
-    from wizardcoder.eliminate.entry_points import find_entry_point
-
-    return find_entry_point(solution, tests, language)
-
-
-def entry_point(solution: str, tests: str, language: str) -> str | None:
-    """The function of `solution` that `tests` call first (for a solution paired with another sample's tests)."""
-    return _entry_point(solution, tests, language)

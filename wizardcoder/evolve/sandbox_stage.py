@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from wizardcoder.evolve.parsing import entry_point
+from wizardcoder.eliminate.entry_points import find_entry_point
 from wizardcoder.evolve.selection import choose, failure_reason
 from wizardcoder.evolve.steps import EXECUTE, SELECT, RowReader, Task, task_key
 from wizardcoder.records import DROPPED, INFRA_ERROR, PASSED
@@ -134,7 +134,7 @@ class SandboxStage:
                     job.waiting.add(key)
                     by_key[key] = job
                     yield ExecutionCheck(key=key, language=self.lang, solution=sol, tests=tests,
-                                         entry_point=entry_point(sol, tests, self.lang))
+                                         entry_point=find_entry_point(sol, tests, self.lang))
             job.enumerated = True
             self._maybe_done(job)
 
@@ -210,7 +210,7 @@ class SandboxStage:
                        tests_passed=len(choice.passed_tests))
         sol, tst = task.solves[pair[0]]["solution"], task.solves[pair[1]]["tests"]
         verdict = job.verdicts[pair]
-        row.update(solution=sol, tests=tst, entry_point=entry_point(sol, tst, self.lang),
+        row.update(solution=sol, tests=tst, entry_point=find_entry_point(sol, tst, self.lang),
                    stdout_tail=verdict.get("stdout_tail"), stderr_tail=verdict.get("stderr_tail"))
         self._write_selection(row)
 
