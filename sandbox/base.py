@@ -30,6 +30,12 @@ HOST_GRACE = 5.0                      # seconds the host waits beyond the job's 
 DEFAULT_COMPILE_TIMEOUT = 60.0
 
 
+def host_timeout(job: Job, compile_timeout: float) -> float:
+    """How long the host waits for a job before it counts the worker as hung: the job's own limit, the
+    compiler's where there is one, and the grace for start-up and reporting."""
+    return job.timeout + HOST_GRACE + (compile_timeout if job.language != "python" else 0.0)
+
+
 class Sandbox(abc.ABC):
     """Runs untrusted programs. Use as a context manager, or call close()."""
 
@@ -363,8 +369,7 @@ class PooledSandbox(Sandbox):
                              "files": dict(job.files), "stdin": job.stdin, "timeout": job.timeout,
                              "memory_mb": job.memory_mb, "success_marker": job.success_marker,
                              "compile_timeout": self.compile_timeout})
-            host_timeouts.append(job.timeout + HOST_GRACE
-                                 + (self.compile_timeout if job.language != "python" else 0.0))
+            host_timeouts.append(host_timeout(job, self.compile_timeout))
         return [a if a is None or isinstance(a, Result) else _to_result(a)
                 for a in self._pool.execute(requests, host_timeouts)]
 

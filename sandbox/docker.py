@@ -27,7 +27,7 @@ import docker
 import docker.errors
 from docker.types import LogConfig
 
-from .base import Channel, PooledSandbox, WorkerPool, default_workers
+from .base import DEFAULT_COMPILE_TIMEOUT, Channel, PooledSandbox, WorkerPool, default_workers
 from .types import SandboxUnavailable, Status
 
 log = logging.getLogger(__name__)
@@ -220,7 +220,7 @@ class DockerSandbox(PooledSandbox):
 
     def __init__(self, workers: int | None = None, *, image: str = DEFAULT_IMAGE, memory_mb: int = 1024,
                  cpus: float = 1.0, pids_limit: int = 256, tmp_mb: int = 64, work_mb: int = 128,
-                 compile_timeout: float = 60.0, startup_timeout: float = 60.0, spares: int = 1,
+                 compile_timeout: float = DEFAULT_COMPILE_TIMEOUT, startup_timeout: float = 60.0, spares: int = 1,
                  cgroup_parent: str | None = "auto", client=None) -> None:
         self.workers = default_workers(workers)
         self.image = image

@@ -31,7 +31,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
-from .base import HOST_GRACE, Sandbox
+from .base import DEFAULT_COMPILE_TIMEOUT, Sandbox, host_timeout
 from .types import Job, Result, SandboxError, SandboxUnavailable
 
 log = logging.getLogger(__name__)
@@ -176,6 +176,7 @@ class RaySandbox(Sandbox):
         if not self.address:
             raise SandboxUnavailable(NO_ADDRESS)
         self.batch_size = max(1, int(batch_size))
+        self.compile_timeout = float(docker_options.get("compile_timeout", DEFAULT_COMPILE_TIMEOUT))
         self._in_flight_per_worker = max(1, int(in_flight_per_worker))
         self._lock = threading.Lock()
         self._closed = False
@@ -366,7 +367,9 @@ class _Dispatch:
             batch = [self.jobs[i] for i in indices]
             ref = node.actor.run_batch.remote(batch)
             # Worst case: every job queued on this node before it, then this batch, each at its full limit.
-            budget = sum(_host_limit(j) for j in batch) + queued * _host_limit(batch[0]) / node.workers
+            limit = sb.compile_timeout
+            budget = (sum(host_timeout(j, limit) for j in batch)
+                      + queued * host_timeout(batch[0], limit) / node.workers)
             self.flight[ref] = (node, indices, time.monotonic() + budget + BATCH_SLACK)
             sb.counters["batches"] += 1
 
@@ -416,10 +419,6 @@ class _Dispatch:
         self.left -= 1
         if self.progress is not None:
             self.progress(result)
-
-
-def _host_limit(job: Job) -> float:
-    return job.timeout + HOST_GRACE + (60.0 if job.language != "python" else 0.0)
 
 
 def _cause(exc: BaseException) -> str:
