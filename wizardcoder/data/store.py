@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -170,8 +171,10 @@ def truncate(path: Path, size: int) -> None:
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
+    """`path` holds the old JSON or the new, never a part; writers in other processes or threads (a cache
+    shared by runs) each write their own temporary file, and the last rename wins."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}-{threading.get_ident()}")
     with open(tmp, "w", encoding="utf-8") as fh:
         json.dump(data, fh, indent=2, ensure_ascii=False, default=str)
         fh.write("\n")

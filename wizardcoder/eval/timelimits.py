@@ -13,7 +13,6 @@ sandbox, as in MultiPL-E's harness, where javac/g++ and the program each get 15 
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import platform
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from wizardcoder.data.store import read_json, write_json_atomic
 from wizardcoder.eval.problems import Problem
 
 log = logging.getLogger(__name__)
@@ -132,11 +132,10 @@ def calibrate(problems: list[Problem], suite: str, suite_digest: str, cfg: TimeL
     name = Path(suite).stem.replace("/", "_").replace(":", "_")
     path = cache_dir / f"{name}-{key}.json"
     cached: dict[str, Any] = {}
-    if path.is_file():
-        try:
-            cached = json.loads(path.read_text()).get("times", {})
-        except (OSError, ValueError) as exc:
-            log.warning("%s: unreadable time-limit cache (%s); measuring again", path, exc)
+    try:
+        cached = (read_json(path) or {}).get("times", {})
+    except (OSError, ValueError, AttributeError) as exc:
+        log.warning("%s: unreadable time-limit cache (%s); measuring again", path, exc)
     todo = [p for p in problems if p.canonical is not None and p.task_id not in cached]
     if todo:
         if open_sandbox is None:
@@ -145,12 +144,8 @@ def calibrate(problems: list[Problem], suite: str, suite_digest: str, cfg: TimeL
         t0 = time.monotonic()
         cached.update(_measure(todo, open_sandbox))
         log.info("calibrated in %.1f s; cached in %s", time.monotonic() - t0, path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps({"suite": suite, "suite_digest": suite_digest, "machine": machine_id(),
-                                   "backend": backend_id, "runs": CALIBRATION_RUNS, "times": cached},
-                                  indent=1, sort_keys=True) + "\n")
-        os.replace(tmp, path)
+        write_json_atomic(path, {"suite": suite, "suite_digest": suite_digest, "machine": machine_id(),
+                                 "backend": backend_id, "runs": CALIBRATION_RUNS, "times": cached})
     wanted = {p.task_id for p in problems}
     times = {t: v for t, v in cached.items() if t in wanted and v is not None}
     return times, path, len(todo)
