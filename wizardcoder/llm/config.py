@@ -138,13 +138,14 @@ def create_client(cfg: LLMConfig) -> LLMClient:
     """The client `cfg` asks for. Heavy imports (openai, torch) happen here, never at import time."""
     provider = cfg.resolved_provider()
     if provider == "openai":
+        from wizardcoder.llm.endpoints import DEFAULT_BASE_URL
         from wizardcoder.llm.openai_client import OpenAIClient
 
         client: LLMClient = OpenAIClient.from_config(cfg)
         log.warning(
             "LLM: OpenAI-compatible endpoint%s %s, model %s (concurrency %d)",
             "s" if len(cfg.base_urls) > 1 else "",
-            ", ".join(cfg.base_urls) or "https://api.openai.com/v1",
+            ", ".join(cfg.base_urls) or DEFAULT_BASE_URL,
             cfg.model or "<first served model>",
             cfg.concurrency,
         )

@@ -27,6 +27,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 SHARD_SIZE = 32  # concurrency slots per HTTP connection pool
+DEFAULT_BASE_URL = "https://api.openai.com/v1"  # where the openai package sends requests without a base_url
 COUNTERS = ("requests", "attempts", "failed_attempts", "rate_limited", "rejected", "prompt_tokens",
             "completion_tokens", "taken_out")
 
@@ -101,7 +102,7 @@ class Endpoint:
         import openai
 
         self.url = url
-        self.label = url or "https://api.openai.com/v1"
+        self.label = url or DEFAULT_BASE_URL
         # Every endpoint can carry the whole concurrency (the others may be down), in pools of SHARD_SIZE.
         shards = -(-concurrency // SHARD_SIZE)
         size = -(-concurrency // shards)

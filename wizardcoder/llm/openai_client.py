@@ -56,7 +56,7 @@ from wizardcoder.llm.base import (
     UsageCounter,
     context_rejection,
 )
-from wizardcoder.llm.endpoints import Endpoint, EndpointPool, connection_detail, httpx_module, is_refused
+from wizardcoder.llm.endpoints import DEFAULT_BASE_URL, Endpoint, EndpointPool, connection_detail, httpx_module, is_refused
 from wizardcoder.llm.openai_wire import (  # parse_retry_after: re-exported
     MalformedReply,
     parse_reply,
@@ -185,7 +185,7 @@ class OpenAIClient(LLMClient):
 
     @property
     def endpoints_label(self) -> str:
-        return ", ".join(e or "https://api.openai.com/v1" for e in self.base_urls)
+        return ", ".join(e or DEFAULT_BASE_URL for e in self.base_urls)
 
     # ---------------------------------------------------------------- event-loop thread
     def _ensure_started(self) -> asyncio.AbstractEventLoop:
