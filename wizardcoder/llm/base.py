@@ -125,8 +125,9 @@ class Completion:
         return self.error is None and self.rejected is None
 
     @classmethod
-    def failed(cls, error: str) -> Completion:
-        return cls(texts=(), finish_reasons=(), prompt_tokens=0, completion_tokens=0, error=error)
+    def failed(cls, error: str, http_status: int | None = None) -> Completion:
+        return cls(texts=(), finish_reasons=(), prompt_tokens=0, completion_tokens=0, error=error,
+                   http_status=http_status)
 
     @classmethod
     def refused(cls, reason: str, http_status: int | None = None) -> Completion:

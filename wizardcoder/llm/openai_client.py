@@ -325,18 +325,15 @@ class OpenAIClient(LLMClient):
         """Feed the circuit breaker (infrastructure outcomes only); returns the completion to deliver, or the
         error to abort with."""
         with self._outcome_lock:
-            if completion.rejected is not None:  # a refusal says nothing about the endpoint's health...
-                if completion.http_status == 404 and not self._answered:
-                    # ...unless nothing but 404 ever came back: then it is the URL or the model, so it must not
-                    # be recorded as this prompt's verdict; an infrastructure error (asked again), or the abort
-                    self._not_found += 1
-                    if self._not_found >= NOT_FOUND_ABORT:
-                        return LLMEndpointConfigError(
-                            f"every request so far got HTTP 404 from {self.endpoints_label} (last: "
-                            f"{completion.rejected}): check llm.base_url (it usually ends in /v1) and llm.model")
-                    self._usage.add(rejected=-1, failures=1)
-                    return Completion.failed(f"{completion.rejected} (no request has succeeded yet: not taken "
-                                             "as this prompt's refusal)")
+            if completion.rejected is not None:  # a refusal says nothing about the endpoint's health
+                return completion
+            if completion.http_status == 404 and not self._answered:
+                # nothing but 404 so far (an error, asked again by a rerun): the URL or the model is wrong
+                self._not_found += 1
+                if self._not_found >= NOT_FOUND_ABORT:
+                    return LLMEndpointConfigError(
+                        f"every request so far got HTTP 404 from {self.endpoints_label} (last: "
+                        f"{completion.error}): check llm.base_url (it usually ends in /v1) and llm.model")
                 return completion
             self._answered = self._answered or completion.error is None
             self._outcomes.append(completion.error is not None)
@@ -381,7 +378,7 @@ class OpenAIClient(LLMClient):
                     return Completion.refused(part.message, part.status)
                 self._usage.add(requests=1, failures=1)
                 log.warning("LLM request failed permanently: %s", part.message)
-                return Completion.failed(part.message)
+                return Completion.failed(part.message, part.status)
             got_texts, got_reasons, p_tok, c_tok = part
             texts += got_texts
             reasons += got_reasons
@@ -462,9 +459,14 @@ class OpenAIClient(LLMClient):
             except openai.APIStatusError as exc:
                 status = exc.status_code
                 if not (status in RETRIED_STATUSES or status >= 500):
-                    endpoint.counts["rejected"] += 1  # it answered: a refusal is no sign of trouble
-                    pool.succeeded(endpoint)
-                    return _Failure(f"HTTP {status}: {server_message(exc)[:1000]}", rejected=True, status=status)
+                    pool.succeeded(endpoint)  # it answered: a refusal is no sign of trouble
+                    message = f"HTTP {status}: {server_message(exc)[:1000]}"
+                    if status == 404 and not self._answered:
+                        # nothing has been answered yet: a wrong URL or model, not this prompt (see _record)
+                        return _Failure(f"{message} (no request has succeeded yet: not taken as this prompt's "
+                                        "refusal)", status=status)
+                    endpoint.counts["rejected"] += 1
+                    return _Failure(message, rejected=True, status=status)
                 last = f"HTTP {status} from {endpoint.label}: {server_message(exc)[:300]}"
                 retry_after = parse_retry_after(exc.response.headers)
                 busy = status == 429
