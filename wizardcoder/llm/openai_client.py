@@ -394,30 +394,11 @@ class OpenAIClient(LLMClient):
             return self.model
         assert self._model_lock is not None and self._pool is not None
         async with self._model_lock:
-            if not self.model:
-                import openai
-
-                endpoint = self._pool.pick()
+            if not self.model:  # the preflight's choice: the first model an endpoint lists at /models
                 try:
-                    listing = await endpoint.clients[0].models.list()
-                    ids = [m.id for m in listing.data]
-                except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
-                    raise _Fatal(self._auth_error(exc, endpoint)) from exc
-                except Exception as exc:
-                    raise _Fatal(
-                        LLMError(
-                            f"llm.model is not set and listing the models at {endpoint.label} failed "
-                            f"({type(exc).__name__}: {exc}); set llm.model"
-                        )
-                    ) from exc
-                if not ids:
-                    raise _Fatal(
-                        LLMError(f"llm.model is not set and {endpoint.label} serves no models; set llm.model")
-                    )
-                self.model = ids[0]
-                log.warning(
-                    "llm.model is not set: using %s, the first model %s serves", self.model, endpoint.label
-                )
+                    self.model = await self._pool.preflight(None, self.preflight_timeout, self._auth_error)
+                except LLMError as exc:  # auth, no endpoint reachable, nothing listed: nothing can be asked
+                    raise _Fatal(exc) from exc
         return self.model
 
     def _auth_error(self, exc: Any, endpoint: Endpoint | None = None) -> LLMAuthError:
