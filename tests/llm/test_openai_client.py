@@ -348,3 +348,50 @@ def test_typed_reply_fallback_parses_the_same(make_server, make_client):
     results = dict(client.generate([chat("a", n=2), Request(prompt="b")]))
     assert results[0].texts == ("typed reply", "typed reply") and results[1].text == "typed reply"
     assert client.usage.completion_tokens == server.completion_tokens == 6
+
+
+def test_the_request_template_sends_what_client_post_sends(monkeypatch):
+    """The copied per-path request options (a CPU saving) put the same request on the wire as `client.post`."""
+    import http.server
+    import json
+
+    from wizardcoder.llm import openai_wire
+
+    seen: list[tuple[str, dict, dict]] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - the http.server API
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.append((self.path, dict(self.headers), body))
+            reply = json.dumps({"choices": [{"index": 0, "message": {"content": "ok"}, "finish_reason": "stop"}],
+                                "usage": {"prompt_tokens": 1, "completion_tokens": 1}}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        for template in (True, False):
+            if not template:
+                monkeypatch.setattr(openai_wire, "_options", lambda *args: None)
+            client = OpenAIClient(f"http://127.0.0.1:{server.server_port}/v1", model="m", timeout=5.0, seed=0,
+                                  preflight_timeout=5.0)
+            try:
+                for _ in range(2):
+                    assert client.complete(chat("hello", max_tokens=5, seed=3)).text == "ok"
+            finally:
+                client.close()
+    finally:
+        server.shutdown()
+    assert len(seen) == 4
+    varying = {"idempotency-key", "x-stainless-retry-count"}
+    wire = [(path, {k.lower(): v for k, v in headers.items() if k.lower() not in varying}, body)
+            for path, headers, body in seen]
+    assert wire[0] == wire[1] == wire[2] == wire[3]
+    assert wire[0][0] == "/v1/chat/completions" and wire[0][2]["messages"][0]["content"] == "hello"
