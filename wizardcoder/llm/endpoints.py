@@ -122,8 +122,6 @@ class Endpoint:
     """One base URL: its HTTP clients, load, health and counters."""
 
     def __init__(self, url: str | None, api_key: str, concurrency: int, timeout: float, cooldown: float):
-        import openai
-
         self.url = url
         self.label = url or DEFAULT_BASE_URL
         # Every endpoint can carry the whole concurrency (the others may be down), in pools of SHARD_SIZE.
