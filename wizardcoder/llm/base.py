@@ -55,7 +55,7 @@ class Request:
             if not messages:
                 raise ValueError("Request.messages is empty")
             for m in messages:
-                if not isinstance(m, Mapping) or "role" not in m or "content" not in m:
+                if not isinstance(m, (dict, Mapping)) or "role" not in m or "content" not in m:  # dict: no ABC check
                     raise ValueError(f"each chat message needs 'role' and 'content', got {m!r}")
             object.__setattr__(self, "messages", messages)
         elif not isinstance(self.prompt, str):
