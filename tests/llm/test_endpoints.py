@@ -244,3 +244,98 @@ def test_all_endpoints_down_stops_the_run_cleanly(make_server, make_client):
     assert time.monotonic() - started < 30
     assert sum(c.ok for c in done) >= 20 and len(done) < 100
     assert a.url in str(caught.value) and b.url in str(caught.value)
+
+
+# ---------------------------------------------------------------- odd servers
+
+
+@pytest.mark.parametrize("models_reply", [b'{"data": {"id": "fake-model"}}', b'{"data": ["fake-model"]}',
+                                          b'{"data": [{"name": "fake-model"}]}', b"{}", b'{"data": null}',
+                                          b"<html>models</html>", b"0"])
+def test_a_models_reply_that_is_no_model_list_leaves_the_name_unchecked(make_server, make_client, models_reply):
+    server = make_server(models_reply=models_reply)
+    client = make_client(server)
+    client.preflight()  # no crash, no "cannot reach": it answered
+    assert client.complete(chat("hello")).ok
+
+
+def test_a_redirect_that_reaches_the_client_is_an_error_not_a_refusal(make_server, make_client):
+    server = make_server(faults=lambda body, attempt: Fault("status", 301) if attempt == 1 else None)
+    client = make_client(server)
+    completion = client.complete(chat("moved"))
+    assert completion.ok and server.attempts["moved"] == 2 and client.usage.rejected == 0
+
+
+def test_a_200_error_body_is_retried(make_server, make_client):
+    payload = {"error": {"message": "overloaded, try later"}}
+    server = make_server(faults=lambda body, attempt: Fault.reply(payload) if attempt == 1 else None)
+    client = make_client(server)
+    assert client.complete(chat("odd")).ok and server.attempts["odd"] == 2
+
+
+def test_choice_indices_of_mixed_types_are_read_in_order_given(make_server, make_client):
+    payload = {"choices": [{"index": "0", "message": {"content": "a"}}, {"index": 1, "message": {"content": "b"}}]}
+    server = make_server(faults=lambda body, attempt: Fault.reply(payload))
+    completion = make_client(server).complete(chat("odd", n=2))
+    assert completion.texts == ("a", "b")
+
+
+def test_a_200_error_body_is_named_when_retries_run_out(make_server, make_client):
+    server = make_server(faults=lambda body, attempt: Fault.reply({"error": {"message": "overloaded, try later"}}))
+    completion = make_client(server, max_retries=1).complete(chat("odd"))
+    assert completion.error is not None and "overloaded, try later" in completion.error
+
+
+@pytest.mark.parametrize("usage", [{"prompt_tokens": -5, "completion_tokens": -7},
+                                   {"prompt_tokens": True, "completion_tokens": False},
+                                   {"prompt_tokens": 10**30, "completion_tokens": 3}])
+def test_usage_figures_that_cannot_be_counts_are_estimated(make_server, make_client, usage):
+    reply = {"choices": [{"index": 0, "message": {"content": "four words of text"}}], "usage": usage}
+    server = make_server(faults=lambda body, attempt: Fault.reply(reply))
+    completion = make_client(server).complete(chat("count me"))
+    assert completion.ok and completion.prompt_tokens > 0 and 0 < completion.completion_tokens < 100
+
+
+def test_a_dropped_connection_is_not_reported_as_a_timeout(make_server, make_client):
+    server = make_server(faults=lambda body, attempt: Fault.disconnect())
+    completion = make_client(server, max_retries=1).complete(chat("dropped"))
+    assert completion.error is not None and "timed out" not in completion.error
+
+
+def test_an_endpoint_that_refuses_every_request_alike_stops_the_run(make_server, make_client):
+    """A parameter or model the server rejects (HTTP 400 on everything) is not a verdict on every prompt."""
+    server = make_server(faults=lambda body, attempt: Fault("status", 400, message="Unsupported parameter: "
+                                                             "'max_tokens'; use 'max_completion_tokens'"))
+    client = make_client(server, concurrency=1)
+    with pytest.raises(LLMEndpointConfigError, match="max_completion_tokens"):
+        list(client.generate(chat(f"task {i}") for i in range(20)))
+    assert server.requests < 10
+
+
+def test_a_refusal_before_any_success_waits_for_one_and_is_then_a_verdict(make_server, make_client):
+    """At the start of a run refusals come back first (successes take the latency): one refused prompt among
+    answered ones is still that prompt's verdict."""
+    server = make_server(latency=lambda body: 0.0 if "too long" in body_text(body) else 0.4,
+                         faults=lambda body, attempt: Fault.context_length_exceeded()
+                         if "too long" in body_text(body) else None)
+    client = make_client(server, concurrency=4)
+    got = dict(client.generate([chat("too long"), chat("fine 1"), chat("fine 2"), chat("fine 3")]))
+    assert got[0].rejected is not None and got[0].error is None
+    assert all(got[i].ok for i in (1, 2, 3)) and server.attempts["too long"] == 1
+
+
+def test_a_refusal_before_any_success_is_an_error_when_none_comes(make_server, make_client):
+    server = make_server(faults=lambda body, attempt: Fault("status", 400, message=f"bad {body_text(body)}"))
+    client = make_client(server, concurrency=4, timeout=1.0)
+    got = dict(client.generate([chat(f"p{i}") for i in range(4)]))
+    assert all(c.error is not None and c.rejected is None for c in got.values())  # asked again by a rerun
+
+
+def test_a_refusal_by_one_endpoint_is_asked_of_another(make_server, make_client):
+    """One endpoint that lost the model (404) or has a smaller context (400) is no verdict on the prompt."""
+    good = make_server()
+    bad = make_server(faults=lambda body, attempt: Fault("status", 404, message="model not found"))
+    client = make_client(good, base_url=[good.url, bad.url])
+    got = dict(client.generate([chat(f"p{i}") for i in range(12)]))
+    assert all(c.ok for c in got.values()) and client.usage.rejected == 0
+    assert bad.requests > 0  # it was asked, and refused

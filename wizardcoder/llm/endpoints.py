@@ -19,9 +19,10 @@ from __future__ import annotations
 import asyncio
 import errno
 import importlib
+import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,25 @@ def connection_detail(exc: BaseException) -> str:
     return f"connection refused ({detail})" if refused and "refused" not in detail.lower() else detail
 
 
+def model_ids(body: bytes) -> list[str] | None:
+    """The model ids of a `GET /models` reply (`{"data": [{"id": ...}, ...]}`); None when it is not such a list."""
+    try:
+        listed = json.loads(body).get("data")
+    except (ValueError, AttributeError):
+        return None
+    if not isinstance(listed, list):
+        return None
+    ids = [m["id"] for m in listed if isinstance(m, dict) and isinstance(m.get("id"), str)]
+    return ids if ids or not listed else None
+
+
+def timed_out(exc: BaseException) -> bool:
+    """Whether a transport "timeout" really was one: openai's aiohttp transport also reports a connection the
+    server dropped, and a name that does not resolve, as a connect timeout."""
+    root = _chain(exc)[-1]
+    return isinstance(root, TimeoutError) or "timeout" in type(root).__name__.lower() or root is exc
+
+
 def is_refused(exc: BaseException) -> bool:
     """Whether the TCP connection itself failed (refused, no route): the endpoint is down, not just slow."""
     return any(type(e).__name__ == "ConnectError" or isinstance(e, ConnectionRefusedError) for e in _chain(exc))
@@ -190,23 +210,29 @@ class EndpointPool:
         self.probe_timeout = probe_timeout
 
     # ---------------------------------------------------------------- routing
-    def pick(self, avoid: Endpoint | None = None) -> Endpoint:
-        """The least-loaded healthy endpoint that is not rate limited (nor `avoid`, if there is another); else the
-        least-loaded healthy one; if none is healthy, the least-loaded of all (the request then fails and backs
-        off, or finds it back)."""
+    def pick(self, avoid: Endpoint | None = None, refused: Collection[Endpoint] = ()) -> Endpoint:
+        """The least-loaded healthy endpoint that is not rate limited nor among those that `refused` the request
+        (nor `avoid`, if there is another); else the least-loaded healthy one; if none is healthy, the
+        least-loaded of all (the request then fails and backs off, or finds it back)."""
         if len(self.endpoints) == 1:
             return self.endpoints[0]
         now = time.monotonic()
         healthy = [e for e in self.endpoints if e.healthy]
         ready = [e for e in healthy if e.busy_until <= now] or healthy
+        if refused:
+            ready = [e for e in ready if e not in refused] or ready
         if avoid is not None and len(ready) > 1:
             ready = [e for e in ready if e is not avoid]
         return min(ready or self.endpoints, key=lambda e: (e.inflight, e.picks))
 
-    def any_ready(self, other_than: Endpoint | None = None) -> bool:
+    def inflight(self) -> int:
+        return sum(e.inflight for e in self.endpoints)
+
+    def any_ready(self, other_than: Endpoint | Collection[Endpoint] | None = None) -> bool:
         """Whether another endpoint is healthy and not rate limited (somewhere to fail over to)."""
         now = time.monotonic()
-        return any(e.healthy and e.busy_until <= now and e is not other_than for e in self.endpoints)
+        others = other_than if isinstance(other_than, (set, frozenset, list, tuple)) else (other_than,)
+        return any(e.healthy and e.busy_until <= now and e not in others for e in self.endpoints)
 
     def rate_limited(self, endpoint: Endpoint, retry_after: float | None) -> None:
         endpoint.counts["rate_limited"] += 1
@@ -316,7 +342,8 @@ class EndpointPool:
         import openai
 
         try:
-            listing = await endpoint.clients[0].models.list(timeout=timeout)
+            listing = await endpoint.clients[0].get("/models", cast_to=httpx_module().Response,
+                                                    options={"timeout": timeout})
         except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
             raise auth_error(exc, endpoint) from exc
         except openai.NotFoundError:
@@ -328,12 +355,16 @@ class EndpointPool:
                         endpoint.label, exc.status_code)
             return None, None
         except openai.APITimeoutError as exc:
-            if is_refused(exc):  # the aiohttp transport reports a refused connection as a connect timeout
+            if is_refused(exc) or not timed_out(exc):  # the aiohttp transport reports these as timeouts
                 return connection_detail(exc), None
             return f"no answer to GET /models within {timeout:g}s", None
         except Exception as exc:  # noqa: BLE001 - connection errors of any transport
             return connection_detail(exc), None
-        return None, [str(m.id) for m in (listing.data or [])]
+        ids = model_ids(listing.content)
+        if ids is None:  # it answered, with something else than a model list: like a 5xx, not checked
+            log.warning("LLM endpoint %s answered GET /models with something that is not a model list (%r): "
+                        "the model name is not checked", endpoint.label, listing.content[:200])
+        return None, ids
 
     @staticmethod
     async def _check_routes(endpoint: Endpoint, model: str | None, timeout: float) -> None:

@@ -56,7 +56,15 @@ from wizardcoder.llm.base import (
     UsageCounter,
     context_rejection,
 )
-from wizardcoder.llm.endpoints import DEFAULT_BASE_URL, Endpoint, EndpointPool, connection_detail, httpx_module, is_refused
+from wizardcoder.llm.endpoints import (
+    DEFAULT_BASE_URL,
+    Endpoint,
+    EndpointPool,
+    connection_detail,
+    httpx_module,
+    is_refused,
+    timed_out,
+)
 from wizardcoder.llm.openai_wire import (  # parse_retry_after: re-exported
     MalformedReply,
     parse_reply,
@@ -71,6 +79,8 @@ log = logging.getLogger(__name__)
 
 RETRIED_STATUSES = (408, 409, 425, 429)  # and every 5xx; the other 4xx are refusals (401/403 abort)
 NOT_FOUND_ABORT = 3  # this many 404s before any success: the URL or model is wrong, not the prompts
+SAME_REFUSAL_ABORT = 5  # this many alike refusals before any success: the requests are refused, not the prompts
+FIRST_ANSWER_WAIT = 60.0  # seconds a refusal that came before any success waits for one (else it is an error)
 
 
 class _Fatal(Exception):
@@ -158,7 +168,9 @@ class OpenAIClient(LLMClient):
         self._outcomes: collections.deque[bool] = collections.deque(maxlen=breaker_window)
         self._outcome_lock = threading.Lock()
         self._answered = False  # some request got texts: a later 404 is about its prompt, not the URL
+        self._first_answer: asyncio.Event | None = None  # set with _answered, on the loop
         self._not_found = 0
+        self._refused_first: dict[tuple[int | None, str], int] = {}  # refusals alike before any success
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._pool: EndpointPool | None = None
@@ -211,6 +223,7 @@ class OpenAIClient(LLMClient):
 
     async def _setup(self) -> None:
         self._model_lock = asyncio.Lock()
+        self._first_answer = asyncio.Event()
         self._raw_response = getattr(httpx_module(), "Response", None)
         self._slots = asyncio.Semaphore(self.concurrency)
         self._pool = EndpointPool(
@@ -326,6 +339,15 @@ class OpenAIClient(LLMClient):
         error to abort with."""
         with self._outcome_lock:
             if completion.rejected is not None:  # a refusal says nothing about the endpoint's health
+                if not self._answered:  # ... unless the endpoint has refused nothing but the same thing so far
+                    said = (completion.http_status, completion.rejected)
+                    self._refused_first[said] = self._refused_first.get(said, 0) + 1
+                    if self._refused_first[said] >= SAME_REFUSAL_ABORT:
+                        return LLMEndpointConfigError(
+                            f"the first {self._refused_first[said]} requests to {self.endpoints_label} were all "
+                            f"refused alike ({completion.rejected[:300]}), and none has succeeded: the endpoint "
+                            "refuses our requests, not particular prompts. Check llm.model, llm.base_url, llm.api "
+                            "and llm.extra_body against what the server accepts.")
                 return completion
             if completion.http_status == 404 and not self._answered:
                 # nothing but 404 so far (an error, asked again by a rerun): the URL or the model is wrong
@@ -335,7 +357,11 @@ class OpenAIClient(LLMClient):
                         f"every request so far got HTTP 404 from {self.endpoints_label} (last: "
                         f"{completion.error}): check llm.base_url (it usually ends in /v1) and llm.model")
                 return completion
-            self._answered = self._answered or completion.error is None
+            if completion.error is None and not self._answered:
+                self._answered = True
+                self._refused_first.clear()
+                if self._first_answer is not None:
+                    self._first_answer.set()  # _record runs on the loop thread
             self._outcomes.append(completion.error is not None)
             failed = sum(self._outcomes)
             seen = len(self._outcomes)
@@ -427,8 +453,9 @@ class OpenAIClient(LLMClient):
         attempt = 0  # attempts that used up the retry budget
         failovers = 0
         avoid: Endpoint | None = None
+        refused_by: set[Endpoint] = set()  # endpoints that refused this request (another may take it)
         while True:
-            endpoint = pool.pick(avoid)
+            endpoint = pool.pick(avoid, refused_by)
             shard = endpoint.acquire()
             retry_after: float | None = None
             busy = False
@@ -439,11 +466,19 @@ class OpenAIClient(LLMClient):
                 raise _Fatal(self._auth_error(exc, endpoint)) from exc
             except openai.APIStatusError as exc:
                 status = exc.status_code
-                if not (status in RETRIED_STATUSES or status >= 500):
+                if 400 <= status < 500 and status not in RETRIED_STATUSES:
                     pool.succeeded(endpoint)  # it answered: a refusal is no sign of trouble
                     message = f"HTTP {status}: {server_message(exc)[:1000]}"
-                    if status == 404 and not self._answered:
-                        # nothing has been answered yet: a wrong URL or model, not this prompt (see _record)
+                    refused_by.add(endpoint)
+                    if pool.any_ready(other_than=refused_by):
+                        failovers += 1  # another endpoint may serve it (a bigger context, the model loaded)
+                        avoid = endpoint
+                        last = f"{message} from {endpoint.label}"
+                        continue
+                    if not self._answered and (status == 404 or (
+                            pool.inflight() > 1 and not await self._first_answer_within())):
+                        # nothing has been answered yet: a wrong URL, model or parameter, not this prompt; an
+                        # error (asked again), which _record counts toward stopping the run
                         return _Failure(f"{message} (no request has succeeded yet: not taken as this prompt's "
                                         "refusal)", status=status)
                     endpoint.counts["rejected"] += 1
@@ -459,8 +494,9 @@ class OpenAIClient(LLMClient):
                 last = f"{endpoint.label}: no complete reply within {self.timeout + ATTEMPT_GRACE:g}s"
                 pool.failed(endpoint, last, refused=False)
             except openai.APITimeoutError as exc:
-                refused = is_refused(exc)  # the aiohttp transport reports a refused connection as a timeout
-                last = (f"{endpoint.label}: {connection_detail(exc)[:300]}" if refused
+                # the aiohttp transport reports a refused or dropped connection (and DNS errors) as a timeout
+                refused = is_refused(exc)
+                last = (f"{endpoint.label}: {connection_detail(exc)[:300]}" if refused or not timed_out(exc)
                         else f"{endpoint.label} timed out after {self.timeout:g}s")
                 pool.failed(endpoint, last, refused=refused)
             except openai.APIConnectionError as exc:
@@ -501,6 +537,16 @@ class OpenAIClient(LLMClient):
             log.debug("LLM attempt %d failed (%s); retrying in %.2fs", attempt, last, delay)
             await asyncio.sleep(delay)
         return _Failure(f"gave up after {attempt + 1 + failovers} attempts, last: {last}")
+
+    async def _first_answer_within(self) -> bool:
+        """Whether some request succeeds within the time one reply may take: a refusal that comes before any
+        success is a verdict on the prompt only if the endpoint answers other prompts."""
+        assert self._first_answer is not None
+        try:
+            await asyncio.wait_for(self._first_answer.wait(), min(self.timeout, FIRST_ANSWER_WAIT))
+        except asyncio.TimeoutError:
+            return self._answered
+        return True
 
     async def _call(
         self, client: Any, request: Request, model: str, n: int

@@ -118,10 +118,12 @@ def parse_reply(data: dict[str, Any], request: Request) -> tuple[list[str], list
     chat = request.messages is not None
     choices = data.get("choices")
     if not isinstance(choices, list) or not choices:
-        raise MalformedReply("the reply has no choices")
+        error = data.get("error")
+        said = error.get("message", error) if isinstance(error, dict) else error
+        raise MalformedReply("the reply has no choices" + (f"; the server said: {str(said)[:300]}" if said else ""))
     texts: list[str] = []
     reasons: list[str] = []
-    for choice in sorted(choices, key=lambda c: (c.get("index") or 0) if isinstance(c, dict) else 0):
+    for choice in sorted(choices, key=_choice_index):
         if not isinstance(choice, dict):
             raise MalformedReply(f"a choice is {type(choice).__name__}, not an object")
         if chat:
@@ -139,9 +141,19 @@ def parse_reply(data: dict[str, Any], request: Request) -> tuple[list[str], list
     usage = data.get("usage")
     p_tok = usage.get("prompt_tokens") if isinstance(usage, dict) else None
     c_tok = usage.get("completion_tokens") if isinstance(usage, dict) else None
-    if isinstance(p_tok, int) and isinstance(c_tok, int):
+    if _token_count(p_tok) and _token_count(c_tok):
         return texts, reasons, p_tok, c_tok, 0
     return texts, reasons, estimate_tokens(request_text(request)), sum(estimate_tokens(t) for t in texts), 1
+
+
+def _choice_index(choice: Any) -> int:
+    index = choice.get("index") if isinstance(choice, dict) else None
+    return index if isinstance(index, int) and not isinstance(index, bool) else 0
+
+
+def _token_count(value: Any) -> bool:
+    """A usage figure we can add up (servers have sent negatives, booleans, strings and 1e30)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**9
 
 
 async def post(client: Any, path: str, body: dict[str, Any], chat: bool, timeout: float,

@@ -35,11 +35,17 @@ MODELS_PATH = "/v1/models"
 class Fault:
     """One injected failure. Build with the class methods."""
 
-    kind: str  # status | hang | truncate | malformed | empty_choices | disconnect | drip | garbage
+    kind: str  # status | hang | truncate | malformed | empty_choices | disconnect | drip | garbage | reply
     status: int = 500
     retry_after: str | None = None  # the Retry-After header value, sent verbatim
     seconds: float = 3600.0  # how long a hang lasts (the client should time out first)
     message: str | None = None  # the error message a status fault sends (default "injected <status>")
+    payload: Any = None  # what a `reply` fault sends as its JSON body, with `status`
+
+    @classmethod
+    def reply(cls, payload: Any, status: int = 200) -> Fault:
+        """This JSON body instead of the completion (odd shapes, an error body with 200)."""
+        return cls("reply", status=status, payload=payload)
 
     @classmethod
     def rate_limit(cls, retry_after: float | str | None = 1) -> Fault:
@@ -164,6 +170,7 @@ class FakeOpenAIServer:
         include_usage: bool = True,
         honour_n: bool = True,
         reject_marker: str | None = None,
+        models_reply: bytes | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ):
@@ -175,6 +182,7 @@ class FakeOpenAIServer:
         self.include_usage = include_usage
         self.honour_n = honour_n
         self.reject_marker = reject_marker
+        self.models_reply = models_reply  # GET /models answers these bytes instead of the model list
         self.outage: int | None = None
         self.host = host
         self.port = port
@@ -368,6 +376,9 @@ class FakeOpenAIServer:
                 },
             )
             return True
+        if path == MODELS_PATH and method == "GET" and self.models_reply is not None:
+            await self._send(writer, 200, None, raw=self.models_reply)
+            return True
         if path == MODELS_PATH and method == "GET":
             await self._send(
                 writer,
@@ -433,6 +444,9 @@ class FakeOpenAIServer:
             if fault.kind == "drip":
                 await self._drip(writer, json.dumps(self._completion(path, body)).encode(), fault.seconds)
                 return False
+            if fault.kind == "reply":
+                await self._send(writer, fault.status, fault.payload)
+                return True
             if fault.kind == "malformed":
                 await self._send(
                     writer, 200, None, raw=b'{"id": "cmpl-broken", "choices": [{"index": 0, "mess'
