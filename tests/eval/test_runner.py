@@ -211,3 +211,15 @@ def test_openai_completions_endpoint_gets_four_stops_and_the_rest_apply_here(tmp
     samples = read_jsonl(Path(metrics["stats"]["run_dir"]) / "samples.jsonl")
     assert all("noise" not in s["completion"] for s in samples)
     assert metrics["stats"]["mode"] == "completion"
+
+
+def test_metrics_count_only_results_run_under_this_runs_time_limit(tmp_path):
+    """results.jsonl keeps the results of earlier limits (for when a limit comes back); a rerun at 1 s after one at
+    6 s must report the 1 s verdicts, not the latest rows."""
+    p = PROBLEMS[0]
+    rows = [{"task_id": p.task_id, "completion": "    import time\n    time.sleep(0.25)\n" + p.canonical}]
+    passes = []  # the check calls it 7 times: ~1.8 s in all
+    for seconds in (1, 6, 1):
+        metrics = score(tmp_path, "humaneval", rows, "local", "suite.limit=1", f"time_limit.timeout={seconds}")
+        passes.append((metrics["pass_at_k"]["pass@1"], metrics["stats"]["status_counts"]))
+    assert passes == [(0.0, {"timeout": 1}), (1.0, {"passed": 1}), (0.0, {"timeout": 1})]

@@ -188,7 +188,7 @@ def _run_eval(cfg: EvalConfig, run_dir: Path, progress: Progress, client) -> dic
     finally:
         results.close()
 
-    metrics = compute_metrics(cfg, problems, results.records, n_target)
+    metrics = compute_metrics(cfg, problems, _under(limits, results.records, by_id), n_target)
     metrics["time_limits"] = limits.record
     metrics["reproducibility"] = build_record(
         cfg, problems, stats.get("mode") or (None if cfg.generation.samples_file else resolve_mode(cfg)),
@@ -329,11 +329,15 @@ def _request_builder(cfg: EvalConfig, mode: str, client):
     return build
 
 
+def _under(limits: TimeLimits, records: list[dict], by_id: dict[str, Problem]) -> list[dict]:
+    """The results run under the time limit this run gives their problem: results.jsonl also keeps those of
+    runs with other limits (asked again if the limit comes back), which must not count here."""
+    return [r for r in records if r["task_id"] in by_id and r.get("time_limit") == limits[r["task_id"]]]
+
+
 def _execute(cfg: EvalConfig, by_id: dict[str, Problem], sample_records: list[dict], results: JsonlLog,
              progress: Progress, stats: dict, limits: TimeLimits) -> None:
-    # A result counts as done only if it ran under the time limit this run would give it.
-    done = {(r["task_id"], r["sample_idx"]) for r in results.records
-            if r["task_id"] in by_id and r.get("time_limit") == limits[r["task_id"]]}
+    done = {(r["task_id"], r["sample_idx"]) for r in _under(limits, results.records, by_id)}
     todo = [s for s in sample_records if s["task_id"] in by_id and (s["task_id"], s["sample_idx"]) not in done]
     stats["results_resumed"] = len(done)
     stats["programs_run"] = 0
@@ -380,7 +384,7 @@ def _execute(cfg: EvalConfig, by_id: dict[str, Problem], sample_records: list[di
             log.error("%d programs could not be run (sandbox errors, e.g. %s); run again to retry them",
                       len(infra), infra[0][1].reason)
         stats["sandbox_errors"] = len(infra)
-    latest = {(r["task_id"], r["sample_idx"]): r["status"] for r in results.records if r["task_id"] in by_id}
+    latest = {(r["task_id"], r["sample_idx"]): r["status"] for r in _under(limits, results.records, by_id)}
     stats["status_counts"] = dict(Counter(latest.values()))
 
 
