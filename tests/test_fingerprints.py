@@ -126,3 +126,27 @@ def test_evolve_gives_its_programs_the_sandbox_timeout(tmp_path):
         run_evolve(cfg, client=FakeClient(reply), sandbox=sandbox)
     verdicts = list(read_jsonl(tmp_path / "run" / "raw" / "round_001" / "select.jsonl"))  # each task's decision
     assert [v["reason"] for v in verdicts] == ["timeout"]
+
+
+def test_one_input_spelled_several_ways_keys_one_run(tmp_path, monkeypatch):
+    """`x`, `./x`, an absolute path and a symlink name the same seed file, training data or model folder."""
+    from wizardcoder.eval.runner import EvalConfig
+    from wizardcoder.eval.runner import run_dir_for as eval_run_dir
+    from wizardcoder.evolve.config import EvolveConfig, run_fingerprint
+    from wizardcoder.train.config import TrainConfig
+    from wizardcoder.train.trainer import run_dir_for as train_run_dir
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "seeds.jsonl").write_text('{"instruction": "Write a function that adds two numbers."}\n')
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "config.json").write_text("{}")
+    (tmp_path / "link.jsonl").symlink_to(tmp_path / "seeds.jsonl")
+    (tmp_path / "link_model").symlink_to(tmp_path / "model")
+    spellings = ["seeds.jsonl", "./seeds.jsonl", str(tmp_path / "seeds.jsonl"), "link.jsonl", "sub/../seeds.jsonl"]
+    (tmp_path / "sub").mkdir()
+    evolve = {run_fingerprint(load_config(EvolveConfig, None, [f"seeds.path={s}"])) for s in spellings}
+    train = {train_run_dir(load_config(TrainConfig, None, [f"data.path={s}", f"model.path={m}"]))
+             for s, m in zip(spellings, ["model", "./model", str(tmp_path / "model"), "link_model", "sub/../model"])}
+    evals = {eval_run_dir(load_config(EvalConfig, None, [f"llm.model={m}", "llm.provider=transformers"]))
+             for m in ["model", "./model", str(tmp_path / "model"), "link_model"]}
+    assert len(evolve) == len(train) == len(evals) == 1

@@ -41,6 +41,15 @@ def _files(root: Path) -> list[Path]:
                   and not any(part.startswith(".") for part in f.relative_to(root).parts))
 
 
+def local_path(value: str | Path | None) -> str | None:
+    """`value` as an absolute, resolved path when it names a local file or folder (so `x`, `./x`, `/abs/x` and
+    a symlink to it key the same run); else unchanged (a hub name, an endpoint's model name)."""
+    if not value:
+        return None if value is None else str(value)
+    path = Path(value).expanduser()
+    return str(path.resolve()) if path.exists() else str(value)
+
+
 def path_identity(path: str | Path | None, *, hash_all: bool = False) -> dict[str, Any] | None:
     """{relative file: [size, (mtime_ns or sha256)]} of a local file or folder; None when `path` is not a local
     path (a hub name, an endpoint's model name). Configs and other small files are hashed; weights are

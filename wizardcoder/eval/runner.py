@@ -91,7 +91,7 @@ def run_dir_for(cfg: EvalConfig, problems_source: str | None = None) -> Path:
     """<output_dir>/<suite>-<fingerprint of what changes results>: the generation settings, the model and
     adapter (what their files hold, not just their paths: retrained weights at the same path are a new
     run) and the sandbox's backend, image and limits. Not `suite.limit`: a limited run extends to a full one."""
-    from wizardcoder.content_id import path_identity
+    from wizardcoder.content_id import local_path, path_identity
 
     gen = to_dict(cfg.generation)
     samples = gen.pop("samples_file")
@@ -100,6 +100,8 @@ def run_dir_for(cfg: EvalConfig, problems_source: str | None = None) -> Path:
         key = {"suite": cfg.suite.name, "samples": _file_digest(Path(samples))}
     else:
         key["llm"] = {k: getattr(cfg.llm, k) for k in ("provider", "base_url", "model", "api", "adapter", "template")}
+        if not cfg.llm.base_url:  # a local model or adapter folder, however it is spelled
+            key["llm"].update(model=local_path(cfg.llm.model), adapter=local_path(cfg.llm.adapter))
         key["model_files"] = path_identity(cfg.llm.model) if not cfg.llm.base_url else None
         key["adapter_files"] = path_identity(cfg.llm.adapter, hash_all=True)
     key["sandbox"] = {k: getattr(cfg.sandbox, k) for k in ("backend", "image", "timeout", "memory_mb")}

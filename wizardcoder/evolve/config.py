@@ -153,10 +153,14 @@ _NON_RESULT_KEYS = {
 
 def result_fields(cfg: EvolveConfig) -> dict[str, Any]:
     """The parts of `cfg` that change results (what the run directory's fingerprint covers)."""
+    from wizardcoder.content_id import local_path
+
     data = to_dict(cfg)
     for section, keys in _NON_RESULT_KEYS.items():
         for key in keys:
             data.get(section, {}).pop(key, None)
+    if "path" in data.get("seeds", {}):  # one seed file, however it is spelled (its content is hashed too)
+        data["seeds"]["path"] = local_path(data["seeds"]["path"])
     return data
 
 

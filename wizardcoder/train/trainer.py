@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from wizardcoder.config import fingerprint, save_config
+from wizardcoder.content_id import local_path
 from wizardcoder.errors import UserError
 from wizardcoder.train import data as D
 from wizardcoder.train.checkpoint import (
@@ -51,6 +52,8 @@ def run_dir_for(cfg: TrainConfig, data_fingerprint: str | None = None) -> Path:
     ident = {"config": dataclasses.asdict(cfg), "data": str(data_path.resolve())}
     for k in ("output", "device", "logging_steps", "resume", "tensorboard", "wandb"):
         ident["config"]["run"].pop(k, None)
+    ident["config"]["data"]["path"] = None  # in "data", resolved: one file however it is spelled
+    ident["config"]["model"]["path"] = local_path(cfg.model.path)
     if data_path.exists():
         ident["data_contents"] = data_fingerprint or D.content_fingerprint(data_path)
     return Path("runs") / "train" / fingerprint(ident)
