@@ -140,6 +140,42 @@ def test_a_run_killed_mid_sampling_resumes_exactly(tmp_path, sandbox):
     assert len(keys) == len(set(keys))
 
 
+def test_a_run_killed_between_twin_verdicts_runs_no_program_again(tmp_path, sandbox):
+    """Identical (solution, tests) programs run once and their twins' rows are written after; killed in
+    between, the resumed run takes the twins' verdict from the row on file instead of running it again."""
+    import shutil
+
+    run_evolve(make_cfg(tmp_path / "ref", "evolve.solve_samples=4"), client=FakeClient(DyingScript()),
+               sandbox=sandbox)
+    ref = tmp_path / "ref"
+    rows = (ref / "raw/round_001/exec.jsonl").read_bytes().splitlines(keepends=True)
+    twin = next(n for n, line in enumerate(rows) if n and json.loads(line)["duration"] == 0.0
+                and json.loads(rows[n - 1])["task_id"] == json.loads(line)["task_id"])
+    run = tmp_path / "run"
+    shutil.copytree(ref, run)
+    (run / "raw/round_001/exec.jsonl").write_bytes(b"".join(rows[:twin] + rows[twin + 1:]))  # the twin's row lost
+    for name in ("raw/round_001/select.jsonl", "rounds/round_001.done.json", "pool/round_001.jsonl",
+                 "records.jsonl", "dataset.done.json", "dataset.jsonl", "stats.json"):
+        (run / name).unlink(missing_ok=True)
+    shutil.rmtree(run / "dataset", ignore_errors=True)
+    ran: list[str] = []
+
+    class Counting:
+        def run_many(self, jobs, **kwargs):
+            jobs = list(jobs)
+            ran.extend(job.program for job in jobs)
+            return sandbox.run_many(jobs, **kwargs)
+
+        def __getattr__(self, name):
+            return getattr(sandbox, name)
+
+    run_evolve(make_cfg(run, "evolve.solve_samples=4"), client=FakeClient(DyingScript()), sandbox=Counting())
+    assert (run / "dataset.jsonl").read_bytes() == (ref / "dataset.jsonl").read_bytes()
+    resumed = {row["key"]: row for row in read_jsonl(run / "raw/round_001/exec.jsonl")}
+    assert resumed[json.loads(rows[twin])["key"]]["duration"] == 0.0
+    assert ran == []  # the twin's program ran before the kill: its verdict is on file
+
+
 def test_a_reply_cut_by_the_token_limit_is_salvaged(tmp_path, sandbox):
     def cut(request):
         reply = sampled_reply(request)

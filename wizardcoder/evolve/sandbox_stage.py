@@ -117,6 +117,10 @@ class SandboxStage:
             job = _Job(task, self._resumed_verdicts(task.id))
             parsed = sorted(i for i, s in task.solves.items() if not s.get("drop"))
             programs: dict[tuple[str, str], str] = {}
+            for (i, j), row in job.verdicts.items():  # a resumed verdict also stands for its twins not yet on file
+                if i in parsed and j in parsed:
+                    key = programs.setdefault((task.solves[i]["solution"], task.solves[j]["tests"]), row["key"])
+                    job.results.setdefault(key, _resumed_verdict(row))
             for i in parsed:
                 for j in parsed:
                     if (i, j) in job.verdicts:
@@ -217,3 +221,11 @@ class SandboxStage:
     def _write_selection(self, row: dict[str, Any]) -> None:
         self.select_store.append(row)
         self.engine.bars[SELECT].advance()
+
+
+def _resumed_verdict(row: dict[str, Any]):
+    """An exec row read back as the verdict its twins share (they did not run: no duration)."""
+    from wizardcoder.eliminate.checks import Verdict
+
+    return Verdict(row["key"], bool(row["ok"]), row["reason"], row.get("status"), 0.0, row.get("stdout_tail") or "",
+                   row.get("stderr_tail") or "")
