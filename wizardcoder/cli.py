@@ -8,6 +8,7 @@ so `wizardcoder --help` stays fast and a missing optional extra only hurts the s
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
 import sys
@@ -99,6 +100,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: what was finished is saved; run the same command again to resume.", file=sys.stderr)
         return 130
+    except OSError as exc:
+        if exc.errno not in _DISK_ERRORS:
+            raise
+        place = exc.filename or getattr(args, "output", None)
+        where = f" (writing {place})" if place else ""
+        print(f"error: {exc.strerror or exc}{where}. Free some space (or choose another output directory) and run "
+              "the same command again: what was finished is saved and resumes.", file=sys.stderr)
+        return 1
+
+
+# the disk is full, over quota or read-only: the machine's state, not a bug (nothing written is lost)
+_DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG}
 
 
 def _llm_error() -> type[Exception]:

@@ -144,6 +144,25 @@ def test_kill_9_at_random_points_then_resume_gives_the_uninterrupted_dataset(tmp
     assert (crashed / "report.md").is_file() and (crashed / "dataset" / "dataset_info.json").is_file()
 
 
+def test_a_full_disk_exits_1_saying_so_and_the_rerun_resumes(tmp_path):
+    """A write the file system refuses (here RLIMIT_FSIZE: EFBIG, as ENOSPC for a full disk) ends the run with
+    a message, not a traceback; nothing written is lost and the same command finishes it."""
+    import resource
+
+    def small_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+
+    full = tmp_path / "full"
+    proc = subprocess.run(_command(full), env=_env(), capture_output=True, text=True, timeout=600,
+                          preexec_fn=small_files)
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr and "File too large" in proc.stderr and str(full) in proc.stderr
+    _finish(full)
+    reference = tmp_path / "reference"
+    _finish(reference)
+    assert (full / "dataset.jsonl").read_bytes() == (reference / "dataset.jsonl").read_bytes()
+
+
 # ---------------------------------------------------------------------------------------------- embedded model
 
 @pytest.mark.slow
