@@ -182,6 +182,28 @@ def test_a_finalize_cut_short_is_undone(reference, tmp_path, sandbox):
     assert not (run_dir / "rounds/round_002.finalizing.json").exists()
 
 
+def test_a_dataset_build_killed_midway_leaves_no_stale_done_marker(reference, tmp_path, sandbox, monkeypatch):
+    """A rebuild (here for fewer rounds) replaces dataset.jsonl before it is done; killed there, the next run
+    must rebuild instead of trusting the marker of the build before."""
+    from wizardcoder.data import dataset as dataset_module
+
+    out, _, _ = reference
+    run_dir = tmp_path / "run"
+    shutil.copytree(out, run_dir)
+    real = dataset_module.write_dataset
+
+    def killed(rows, out_dir):
+        (Path(out_dir) / "dataset.jsonl").write_text('{"half": "written"}\n')
+        raise KeyboardInterrupt  # as if killed mid-write
+
+    monkeypatch.setattr(dataset_module, "write_dataset", killed)
+    with pytest.raises(KeyboardInterrupt):
+        run_evolve(make_cfg(run_dir, rounds=1), client=FakeClient(Counting()), sandbox=sandbox)
+    monkeypatch.setattr(dataset_module, "write_dataset", real)
+    run_evolve(make_cfg(run_dir), client=FakeClient(Counting()), sandbox=sandbox)
+    assert dataset_lines(run_dir) == dataset_lines(out)
+
+
 EVOLVE_PROMPT = "Reply with the new task only"  # in both evolve prompts (in-depth, in-breadth)
 
 

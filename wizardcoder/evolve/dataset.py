@@ -24,6 +24,8 @@ def build_dataset(run: RunDir, cfg: EvolveConfig, progress) -> dict[str, Any]:
     marker = read_json(run.dataset_marker)
     if marker is not None and marker.get("rounds") == rounds and run.dataset_jsonl.exists():
         return marker
+    if marker is not None:  # another build's: gone before this one replaces its files, or a kill leaves it lying
+        run.dataset_marker.unlink()
     from wizardcoder.data.dataset import write_dataset
     from wizardcoder.data.dedupe import dedupe
 
