@@ -1,11 +1,21 @@
-"""Minimal stand-in for pytest inside the wizardcoder sandbox: raises, approx, fail, skip, mark."""
+"""Minimal stand-in for pytest inside the wizardcoder sandbox: raises, approx, fail, skip, mark (parametrize,
+xfail; others are no-ops), param, fixture (the builder's runner supplies the tests' own fixtures)."""
+import asyncio as _asyncio
+import inspect as _inspect
 import math as _math
 import re as _re
 
 
+def _settle(result):
+    """An async test's coroutine runs to the end (a test is never left un-awaited)."""
+    if _inspect.iscoroutine(result):
+        _asyncio.run(result)
+
+
 class _Raises:
     def __init__(self, expected, match=None):
-        self.expected, self.match, self.value = expected, match, None
+        self.expected, self._match = expected, match
+        self.value = self.type = self.tb = None
 
     def __enter__(self):
         return self
@@ -15,10 +25,22 @@ class _Raises:
             raise AssertionError(f"DID NOT RAISE {self.expected}")
         if not issubclass(kind, self.expected):
             return False
-        if self.match is not None and not _re.search(self.match, str(value)):
-            raise AssertionError(f"{value!r} does not match {self.match!r}")
-        self.value = value
+        if self._match is not None and not _re.search(self._match, str(value)):
+            raise AssertionError(f"{value!r} does not match {self._match!r}")
+        self.value, self.type, self.tb = value, kind, tb
         return True
+
+    @property
+    def typename(self):
+        return self.type.__name__ if self.type else None
+
+    def match(self, regexp):  # excinfo.match(...)
+        if not _re.search(regexp, str(self.value)):
+            raise AssertionError(f"{str(self.value)!r} does not match {regexp!r}")
+        return True
+
+    def errisinstance(self, kind):
+        return isinstance(self.value, kind)
 
 
 def raises(expected, *args, match=None, **kwargs):
@@ -62,6 +84,78 @@ def skip(msg=""):
     raise _Outcome(msg)
 
 
+def _condition(condition, fn):
+    """A skipif/xfail condition; a string is evaluated as pytest does (os, sys, platform, the test's globals)."""
+    if isinstance(condition, str):
+        import os
+        import platform
+        import sys
+        return eval(condition, {"os": os, "sys": sys, "platform": platform, **getattr(fn, "__globals__", {})})
+    return condition
+
+
+def _xfail(fn, condition=True, *, reason="", raises=None, run=True, strict=False, **_):
+    if not _condition(condition, fn):
+        return fn
+
+    expected = raises or Exception  # another exception than `raises` fails the test
+
+    def xfailed(*args, **kwargs):
+        if not run:
+            return
+        try:
+            _settle(fn(*args, **kwargs))
+        except expected:
+            return
+        if strict:
+            raise AssertionError(f"[XPASS(strict)] {fn.__name__} passed but is marked xfail: {reason}")
+    xfailed.__name__ = fn.__name__
+    return xfailed
+
+
+def _skipif(fn, condition=True, *_, **__):
+    if not _condition(condition, fn):
+        return fn
+
+    def skipped(*args, **kwargs):
+        return None
+    skipped.__name__ = fn.__name__
+    return skipped
+
+
+class _MarkDecorator:
+    """`pytest.mark.NAME` / `pytest.mark.NAME(...)`: xfail, skip and skipif act; other marks change nothing."""
+
+    def __init__(self, name, args=(), kwargs=None):
+        self.name, self.args, self.kwargs = name, args, kwargs or {}
+
+    def __call__(self, *args, **kwargs):
+        if len(args) == 1 and callable(args[0]) and not kwargs:
+            return self.apply(args[0])
+        return _MarkDecorator(self.name, self.args + args, {**self.kwargs, **kwargs})
+
+    def apply(self, fn):
+        if isinstance(fn, type):  # a marked class runs as it is
+            return fn
+        if self.name == "xfail":
+            return _xfail(fn, *self.args, **self.kwargs)
+        if self.name == "skip":
+            return _skipif(fn, True)
+        if self.name == "skipif":
+            return _skipif(fn, *self.args, **self.kwargs)
+        return fn
+
+
+class _Param:
+    def __init__(self, values, marks=(), id=None):
+        self.values, self.id = values, id
+        self.marks = tuple(marks) if isinstance(marks, (list, tuple)) else (marks,)
+
+
+def param(*values, marks=(), id=None):
+    return _Param(values, marks, id)
+
+
 class _Mark:
     def parametrize(self, names, values, ids=None, **_):
         names = [n.strip() for n in names.split(",")] if isinstance(names, str) else list(names)
@@ -69,19 +163,22 @@ class _Mark:
         def decorate(fn):
             def run(*args, **kwargs):
                 for value in values:
-                    value = getattr(value, "values", value)
-                    value = tuple(value) if len(names) > 1 else (value,)
-                    fn(*args, **kwargs, **dict(zip(names, value)))
+                    call = fn
+                    if isinstance(value, _Param):  # pytest.param(1) with one name is 1, not (1,)
+                        for m in value.marks:
+                            call = m.apply(call) if isinstance(m, _MarkDecorator) else call
+                        value = value.values
+                    else:
+                        value = tuple(value) if len(names) > 1 else (value,)
+                    _settle(call(*args, **kwargs, **dict(zip(names, value))))
             run.__name__ = fn.__name__
             return run
         return decorate
 
     def __getattr__(self, name):
-        def marker(*args, **kwargs):
-            if len(args) == 1 and callable(args[0]) and not kwargs:
-                return args[0]
-            return lambda fn: fn
-        return marker
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return _MarkDecorator(name)
 
 
 mark = _Mark()
@@ -91,10 +188,6 @@ def fixture(*args, **kwargs):
     if len(args) == 1 and callable(args[0]):
         return args[0]
     return lambda fn: fn
-
-
-def param(*values, **_):
-    return values
 
 
 def main(*args, **kwargs):
