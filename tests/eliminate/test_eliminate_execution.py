@@ -137,6 +137,68 @@ def test_python_tests_that_cannot_fail_are_caught_by_the_mutation_check(sb):
     assert one(sb, "python", ADD, swallowed, "add", cfg=off).reason == "passed"
 
 
+# a wrong solution installs its trick on its first call, so its mutant (body -> return None) does not
+PATCHES = [
+    "import sys\n    sys.exit = lambda *a: None",
+    "import os, sys\n    os._exit = sys.exit = lambda *a: None",
+    "import builtins\n    builtins.print = lambda *a, **k: None",
+    "import io, os, sys\n    sys.stdout = sys.__stdout__ = io.StringIO()\n    os.write = lambda fd, data: len(data)",
+    "import unittest\n    unittest.TestResult.wasSuccessful = lambda self: True\n"
+    "    unittest.TestResult.addFailure = unittest.TestResult.addError = lambda *a: None",
+]
+UNITTEST_TESTS = ("import unittest\nclass TestAdd(unittest.TestCase):\n    def test_add(self):\n"
+                  "        self.assertEqual(add(2, 3), 5)\n    def test_more(self):\n"
+                  "        self.assertEqual(add(10, 1), 11)\nif __name__ == '__main__':\n    unittest.main()\n")
+PYTEST_TESTS = "def test_add():\n    assert add(2, 3) == 5\n\ndef test_more():\n    assert add(10, 1) == 11\n"
+
+
+@pytest.mark.parametrize("patch", PATCHES)
+@pytest.mark.parametrize("tests", [UNITTEST_TESTS, PYTEST_TESTS, ADD_TESTS])
+def test_python_a_solution_cannot_neutralise_the_runners_failure_path(sb, patch, tests):
+    wrong = f"def add(a, b):\n    {patch}\n    return a - b\n"
+    right = wrong.replace("a - b", "a + b")
+    verdicts = run(sb, ExecutionCheck("wrong", "python", wrong, tests, "add"),
+                   ExecutionCheck("right", "python", right, tests, "add"))
+    # the sandbox's forked child itself ends with os._exit: a solution that replaces it cannot pass anyway
+    assert [v.reason for v in verdicts] == ["failed", "failed" if "os._exit" in patch else "passed"], verdicts
+
+
+PRIMES = ("def primes_up_to(n):\n    return [p for p in range(2, n + 1) if all(p % d for d in range(2, p))]\n\n"
+          "SMALL = set(primes_up_to(100))  # the mutant (return None) fails here, before any test\n")
+
+
+@pytest.mark.parametrize("tests", [
+    "r = primes_up_to(30)\nassert r == r\n",  # a tautology the crash would have hidden
+    "assert primes_up_to(10) == [2, 3, 5, 7]\n",  # strong tests, but not shown able to fail
+])
+def test_python_a_mutant_failing_before_the_tests_start_proves_nothing(sb, tests):
+    v = one(sb, "python", PRIMES, tests, "primes_up_to")
+    assert (v.ok, v.reason) == (False, "tests_cannot_fail")
+    assert "could not be done" in v.stderr_tail and "before the tests started" in v.stderr_tail
+    assert "STARTED" not in v.stdout_tail
+
+
+def test_python_a_mutant_failing_in_the_tests_top_level_code_is_conclusive(sb):
+    solution = "def f(x):\n    return x + 1\n\nTABLE = [f(i) for i in range(3)]  # fine with f returning None\n"
+    assert one(sb, "python", solution, "EXPECTED = f(1) + 1\nassert EXPECTED == 3\n", "f").reason == "passed"
+
+
+def test_python_no_mutant_means_the_tests_were_not_shown_able_to_fail(sb, monkeypatch):
+    from wizardcoder.eliminate.builders import python as builder
+
+    # a class without methods: nothing to break
+    v = one(sb, "python", "class Point:\n    x = 1\n", "assert Point.x == 1\n", "Point")
+    assert v.reason == "tests_cannot_fail" and "no function body to break" in v.stderr_tail
+
+    def unbuildable(*_args):
+        raise RecursionError("too deep")
+
+    monkeypatch.setattr(builder, "_mutate", unbuildable)
+    v = one(sb, "python", ADD, ADD_TESTS, "add")
+    assert v.reason == "tests_cannot_fail" and "RecursionError" in v.stderr_tail
+    assert one(sb, "python", ADD, ADD_TESTS, "add", cfg=EliminateConfig(mutation_check=[])).reason == "passed"
+
+
 def test_python_timeout(sb):
     v = one(sb, "python", "def spin(n):\n    while True:\n        n += 1\n", "assert spin(1) == 2\n", "spin",
             limits=SandboxConfig(timeout=1.0))
@@ -272,6 +334,56 @@ def test_mutation_runs_ride_along_with_the_next_chunk(sb):
     assert [v.reason for v in verdicts] == ["passed", "tests_cannot_fail", "passed", "passed", "passed"]
     # chunk 1 (2 programs); chunk 2 (2) + chunk 1's mutants (2); chunk 3 (1) + 2 mutants; the last mutant
     assert counting.calls == [2, 4, 3, 1]
+
+
+# ------------------------------------------------------------------------- inconclusive mutation check
+class _Scripted:
+    """Passes every program; the mutants come back as given (no sandbox involved)."""
+
+    def __init__(self, mutant: Result) -> None:
+        self.mutant, self.n = mutant, 0
+
+    def run_many(self, jobs, progress=None):
+        jobs = list(jobs)
+        self.n += 1
+        if self.n == 1:
+            return [Result(Status.PASSED, 0, "ok\n", "", 0.1, "") for _ in jobs]
+        return [self.mutant for _ in jobs]
+
+
+@pytest.mark.parametrize("mutant, reason, why", [
+    (Result(Status.FAILED, 1, "", "error: no viable conversion", 0.1, "compile_error"), "tests_cannot_fail",
+     "did not compile"),
+    (Result(Status.FAILED, 1, "", "Assertion failed", 0.1, "exit code 1"), "passed", ""),  # C++/Java: no start marker
+    (Result(Status.PASSED, 0, "", "", 0.1, ""), "tests_cannot_fail", "they cannot fail"),
+])
+def test_cpp_and_java_mutants_must_show_the_tests_can_fail(mutant, reason, why):
+    checks = [ExecutionCheck("cpp", "cpp", CPP_SOLUTION, CPP_TESTS, "sum_even"),
+              ExecutionCheck("java", "java", JAVA_SOLUTION, JAVA_TESTS, "sumEven")]
+    verdicts = list(verify(_Scripted(mutant), checks, CFG))
+    assert [v.reason for v in verdicts] == [reason, reason]
+    assert all(why in v.stderr_tail for v in verdicts)
+
+
+def test_a_c_like_build_without_a_mutant_is_inconclusive(monkeypatch):
+    from wizardcoder.eliminate import verify as verify_module
+
+    real = verify_module.BUILDERS["cpp"]
+
+    class _NoMutant:
+        @staticmethod
+        def build(check, mutation):
+            built = real.build(check, mutation)
+            built.mutant = None
+            return built
+
+    monkeypatch.setitem(verify_module.BUILDERS, "cpp", _NoMutant)
+    sandbox = _Scripted(Result(Status.PASSED, 0, "", "", 0.1, ""))
+    v = list(verify(sandbox, [ExecutionCheck("k", "cpp", CPP_SOLUTION, CPP_TESTS, "sum_even")], CFG))[0]
+    assert v.reason == "tests_cannot_fail" and "could not be done" in v.stderr_tail
+    off = EliminateConfig(mutation_check=["python"])
+    assert list(verify(_Scripted(None), [ExecutionCheck("k", "cpp", CPP_SOLUTION, CPP_TESTS, "sum_even")],
+                       off))[0].reason == "passed"
 
 
 # -------------------------------------------------------------------------------------- infra error

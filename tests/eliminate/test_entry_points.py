@@ -85,7 +85,8 @@ CASES = {
                               cpp_main("Adder add;\nint r = add(2, 3);\nassert(r == r);"), "tests_cannot_fail"),
     "cpp-operator": ("cpp", "struct V {\n    int x;\n};\nV operator+(V a, V b) { return V{a.x + b.x}; }\n",
                      cpp_main("V s = V{1} + V{2};\nassert(s.x == 3);"), "passed"),
-    "cpp-reference-return": ("cpp", "#include <vector>\nint& first(std::vector<int>& v) { return v[0]; }\n",
+    # (not right after an #include: see test_a_reference_return_after_an_include_is_broken_cleanly)
+    "cpp-reference-return": ("cpp", "#include <vector>\nusing std::vector;\nint& first(vector<int>& v) { return v[0]; }\n",
                              cpp_main("std::vector<int> v{4, 5};\nfirst(v) = 7;\nassert(v[0] == 7 && first(v) == 7);"),
                              "passed"),
     # --- Python: a named lambda is broken too
@@ -186,6 +187,13 @@ def test_weak_tests_and_wrong_solutions_are_dropped_right_ones_pass_in_docker():
     got = {key: verdicts[key].reason for key in CASES}
     assert got == {key: want for key, (*_, want) in CASES.items()}, {
         key: verdicts[key].stderr_tail[-400:] for key in CASES if got[key] != CASES[key][3]}
+
+
+@pytest.mark.xfail(strict=True, reason="break_c_like reads a preceding #include line into the return type; "
+                   "the mutant does not compile, so the verdict is tests_cannot_fail (inconclusive check)")
+def test_a_reference_return_after_an_include_is_broken_cleanly():
+    mutant = break_c_like("#include <vector>\nint& first(std::vector<int>& v) { return v[0]; }\n", "first", java=False)
+    assert mutant is not None and "#include <vector> int&" not in mutant
 
 
 PY_SOLUTION = "def twice(x):\n    return 2 * x\n\n\ndef add(a, b):\n    return a + twice(b) - b\n"

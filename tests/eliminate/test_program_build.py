@@ -147,12 +147,32 @@ def test_cpp_headers_from_the_tests_reach_the_solution_and_local_headers_are_dro
     assert reasons(local, [ExecutionCheck("k", "cpp", sol, tests, "evens")]) == {"k": "passed"}
 
 
-def test_test_imports_come_first_and_never_shadow_the_solution():
-    solution = "def gcd(a, b):\n    return 42\n\ndef total(xs: List[int]) -> int:\n    return sum(xs)\n"
+def test_test_imports_come_first():
+    solution = "def total(xs: List[int]) -> int:\n    return sum(xs)\n"
     tests = "from math import gcd\nfrom typing import (\n    List,\n)\nassert gcd(4, 6) == 2\nassert total([1]) == 1\n"
-    program = build(ExecutionCheck("k", "python", solution, tests, "gcd"), CFG).program
-    assert program.index("from math import gcd") < program.index("def gcd")
+    program = build(ExecutionCheck("k", "python", solution, tests, "total"), CFG).program
     assert program.index("List,") < program.index("def total")
+
+
+@pytest.mark.parametrize("solution, tests", [
+    # the tests' oracle (math.gcd) and the solution's own gcd share one namespace: the solution's would win
+    ("def gcd(a, b):\n    return 1\n\ndef lcm(a, b):\n    return a * b // gcd(a, b)\n",
+     "from math import gcd\n\ndef test_lcm():\n    assert lcm(4, 6) == 4 * 6 // gcd(4, 6)\n"),
+    ("pi = 3\n\ndef area(r):\n    return pi * r * r\n", "from math import pi as pi\nassert area(1) == pi\n"),
+    ("class Counter:\n    pass\n\ndef count(xs):\n    return {}\n",
+     "import collections\nfrom collections import Counter\nassert count('aab') == Counter('aab')\n"),
+])
+def test_a_name_both_the_tests_import_and_the_solution_defines_is_ambiguous(local, solution, tests):
+    built = build(ExecutionCheck("k", "python", solution, tests, None), CFG)
+    assert built.program is None and built.static_reason == "failed"
+    assert "ambiguous" in built.static_detail and "from " in built.static_detail
+    assert reasons(local, [ExecutionCheck("k", "python", solution, tests, None)]) == {"k": "failed"}
+
+
+def test_the_solutions_own_imports_and_locals_are_no_clash(local):
+    solution = "from math import gcd\n\ndef lcm(a, b):\n    d = {}\n    d['x'] = 1\n    return a * b // gcd(a, b)\n"
+    tests = "from math import gcd\nimport math\nd = {}\nassert lcm(4, 6) == 4 * 6 // gcd(4, 6) == 12\n"
+    assert reasons(local, [ExecutionCheck("k", "python", solution, tests, "lcm")]) == {"k": "passed"}
 
 
 def test_imports_of_the_solution_module_are_resolved(local):
@@ -166,7 +186,7 @@ def test_imports_of_the_solution_module_are_resolved(local):
         ExecutionCheck("gcd", "python", "def gcd(a, b):\n    return 42\n", "from math import gcd\nassert gcd(4, 6) == 2\n",
                        "gcd"),
     ]
-    # the last one: the import moves above the solution, so the tests exercise the solution's gcd and fail
+    # the last one: the tests import the gcd the solution defines: ambiguous, failed without running
     assert reasons(local, checks) == {"from": "passed", "module": "passed", "star": "passed", "gcd": "failed"}
 
 
@@ -276,3 +296,120 @@ def test_mutation_check_for_cpp_and_java(local):
                                            "java-strong": "passed", "java-weak": "tests_cannot_fail"}
     # switched off, the weak tests pass
     assert reasons(local, checks[1:2], EliminateConfig(mutation_check=["python"])) == {"cpp-weak": "passed"}
+
+
+# -------------------------------------------------------------------- pytest-style tests: nothing dropped
+WRONG_AT_7 = "def add(a, b):\n    return a - b if b == 7 else a + b\n"
+
+
+@pytest.mark.parametrize("tests, needs", [
+    ("import pytest\ndef test_small():\n    assert add(1, 2) == 3\n"
+     "def test_seven(capsys):\n    assert add(1, 7) == 8\n", "test_seven needs capsys"),
+    ("class TestAdd:\n    def test_seven(self, tmp_path, x=1):\n        assert add(1, 7) == 8\n",
+     "TestAdd.test_seven needs tmp_path"),
+    # a fixture of the tests' own that needs one of pytest's
+    ("import pytest\n@pytest.fixture\ndef seven(request):\n    return 7\ndef test_seven(seven):\n"
+     "    assert add(1, seven) == 8\n", "test_seven needs request"),
+])
+def test_a_test_the_runner_cannot_supply_arguments_for_fails_never_skipped(local, tests, needs):
+    built = build(ExecutionCheck("k", "python", ADD, tests, "add"), CFG)
+    assert (built.program, built.static_reason) == (None, "failed") and needs in built.static_detail
+    assert reasons(local, [ExecutionCheck("k", "python", WRONG_AT_7, tests, "add")]) == {"k": "failed"}
+
+
+ADD = "def add(a, b):\n    return a + b\n"
+OWN_FIXTURES = """import pytest
+log = []
+
+@pytest.fixture
+def base():
+    log.append("base")
+    yield 1
+    log.append("base done")
+
+@pytest.fixture(name="seven")
+def make_seven(base):
+    return base + 6
+
+@pytest.fixture(autouse=True)
+def clean():
+    log.append("clean")
+
+def test_seven(seven):
+    assert add(1, seven) == 8
+
+@pytest.mark.parametrize("b", [1, 2])
+def test_param_and_fixture(base, b):
+    assert add(base, b) == 1 + b
+
+def test_teardown_ran():
+    assert log == ["clean", "base", "base done", "clean", "base", "base done", "clean"], log
+"""
+
+
+@pytest.mark.parametrize("tests", [
+    # async tests run to the end (asyncio.run), with or without pytest's marks
+    "async def test_small():\n    assert add(1, 2) == 3\n\nasync def test_seven():\n    assert add(1, 7) == 8\n",
+    "import pytest\n@pytest.mark.asyncio\n@pytest.mark.parametrize('b', [2, 7])\nasync def test_b(b):\n"
+    "    assert add(1, b) == 1 + b\n",
+    "class TestAdd:\n    async def test_seven(self):\n        assert add(1, 7) == 8\n",
+    # the tests' own fixtures (by name, dependent, yield, autouse) are supplied
+    OWN_FIXTURES,
+])
+def test_async_tests_and_the_tests_own_fixtures_run(local, tests):
+    checks = [ExecutionCheck("right", "python", ADD, tests, "add"),
+              ExecutionCheck("wrong", "python", WRONG_AT_7, tests, "add")]
+    assert reasons(local, checks, EliminateConfig()) == {"right": "passed", "wrong": "failed"}
+
+
+def test_pytest_style_tests_run_next_to_unittest_classes(local):
+    tests = ("import unittest\nclass T(unittest.TestCase):\n    def test_small(self):\n"
+             "        self.assertEqual(add(1, 2), 3)\n\ndef test_seven():\n    assert add(1, 7) == 8\n")
+    checks = [ExecutionCheck("right", "python", ADD, tests, "add"),
+              ExecutionCheck("wrong", "python", WRONG_AT_7, tests, "add")]
+    assert reasons(local, checks) == {"right": "passed", "wrong": "failed"}
+
+
+# ------------------------------------------------------- right solutions with common pytest/unittest shapes
+@pytest.mark.parametrize("tests", [
+    # setup_method / teardown_method (with or without the method argument), setup_class, a fresh instance each
+    "class TestCalc:\n    def setup_class(cls):\n        cls.made = 0\n    def setup_method(self, method):\n"
+    "        self.calc = Calc()\n        self.seen = []\n    def teardown_method(self):\n"
+    "        self.calc = None\n    def test_add(self):\n        self.seen.append(1)\n"
+    "        assert self.calc.add(2, 3) == 5 and self.seen == [1]\n    def test_again(self):\n"
+    "        self.seen.append(1)\n        assert self.calc.add(1, 1) == 2 and self.seen == [1]\n",
+    "import pytest\nlog = []\ndef setup_module(module):\n    log.append('module')\n"
+    "def setup_function():\n    log.append('function')\ndef test_add():\n    assert Calc().add(1, 2) == 3\n"
+    "def test_log():\n    assert log == ['module', 'function', 'function']\n",
+    # sys.exit(...) around the test runners, at top level or under __main__
+    "import sys, pytest\ndef test_add():\n    assert Calc().add(1, 2) == 3\nif __name__ == '__main__':\n"
+    "    sys.exit(pytest.main([__file__]))\n",
+    "import sys, unittest\nclass T(unittest.TestCase):\n    def test_add(self):\n"
+    "        self.assertEqual(Calc().add(1, 2), 3)\nif __name__ == '__main__':\n    sys.exit(unittest.main())\n",
+    "import pytest\ndef test_add():\n    assert Calc().add(1, 2) == 3\nraise SystemExit(pytest.main())\n",
+    # a plain script that ends by exiting 0 after its last check
+    "import sys\nassert Calc().add(1, 2) == 3\nprint('all tests passed')\nsys.exit(0)\n",
+    "if __name__ == '__main__':\n    assert Calc().add(1, 2) == 3\n    exit()\n",
+])
+def test_common_test_shapes_pass_for_a_right_solution_and_fail_for_a_wrong_one(local, tests):
+    right = "class Calc:\n    def add(self, a, b):\n        return a + b\n"
+    checks = [ExecutionCheck("right", "python", right, tests, "Calc"),
+              ExecutionCheck("wrong", "python", right.replace("a + b", "a * b"), tests, "Calc")]
+    assert reasons(local, checks, EliminateConfig()) == {"right": "passed", "wrong": "failed"}
+
+
+def test_only_a_final_exit_0_is_dropped(local):
+    tests = "import sys\nif add(1, 2) == 3:\n    sys.exit(0)\nassert add(1, 2) == 4\n"  # exits before a check
+    assert reasons(local, [ExecutionCheck("k", "python", ADD, tests, "add")]) == {"k": "failed"}
+    tests = "import sys\nassert add(1, 2) == 3\nsys.exit(1)\n"
+    assert reasons(local, [ExecutionCheck("k", "python", ADD, tests, "add")]) == {"k": "failed"}
+
+
+def test_the_mutant_is_edited_in_the_source_text():
+    # ast.unparse recurses too deep on a long expression that ast.parse accepts
+    solution = ("import functools\n\ndef add(a, b):\n    \"\"\"Sum.\"\"\"\n    @functools.lru_cache\n"
+                "    def inner(x):\n        return x\n    return inner(a) + b  # comment\n\nZERO = "
+                + " + ".join(["0"] * 600) + "\n")
+    built = build(ExecutionCheck("k", "python", solution, "assert add(2, 3) == 5\n", "add"), EliminateConfig())
+    assert built.mutated == ("add",) and not built.no_mutant
+    assert "def add(a, b):\n    return None  # comment\n\nZERO = 0 + 0" in built.mutant

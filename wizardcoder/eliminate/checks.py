@@ -51,6 +51,10 @@ class Built:
     marker: str | None = None
     mutant: str | None = None  # the same program with the solution broken (None: no mutation check)
     mutated: tuple[str, ...] = ()
+    no_mutant: str = ""  # why no mutant was built although one was asked for (the check is then inconclusive)
+    # a second nonce, printed just before the tests' code runs: a mutant that fails without printing it
+    # failed in the solution's own module-level code, before any test (None: the builder prints none)
+    started_marker: str | None = None
     static_reason: str | None = None
     static_detail: str = ""
     files: dict[str, str] = field(default_factory=dict)  # extra files next to the program (Job.files)

@@ -10,7 +10,9 @@ never be counted as a bad one.
 
 How a program is built, per language, is in `builders/` (python, cpp, java; the C-like lexer they
 share): each `build(check, mutation) -> Built`. Programs end with a success marker, a fresh nonce per
-check printed at the very end, so exiting 0 before the tests never passes.
+check printed at the very end, so exiting 0 before the tests never passes. The tests must be shown able
+to fail: where the mutation check is on, one that could not be done (no mutant, a mutant that does not
+compile, a mutant that failed before the tests started) is "tests_cannot_fail" too.
 """
 
 from __future__ import annotations
@@ -51,9 +53,10 @@ def build(check: ExecutionCheck, cfg: EliminateConfig) -> Built:
     return BUILDERS[language].build(check, language in cfg.mutation_check)
 
 
-def _tail(text: str, limit: int, marker: str | None = None) -> str:
-    if marker:
-        text = text.replace(marker, "")
+def _tail(text: str, limit: int, *markers: str | None) -> str:
+    for marker in markers:
+        if marker:
+            text = text.replace(marker, "")
     return text[-limit:] if limit else ""
 
 
@@ -69,6 +72,22 @@ def _reason_of(result: Result) -> str:
     return "failed"
 
 
+def _inconclusive(built: Built, mutant: Result | None) -> str | None:
+    """Why the mutation check proved nothing, or None when it did (the mutant passed or failed its tests).
+    The tests must be shown able to fail: a check that could not be done counts as "they cannot"."""
+    broken = f"the solution with {', '.join(built.mutated)} broken"
+    if built.mutant is None:
+        return built.no_mutant or "no broken copy of the solution could be built"
+    if mutant is None or mutant.status in (Status.PASSED, Status.ERROR):
+        return None
+    if mutant.reason == "compile_error":  # our mutant is at fault, not the tests
+        return f"{broken} did not compile"
+    if built.started_marker and built.started_marker not in mutant.stdout:
+        return (f"{broken} failed before the tests started (in the solution's own module-level code: "
+                f"{mutant.reason or mutant.status.value})")
+    return None
+
+
 def _verdict(check: ExecutionCheck, built: Built, result: Result | None, mutant: Result | None,
              cfg: EliminateConfig) -> Verdict:
     limit = cfg.tail_chars
@@ -78,22 +97,25 @@ def _verdict(check: ExecutionCheck, built: Built, result: Result | None, mutant:
     reason = _reason_of(result)
     duration = result.duration
     stderr = result.stderr if reason != "compile_error" or result.stderr else result.reason
-    if reason == "passed" and mutant is not None:
-        duration += mutant.duration
-        if mutant.status is Status.ERROR:
+    wanted = canonical_language(check.language) in cfg.mutation_check
+    if reason == "passed" and wanted:
+        duration += mutant.duration if mutant is not None else 0.0
+        why = _inconclusive(built, mutant)
+        if why is not None:
+            reason = CANNOT_FAIL
+            stderr = (f"the mutation check could not be done ({why}): the tests were not shown able to fail\n"
+                      + stderr)
+        elif mutant is not None and mutant.status is Status.ERROR:
             reason = "infra_error"
             stderr = f"mutation check: sandbox error: {mutant.reason}"
-        elif mutant.status is Status.PASSED:
+        elif mutant is not None and mutant.status is Status.PASSED:
             reason = CANNOT_FAIL
             stderr = (f"the tests still pass with {', '.join(built.mutated)} returning a default value "
                       "(`return None` / `return {};` / 0, false, null): they cannot fail\n" + stderr)
-        elif mutant.reason == "compile_error":  # our mutant is at fault, not the tests: no evidence either way
-            stderr = (f"mutation check inconclusive: the solution with {', '.join(built.mutated)} broken did "
-                      f"not compile\n" + stderr)
     if reason not in ("passed", "compile_error") and result.reason and result.reason not in stderr:
         stderr = (stderr + "\n" if stderr else "") + f"[sandbox: {result.reason}]"
     return Verdict(check.key, reason == "passed", reason, result.status.value, duration,
-                   _tail(result.stdout, limit, built.marker), _tail(stderr, limit))
+                   _tail(result.stdout, limit, built.marker, built.started_marker), _tail(stderr, limit))
 
 
 @dataclass

@@ -1,19 +1,24 @@
 """The Python builder: solution (its `if __name__ == "__main__":` blocks removed) + tests + a runner + a success
 marker, a fresh random nonce per check written to stdout at the very end, so `exit(0)` or
-`os._exit(0)` before the tests never passes. Tests may be plain asserts, a HumanEval-style
+`os._exit(0)` before the tests never passes. What the failure path needs (`os._exit`, `os.write`, the
+streams) is captured at the top, before the solution runs. Tests may be plain asserts, a HumanEval-style
 `def check(candidate)` (called with the entry point when nothing calls it), pytest-style `test_*`
-functions / `Test*` classes (called in order when nothing calls them; only ones without required
-arguments or with `pytest.mark.parametrize`), or `unittest.TestCase` classes (run by a runner; their
-`unittest.main()` is neutralised). The tests' top-level imports are moved before the solution.
-Tests that import pytest get a small stand-in (`PYTEST_SHIM`:
-raises, approx, fail, skip, mark.parametrize; no fixtures), the same on every backend.
+functions / `Test*` classes (called in order when nothing calls them: async ones through asyncio.run,
+with `mark.parametrize` values, the fixtures the tests define, setup/teardown_{module,function,class,method};
+a test needing anything else, e.g. pytest's `capsys`, is "failed", never skipped), or `unittest.TestCase`
+classes (run by a runner; `unittest.main()` / `pytest.main()`, also inside `sys.exit(...)`, and a final
+`sys.exit(0)` are neutralised). The tests' top-level imports are moved before the solution; a name they
+import that the solution also defines is "failed" (ambiguous: the solution's would replace the tests' oracle).
+Tests that import pytest get a small stand-in (`PYTEST_SHIM`: raises, approx, fail, skip, mark.parametrize,
+xfail, skip/skipif, param, fixture), the same on every backend.
 `from solution import f` where the solution defines `f` is dropped; `import solution` binds the
 program itself. Static checks (ast): the tests must assert something (assert statements, `assert*`
 calls, `raise`, `pytest.raises`) and reference the entry point or a function/class the solution
 defines (and does not redefine it). Then "tests must be able to fail": when the program passes, it
 runs again with the body of the entry point (or the called solution functions) replaced by
 `return None`; if that still passes, the tests check nothing: "tests_cannot_fail" (this also catches
-assertions swallowed by `try/except Exception`).
+assertions swallowed by `try/except Exception`). A second nonce (`Built.started_marker`) is printed
+once the solution's module-level code is done: a mutant that fails without it never reached the tests.
 """
 
 from __future__ import annotations
@@ -22,23 +27,29 @@ import ast
 import importlib.resources
 import re
 import sys
+from dataclasses import dataclass
+from types import SimpleNamespace
 
 from wizardcoder.eliminate.checks import Built, ExecutionCheck
 from wizardcoder.execution import new_marker
 
 # The sandbox image has no pytest; tests that `import pytest` get the stand-in in pytest_shim.py (the same everywhere,
-# so a verdict does not depend on what the host has installed). Fixtures are not supported: a test
-# function that needs arguments runs only through `mark.parametrize`.
+# so a verdict does not depend on what the host has installed). The runner supplies the tests' own fixtures.
 PYTEST_SHIM = importlib.resources.files(__package__).joinpath("pytest_shim.py").read_text(encoding="utf-8")
 
 _ASSERT_CALL = re.compile(r"^(assert|fail)")
 _SOLUTION_MODULES = {"solution", "main", "code", "program", "submission", "answer"}
 
 
+def _lines(src: str) -> list[str]:
+    """The lines as ast numbers them (str.splitlines also splits on form feeds and other separators)."""
+    return re.findall(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$", src)
+
+
 def _src_offsets(src: str) -> list[int]:
     """Character offset of the start of each line (1-based lines -> index lineno-1)."""
     offsets, pos = [], 0
-    for line in src.splitlines(keepends=True):
+    for line in _lines(src):
         offsets.append(pos)
         pos += len(line)
     offsets.append(pos)
@@ -55,7 +66,7 @@ def _replace_nodes(src: str, replacements: list[tuple[ast.AST, str]]) -> str:
     """`src` with each node's exact source span replaced by the given text (non-overlapping nodes)."""
     if not replacements:
         return src
-    lines = src.splitlines(keepends=True)
+    lines = _lines(src)
     offsets = _src_offsets(src)
     spans = []
     for node, text in replacements:
@@ -159,42 +170,108 @@ def _py_called_anywhere(tree: ast.Module, name: str) -> bool:
     return False
 
 
-def _required_args(fn: ast.FunctionDef | ast.AsyncFunctionDef, method: bool = False) -> int:
-    args = fn.args
-    positional = len(args.posonlyargs) + len(args.args) - len(args.defaults) - (1 if method else 0)
-    kwonly = sum(1 for d in args.kw_defaults if d is None)
-    return max(0, positional) + kwonly
+def _body_span(body: list[ast.stmt], lines: list[str]) -> SimpleNamespace:
+    """The source span of a body; a decorated first statement begins at its first decorator's line
+    (a decorator always starts its line, after the indentation)."""
+    first = body[0]
+    line, col = first.lineno, first.col_offset
+    decorators = getattr(first, "decorator_list", [])
+    if decorators:
+        line = min(d.lineno for d in decorators)
+        text = lines[line - 1] if line - 1 < len(lines) else ""
+        col = len(text.encode("utf-8")) - len(text.lstrip().encode("utf-8"))
+    return SimpleNamespace(lineno=line, col_offset=col, end_lineno=body[-1].end_lineno,
+                           end_col_offset=body[-1].end_col_offset)
 
 
 def _mutate(solution: str, targets: set[str]) -> tuple[str | None, tuple[str, ...]]:
     """The solution with the bodies of the target functions (or all methods of target classes) replaced
-    by `return None`; (None, ()) when nothing could be mutated."""
+    by `return None`, edited in place in the source text (`ast.unparse` recurses too deep on some valid
+    code); (None, ()) when nothing could be mutated."""
     tree = ast.parse(solution)
+    lines = _lines(solution)
+    edits: list[tuple[object, str]] = []
     mutated: list[str] = []
-
-    def broken(name: str) -> list[ast.stmt]:
-        return [ast.Return(value=ast.Constant(value=None))]
-
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in targets:
-            node.body = broken(node.name)
+            edits.append((_body_span(node.body, lines), "return None"))
             mutated.append(node.name)
         elif isinstance(node, ast.ClassDef) and node.name in targets:
             for item in node.body:
                 if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                    item.body = broken(f"{node.name}.{item.name}")
+                    edits.append((_body_span(item.body, lines), "return None"))
                     mutated.append(f"{node.name}.{item.name}")
         elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Lambda) and any(
                 isinstance(t, ast.Name) and t.id in targets for t in node.targets):  # add = lambda a, b: a + b
-            node.value.body = ast.Constant(value=None)
+            edits.append((node.value.body, "None"))
             mutated.append(next(t.id for t in node.targets if isinstance(t, ast.Name) and t.id in targets))
     if not mutated:
         return None, ()
-    return ast.unparse(ast.fix_missing_locations(tree)), tuple(mutated)
+    mutant = _replace_nodes(solution, edits)  # nested targets: the outer body's edit wins
+    ast.parse(mutant)  # a SyntaxError here is ours: the caller reports that no mutant could be built
+    return mutant, tuple(mutated)
 
 
-def _parametrized(fn: ast.FunctionDef) -> bool:
-    return any(_call_name(d).endswith("parametrize") for d in fn.decorator_list)
+_RUNNERS = ("unittest.main", "main", "pytest.main")
+_EXITS = ("sys.exit", "exit", "quit", "os._exit", "SystemExit")
+
+
+def _is_runner_call(node: ast.Expr | ast.Raise, defined: dict, test_defs: dict) -> bool:
+    """`unittest.main()` / `pytest.main([...])`, bare or as the status of `sys.exit(...)` /
+    `raise SystemExit(...)`: it would end the program before the marker (the builder runs the tests)."""
+    call = node.value if isinstance(node, ast.Expr) else node.exc
+    if isinstance(call, ast.Call) and _call_name(call) in _EXITS and len(call.args) == 1:
+        call = call.args[0]
+    if not isinstance(call, ast.Call) or _call_name(call) not in _RUNNERS:
+        return False
+    # a bare main() is unittest's (from unittest import main) unless either side defines a main
+    return _call_name(call) != "main" or ("main" not in defined and "main" not in test_defs)
+
+
+def _final_exit(tree: ast.Module) -> ast.stmt | None:
+    """The tests' last statement (at top level or ending a top-level `__main__` block) when it is an
+    unconditional successful exit: `sys.exit(0)`, `exit()`, `raise SystemExit`."""
+    body = tree.body
+    if body and _is_main_guard(body[-1]) and not body[-1].orelse:
+        body = body[-1].body
+    last = body[-1] if body else None
+    if isinstance(last, ast.Expr) and isinstance(last.value, ast.Call) and _call_name(last.value) in _EXITS:
+        call = last.value
+    elif isinstance(last, ast.Raise) and last.exc is not None and _call_name(last.exc) == "SystemExit":
+        call = last.exc
+    else:
+        return None
+    if not isinstance(call, ast.Call):
+        return last  # raise SystemExit
+    ok = not call.args or isinstance(call.args[0], ast.Constant) and call.args[0].value in (0, None)
+    return last if ok and len(call.args) <= 1 and not call.keywords else None
+
+
+def _import_bindings(node: ast.Import | ast.ImportFrom) -> dict[str, str]:
+    """name an import binds -> where it comes from."""
+    if isinstance(node, ast.ImportFrom):
+        return {a.asname or a.name: f"from {node.module}" for a in node.names if a.name != "*"}
+    return {a.asname or a.name.split(".")[0]: f"import {a.name}" for a in node.names}
+
+
+def _solution_bindings(tree: ast.Module) -> set[str]:
+    """Names the solution's top-level code defines or assigns (its imports excluded)."""
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            stack = list(targets)
+            while stack:  # a, (b, *c) = ...; not d[k] = ... (a use of d, not a binding)
+                target = stack.pop()
+                if isinstance(target, ast.Name):
+                    names.add(target.id)
+                elif isinstance(target, (ast.Tuple, ast.List)):
+                    stack.extend(target.elts)
+                elif isinstance(target, ast.Starred):
+                    stack.append(target.value)
+    return names
 
 
 def _imports_pytest(tree: ast.Module) -> bool:
@@ -206,42 +283,251 @@ def _imports_pytest(tree: ast.Module) -> bool:
     return False
 
 
-def _python_runner(test_tree: ast.Module, entry_point: str | None) -> tuple[str, bool]:
-    """(code appended after the tests that makes them run, whether anything will run them)."""
+# Captured before the solution runs, so that a solution patching `sys.exit`, `os._exit`, `os.write` or
+# `sys.stdout` cannot turn a failed run into a passing one (an in-process guard, not a security boundary).
+_CAPTURE = ("import os as _wc_os, sys as _wc_sys\n"
+            "_wc_exit, _wc_write = _wc_os._exit, _wc_os.write\n"
+            "_wc_stdout, _wc_stderr = _wc_sys.stdout, _wc_sys.stderr\n")
+
+# Runs one pytest-style test: its fixtures (the tests' own, by name; generator fixtures are finalised),
+# setup/teardown, the test itself (a coroutine runs to the end). Defined before the solution runs.
+_TEST_HELPER = '''import inspect as _wc_inspect
+def _wc_test(test, names, auto, fixtures, setup=None, teardown=None, _isgen=_wc_inspect.isgenerator,
+             _iscoro=_wc_inspect.iscoroutine, _next=next, _run={run}):
+    values, finalizers = {{}}, []
+    def get(name):
+        if name not in values:
+            fixture, deps = fixtures[name]
+            value = fixture(**{{d: get(d) for d in deps}})
+            if _isgen(value):
+                finalizers.append(value)
+                value = _next(value)
+            values[name] = value
+        return values[name]
+    try:
+        for name in auto:
+            get(name)
+        if setup is not None:
+            setup()
+        result = test(**{{n: get(n) for n in names}})
+        if _iscoro(result):
+            _run(result)
+    finally:
+        if teardown is not None:
+            teardown()
+        for gen in reversed(finalizers):
+            _next(gen, None)
+'''
+
+# unittest's own bookkeeping (wasSuccessful, sys.exit) can be patched by the solution while the tests run:
+# failures are also recorded here first, and the marker is unreachable after one.
+_UNITTEST_RUNNER = """import unittest as _wc_unittest
+_wc_ran, _wc_bad = [], []
+class _WcResult(_wc_unittest.TextTestResult):
+    def startTest(self, test):
+        _wc_ran.append(test)
+        super().startTest(test)
+    def addError(self, test, err):
+        _wc_bad.append(test)
+        super().addError(test, err)
+    def addFailure(self, test, err):
+        _wc_bad.append(test)
+        super().addFailure(test, err)
+    def addUnexpectedSuccess(self, test):
+        _wc_bad.append(test)
+        super().addUnexpectedSuccess(test)
+    def addSubTest(self, test, subtest, err):
+        if err is not None:
+            _wc_bad.append(subtest)
+        super().addSubTest(test, subtest, err)
+_wc_suite = _wc_unittest.defaultTestLoader.loadTestsFromModule(_wc_sys.modules[__name__])
+_wc_unittest.TextTestRunner(stream=_wc_stderr, verbosity=1, resultclass=_WcResult).run(_wc_suite)
+if _wc_bad or not _wc_ran:
+    for _wc_stream in (_wc_stdout, _wc_stderr):
+        try:
+            _wc_stream.flush()
+        except BaseException:
+            pass
+    _wc_exit(1)
+    raise SystemExit(1)
+"""
+
+
+@dataclass
+class _Runner:
+    code: str = ""  # appended after the tests: makes them run
+    runs: bool = False  # whether anything will run the tests
+    helper: str = ""  # goes before the solution
+    problem: str = ""  # why the tests cannot be run as written (a failure, never a silent skip)
+
+
+def _decorator_names(fn: ast.AST) -> list[str]:
+    return [_call_name(d) for d in getattr(fn, "decorator_list", ())]
+
+
+def _parametrize_names(fn: ast.AST) -> set[str] | None:
+    """The argument names `mark.parametrize` supplies; None when they cannot be read statically."""
+    names: set[str] = set()
+    for d in getattr(fn, "decorator_list", ()):
+        if isinstance(d, ast.Call) and _call_name(d).endswith("parametrize") and d.args:
+            first = d.args[0]
+            if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                names.update(n.strip() for n in first.value.split(","))
+            elif isinstance(first, (ast.List, ast.Tuple)) and all(
+                    isinstance(e, ast.Constant) and isinstance(e.value, str) for e in first.elts):
+                names.update(e.value for e in first.elts)
+            else:
+                return None
+    return names
+
+
+def _params(fn: ast.FunctionDef | ast.AsyncFunctionDef, method: bool) -> list[str]:
+    """The arguments a call must supply (no default), without self/cls."""
+    args = fn.args
+    positional = [*args.posonlyargs, *args.args]
+    if method and "staticmethod" not in _decorator_names(fn):
+        positional = positional[1:]
+    required = positional[:len(positional) - len(args.defaults)] if args.defaults else positional
+    return [a.arg for a in required] + [a.arg for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is None]
+
+
+def _fixtures(body: list[ast.stmt], method: bool) -> dict[str, tuple[ast.AST, list[str], bool]]:
+    """name -> (def, the fixtures it takes, autouse) for the `@pytest.fixture` functions in `body`."""
+    found = {}
+    for node in body:
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        for d in node.decorator_list:
+            if not _call_name(d).endswith("fixture"):
+                continue
+            keywords = {k.arg: k.value for k in d.keywords} if isinstance(d, ast.Call) else {}
+            name = keywords.get("name")
+            name = name.value if isinstance(name, ast.Constant) and isinstance(name.value, str) else node.name
+            autouse = isinstance(keywords.get("autouse"), ast.Constant) and keywords["autouse"].value is True
+            found[name] = (node, _params(node, method), autouse)
+    return found
+
+
+def _optional_arg(callee: str, fn: ast.FunctionDef, arg: str, method: bool) -> str:
+    """pytest calls setup_method(method) / setup_module(module) ... with the argument only if it takes one."""
+    return f"{callee}({arg})" if _params(fn, method) else f"{callee}()"
+
+
+def _pytest_runner(test_tree: ast.Module, funcs: list, classes: list) -> _Runner:
+    """Calls for uncalled pytest-style tests, each through `_wc_test`."""
+    module_fx = _fixtures(test_tree.body, method=False)
+    top = {n.name: n for n in test_tree.body if isinstance(n, ast.FunctionDef)}
+    problems: list[str] = []
+    uses_async = False
+
+    def plan(fn, owner: str, fixtures: dict) -> tuple[list[str], list[str]] | None:
+        """(fixture names passed, autouse names) for one test, or None (a problem was recorded)."""
+        nonlocal uses_async
+        uses_async |= isinstance(fn, ast.AsyncFunctionDef)
+        given = _parametrize_names(fn)
+        wanted = [] if given is None else [p for p in _params(fn, owner != "") if p not in given]
+        auto = [name for name, (_, _, autouse) in fixtures.items() if autouse]
+        missing, seen, stack = [], set(), [*wanted, *auto]
+        while stack:  # every fixture and what it takes must be defined in the tests
+            name = stack.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            if name not in fixtures or isinstance(fixtures[name][0], ast.AsyncFunctionDef):
+                missing.append(name)
+            else:
+                stack.extend(fixtures[name][1])
+        if missing:
+            problems.append(f"{owner + '.' if owner else ''}{fn.name} needs {', '.join(sorted(missing))}")
+            return None
+        return wanted, auto
+
+    def fixture_map(fixtures: dict, bound: str = "") -> str:
+        entries = ", ".join(f"{name!r}: ({bound}{node.name}, {tuple(deps)!r})"
+                            for name, (node, deps, _) in fixtures.items())
+        return "{" + entries + "}"
+
+    lines = [f"_wc_fx = {fixture_map(module_fx)}"]
+    if "setup_module" in top:
+        lines.append(_optional_arg("setup_module", top["setup_module"], "_wc_sys.modules[__name__]", False))
+    for fn in funcs:
+        planned = plan(fn, "", module_fx)
+        if planned is None:
+            continue
+        setup = f"lambda: {_optional_arg('setup_function', top['setup_function'], fn.name, False)}" \
+            if "setup_function" in top else "None"
+        teardown = f"lambda: {_optional_arg('teardown_function', top['teardown_function'], fn.name, False)}" \
+            if "teardown_function" in top else "None"
+        lines.append(f"_wc_test({fn.name}, {tuple(planned[0])!r}, {tuple(planned[1])!r}, _wc_fx, {setup}, {teardown})")
+    for cls in classes:
+        methods = {n.name: n for n in cls.body if isinstance(n, ast.FunctionDef)}
+        class_fx = {**module_fx, **_fixtures(cls.body, method=True)}
+        for hook in ("setup_class", "teardown_class"):
+            if hook in methods:  # a classmethod, or a plain function given the class
+                methods[hook] = (hook, "classmethod" in _decorator_names(methods[hook]), methods[hook])
+        if "setup_class" in methods:
+            _, bound, node = methods["setup_class"]
+            lines.append(_optional_arg(f"{cls.name}.setup_class", node, cls.name, bound))
+        for item in cls.body:
+            if not (isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and item.name.startswith("test")):
+                continue
+            planned = plan(item, cls.name, class_fx)
+            if planned is None:
+                continue
+            hooks = []
+            for hook in ("setup_method", "teardown_method"):
+                node = methods.get(hook)
+                hooks.append(f"lambda: {_optional_arg('_wc_o.' + hook, node, '_wc_o.' + item.name, True)}"
+                             if isinstance(node, ast.FunctionDef) else "None")
+            own = {n: v for n, v in class_fx.items() if n not in module_fx or v is not module_fx[n]}
+            fixtures = f"{{**_wc_fx, **{fixture_map(own, '_wc_o.')}}}" if own else "_wc_fx"
+            lines.append(f"_wc_o = {cls.name}()")
+            lines.append(f"_wc_test(_wc_o.{item.name}, {tuple(planned[0])!r}, {tuple(planned[1])!r}, {fixtures}, "
+                         f"{hooks[0]}, {hooks[1]})")
+        if "teardown_class" in methods:
+            _, bound, node = methods["teardown_class"]
+            lines.append(_optional_arg(f"{cls.name}.teardown_class", node, cls.name, bound))
+    if "teardown_module" in top:
+        lines.append(_optional_arg("teardown_module", top["teardown_module"], "_wc_sys.modules[__name__]", False))
+    if problems:
+        return _Runner(problem="tests that cannot be run here (the runner supplies `mark.parametrize` values and "
+                               "the fixtures the tests define, not pytest's own such as capsys or tmp_path): "
+                               + "; ".join(problems))
+    calls = sum(1 for line in lines if line.startswith("_wc_test("))
+    helper = _TEST_HELPER.format(run="__import__('asyncio').run" if uses_async else "None")
+    return _Runner("\n".join(lines) + "\n", calls > 0, helper)
+
+
+def _python_runner(test_tree: ast.Module, entry_point: str | None) -> _Runner:
+    """How the tests are made to run: pytest-style tests nobody calls, unittest classes, `check`, or the
+    tests' own top-level code."""
     body = test_tree.body
     testcases = [n for n in body if isinstance(n, ast.ClassDef)
                  and any(_call_name(b).endswith("TestCase") for b in n.bases)]
-    if testcases:
-        return ("import sys as _wc_sys, unittest as _wc_unittest\n"
-                "_wc_suite = _wc_unittest.defaultTestLoader.loadTestsFromModule(_wc_sys.modules[__name__])\n"
-                "_wc_result = _wc_unittest.TextTestRunner(stream=_wc_sys.stderr, verbosity=1).run(_wc_suite)\n"
-                "if not _wc_result.wasSuccessful() or _wc_result.testsRun == 0:\n"
-                "    _wc_sys.exit(1)\n"), True
-    lines = []
     test_funcs = [n for n in body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
                   and n.name.startswith("test")]
-    test_classes = [n for n in body if isinstance(n, ast.ClassDef) and n.name.startswith("Test")]
+    test_classes = [n for n in body if isinstance(n, ast.ClassDef) and n.name.startswith("Test")
+                    and n not in testcases]
     uncalled = [f for f in test_funcs if not _py_called_anywhere(test_tree, f.name)]
+    runner = _Runner()
     if test_funcs and len(uncalled) == len(test_funcs) or test_classes and not any(
             _py_called_anywhere(test_tree, c.name) for c in test_classes):
-        for fn in uncalled:
-            if isinstance(fn, ast.FunctionDef) and (_required_args(fn) == 0 or _parametrized(fn)):
-                lines.append(f"{fn.name}()")
-        for cls in test_classes:
-            if _py_called_anywhere(test_tree, cls.name):
-                continue
-            for item in cls.body:
-                if isinstance(item, ast.FunctionDef) and item.name.startswith("test") \
-                        and (_required_args(item, method=True) == 0 or _parametrized(item)):
-                    lines.append(f"{cls.name}().{item.name}()")
-        return "\n".join(lines) + ("\n" if lines else ""), bool(lines)
+        classes = [c for c in test_classes if not _py_called_anywhere(test_tree, c.name)]
+        runner = _pytest_runner(test_tree, uncalled, classes)
+        if runner.problem:
+            return runner
+    if testcases:
+        runner.code += _UNITTEST_RUNNER
+        runner.runs = True
+    if runner.code:
+        return runner
     check = next((n for n in body if isinstance(n, ast.FunctionDef) and n.name == "check"), None)
     if check is not None and entry_point and not _py_called_anywhere(test_tree, "check"):
-        return f"check({entry_point.split('.')[0]})\n", True
+        return _Runner(f"check({entry_point.split('.')[0]})\n", True)
     # plain script: it runs itself (there is top-level code)
     runs = any(not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import,
                                   ast.ImportFrom)) for n in body)
-    return "", runs
+    return _Runner("", runs)
 
 
 def build(check: ExecutionCheck, mutation: bool) -> Built:
@@ -263,15 +549,16 @@ def build(check: ExecutionCheck, mutation: bool) -> Built:
                                                                      ast.ClassDef))}
     entry_names = set(check.entry_point.split(".")) & anywhere if check.entry_point else set()
     solution_names = (set(defined) | entry_names) - set(test_defs)
-    runner, runs = _python_runner(test_tree, check.entry_point)
-    used = solution_names & (_referenced(test_tree) | set(_referenced(ast.parse(runner)) if runner else ()))
+    runner = _python_runner(test_tree, check.entry_point)
+    used = solution_names & (_referenced(test_tree) | set(_referenced(ast.parse(runner.code)) if runner.code else ()))
     if not used:
         shadow = (set(defined) | entry_names) & set(test_defs)
         detail = (f"the tests redefine {sorted(shadow)} instead of calling the solution" if shadow
                   else "the tests never reference the solution's functions")
         return Built(static_reason="no_asserts", static_detail=detail)
-
-    if not runs:
+    if runner.problem:
+        return Built(static_reason="failed", static_detail=runner.problem)
+    if not runner.runs:
         return Built(static_reason="no_asserts",
                       static_detail="nothing in the tests runs (no calls, no runner)")
 
@@ -279,12 +566,11 @@ def build(check: ExecutionCheck, mutation: bool) -> Built:
     solution = _replace_nodes(check.solution, [(n, "pass") for n in sol_tree.body if _is_main_guard(n)])
     edits: list[tuple[ast.AST, str]] = []
     for node in ast.walk(test_tree):
-        runner_call = isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) \
-            and _call_name(node.value) in ("unittest.main", "main", "pytest.main")
-        # a bare main() is unittest's (from unittest import main) unless either side defines a main
-        if runner_call and (_call_name(node.value) != "main"
-                            or ("main" not in defined and "main" not in test_defs)):
+        if isinstance(node, (ast.Expr, ast.Raise)) and _is_runner_call(node, defined, test_defs):
             edits.append((node, "pass"))
+    exit_at_end = _final_exit(test_tree)
+    if exit_at_end is not None:  # `sys.exit(0)` after the last test: the tests are done, the marker comes next
+        edits.append((exit_at_end, "pass"))
     for node in test_tree.body:
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 \
                 and node.module.split(".")[0] not in sys.stdlib_module_names \
@@ -298,6 +584,7 @@ def build(check: ExecutionCheck, mutation: bool) -> Built:
     # there, and an imported name never shadows a function the solution defines
     edited = {id(node) for node, _ in edits}
     hoisted: list[str] = []
+    imported: dict[str, str] = {}  # name the hoisted imports bind -> the import
     for node in test_tree.body:
         if isinstance(node, (ast.Import, ast.ImportFrom)) and id(node) not in edited \
                 and not (isinstance(node, ast.ImportFrom) and node.module == "__future__"):
@@ -305,22 +592,33 @@ def build(check: ExecutionCheck, mutation: bool) -> Built:
             if segment:
                 hoisted.append(segment.strip())
                 edits.append((node, "pass"))
+                imported.update(_import_bindings(node))
+    # one namespace for both: the solution's own `gcd` would replace the `gcd` the tests import as their
+    # oracle, and the tests would then check the solution against itself
+    clash = sorted(set(imported) & _solution_bindings(sol_tree))
+    if clash:
+        return Built(static_reason="failed", static_detail=(
+            f"the tests import {', '.join(f'{n} ({imported[n]})' for n in clash)} and the solution defines "
+            f"{'that name' if len(clash) == 1 else 'those names'} too: which one the tests mean is ambiguous "
+            "(in one program the solution's would silently replace the tests' own)"))
     tests = _replace_nodes(check.tests, edits)
 
-    marker = new_marker()
+    marker, started = new_marker(), new_marker().replace("PASS", "STARTED", 1)
     fut_s, solution = _hoist_future(solution)
     fut_t, tests = _hoist_future(tests)
-    head = "\n".join([*dict.fromkeys(fut_s + fut_t), *dict.fromkeys(hoisted)])
-    tail = ("\n\n" + runner +
-            "\nimport os as _wc_os, sys as _wc_sys\n"
-            "_wc_sys.stdout.flush()\n"
-            f"_wc_os.write(1, b'\\n{marker}\\n')\n")
+    head = "\n".join([*dict.fromkeys(fut_s + fut_t), _CAPTURE + runner.helper, *dict.fromkeys(hoisted)])
+    # printed once the solution's module-level code is done: a mutant that fails without it never reached
+    # the tests, which proves nothing about them
+    start = f"_wc_write(1, b'\\n{started}\\n')\n"
+    tail = ("\n\n" + runner.code +
+            "\n_wc_stdout.flush()\n"
+            f"_wc_write(1, b'\\n{marker}\\n')\n")
 
     def assemble(sol: str) -> str:
-        return (head + "\n" if head else "") + sol + "\n\n" + tests + tail
+        return head + "\n" + sol + "\n\n" + start + tests + tail
 
-    built = Built(program=assemble(solution), marker=marker,
-                   files={"pytest.py": PYTEST_SHIM} if _imports_pytest(test_tree) else {})
+    built = Built(program=assemble(solution), marker=marker, started_marker=started,
+                  files={"pytest.py": PYTEST_SHIM} if _imports_pytest(test_tree) else {})
     if mutation:
         if check.entry_point:
             targets = {check.entry_point.split(".")[-1]} | ({check.entry_point.split(".")[0]} & set(defined))
@@ -330,11 +628,12 @@ def build(check: ExecutionCheck, mutation: bool) -> Built:
             mutant_solution, mutated = _mutate(solution, targets)
             if mutant_solution is None and targets != used:
                 mutant_solution, mutated = _mutate(solution, used)
-        except (SyntaxError, ValueError, RecursionError):  # ast.unparse of odd code
+        except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
             mutant_solution, mutated = None, ()
+            built.no_mutant = f"breaking {', '.join(sorted(targets))} failed ({type(exc).__name__})"
         if mutant_solution is not None:
             built.mutant = assemble(mutant_solution)
             built.mutated = mutated
+        elif not built.no_mutant:
+            built.no_mutant = f"{', '.join(sorted(used))} has no function body to break"
     return built
-
-
