@@ -1,3 +1,4 @@
+from wizardcoder.eval.postprocess import postprocess
 from wizardcoder.eval.problems import load_suite
 from wizardcoder.eval.programs import build_program, with_marker
 from wizardcoder.execution import new_marker
@@ -29,4 +30,40 @@ def test_full_solutions_get_the_tests_appended():
     cpp = load_suite("humaneval-cpp")[0]
     full = "bool correct_bracketing(std::string brackets) {\n    return false;\n}\n"
     text = build_program(cpp, None, full, "M")
-    assert text.startswith(cpp.prompt + "    return false;\n}\nint main()")
+    assert text.startswith(cpp.prompt + "    return false;\n")
+    assert "#undef NDEBUG\n#include <cassert>\n}\nint main()" in text
+
+
+def _run(programs):
+    from sandbox import create_sandbox
+    from wizardcoder.eval.programs import Program, run_programs
+
+    out = {}
+    with create_sandbox("local", workers=2) as sb:
+        run_programs(sb, [Program(name, 0, lang, text, m) for name, lang, text, m in programs], timeout=20,
+                     memory_mb=512, on_result=lambda p, r: out.__setitem__(p.task_id, r))
+    return out
+
+
+def test_a_cpp_completion_cannot_define_the_tests_away():
+    problem = next(p for p in load_suite("humaneval-cpp") if p.task_id.startswith("HumanEval_53_"))
+    programs = []
+    for name, completion in {"wrong": "#define assert(x) ((void)0)\n    return x - y;\n}\n",
+                             "wrong_assert_fail": "#define __assert_fail(...) ((void)0)\n    return x - y;\n}\n",
+                             "right": "#define PLUS +\n    return x PLUS y;\n}\n"}.items():
+        m = new_marker()
+        answer = postprocess(problem, completion, "completion")
+        programs.append((name, "cpp", build_program(problem, answer.completion, answer.solution, m), m))
+    out = _run(programs)
+    assert not out["wrong"].passed and not out["wrong_assert_fail"].passed
+    assert out["right"].passed, out["right"].stderr
+
+
+def test_a_java_completion_shadowing_a_jdk_class_fails_with_the_reason():
+    problem = next(p for p in load_suite("humaneval-java") if "Arrays" in p.tests)
+    m = new_marker()
+    completion = "        return null;\n    }\n    static class Arrays { static Object asList(Object... a) { return null; } }\n"
+    text = build_program(problem, completion, None, m)
+    assert m not in text and "Arrays" in text and "hide" in text
+    out = _run([("shadow", "java", text, m)])
+    assert not out["shadow"].passed and "Arrays" in out["shadow"].stderr

@@ -3,17 +3,21 @@ its result record. They run through `wizardcoder.execution` like every stage's p
 
 A program is `prompt + completion + tests` (or `solution + tests` for a full program), followed by a
 success marker with a fresh nonce per sample, printed only after every test has run: a program that
-exits 0 early (`exit(0)`, `os._exit(0)`, `System.exit(0)`) never passes.
+exits 0 early (`exit(0)`, `os._exit(0)`, `System.exit(0)`) never passes. The model's code shares the
+file with the tests, so in C++ its macros are `#undef`ed before the tests (`#define assert(x)` would
+void them), and a Java sample that declares a type or field named like a JDK class the tests use
+(`class Arrays` inside `Problem`) becomes a program that fails with the reason on stderr.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from wizardcoder.eval.problems import Problem
-from wizardcoder.execution import run_in_chunks
+from wizardcoder.execution import cpp_isolate_macros, java_shadowing, run_in_chunks
 
 log = logging.getLogger(__name__)
 
@@ -31,15 +35,28 @@ class Program:
 
 def build_program(problem: Problem, completion: str | None, solution: str | None, marker: str) -> str:
     if solution is not None and problem.language == "python":
-        text = solution.rstrip("\n") + "\n" + problem.tests
-    elif solution is not None:  # C++/Java tests open by closing the function: keep only its body
+        return with_marker(solution.rstrip("\n") + "\n" + problem.tests, "python", marker)
+    if solution is not None and problem.language != "python":  # C++/Java tests open by closing the function
         from wizardcoder.eval.postprocess import function_body
 
         body = function_body(solution, problem.entry_point)
-        text = problem.prompt + (body if body is not None else solution) + problem.tests
+        model = body if body is not None else solution
     else:
-        text = problem.prompt + (completion or "") + problem.tests
-    return with_marker(text, problem.language, marker)
+        model = completion or ""
+    if problem.language == "java":
+        shadow = java_shadowing(model, problem.tests, imports=problem.prompt)
+        if shadow:
+            return rejected_java(shadow)
+    if problem.language == "cpp":  # no macro of the model's reaches the tests (`#define assert(x)`)
+        return with_marker(problem.prompt + model + cpp_isolate_macros(model) + problem.tests, "cpp", marker)
+    return with_marker(problem.prompt + model + problem.tests, problem.language, marker)
+
+
+def rejected_java(why: str) -> str:
+    """A Java program that fails, saying `why` on stderr: a sample rejected without running it."""
+    text = json.dumps("wizardcoder: the sample was not run: " + why)
+    return ("public class Main {\n    public static void main(java.lang.String[] args) {\n"
+            f"        java.lang.System.err.println({text});\n        java.lang.System.exit(1);\n    }}\n}}\n")
 
 
 def with_marker(text: str, language: str, marker: str) -> str:
@@ -58,7 +75,8 @@ def with_marker(text: str, language: str, marker: str) -> str:
         end = stripped.rfind("}", 0, last)
         if last == -1 or end == -1:
             return text
-        return text[:end] + f'    System.out.print("\\n{marker}\\n");\n    System.out.flush();\n    ' + text[end:]
+        return (text[:end] + f'    java.lang.System.out.print("\\n{marker}\\n");\n    java.lang.System.out.flush();\n    '
+                + text[end:])
     return text
 
 

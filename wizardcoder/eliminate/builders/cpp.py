@@ -1,6 +1,7 @@
 """The C++ builder. Every `#include` of both parts first (local `#include "x.h"` lines are dropped), then the
-solution, `#undef NDEBUG` / `#include <cassert>` (so `assert` works even if the solution defined
-NDEBUG), then the tests. The tests' `main()` is renamed and called from a generated `main()` that prints the
+solution, `#undef` of every macro the solution defines and `#undef NDEBUG` / `#include <cassert>`
+(`execution.cpp_isolate_macros`: no macro of the solution, `assert` or `__assert_fail` or `exit`
+redefined, reaches the tests), then the tests. The tests' `main()` is renamed and called from a generated `main()` that prints the
 marker when it returns 0; tests without `main()` that are bare statements are wrapped in one. A
 solution's own `main()` is dropped. Static checks: `assert(`, `abort(`, `exit(<nonzero>)`,
 `return <nonzero>`, `throw` or `static_assert` in the tests, and a reference to a function or type
@@ -22,7 +23,7 @@ from wizardcoder.eliminate.builders.c_like import (
     static_verdict,
 )
 from wizardcoder.eliminate.checks import Built, ExecutionCheck
-from wizardcoder.execution import new_marker
+from wizardcoder.execution import cpp_isolate_macros, new_marker
 
 _CPP_MAIN = re.compile(r"\b(?:int|signed|auto|void)\s+main\s*\(")
 _CPP_CHECKS = re.compile(
@@ -88,7 +89,7 @@ def _program(check: ExecutionCheck, marker: str | None = None) -> Built:
                                   if re.match(r"\s*#\s*include\b", ln)))
     marker = marker or new_marker()
     program = (
-        "\n".join(includes) + "\n\n" + solution + "\n\n#undef NDEBUG\n#include <cassert>\n\n" + tests
+        "\n".join(includes) + "\n\n" + solution + "\n" + cpp_isolate_macros(solution) + "\n" + tests
         + "\n\n#include <cstdio>\n#include <iostream>\n"
         "int main(int argc, char** argv) {\n    (void)argc; (void)argv;\n"
         f"    int wizardcoder_rc = wizardcoder_tests_main({call_args});\n"

@@ -6,7 +6,9 @@ is merged into it), bare methods including `main` (placed into the solution's fi
 statements (wrapped into `main` in the solution's first class). When the tests bring a `main`, the
 solution's `main` is dropped. The tests' `main` is renamed and called from a generated `main` that
 prints the marker. Static checks: `assert`, `throw` or `System.exit(<nonzero>)`, and a reference to a
-method or type the solution defines.
+method or type the solution defines; a solution that declares a type, field or variable named like a
+JDK class the tests use (`class System`, whose `exit` would then be the solution's) is failed
+(`execution.java_shadowing`).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from wizardcoder.eliminate.builders.c_like import (
     static_verdict,
 )
 from wizardcoder.eliminate.checks import Built, ExecutionCheck
-from wizardcoder.execution import new_marker
+from wizardcoder.execution import java_shadowing, new_marker
 
 _JAVA_TYPE = re.compile(r"\b(class|interface|enum|record)\s+([A-Za-z_]\w*)")
 _JAVA_IMPORT = re.compile(r"^\s*import\s+(?:static\s+)?[\w.]+(?:\.\*)?\s*;\s*$")
@@ -121,6 +123,9 @@ def _program(check: ExecutionCheck, marker: str | None = None) -> Built:
     verdict = static_verdict(check, msol, mtests, _JAVA_CHECKS, "assert/throw/System.exit(nonzero)")
     if verdict is not None:
         return verdict
+    shadow = java_shadowing(check.solution, check.tests)
+    if shadow:
+        return Built(static_reason="failed", static_detail=shadow)
 
     sol_items, test_items = _java_items(check.solution), _java_items(check.tests)
     imports = list(dict.fromkeys(it.text.strip() for it in sol_items + test_items if it.kind == "import"))
@@ -133,7 +138,8 @@ def _program(check: ExecutionCheck, marker: str | None = None) -> Built:
         if _java_has_method(mask_c_like(test_rest, java=True)):
             test_members = test_rest
         else:  # bare statements: the body of main
-            test_members = "public static void main(String[] args) throws Throwable {\n" + test_rest + "\n}"
+            test_members = ("public static void main(java.lang.String[] args) throws java.lang.Throwable {\n"
+                            + test_rest + "\n}")
 
     def has_main(text: str) -> bool:
         return bool(_JAVA_MAIN.search(mask_c_like(text, java=True)))
@@ -146,9 +152,10 @@ def _program(check: ExecutionCheck, marker: str | None = None) -> Built:
     sol_types = [_JavaItem(_java_remove_main(t.text), "type", t.name) for t in sol_types]
     sol_members = _java_remove_main(sol_members) if sol_members else ""
     marker = marker or new_marker()
-    wrapper = ("\npublic static void main(String[] args) throws Throwable {\n"
-               "    wizardcoderTestsMain(args);\n    System.out.flush();\n    System.out.println();\n"
-               f'    System.out.println("{marker}");\n    System.out.flush();\n}}\n')
+    # fully qualified: the solution may not declare anything named `java` (java_shadowing)
+    wrapper = ("\npublic static void main(java.lang.String[] args) throws java.lang.Throwable {\n"
+               "    wizardcoderTestsMain(args);\n    java.lang.System.out.flush();\n    java.lang.System.out.println();\n"
+               f'    java.lang.System.out.println("{marker}");\n    java.lang.System.out.flush();\n}}\n')
 
     def rename_main(text: str) -> str:
         masked = mask_c_like(text, java=True)

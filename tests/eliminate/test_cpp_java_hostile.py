@@ -1,0 +1,103 @@
+"""A solution shares one file with its tests: nothing it declares may change what the tests mean.
+C++: its macros are #undef'ed before the tests; Java: a solution naming a type or field like a JDK
+class the tests use is failed without running (local sandbox always, Docker where the image exists)."""
+
+from __future__ import annotations
+
+import pytest
+
+from sandbox import create_sandbox
+from wizardcoder.eliminate import EliminateConfig
+from wizardcoder.eliminate.verify import ExecutionCheck, build, verify
+from wizardcoder.execution import SandboxConfig, cpp_isolate_macros, java_shadowing
+
+CFG = EliminateConfig()  # the mutation check on: a flag trick must not fool it either
+BACKENDS = ["local", pytest.param("docker", marks=pytest.mark.docker)]
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def sb(request):
+    with create_sandbox(request.param, workers=2) as box:
+        yield box
+
+
+def verdict(sb, language, solution, tests, entry_point):
+    (v,) = verify(sb, [ExecutionCheck("k", language, solution, tests, entry_point)], CFG,
+                  limits=SandboxConfig(timeout=10.0))
+    return v
+
+
+CPP_TESTS = "#include <cassert>\n#include <cstdlib>\n#include <cstdio>\nint main() {\n" \
+            "    if (add(2, 3) != 5) { printf(\"bad\\n\"); exit(1); }\n    assert(add(10, 1) == 11);\n    return 0;\n}\n"
+CPP_FLAG = "#include <cassert>\n#include <cstdlib>\nstatic bool add_ran = false;\n" \
+           "int add(int a, int b) { add_ran = true; return a - b; }\n"
+
+
+@pytest.mark.parametrize("macro", [
+    "#define __assert_fail(...) (add_ran ? (void)0 : std::abort())",
+    "#define assert(x) ((void)0)",
+    "# /* spaced */ define exit(c) (add_ran ? (void)0 : std::exit(c))",
+    "#def\\\nine printf(...) 0\n#define exit(c) (add_ran ? (void)0 : std::exit(c))",
+    "%:define return return add_ran ? 0 :",
+])
+def test_cpp_macros_of_the_solution_never_reach_the_tests(sb, macro):
+    v = verdict(sb, "cpp", CPP_FLAG + macro + "\n", CPP_TESTS, "add")
+    assert v.reason in ("failed", "compile_error"), (v.reason, v.stderr_tail)
+
+
+def test_cpp_isolation_undefines_every_macro_and_restores_assert():
+    block = cpp_isolate_macros("#define A 1\n#/**/define B(x) x\n#def\\\nine C\n??=define D\nint x;\n")
+    lines = block.split()
+    for name in "ABCD":
+        assert f"{name}" in lines
+    assert block.rstrip().endswith("#undef NDEBUG\n#include <cassert>")
+    program = build(ExecutionCheck("k", "cpp", "#define MOD 7\nint add(int a, int b) { return a + b; }\n",
+                                   CPP_TESTS, "add"), CFG).program
+    assert program.index("#undef MOD") < program.index("int wizardcoder_tests_main")
+
+
+def test_cpp_solution_using_its_own_macros_still_passes(sb):
+    sol = "#define SQ(x) ((x) * (x))\nint add(int a, int b) { return SQ(a) - SQ(a) + a + b; }\n"
+    assert verdict(sb, "cpp", sol, CPP_TESTS, "add").reason == "passed"
+
+
+JAVA_TESTS = ("public class SolutionTest {\n    public static void main(String[] args) {\n"
+              "        if (Solution.add(2, 3) != 5) { System.out.println(\"FAIL\"); System.exit(1); }\n"
+              "        if (Math.abs(Solution.add(-2, -3)) != 5) System.exit(1);\n    }\n}\n")
+JAVA_FLAG = "class Solution {\n    static boolean ran = false;\n    static int add(int a, int b) { ran = true; return a - b; }\n"
+
+
+@pytest.mark.parametrize("shadow", [
+    # top-level: hides java.lang.System from the whole file
+    ("}\nclass System {\n    static final java.io.PrintStream out = java.lang.System.out;\n"
+     "    static void exit(int c) { if (!Solution.ran) java.lang.System.exit(c); }\n}\n"),
+    # nested, unicode-escaped name
+    "    static class \\u004Dath { static int abs(int x) { return 5; } }\n}\n",
+    # a field obscures the type
+    "    static Object System;\n}\n",
+    # `java` hides fully qualified names
+    "    static class java {}\n}\n",
+])
+def test_java_solution_shadowing_jdk_classes_is_failed_statically(sb, shadow):
+    v = verdict(sb, "java", JAVA_FLAG + shadow, JAVA_TESTS, "add")
+    assert v.reason == "failed" and "hide" in v.stderr_tail, v
+
+
+def test_java_ordinary_solutions_are_not_taken_for_shadowing(sb):
+    sol = ("import java.util.*;\nclass Solution {\n    // plain java\n    static int add(int a, int b) {\n"
+           "        String s = \"System\"; Object o = s;\n        if (o instanceof String) { List<Integer> l = new ArrayList<>(); }\n"
+           "        return Math.addExact(a, b);\n    }\n}\nclass Stack { }\n")
+    assert java_shadowing(sol, JAVA_TESTS) is None
+    assert verdict(sb, "java", sol, JAVA_TESTS, "add").reason == "passed"
+
+
+def test_java_own_class_named_like_java_util_is_fine_unless_imported():
+    tests = "class T { public static void main(String[] a) { Stack s = new Stack(); assert s.size() == 0; } }"
+    assert java_shadowing("class Stack { int size() { return 0; } }", tests) is None
+    assert "Stack" in java_shadowing("import java.util.*;\nclass Stack { int size() { return 0; } }", tests)
+
+
+def test_java_harness_names_the_jdk_fully():
+    built = build(ExecutionCheck("k", "java", JAVA_FLAG + "}\n", JAVA_TESTS, "add"), CFG)
+    wrapper = built.program[built.program.index("wizardcoderTestsMain(args)") - 200:]
+    assert "java.lang.System.out.println" in wrapper and "(java.lang.String[] args)" in wrapper
