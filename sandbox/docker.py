@@ -206,7 +206,8 @@ class DockerSandbox(PooledSandbox):
         workers: containers serving jobs concurrently (default: os.cpu_count()).
         image: the sandbox image (build it with ``bash sandbox/build_image.sh``).
         memory_mb: memory limit of each container (the JVM and g++ need ~1 GiB); a job's own
-            ``Job.memory_mb`` is applied inside as RLIMIT_AS (Python, C++ binaries) or -Xmx (Java).
+            ``Job.memory_mb`` is applied inside as RLIMIT_AS (Python, C++ binaries) or -Xmx plus RLIMIT_DATA
+            (Java); compilers get RLIMIT_DATA max(memory_mb, 768) MiB (see sandbox/worker.py).
         cpus: CPUs per container. pids_limit: processes/threads per container (a JVM needs ~30).
         tmp_mb / work_mb: sizes of the /tmp and /work tmpfs mounts (they count against memory_mb).
         compile_timeout: seconds allowed to g++/javac, on top of the job's timeout.

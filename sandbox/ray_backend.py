@@ -72,7 +72,8 @@ class NodeSandbox:
                 log.warning("ray sandbox node %s: NO DOCKER (%s). Running the LOCAL backend, which is NOT a "
                             "security boundary.", socket.gethostname(), self.note)
         if self.backend != "docker":
-            self.sb = create_sandbox("local", workers=workers)
+            same = {k: v for k, v in docker_options.items() if k == "compile_timeout"}  # the host waits by it
+            self.sb = create_sandbox("local", workers=workers, **same)
             self.backend = "local"
 
     def info(self) -> dict:

@@ -39,6 +39,13 @@ FSIZE_LIMIT = 16 * 1024 * 1024    # RLIMIT_FSIZE for jobs: bounds the files they
 PIPE_SIZE = 1 << 20               # asked-for capacity of the output pipes (the kernel may give less)
 NPROC_LIMIT = 1024                # RLIMIT_NPROC (second line of defence; the pids cgroup is the first)
 NOFILE_LIMIT = 1024
+# Compilers get their own memory cap (RLIMIT_DATA: heap and private writable mappings, which a JVM
+# tolerates where RLIMIT_AS breaks it): g++ -O2 on <bits/stdc++.h> + <regex> peaks at ~320 MiB.
+COMPILE_MEMORY_FLOOR_MB = 768
+# A Java job's RLIMIT_DATA: its heap (-Xmx = memory_mb) + the main thread's stack + the JVM's own memory
+# (code cache, metaspace, GC, CDS, other threads' stacks: ~40 MiB idle, peaks during start-up and JIT).
+JAVA_MAIN_STACK_MB = 64
+JVM_OWN_MB = 192
 LANGUAGES = ("python", "cpp", "java")
 CATCHABLE = [s for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
                          signal.SIGUSR2, signal.SIGPIPE, signal.SIGALRM, signal.SIGTSTP, signal.SIGTTIN,
@@ -302,6 +309,7 @@ class Worker:
         program = req.get("program", "")
         marker = req.get("success_marker")
         mem_bytes = memory_mb * 1024 * 1024
+        compile_mb = max(memory_mb, COMPILE_MEMORY_FLOOR_MB)
 
         if language == "python":
             main = os.path.join(jobdir, "main.py")
@@ -312,7 +320,8 @@ class Worker:
                 raise _Infra("g++ is not installed where the sandbox runs")
             _write(os.path.join(jobdir, "main.cpp"), program)
             argv = [self.tools["g++"], "-std=c++17", "-O2", "-o", "prog", "main.cpp"]
-            step = self.spawn(("exec", argv), jobdir, iodir, "compile", compile_timeout, None, None, limit)
+            step = self.spawn(("exec", argv), jobdir, iodir, "compile", compile_timeout, None, None, limit,
+                              data_bytes=compile_mb << 20)
             if step["ok"]:
                 step = self.spawn(("exec", [os.path.join(jobdir, "prog")]), jobdir, iodir, "run", timeout,
                                   mem_bytes, marker, limit)
@@ -324,20 +333,26 @@ class Worker:
             _write(os.path.join(jobdir, source), program)
             heap = max(memory_mb, 64)
             classpath = _java_classpath()
-            argv = [self.tools["javac"], f"-J-Xmx{max(heap, 256)}m", "-J-XX:+UseSerialGC",
+            argv = [self.tools["javac"], f"-J-Xmx{max(256, compile_mb - JVM_OWN_MB)}m", "-J-XX:+UseSerialGC",
                     "-J-XX:-UsePerfData",
                     "-J-XX:TieredStopAtLevel=1", "-J-XX:ActiveProcessorCount=1", "-encoding", "UTF-8",
                     "-nowarn", "-cp", classpath, "-d", ".", source]
-            step = self.spawn(("exec", argv), jobdir, iodir, "compile", compile_timeout, None, None, limit)
+            step = self.spawn(("exec", argv), jobdir, iodir, "compile", compile_timeout, None, None, limit,
+                              data_bytes=compile_mb << 20)
             if step["ok"]:
                 main_class = find_java_main(program) or "Main"
-                argv = [self.tools["java"], "-ea", f"-Xmx{heap}m", "-Xss64m", "-XX:+UseSerialGC",
-                        "-XX:-UsePerfData", "-XX:ActiveProcessorCount=1", "-cp", classpath, main_class]
-                step = self.spawn(("exec", argv), jobdir, iodir, "run", timeout, None, marker, limit)
+                # -Xss sizes the main thread (deep recursion); ThreadStackSize after it puts every other
+                # thread back at the JVM's default 1 MiB, so thread stacks do not eat the data limit.
+                argv = [self.tools["java"], "-ea", f"-Xmx{heap}m", f"-Xss{JAVA_MAIN_STACK_MB}m",
+                        "-XX:ThreadStackSize=1024", "-XX:MaxMetaspaceSize=128m", "-XX:ReservedCodeCacheSize=64m",
+                        "-XX:+UseSerialGC", "-XX:-UsePerfData", "-XX:ActiveProcessorCount=1", "-cp", classpath,
+                        main_class]
+                step = self.spawn(("exec", argv), jobdir, iodir, "run", timeout, None, marker, limit,
+                                  data_bytes=(heap + JAVA_MAIN_STACK_MB + JVM_OWN_MB) << 20)
         return self.verdict(step, req.get("success_marker"))
 
     def spawn(self, what, jobdir: str, iodir: str, phase: str, timeout: float, mem_bytes: int | None,
-              marker: str | None = None, limit: int = OUTPUT_LIMIT) -> dict:
+              marker: str | None = None, limit: int = OUTPUT_LIMIT, data_bytes: int | None = None) -> dict:
         stdin_path = os.path.join(iodir, "stdin")
         cpu = math.ceil(timeout) + 1
         # stdout/stderr are pipes the worker drains while the job runs: output past the kept head and
@@ -359,7 +374,7 @@ class Worker:
             code = 70
             try:
                 self.inbuf = b""  # queued requests of later jobs: not for this job's eyes
-                self.child_setup(jobdir, stdin_path, out_w, err_w, cpu, mem_bytes)
+                self.child_setup(jobdir, stdin_path, out_w, err_w, cpu, mem_bytes, data_bytes)
                 if what[0] == "exec":
                     os.execve(what[1][0], what[1], os.environ)
                 else:
@@ -406,7 +421,7 @@ class Worker:
         step["ok"] = not timed_out and step["exit_code"] == 0
         return step
 
-    def child_setup(self, jobdir, stdin_path, fd_out, fd_err, cpu, mem_bytes) -> None:
+    def child_setup(self, jobdir, stdin_path, fd_out, fd_err, cpu, mem_bytes, data_bytes=None) -> None:
         os.setsid()
         for sig in CATCHABLE:
             signal.signal(sig, signal.SIG_DFL)
@@ -427,6 +442,8 @@ class Worker:
             limits.append((resource.RLIMIT_NPROC, NPROC_LIMIT))
         if mem_bytes:
             limits.append((resource.RLIMIT_AS, mem_bytes))
+        if data_bytes:
+            limits.append((resource.RLIMIT_DATA, data_bytes))
         for which, value in limits:
             hard = resource.getrlimit(which)[1]
             soft_v = value if hard == resource.RLIM_INFINITY else min(value, hard)
