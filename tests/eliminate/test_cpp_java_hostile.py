@@ -7,9 +7,10 @@ from __future__ import annotations
 import pytest
 
 from sandbox import create_sandbox
+from wizardcoder.code_isolation import cpp_isolate_macros, java_shadowing
 from wizardcoder.eliminate import EliminateConfig
 from wizardcoder.eliminate.verify import ExecutionCheck, build, verify
-from wizardcoder.execution import SandboxConfig, cpp_isolate_macros, java_shadowing
+from wizardcoder.execution import SandboxConfig
 
 CFG = EliminateConfig()  # the mutation check on: a flag trick must not fool it either
 BACKENDS = ["local", pytest.param("docker", marks=pytest.mark.docker)]

@@ -16,8 +16,9 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
+from wizardcoder.code_isolation import cpp_isolate_macros, java_shadowing
 from wizardcoder.eval.problems import Problem
-from wizardcoder.execution import cpp_isolate_macros, java_shadowing, run_in_chunks
+from wizardcoder.execution import run_in_chunks
 
 log = logging.getLogger(__name__)
 

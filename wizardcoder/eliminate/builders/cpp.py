@@ -1,6 +1,6 @@
 """The C++ builder. Every `#include` of both parts first (local `#include "x.h"` lines are dropped), then the
 solution, `#undef` of every macro the solution defines and `#undef NDEBUG` / `#include <cassert>`
-(`execution.cpp_isolate_macros`: no macro of the solution, `assert` or `__assert_fail` or `exit`
+(`code_isolation.cpp_isolate_macros`: no macro of the solution, `assert` or `__assert_fail` or `exit`
 redefined, reaches the tests), then the tests. The tests' `main()` is renamed and called from a generated `main()` that prints the
 marker when it returns 0; tests without `main()` that are bare statements are wrapped in one. A
 solution's own `main()` is dropped. Static checks: `assert(`, `abort(`, `exit(<nonzero>)`,
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 
+from wizardcoder.code_isolation import cpp_isolate_macros
 from wizardcoder.eliminate.builders.c_like import (
     C_FUNC_DEF,
     C_KEYWORDS,
@@ -23,7 +24,7 @@ from wizardcoder.eliminate.builders.c_like import (
     static_verdict,
 )
 from wizardcoder.eliminate.checks import Built, ExecutionCheck
-from wizardcoder.execution import cpp_isolate_macros, new_marker
+from wizardcoder.execution import new_marker
 
 _CPP_MAIN = re.compile(r"\b(?:int|signed|auto|void)\s+main\s*\(")
 _CPP_CHECKS = re.compile(

@@ -8,7 +8,7 @@ solution's `main` is dropped. The tests' `main` is renamed and called from a gen
 prints the marker. Static checks: `assert`, `throw` or `System.exit(<nonzero>)`, and a reference to a
 method or type the solution defines; a solution that declares a type, field or variable named like a
 JDK class the tests use (`class System`, whose `exit` would then be the solution's) is failed
-(`execution.java_shadowing`).
+(`code_isolation.java_shadowing`).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from wizardcoder.code_isolation import java_shadowing
 from wizardcoder.eliminate.builders.c_like import (
     C_KEYWORDS,
     builder,
@@ -24,7 +25,7 @@ from wizardcoder.eliminate.builders.c_like import (
     static_verdict,
 )
 from wizardcoder.eliminate.checks import Built, ExecutionCheck
-from wizardcoder.execution import java_shadowing, new_marker
+from wizardcoder.execution import new_marker
 
 _JAVA_TYPE = re.compile(r"\b(class|interface|enum|record)\s+([A-Za-z_]\w*)")
 _JAVA_IMPORT = re.compile(r"^\s*import\s+(?:static\s+)?[\w.]+(?:\.\*)?\s*;\s*$")
