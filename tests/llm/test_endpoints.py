@@ -306,10 +306,13 @@ def test_an_endpoint_that_refuses_every_request_alike_stops_the_run(make_server,
     """A parameter or model the server rejects (HTTP 400 on everything) is not a verdict on every prompt."""
     server = make_server(faults=lambda body, attempt: Fault("status", 400, message="Unsupported parameter: "
                                                              "'max_tokens'; use 'max_completion_tokens'"))
-    client = make_client(server, concurrency=1)
-    with pytest.raises(LLMEndpointConfigError, match="max_completion_tokens"):
-        list(client.generate(chat(f"task {i}") for i in range(20)))
-    assert server.requests < 10
+    for concurrency in (1, 8):  # one at a time, or many in flight (they wait for a success that never comes)
+        client = make_client(server, concurrency=concurrency, timeout=30.0)
+        started = time.monotonic()
+        with pytest.raises(LLMEndpointConfigError, match="max_completion_tokens"):
+            list(client.generate(chat(f"task {i}") for i in range(40)))
+        assert time.monotonic() - started < 10 and server.requests < 20
+        server.reset_stats()
 
 
 def test_a_refusal_before_any_success_waits_for_one_and_is_then_a_verdict(make_server, make_client):

@@ -79,7 +79,7 @@ log = logging.getLogger(__name__)
 
 RETRIED_STATUSES = (408, 409, 425, 429)  # and every 5xx; the other 4xx are refusals (401/403 abort)
 NOT_FOUND_ABORT = 3  # this many 404s before any success: the URL or model is wrong, not the prompts
-SAME_REFUSAL_ABORT = 5  # this many alike refusals before any success: the requests are refused, not the prompts
+SAME_REFUSAL_ABORT = 5  # alike refusals before any success: the requests are refused, not the prompts
 FIRST_ANSWER_WAIT = 60.0  # seconds a refusal that came before any success waits for one (else it is an error)
 
 
@@ -169,6 +169,7 @@ class OpenAIClient(LLMClient):
         self._outcome_lock = threading.Lock()
         self._answered = False  # some request got texts: a later 404 is about its prompt, not the URL
         self._first_answer: asyncio.Event | None = None  # set with _answered, on the loop
+        self._alike_refusals: asyncio.Event | None = None
         self._not_found = 0
         self._refused_first: dict[tuple[int | None, str], int] = {}  # refusals alike before any success
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -224,6 +225,7 @@ class OpenAIClient(LLMClient):
     async def _setup(self) -> None:
         self._model_lock = asyncio.Lock()
         self._first_answer = asyncio.Event()
+        self._alike_refusals = asyncio.Event()  # SAME_REFUSAL_ABORT alike refusals and no success: the run stops
         self._raw_response = getattr(httpx_module(), "Response", None)
         self._slots = asyncio.Semaphore(self.concurrency)
         self._pool = EndpointPool(
@@ -341,8 +343,7 @@ class OpenAIClient(LLMClient):
             if completion.rejected is not None:  # a refusal says nothing about the endpoint's health
                 if not self._answered:  # ... unless the endpoint has refused nothing but the same thing so far
                     said = (completion.http_status, completion.rejected)
-                    self._refused_first[said] = self._refused_first.get(said, 0) + 1
-                    if self._refused_first[said] >= SAME_REFUSAL_ABORT:
+                    if self._refused_first.get(said, 0) >= SAME_REFUSAL_ABORT:  # counted in _with_retries
                         return LLMEndpointConfigError(
                             f"the first {self._refused_first[said]} requests to {self.endpoints_label} were all "
                             f"refused alike ({completion.rejected[:300]}), and none has succeeded: the endpoint "
@@ -475,6 +476,13 @@ class OpenAIClient(LLMClient):
                         avoid = endpoint
                         last = f"{message} from {endpoint.label}"
                         continue
+                    if not self._answered and status != 404:
+                        said = (status, message)
+                        alike = self._refused_first[said] = self._refused_first.get(said, 0) + 1
+                        if alike >= SAME_REFUSAL_ABORT:  # _record stops the run; refusals waiting give up
+                            assert self._alike_refusals is not None
+                            self._alike_refusals.set()
+                            return _Failure(message, rejected=True, status=status)
                     if not self._answered and (status == 404 or (
                             pool.inflight() > 1 and not await self._first_answer_within())):
                         # nothing has been answered yet: a wrong URL, model or parameter, not this prompt; an
@@ -541,12 +549,15 @@ class OpenAIClient(LLMClient):
     async def _first_answer_within(self) -> bool:
         """Whether some request succeeds within the time one reply may take: a refusal that comes before any
         success is a verdict on the prompt only if the endpoint answers other prompts."""
-        assert self._first_answer is not None
+        assert self._first_answer is not None and self._alike_refusals is not None
+        waits = [asyncio.ensure_future(e.wait()) for e in (self._first_answer, self._alike_refusals)]
         try:
-            await asyncio.wait_for(self._first_answer.wait(), min(self.timeout, FIRST_ANSWER_WAIT))
-        except asyncio.TimeoutError:
-            return self._answered
-        return True
+            await asyncio.wait(waits, timeout=min(self.timeout, FIRST_ANSWER_WAIT),
+                               return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
+        return self._answered
 
     async def _call(
         self, client: Any, request: Request, model: str, n: int
