@@ -100,5 +100,47 @@ def test_java_own_class_named_like_java_util_is_fine_unless_imported():
 
 def test_java_harness_names_the_jdk_fully():
     built = build(ExecutionCheck("k", "java", JAVA_FLAG + "}\n", JAVA_TESTS, "add"), CFG)
-    wrapper = built.program[built.program.index("wizardcoderTestsMain(args)") - 200:]
+    wrapper = built.program[built.program.index("static void wizardcoderInit"):]
     assert "java.lang.System.out.println" in wrapper and "(java.lang.String[] args)" in wrapper
+
+
+# a table built at start-up with the entry point: the mutant (`return {};` / null) crashes there, before
+# any test runs, which says nothing about whether the tests can fail
+CPP_PRIMES = ("#include <vector>\nstd::vector<int> primes_up_to(int n) {\n    std::vector<int> out;\n"
+              "    for (int p = 2; p <= n; ++p) { bool ok = true;\n"
+              "        for (int d = 2; d * d <= p; ++d) if (p % d == 0) ok = false;\n"
+              "        if (ok) out.push_back(p); }\n    return out;\n}\n")
+CPP_TABLE = "static const int SMALLEST = primes_up_to(100).at(0);\n"
+JAVA_PRIMES = ("class Primes {\n    static int[] upTo(int n) {\n        return java.util.stream.IntStream.rangeClosed(2, n)"
+               ".filter(p -> java.util.stream.IntStream.range(2, p).noneMatch(d -> p % d == 0)).toArray();\n    }\n")
+JAVA_TABLE = "    static class Table { static final int SMALLEST = upTo(100)[0]; }\n"  # nested: initialised too
+TAUTOLOGY = {"cpp": "#include <cassert>\nint main() { auto r = primes_up_to(30); assert(r == r); return 0; }\n",
+             "java": "public class Main { public static void main(String[] a) {\n"
+                     "    int[] r = Primes.upTo(30); if (r != r) System.exit(1); } }\n"}
+REAL = {"cpp": "#include <cassert>\nint main() { assert(primes_up_to(10).size() == 4); return 0; }\n",
+        "java": "public class Main { public static void main(String[] a) {\n"
+                "    if (Primes.upTo(10).length != 4) System.exit(1); } }\n"}
+
+
+@pytest.mark.parametrize("language", ["cpp", "java"])
+def test_a_mutant_that_fails_before_the_tests_start_proves_nothing(sb, language):
+    table = CPP_PRIMES + CPP_TABLE if language == "cpp" else JAVA_PRIMES + JAVA_TABLE + "}\n"
+    plain = CPP_PRIMES if language == "cpp" else JAVA_PRIMES + "}\n"
+    entry = "primes_up_to" if language == "cpp" else "upTo"
+    v = verdict(sb, language, table, TAUTOLOGY[language], entry)
+    assert v.reason == "tests_cannot_fail" and "before the tests started" in v.stderr_tail, v
+    # the same tests without the start-up table: the mutant runs them, and they still pass
+    assert verdict(sb, language, plain, TAUTOLOGY[language], entry).reason == "tests_cannot_fail"
+    # tests that check something: the mutant reaches them and fails there
+    assert verdict(sb, language, plain, REAL[language], entry).reason == "passed"
+
+
+@pytest.mark.parametrize("language", ["cpp", "java"])
+def test_the_started_marker_comes_before_the_tests_and_is_shared_with_the_mutant(language):
+    plain = CPP_PRIMES if language == "cpp" else JAVA_PRIMES + "}\n"
+    built = build(ExecutionCheck("k", language, plain, REAL[language], None), CFG)
+    assert built.started_marker and built.started_marker != built.marker
+    call = "wizardcoder_tests_main(" if language == "cpp" else "wizardcoderTestsMain("
+    for program in (built.program, built.mutant):
+        assert program.count(built.started_marker) == 1
+        assert program.index(built.started_marker) < program.rindex(call)  # the generated main's call

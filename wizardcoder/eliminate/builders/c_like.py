@@ -164,7 +164,8 @@ def with_mutant(built: Built, check: ExecutionCheck, build_program: Callable[...
             return Built(static_reason=CANNOT_FAIL,
                          static_detail="the tests call no function of the solution: nothing they check can fail")
     if mutated is not None:
-        mutant = build_program(dataclasses.replace(check, solution=mutated), marker=built.marker)
+        mutant = build_program(dataclasses.replace(check, solution=mutated), marker=built.marker,
+                               started=built.started_marker)
         built.mutant, built.mutated = mutant.program, what
     return built
 

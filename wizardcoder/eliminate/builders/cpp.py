@@ -1,9 +1,10 @@
 """The C++ builder. Every `#include` of both parts first (local `#include "x.h"` lines are dropped), then the
 solution, `#undef` of every macro the solution defines and `#undef NDEBUG` / `#include <cassert>`
 (`code_isolation.cpp_isolate_macros`: no macro of the solution, `assert` or `__assert_fail` or `exit`
-redefined, reaches the tests), then the tests. The tests' `main()` is renamed and called from a generated `main()` that prints the
-marker when it returns 0; tests without `main()` that are bare statements are wrapped in one. A
-solution's own `main()` is dropped. Static checks: `assert(`, `abort(`, `exit(<nonzero>)`,
+redefined, reaches the tests), then the tests. The tests' `main()` is renamed and called from a
+generated `main()` that first prints the "tests started" marker (the solution's static initialisers are
+done by then), then the success marker when the tests' `main()` returns 0; tests without `main()` that
+are bare statements are wrapped in one. A solution's own `main()` is dropped. Static checks: `assert(`, `abort(`, `exit(<nonzero>)`,
 `return <nonzero>`, `throw` or `static_assert` in the tests, and a reference to a function or type
 the solution defines.
 """
@@ -59,7 +60,7 @@ def _has_c_definitions(masked: str) -> bool:
     return any(depths[m.start()] == 0 for m in C_TYPE_DEF.finditer(masked))
 
 
-def _program(check: ExecutionCheck, marker: str | None = None) -> Built:
+def _program(check: ExecutionCheck, marker: str | None = None, started: str | None = None) -> Built:
     solution, tests = check.solution, check.tests
     msol, mtests = mask_c_like(solution), mask_c_like(tests)
     verdict = static_verdict(check, msol, mtests, _CPP_CHECKS, "assert/abort/exit/throw")
@@ -89,15 +90,19 @@ def _program(check: ExecutionCheck, marker: str | None = None) -> Built:
     includes = list(dict.fromkeys(ln.strip() for ln in (solution + "\n" + tests).splitlines()
                                   if re.match(r"\s*#\s*include\b", ln)))
     marker = marker or new_marker()
+    started = started or new_marker().replace("PASS", "STARTED", 1)
     program = (
         "\n".join(includes) + "\n\n" + solution + "\n" + cpp_isolate_macros(solution) + "\n" + tests
         + "\n\n#include <cstdio>\n#include <iostream>\n"
         "int main(int argc, char** argv) {\n    (void)argc; (void)argv;\n"
+        # the solution's static initialisers have run: a mutant that fails before this line never
+        # reached the tests, which proves nothing about them
+        f'    std::printf("\\n%s\\n", "{started}");\n    std::fflush(stdout);\n'
         f"    int wizardcoder_rc = wizardcoder_tests_main({call_args});\n"
         "    std::cout.flush();\n    std::fflush(stdout);\n"
         f'    if (wizardcoder_rc == 0) {{ std::printf("\\n%s\\n", "{marker}"); std::fflush(stdout); }}\n'
         "    return wizardcoder_rc;\n}\n")
-    return Built(program=program, marker=marker)
+    return Built(program=program, marker=marker, started_marker=started)
 
 
 # build(check, mutation) -> Built: the program for a C++ check (and its mutant), or the static verdict

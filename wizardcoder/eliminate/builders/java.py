@@ -5,7 +5,8 @@ generated `class Main`); the tests are top-level types (a type with the same nam
 is merged into it), bare methods including `main` (placed into the solution's first class), or bare
 statements (wrapped into `main` in the solution's first class). When the tests bring a `main`, the
 solution's `main` is dropped. The tests' `main` is renamed and called from a generated `main` that
-prints the marker. Static checks: `assert`, `throw` or `System.exit(<nonzero>)`, and a reference to a
+first initialises the solution's types and prints the "tests started" marker, then the tests' `main`,
+then the success marker. Static checks: `assert`, `throw` or `System.exit(<nonzero>)`, and a reference to a
 method or type the solution defines; a solution that declares a type, field or variable named like a
 JDK class the tests use (`class System`, whose `exit` would then be the solution's) is failed
 (`code_isolation.java_shadowing`).
@@ -119,7 +120,7 @@ def _java_has_method(masked: str) -> bool:
     return any(m.group(1) not in C_KEYWORDS or m.group(1) == "main" for m in _JAVA_METHOD.finditer(masked))
 
 
-def _program(check: ExecutionCheck, marker: str | None = None) -> Built:
+def _program(check: ExecutionCheck, marker: str | None = None, started: str | None = None) -> Built:
     msol, mtests = mask_c_like(check.solution, java=True), mask_c_like(check.tests, java=True)
     verdict = static_verdict(check, msol, mtests, _JAVA_CHECKS, "assert/throw/System.exit(nonzero)")
     if verdict is not None:
@@ -153,8 +154,18 @@ def _program(check: ExecutionCheck, marker: str | None = None) -> Built:
     sol_types = [_JavaItem(_java_remove_main(t.text), "type", t.name) for t in sol_types]
     sol_members = _java_remove_main(sol_members) if sol_members else ""
     marker = marker or new_marker()
+    started = started or new_marker().replace("PASS", "STARTED", 1)
+    # Java initialises a class on first use: the solution's types (nested ones too) are initialised before
+    # the "tests started" marker, so a mutant whose static initialiser fails never reaches the tests
+    init = ", ".join(f'"{t.name}"' for t in sol_types)
     # fully qualified: the solution may not declare anything named `java` (java_shadowing)
-    wrapper = ("\npublic static void main(java.lang.String[] args) throws java.lang.Throwable {\n"
+    wrapper = ("\nstatic void wizardcoderInit(java.lang.Class<?> c) throws java.lang.Throwable {\n"
+               "    java.lang.Class.forName(c.getName(), true, c.getClassLoader());\n"
+               "    for (java.lang.Class<?> n : c.getDeclaredClasses()) wizardcoderInit(n);\n}\n"
+               "public static void main(java.lang.String[] args) throws java.lang.Throwable {\n"
+               f"    for (java.lang.String t : new java.lang.String[] {{{init}}}) wizardcoderInit(java.lang.Class.forName(t));\n"
+               f'    java.lang.System.out.println();\n    java.lang.System.out.println("{started}");\n'
+               "    java.lang.System.out.flush();\n"
                "    wizardcoderTestsMain(args);\n    java.lang.System.out.flush();\n    java.lang.System.out.println();\n"
                f'    java.lang.System.out.println("{marker}");\n    java.lang.System.out.flush();\n}}\n')
 
@@ -201,7 +212,7 @@ def _program(check: ExecutionCheck, marker: str | None = None) -> Built:
     parts = [*(t.text for t in sol_types), generated_main_class, *extra_types]
     parts = [_java_unpublic(p.strip()) for p in parts if p.strip()]
     program = "\n".join(imports) + "\n\n" + "\n\n".join(parts) + "\n"
-    return Built(program=program, marker=marker)
+    return Built(program=program, marker=marker, started_marker=started)
 
 
 # build(check, mutation) -> Built: the program for a Java check (and its mutant), or the static verdict
