@@ -10,6 +10,8 @@ given entry point, so the scan decides; all of them go through the real Docker s
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 
 import pytest
 
@@ -47,6 +49,12 @@ CASES = {
                       cpp_main("Acc a;\nassert(a.total == 0);"), "tests_cannot_fail"),
     # the entry point a seed named is not in the solution: the function the tests call is broken instead
     "cpp-given-entry-missing": ("cpp", CPP_ADD, cpp_main("int r = add(2, 3);\nassert(r == r);"), "tests_cannot_fail"),
+    # a reference return right after an `#include`: the mutant must compile, or the check proves nothing
+    "cpp-ref-after-include": ("cpp", "#include <vector>\nint& first(std::vector<int>& v) { return v[0]; }\n",
+                              cpp_main("std::vector<int> v{4, 5};\nassert(first(v) == 4);"), "passed"),
+    "cpp-ref-after-define-and-attribute": (
+        "cpp", "#include <vector>\n#define GET(v) \\\n  v[0]\n[[nodiscard]] auto first(std::vector<int>& v) -> int& "
+        "{ return GET(v); }\n", cpp_main("std::vector<int> v{4, 5};\nassert(first(v) == 4);"), "passed"),
     # --- C++: wrong solutions fail
     "cpp-wrong": ("cpp", "int add(int a, int b) { return a - b; }\n", cpp_main("assert(add(2, 3) == 5);"), "failed"),
     # --- C++: right tests of every shape pass
@@ -189,11 +197,44 @@ def test_weak_tests_and_wrong_solutions_are_dropped_right_ones_pass_in_docker():
         key: verdicts[key].stderr_tail[-400:] for key in CASES if got[key] != CASES[key][3]}
 
 
-@pytest.mark.xfail(strict=True, reason="break_c_like reads a preceding #include line into the return type; "
-                   "the mutant does not compile, so the verdict is tests_cannot_fail (inconclusive check)")
 def test_a_reference_return_after_an_include_is_broken_cleanly():
     mutant = break_c_like("#include <vector>\nint& first(std::vector<int>& v) { return v[0]; }\n", "first", java=False)
     assert mutant is not None and "#include <vector> int&" not in mutant
+
+
+# what comes before a definition (preprocessor lines, comments, attributes, templates, requires-clauses)
+# is no part of its return type; trailing and deduced reference returns get a default that outlives the call
+REFERENCE_RETURNS = {
+    "include": "#include <vector>\nint& first(std::vector<int>& v) { return v[0]; }\n",
+    "continued-define": ("#include <map>\n#define TABLE(x) \\\n   (x)\n[[nodiscard]] static const std::map<int, int>& "
+                         "first(int) { static std::map<int, int> t{{1, 2}}; return TABLE(t); }\n"),
+    "template-and-attribute": ("#include <vector>\ntemplate <typename T, typename A = std::allocator<T>>\n"
+                               "__attribute__((always_inline)) inline T& first(std::vector<T, A>& v) { return v[0]; }\n"),
+    "requires": ("#include <vector>\n#include <type_traits>\ntemplate <typename T> requires std::is_integral_v<T>\n"
+                 "T& first(std::vector<T>& v) { return v[0]; }\n"),
+    "comment": "#include <vector>\n/* doc { } */ // x;\nint& first(std::vector<int>& v) { return v[0]; }\n",
+    "trailing": "#include <vector>\nauto first(std::vector<int>& v) -> int& { return v[0]; }\n",
+    "deduced": "#include <vector>\nauto& first(std::vector<int>& v) { if (v.size() > 3) return v[1]; return v[0]; }\n",
+    "method-after-ifdef": ("#include <vector>\nstruct S {\n  std::vector<int> v{1};\n#ifdef X\n#endif\n"
+                           "  int& first() { return v[0]; }\n};\n"),
+}
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++")
+@pytest.mark.parametrize("solution", REFERENCE_RETURNS.values(), ids=REFERENCE_RETURNS.keys())
+def test_reference_returns_are_broken_into_code_that_compiles(solution):
+    mutant = break_c_like(solution, "first", java=False)
+    assert mutant is not None and "return v[0]" not in mutant and "return TABLE(t)" not in mutant
+    compiled = subprocess.run(["g++", "-std=c++20", "-fsyntax-only", "-x", "c++", "-"], input=mutant, text=True,
+                              capture_output=True)
+    assert compiled.returncode == 0, (mutant, compiled.stderr)
+
+
+def test_a_trailing_return_type_keeps_its_override_out():
+    src = ("struct B { virtual auto first() -> int { return 1; } };\nstruct D : B { auto first() -> int override "
+           "{ return 2; } };\nstruct E { auto first() const -> void final { } };\n")
+    broken = break_c_like(src, "first", java=False)
+    assert "-> int override { return {}; }" in broken and "-> void final { }" in broken
 
 
 PY_SOLUTION = "def twice(x):\n    return 2 * x\n\n\ndef add(a, b):\n    return a + twice(b) - b\n"

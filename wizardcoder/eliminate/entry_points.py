@@ -12,8 +12,10 @@ C++ / Java are scanned on masked text (comments and literals blanked): the candi
 functions, methods and named lambdas the solution defines (not `main`, not constructors, not names
 the tests define themselves); the one referenced inside an assertion comes first, then the one the
 tests reference first. The mutant keeps every signature, so it compiles: C++ returns `{}` (or, for a
-deduced `auto` return type, a value-initialised object of each return expression's type), Java a
-default by type (0, false, '\\0', null), void functions an empty body.
+deduced `auto` return type, a value-initialised object of each return expression's type; for a
+reference, a static default object), Java a default by type (0, false, '\\0', null), void functions an
+empty body. The return type is read from what precedes the name, less preprocessor lines, comments,
+attributes, `template <...>` and requires-clauses.
 """
 
 from __future__ import annotations
@@ -28,11 +30,17 @@ _KEYWORDS = {"if", "for", "while", "switch", "catch", "return", "sizeof", "else"
              "throw", "case", "default", "typeof", "noexcept", "alignas", "requires"}
 _MODIFIERS = {"public", "private", "protected", "static", "final", "inline", "constexpr", "consteval",
               "virtual", "synchronized", "abstract", "extern", "friend", "explicit", "default", "native",
-              "strictfp", "[[nodiscard]]"}
+              "strictfp", "__inline", "__inline__", "__extension__"}
 _NAME_PAREN = re.compile(r"(?<![\w$])(operator\s*(?:\(\s*\)|\[\s*\]|[-+*/%^&|~!=<>]{1,3})|[A-Za-z_$][\w$]*)"
                          r"\s*(?:<[^;{}()]{0,200}>\s*)?\(")
 _QUALIFIERS = re.compile(r"\s*(?:const\s*|noexcept(?:\s*\([^()]*\))?\s*|override\s*|final\s*|mutable\s*|&{1,2}\s*"
                          r"|throws\s+[\w.,\s<>]+?|->\s*(?P<trailing>[\w:<>,\s*&\[\]]+?))*\s*\{")
+# a preprocessor line with its `\`-continued lines (masked text: comments are already blank)
+_DIRECTIVE = re.compile(r"^[ \t]*(?:#|%:).*?(?:\\\n.*?)*$", re.MULTILINE)
+_ATTRIBUTES = re.compile(r"\[\[.*?\]\]|\b(?:__attribute__|__declspec|alignas)\s*\((?:[^()]|\((?:[^()]|\([^()]*\))*\))*\)",
+                         re.DOTALL)
+# a requires-clause before the return type: `requires Small<T>`, `requires (sizeof(T) > 1)`
+_REQUIRES = re.compile(r"\brequires\s+(?:\((?:[^()]|\([^()]*\))*\)|[\w:]+(?:\s*<[^;{}()]*?>)?)")
 _WINDOW = 400  # characters a return type or a qualifier list may span
 _TYPE_DEF = re.compile(r"\b(?:class|struct|interface|enum|record|union)\s+([A-Za-z_]\w*)")
 _CPP_LAMBDA = re.compile(r"(?<![\w$])([A-Za-z_]\w*)\s*=\s*\[[^\]]*\]\s*")
@@ -145,6 +153,15 @@ class _Definition:
         return self.head[-1] if self.head else ""
 
 
+def _trailing(q: re.Match, masked: str, offset: int) -> str | None:
+    """The trailing return type of a `_QUALIFIERS` match at `offset`: all of it up to the body (the lazy
+    group alone would read `-> int& {` as `int` and a ref-qualifier), less `override` / `final`."""
+    if q.group("trailing") is None:
+        return None
+    text = masked[offset + q.start("trailing"):offset + q.end() - 1]
+    return re.sub(r"(?:\s+(?:override|final)\b)+\s*$", "", text).strip() or None
+
+
 def _pairs(masked: str, opening: str, closing: str) -> dict[int, int]:
     """Index of each bracket's partner, in one pass (a scan per bracket would be quadratic on odd input)."""
     pairs, stack = {}, []
@@ -164,6 +181,8 @@ def _definitions(masked: str, name: str | None, java: bool) -> list[_Definition]
     """Function definitions (a name, a parameter list, qualifiers, a body) in masked text; only those of
     `name` when given. Calls, constructors' initialiser lists and declarations without a body are not."""
     found = []
+    if not java:  # `#include <vector>` / `#define` lines are no part of the next definition's return type
+        masked = _DIRECTIVE.sub(lambda d: re.sub(r"[^\n]", " ", d.group()), masked)
     parens, braces = _pairs(masked, "(", ")"), _pairs(masked, "{", "}")
     for m in _NAME_PAREN.finditer(masked):
         if name is not None and re.sub(r"\s+", "", m.group(1)) != name:
@@ -181,7 +200,9 @@ def _definitions(masked: str, name: str | None, java: bool) -> list[_Definition]
         prefix = masked[start + 1:m.start()]
         prefix = re.sub(r"^\s*(?:public|private|protected)\s*:", " ", prefix)  # C++ access labels
         prefix = re.sub(r"@[\w.]+(?:\s*\([^()]*\))?", " ", prefix)  # Java annotations
-        prefix = re.sub(r"\btemplate\s*<[^;{}]*?>(?=\s*[\w:])", " ", prefix)
+        prefix = _ATTRIBUTES.sub(" ", prefix)  # `[[nodiscard]]`, `__attribute__((pure))`, `alignas(8)`
+        prefix = re.sub(r"\btemplate\s*<[^;{}]*?>(?=\s*[\w:\[])", " ", prefix)
+        prefix = _REQUIRES.sub(" ", prefix)
         owner = re.search(r"(\w+)(?:<[^;{}]*>)?\s*::\s*$", prefix)
         prefix = re.sub(r"(?:[\w<>,]+::\s*)+$", " ", prefix)  # `int Solution::add(`: the class qualifier
         head = [w for w in re.split(r"\s+", prefix.strip()) if w and w not in _MODIFIERS]
@@ -195,7 +216,7 @@ def _definitions(masked: str, name: str | None, java: bool) -> list[_Definition]
         if end < 0:
             continue
         found.append(_Definition(re.sub(r"\s+", "", m.group(1)), head, body_open, end,
-                                 (q.group("trailing") or "").strip() or None, m.start(),
+                                 _trailing(q, masked, close + 1), m.start(),
                                  owner.group(1) if owner else None))
     return found
 
@@ -213,22 +234,24 @@ _JAVA_FUNCTIONAL = [
 
 def _cpp_body(definition: _Definition, solution: str, masked: str) -> str:
     """A C++ body returning a default value of the function's return type."""
-    if definition.trailing:
-        return "{ }" if definition.trailing == "void" else "{ return {}; }"
-    if definition.return_type == "void":
+    returned = definition.trailing or " ".join(definition.head)
+    if returned == "void" or not definition.trailing and definition.return_type == "void":
         return "{ }"
-    if definition.return_type.endswith("&") and not definition.return_type.startswith("auto"):
+    if definition.return_type.startswith("auto") and definition.return_type.endswith("&") and not definition.trailing:
+        # a deduced reference: each `return e;` returns a default object of e's type that outlives the call
+        return _deduced_body(solution, masked, definition.body_open, definition.body_close, reference=True)
+    if returned.endswith("&"):
         # a reference: to a default object that outlives the call (`return {};` would not compile)
-        returned = " ".join(definition.head)
         return (f"{{ static std::remove_cv_t<std::remove_reference_t<{returned}>> wizardcoder_default{{}}; "
                 "return wizardcoder_default; }")
-    if definition.return_type in ("auto", "auto&", "auto&&", "decltype(auto)") or definition.return_type.endswith(
-            ")"):  # a deduced type: each `return e;` returns a value-initialised object of e's type
+    if not definition.trailing and (definition.return_type in ("auto", "decltype(auto)")
+                                    or definition.return_type.endswith(")")):
+        # a deduced type: each `return e;` returns a value-initialised object of e's type
         return _deduced_body(solution, masked, definition.body_open, definition.body_close)
     return "{ return {}; }"
 
 
-def _deduced_body(solution: str, masked: str, body_open: int, body_close: int) -> str:
+def _deduced_body(solution: str, masked: str, body_open: int, body_close: int, reference: bool = False) -> str:
     body, mbody = solution[body_open:body_close + 1], masked[body_open:body_close + 1]
     out, last = [], 0
     for m in re.finditer(r"\breturn\b(?!\s*;)", mbody):
@@ -237,7 +260,9 @@ def _deduced_body(solution: str, masked: str, body_open: int, body_close: int) -
             continue
         expr = body[m.end():end]
         out.append(body[last:m.end()])
-        out.append(f" std::decay_t<decltype({expr.strip()})>{{}}")
+        value = f"std::decay_t<decltype({expr.strip()})>"
+        out.append(f" *[] {{ static {value} wizardcoder_default{{}}; return &wizardcoder_default; }}()" if reference
+                   else f" {value}{{}}")
         last = end
     out.append(body[last:])
     return "".join(out)
@@ -276,7 +301,7 @@ def _lambda_edits(solution: str, masked: str, name: str, java: bool) -> list[tup
             if not q:
                 continue
             definition = _Definition(name, ["auto"], params + q.end() - 1, match_brace(masked, params + q.end() - 1),
-                                     (q.group("trailing") or "").strip() or None)
+                                     _trailing(q, masked, params))
             if definition.body_close < 0:
                 continue
             edits.append((definition.body_open, definition.body_close + 1, _cpp_body(definition, solution, masked)))
