@@ -413,3 +413,33 @@ def test_the_mutant_is_edited_in_the_source_text():
     built = build(ExecutionCheck("k", "python", solution, "assert add(2, 3) == 5\n", "add"), EliminateConfig())
     assert built.mutated == ("add",) and not built.no_mutant
     assert "def add(a, b):\n    return None  # comment\n\nZERO = 0 + 0" in built.mutant
+
+
+CPP_ADD = "int add(int a, int b) { return a + b; }\n"
+JAVA_ADD = "class Solution { static int add(int a, int b) { return a + b; } }\n"
+CPP_HEAD = "#include <cassert>\n#include <cstdio>\n#include <cstdlib>\n"
+
+
+@pytest.mark.parametrize("language, tests, right", [
+    # the tests' own final exit(0): they are done, a right solution passes
+    ("cpp", CPP_HEAD + "int main() {\n    assert(add(1, 2) == 3);\n    std::puts(\"ok\");\n    std::exit(0);\n}\n", True),
+    ("cpp", CPP_HEAD + "int main() { assert(add(1, 2) == 3); if (add(0, 0) == 0) { } exit ( EXIT_SUCCESS ) ; }\n", True),
+    ("cpp", CPP_HEAD + "assert(add(1, 2) == 3);\nstd::exit(0);\n", True),  # bare statements
+    ("java", "public class T {\n    public static void main(String[] a) {\n        assert Solution.add(1, 2) == 3;\n"
+             "        System.out.println(\"ok\");\n        System.exit(0);\n    }\n}\n", True),
+    # an exit before a check, a conditional one, a non-zero one: not the end of the tests
+    ("cpp", CPP_HEAD + "int main() {\n    if (add(1, 2) == 3) exit(0);\n    assert(add(1, 2) == 4);\n}\n", False),
+    ("cpp", CPP_HEAD + "int main() {\n    assert(add(1, 2) == 3);\n    if (add(1, 2) == 3) exit(0);\n}\n", False),
+    ("cpp", CPP_HEAD + "int main() {\n    assert(add(1, 2) == 3);\n    exit(3);\n}\n", False),
+    ("java", "public class T {\n    public static void main(String[] a) {\n        if (Solution.add(1, 2) == 3) "
+             "System.exit(0);\n        assert Solution.add(1, 2) == 4;\n    }\n}\n", False),
+    ("java", "public class T {\n    public static void main(String[] a) {\n        assert Solution.add(1, 2) == 3;\n"
+             "        if (a.length == 0) System.exit(0);\n    }\n}\n", False),
+    ("java", "public class T {\n    public static void main(String[] a) {\n        assert Solution.add(1, 2) == 3;\n"
+             "        System.exit(2);\n    }\n}\n", False),
+])
+def test_only_a_final_unconditional_exit_0_of_cpp_and_java_tests_is_dropped(local, language, tests, right):
+    solution = CPP_ADD if language == "cpp" else JAVA_ADD
+    got = reasons(local, [ExecutionCheck("right", language, solution, tests, "add"),
+                          ExecutionCheck("wrong", language, solution.replace("a + b", "a * b"), tests, "add")])
+    assert got == ({"right": "passed", "wrong": "failed"} if right else {"right": "failed", "wrong": "failed"})

@@ -178,6 +178,20 @@ def builder(build_program: Callable[..., Built], java: bool) -> Callable[[Execut
     return build
 
 
+def drop_final_exit(text: str, masked: str, open_brace: int, close_brace: int, final_exit: re.Pattern) -> str:
+    """`text` with the last statement of the block `open_brace`..`close_brace` (masked positions) blanked
+    when it is an unconditional `final_exit` (`std::exit(0);`, `System.exit(0);`): the tests are done by
+    then, and the program must go on to print the success marker. Same length: positions stay valid."""
+    body = masked[open_brace + 1:close_brace].rstrip()
+    if not body.endswith(";"):
+        return text
+    start = open_brace + 1 + max(body.rfind(";", 0, len(body) - 1), body.rfind("{"), body.rfind("}")) + 1
+    end = open_brace + 1 + len(body)
+    if not final_exit.fullmatch(masked[start:end].strip()):
+        return text  # an `if (...) exit(0);`, `else exit(0);` or a loop's body is no final exit
+    return text[:start] + re.sub(r"[^\n]", " ", text[start:end]) + text[end:]
+
+
 def static_verdict(check: ExecutionCheck, msol: str, mtests: str, checks: re.Pattern, what: str) -> Built | None:
     """The "no_asserts" verdict reached without running, for masked C-like `msol` / `mtests`: the
     tests contain none of `checks` (`what` names them), or never reference the solution. None: run it."""

@@ -4,7 +4,8 @@ solution, `#undef` of every macro the solution defines and `#undef NDEBUG` / `#i
 redefined, reaches the tests), then the tests. The tests' `main()` is renamed and called from a
 generated `main()` that first prints the "tests started" marker (the solution's static initialisers are
 done by then), then the success marker when the tests' `main()` returns 0; tests without `main()` that
-are bare statements are wrapped in one. A solution's own `main()` is dropped. Static checks: `assert(`, `abort(`, `exit(<nonzero>)`,
+are bare statements are wrapped in one; a final unconditional `exit(0)` of the tests' `main()` is dropped
+(the tests are done, the marker comes next). A solution's own `main()` is dropped. Static checks: `assert(`, `abort(`, `exit(<nonzero>)`,
 `return <nonzero>`, `throw` or `static_assert` in the tests, and a reference to a function or type
 the solution defines.
 """
@@ -20,6 +21,7 @@ from wizardcoder.eliminate.builders.c_like import (
     C_TYPE_DEF,
     builder,
     depth_map,
+    drop_final_exit,
     mask_c_like,
     match_brace,
     static_verdict,
@@ -28,6 +30,8 @@ from wizardcoder.eliminate.checks import Built, ExecutionCheck
 from wizardcoder.execution import new_marker
 
 _CPP_MAIN = re.compile(r"\b(?:int|signed|auto|void)\s+main\s*\(")
+# the tests' own final `exit(0)`: the marker would never be printed
+_CPP_FINAL_EXIT = re.compile(r"(?:(?:::\s*)?std\s*::\s*|::\s*)?(?:exit|_Exit|_exit|quick_exit)\s*\(\s*(?:0|EXIT_SUCCESS)\s*\)\s*;")
 _CPP_CHECKS = re.compile(
     r"\bassert\s*\(|\bstatic_assert\s*\(|\babort\s*\(|\bexit\s*\(\s*(?!0\s*\))[^)\s]|\bEXIT_FAILURE\b"
     r"|\breturn\s+(?!0\s*;)[^;\s]|\bthrow\b")
@@ -71,11 +75,13 @@ def _program(check: ExecutionCheck, marker: str | None = None, started: str | No
         if _has_c_definitions(mtests):
             return Built(static_reason="no_asserts", static_detail="the tests define functions but no main()")
         pre = [ln for ln in tests.splitlines() if ln.lstrip().startswith("#") or ln.strip().startswith("using ")]
-        body = [ln for ln in tests.splitlines() if ln not in pre]
-        tests = "\n".join(pre) + "\nint wizardcoder_tests_main() {\n" + "\n".join(body) + "\n    return 0;\n}\n"
+        body = "{" + "\n".join(ln for ln in tests.splitlines() if ln not in pre) + "}"
+        body = drop_final_exit(body, mask_c_like(body), 0, len(body) - 1, _CPP_FINAL_EXIT)[1:-1]
+        tests = "\n".join(pre) + "\nint wizardcoder_tests_main() {\n" + body + "\n    return 0;\n}\n"
         call_args = ""
     else:
-        start, name, _, close = test_main
+        start, name, open_brace, close = test_main
+        tests = drop_final_exit(tests, mtests, open_brace, close, _CPP_FINAL_EXIT)
         params = mtests[mtests.find("(", name) + 1:mtests.find(")", name)].strip()
         call_args = "" if params in ("", "void") else "argc, argv"
         tests = (tests[:start] + "int wizardcoder_tests_main" + tests[name + 4:close] + "    return 0;\n"

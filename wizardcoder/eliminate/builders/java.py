@@ -5,8 +5,8 @@ generated `class Main`); the tests are top-level types (a type with the same nam
 is merged into it), bare methods including `main` (placed into the solution's first class), or bare
 statements (wrapped into `main` in the solution's first class). When the tests bring a `main`, the
 solution's `main` is dropped. The tests' `main` is renamed and called from a generated `main` that
-first initialises the solution's types and prints the "tests started" marker, then the tests' `main`,
-then the success marker. Static checks: `assert`, `throw` or `System.exit(<nonzero>)`, and a reference to a
+first initialises the solution's types and prints the "tests started" marker, then the tests' `main`
+(without a final unconditional `System.exit(0)`), then the success marker. Static checks: `assert`, `throw` or `System.exit(<nonzero>)`, and a reference to a
 method or type the solution defines; a solution that declares a type, field or variable named like a
 JDK class the tests use (`class System`, whose `exit` would then be the solution's) is failed
 (`code_isolation.java_shadowing`).
@@ -21,6 +21,7 @@ from wizardcoder.code_isolation import java_shadowing
 from wizardcoder.eliminate.builders.c_like import (
     C_KEYWORDS,
     builder,
+    drop_final_exit,
     mask_c_like,
     match_brace,
     static_verdict,
@@ -33,6 +34,9 @@ _JAVA_IMPORT = re.compile(r"^\s*import\s+(?:static\s+)?[\w.]+(?:\.\*)?\s*;\s*$")
 _JAVA_PACKAGE = re.compile(r"^\s*package\s+[\w.]+\s*;\s*$")
 _JAVA_MAIN = re.compile(r"\bvoid\s+main\s*\(")
 _JAVA_METHOD = re.compile(r"(?<![\w<>\[\]?,.])[\w<>\[\]?,.]+\s+([A-Za-z_]\w*)\s*\([^()]*\)\s*(?:throws\s+[\w.,\s]+)?\{")
+# the tests' own final `System.exit(0)`: the marker would never be printed
+_JAVA_FINAL_EXIT = re.compile(r"(?:java\s*\.\s*lang\s*\.\s*)?(?:System|Runtime\s*\.\s*getRuntime\s*\(\s*\))\s*\.\s*"
+                              r"(?:exit|halt)\s*\(\s*0\s*\)\s*;")
 _JAVA_CHECKS = re.compile(r"\bassert\b|\bthrow\b|\bSystem\s*\.\s*exit\s*\(\s*(?!0\s*\))[^)\s]|\bfail\s*\(")
 
 
@@ -175,6 +179,10 @@ def _program(check: ExecutionCheck, marker: str | None = None, started: str | No
         if not m:
             return text
         name = masked.rfind("main", m.start(), m.end())
+        open_brace = masked.find("{", m.end())
+        close = match_brace(masked, open_brace) if open_brace >= 0 else -1
+        if close >= 0:
+            text = drop_final_exit(text, masked, open_brace, close, _JAVA_FINAL_EXIT)
         return text[:name] + "wizardcoderTestsMain" + text[name + 4:]
 
     if test_members and has_main(test_members):
