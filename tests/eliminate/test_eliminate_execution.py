@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import re
 
 import pytest
 
@@ -348,13 +350,20 @@ class _Scripted:
         self.n += 1
         if self.n == 1:
             return [Result(Status.PASSED, 0, "ok\n", "", 0.1, "") for _ in jobs]
-        return [self.mutant for _ in jobs]
+        if self.mutant.stdout != "<started>":
+            return [self.mutant for _ in jobs]
+        # the mutant printed the program's own "tests started" marker, then failed
+        return [dataclasses.replace(self.mutant, stdout=re.search(r"WIZARDCODER-STARTED-\w+", job.program).group())
+                for job in jobs]
 
 
 @pytest.mark.parametrize("mutant, reason, why", [
     (Result(Status.FAILED, 1, "", "error: no viable conversion", 0.1, "compile_error"), "tests_cannot_fail",
      "did not compile"),
-    (Result(Status.FAILED, 1, "", "Assertion failed", 0.1, "exit code 1"), "passed", ""),  # C++/Java: no start marker
+    (Result(Status.FAILED, 1, "<started>", "Assertion failed", 0.1, "exit code 1"), "passed", ""),
+    # failed before the tests started (a static initialiser calling the broken function): proves nothing
+    (Result(Status.FAILED, 1, "", "Assertion failed", 0.1, "exit code 1"), "tests_cannot_fail",
+     "before the tests started"),
     (Result(Status.PASSED, 0, "", "", 0.1, ""), "tests_cannot_fail", "they cannot fail"),
 ])
 def test_cpp_and_java_mutants_must_show_the_tests_can_fail(mutant, reason, why):
