@@ -1,5 +1,7 @@
 """What the model's code may not change in the program that tests it: the solution (evolve) or completion
-(eval) shares one file with the tests, so nothing it declares may change what the tests' names mean.
+(eval) shares one file with the tests, so nothing it declares may change what the tests' names mean: no
+C++ macro (`cpp_isolate_macros`), no C++ definition of a libc/runtime function the harness relies on
+(`cpp_runtime_overrides`), no Java type or field named like a JDK class (`java_shadowing`).
 
 Shared by evolve's C++/Java builders (`eliminate/builders/`) and eval's programs (`eval/programs.py`).
 """
@@ -22,6 +24,184 @@ def cpp_isolate_macros(model_code: str) -> str:
     names = dict.fromkeys(m.group(1) for m in _CPP_DEFINE.finditer(spliced))
     lines = [f"#undef {n}" for n in names if n != "defined"]
     return "\n" + "\n".join([*lines, "#undef NDEBUG", "#include <cassert>"]) + "\n"
+
+
+def mask_c_like(src: str, java: bool = False) -> str:
+    """`src` with comments and string/char literal contents blanked (same length, newlines kept), so
+    regexes and brace matching on it never look inside them."""
+    out = list(src)
+    n = len(src)
+    i = 0
+
+    def blank(a: int, b: int) -> None:
+        for k in range(a, min(b, n)):
+            if out[k] != "\n":
+                out[k] = " "
+
+    while i < n:
+        c = src[i]
+        if c == "/" and src.startswith("//", i):
+            j = src.find("\n", i)
+            j = n if j < 0 else j
+            blank(i, j)
+            i = j
+        elif c == "/" and src.startswith("/*", i):
+            j = src.find("*/", i + 2)
+            j = n if j < 0 else j + 2
+            blank(i, j)
+            i = j
+        elif c == '"':
+            if java and src.startswith('"""', i):
+                j = src.find('"""', i + 3)
+                j = n if j < 0 else j + 3
+                blank(i + 1, j - 1)
+                i = j
+                continue
+            if not java and i > 0 and src[i - 1] == "R":
+                paren = src.find("(", i)
+                delim = src[i + 1:paren] if paren > 0 else ""
+                if paren > 0 and len(delim) <= 16 and "\n" not in delim:
+                    j = src.find(")" + delim + '"', paren)
+                    j = n if j < 0 else j + len(delim) + 2
+                    blank(i + 1, j - 1)
+                    i = j
+                    continue
+            j = _literal_end(src, i)
+            blank(i + 1, j)
+            i = j + 1
+        elif c == "'":
+            if not java and i > 0 and src[i - 1].isalnum() and src[i - 1] not in "uUL":  # 1'000'000
+                i += 1
+                continue
+            j = _literal_end(src, i)
+            blank(i + 1, j)
+            i = j + 1
+        else:
+            i += 1
+    return "".join(out)
+
+
+def _literal_end(src: str, start: int) -> int:
+    """Index of the quote closing the string or char literal opened at `start` (or of the newline or
+    end of text that cuts an unterminated one); backslash escapes are skipped."""
+    quote, j = src[start], start + 1
+    while j < len(src) and src[j] != quote and src[j] != "\n":
+        j += 2 if src[j] == "\\" else 1
+    return j
+
+
+# What the test harness relies on from libc and the C++ runtime (asserts, exits, signals, exceptions,
+# the marker's print): a definition of one of these in the model's code replaces it at link time (or, in
+# the same file, wins overload resolution), so a failing `assert` would no longer fail.
+_CPP_RUNTIME = frozenset("""
+    __assert_fail __assert_perror_fail __assert abort exit _exit _Exit quick_exit atexit at_quick_exit
+    raise signal sigaction kill terminate set_terminate __gxx_personality_v0 printf puts write fflush
+    fputs fwrite putchar vprintf fprintf main
+""".split())
+_CPP_RUNTIME_PREFIXES = ("__cxa_", "__gxx_", "__libc_", "_Unwind_", "__assert", "__stack_chk_")
+_CPP_ALTERNATIVE = {"<%": "{ ", "%>": "} ", "??<": "{  ", "??>": "}  "}  # same length: positions keep
+_CPP_SYMBOL_TRICK = re.compile(r"\b(?:asm|__asm__|__asm|alias|weakref|ifunc|symver|redefine_extname)\b")
+_CPP_DEFINE_TEXT = re.compile(r"^[ \t]*(?:#|%:)[ \t]*define[ \t]+([A-Za-z_]\w*)(.*)$", re.MULTILINE)
+_CPP_DIRECTIVE = re.compile(r"^[ \t]*(?:#|%:).*$", re.MULTILINE)
+_CPP_NAMESPACE_OPENER = re.compile(r"(?:\bnamespace\b[\s\w:]*|\bextern\s*\"\s*\"\s*)$")
+
+
+def _is_runtime_name(name: str) -> bool:
+    return name in _CPP_RUNTIME or name.startswith(_CPP_RUNTIME_PREFIXES)
+
+
+def _runtime_words(text: str) -> list[str]:
+    return [w for w in re.findall(r"[A-Za-z_]\w*", text) if _is_runtime_name(w)]
+
+
+def _namespace_scope(masked: str) -> list[bool]:
+    """For each position of masked C++, whether it is at namespace scope (only `namespace` and
+    `extern "C"` blocks around it, no class, function or initialiser braces)."""
+    out, stack, last = [], [], 0  # stack: one bool per open brace, True for a namespace-like block
+    for k, ch in enumerate(masked):
+        if ch == "{":
+            stack.append(bool(_CPP_NAMESPACE_OPENER.search(masked[max(last, k - 300):k].rstrip())))
+            last = k + 1
+        elif ch == "}":
+            if stack:
+                stack.pop()
+            last = k + 1
+        elif ch == ";":
+            last = k + 1
+        out.append(all(stack))
+    return out
+
+
+def cpp_runtime_overrides(model_code: str) -> str | None:
+    """Why the model's C++ code would replace a libc / C++ runtime function the tests' harness relies on
+    (`__assert_fail`, `abort`, `exit`, `signal`, `__cxa_*`, `std::terminate`, `printf`, `main`...), else
+    None: it defines a free function with such a name at namespace scope (any namespace, any linkage;
+    `Cls::write` of its own class and methods inside a class are fine, calls and declarations too), names
+    one in an `asm` label, a symbol alias or `redefine_extname`, or builds one with a macro used at
+    namespace scope. Over-reports rather than misses."""
+    code = re.sub(r"\\\r?\n", "", model_code)  # `ex\<newline>it` is `exit`
+    for alt, plain in _CPP_ALTERNATIVE.items():
+        code = code.replace(alt, plain)
+    for m in _CPP_SYMBOL_TRICK.finditer(code):  # the whole declaration: `void abort() __attribute__((alias("x")))`
+        start = max(code.rfind(";", 0, m.start()), code.rfind("}", 0, m.start()), code.rfind("{", 0, m.start()))
+        end = code.find(";", m.end())
+        named = _runtime_words(code[max(start + 1, m.start() - 2000):len(code) if end < 0 else end][:4000])
+        if named:
+            return (f"the solution gives a symbol the name `{named[0]}` (`{m.group()}`), a function the test "
+                    "harness relies on: it would replace it at link time")
+    # macros that could spell such a definition: their text names one, pastes tokens, or uses another
+    macros = {name: body for name, body in _CPP_DEFINE_TEXT.findall(code)}
+    suspect = {n for n, body in macros.items() if _runtime_words(body) or "##" in body}
+    grown = True
+    while grown:
+        more = {n for n, body in macros.items() if n not in suspect and set(re.findall(r"\w+", body)) & suspect}
+        suspect |= more
+        grown = bool(more)
+    masked = _CPP_DIRECTIVE.sub(lambda d: re.sub(r"[^\n]", " ", d.group()), mask_c_like(code))
+    scope = _namespace_scope(masked)
+    own_types = set(re.findall(r"\b(?:class|struct|union)\s+([A-Za-z_]\w*)", masked))
+    for m in re.finditer(r"[A-Za-z_]\w*", masked):
+        name = m.group()
+        if name not in macros and not _is_runtime_name(name) or not scope[m.start()] \
+                or masked[max(0, m.start() - 100):m.start()].rstrip().endswith((".", "->")):
+            continue
+        args = re.match(r"\s*\(([^;{}]*)", masked[m.end():m.end() + 2000]) if name in macros else None
+        if name in suspect or args and _runtime_words(code[m.end():m.end() + args.end()]):
+            return (f"the solution uses its macro `{name}` outside any function, with the name of a libc/C++ runtime "
+                    "function or pasted tokens: it could define a function the test harness relies on")
+        if not _is_runtime_name(name):
+            continue
+        owner = re.search(r"([A-Za-z_]\w*)\s*(?:<[^;{}()]*>)?\s*::\s*$", masked[max(0, m.start() - 200):m.start()])
+        if owner and owner.group(1) in own_types:
+            continue  # `void Logger::write(...) {` defines a method of the solution's own class
+        if _defines_function(masked, m.end()):
+            return (f"the solution defines a function named `{name}` outside any class, which would replace the "
+                    "libc / C++ runtime function of that name the test harness relies on (a failing assert or "
+                    "exit would no longer fail)")
+    return None
+
+
+def _defines_function(masked: str, after_name: int) -> bool:
+    """Whether the name ending at `after_name` starts a function definition: `(params)`, then only
+    declarator and qualifier text (`noexcept`, `-> T`, attributes, `)(int)` of a returned function
+    pointer) up to a `{`."""
+    k = after_name
+    template = re.match(r"\s*<[^;{}()]*>", masked[k:k + 300])
+    k += template.end() if template else 0
+    while k < len(masked) and masked[k].isspace():
+        k += 1
+    if k >= len(masked) or masked[k] != "(":
+        return False
+    ends = [i for i in (masked.find("{", k), masked.find(";", k)) if i >= 0]
+    if not ends or masked[min(ends)] != "{":
+        return False
+    gap = masked[k:min(ends)]
+    while True:  # balanced parentheses (parameters, noexcept(...), attributes) out
+        shorter = re.sub(r"\([^()]*\)", " ", gap)
+        if shorter == gap:
+            break
+        gap = shorter
+    return bool(re.fullmatch(r"[\s\w:<>,*&\[\]\->.)]*", gap))
 
 
 # Public top-level types of the packages Java tests name without qualification (java.lang always; the

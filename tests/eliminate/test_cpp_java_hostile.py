@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from sandbox import create_sandbox
-from wizardcoder.code_isolation import cpp_isolate_macros, java_shadowing
+from wizardcoder.code_isolation import cpp_isolate_macros, cpp_runtime_overrides, java_shadowing
 from wizardcoder.eliminate import EliminateConfig
 from wizardcoder.eliminate.verify import ExecutionCheck, build, verify
 from wizardcoder.execution import SandboxConfig
@@ -144,3 +144,61 @@ def test_the_started_marker_comes_before_the_tests_and_is_shared_with_the_mutant
     for program in (built.program, built.mutant):
         assert program.count(built.started_marker) == 1
         assert program.index(built.started_marker) < program.rindex(call)  # the generated main's call
+
+
+# a definition of a libc / C++ runtime function the harness relies on replaces it at link time (or wins
+# overload resolution in the same file): a failing assert or exit(1) would no longer fail
+CPP_OVERRIDES = {
+    "extern-c-assert-fail": ('extern "C" void __assert_fail(const char*, const char*, unsigned int, const char*) '
+                             "noexcept { }\n"),
+    "plain-exit": "void exit(int c) noexcept { if (!add_ran) std::_Exit(c); }\n",
+    "global-qualified": "void ::abort() noexcept { }\n",
+    "namespace-std": "namespace std { void terminate() noexcept { } }\n",
+    "qualified-std": "void std::terminate() noexcept { }\n",
+    "cxa-in-block": 'extern "C" { int __cxa_atexit(void (*f)(void*), void* a, void* d) { return 0; } }\n',
+    "c-linkage-in-namespace": 'namespace mine { extern "C" int puts(const char*) { return 0; } }\n',
+    "digraphs": 'extern "C" void abort() noexcept <% %>\n',
+    "spliced-name": 'extern "C" void ab\\\nort() noexcept { }\n',
+    "returns-a-function-pointer": "void (*signal(int s, void (*h)(int)))(int) { return h; }\n",
+    "template": "template <class... A> int printf(const char*, A...) { return 0; }\n",
+    "attribute-and-try": '[[noreturn]] void _Exit(int) try { for (;;) { } } catch (...) { }\n',
+    "asm-label": 'void my_abort() asm("abort");\nvoid my_abort() { }\n',
+    "alias": 'extern "C" void abort() noexcept __attribute__((alias("my_abort")));\n',
+    "pasted-by-a-macro": "#define EX ex ## it\nvoid EX(int) noexcept { }\n",
+    "spelled-by-a-macro": "#define DEF(n) void n(int) noexcept { }\nDEF(exit)\n",
+    "another-main": "namespace demo { int main() { return 0; } }\n",
+}
+CPP_ORDINARY = {
+    "calls": "int twice(int a) { if (a < -100) std::exit(0); if (a > 1000) std::abort(); return 2 * a; }\n",
+    "methods": ("struct Logger {\n    void write(const char* s) { (void)s; }\n    static void exit(int) { }\n};\n"
+                "class Out { void write(int); };\nvoid Out::write(int x) { (void)x; }\n"),
+    "declarations": 'extern "C" void abort() noexcept;\nint puts(const char*);\n',
+    "static-initialiser-calls": '#include <cstdio>\n#include <csignal>\nstatic int greeted = (std::printf(""), 0);\n'
+                                "static auto old = std::signal(SIGUSR1, SIG_IGN);\n",
+    "lambda-and-member-call": ("#include <cstdlib>\nauto bail = [](int c) { std::exit(c); };\n"
+                               "struct S { int write(int x) { return x; } } s;\nint y = s.write(3);\n"),
+    "strings-and-comments": 'const char* msg = "void exit(int) {}"; // void abort() { }\n',
+    "macro-calling-exit": ('#include <cstdio>\n#define DIE(m) do { std::puts(m); std::exit(1); } while (0)\n'
+                           'int check(int x) { if (x < -1000) DIE("no"); return x; }\n'),
+    "enumerators-and-locals": "enum class Op { write, exit };\nint local() { int write = 3; return write; }\n",
+}
+
+
+@pytest.mark.parametrize("override", CPP_OVERRIDES.values(), ids=CPP_OVERRIDES.keys())
+def test_cpp_solution_defining_a_runtime_function_is_failed_statically(override):
+    assert cpp_runtime_overrides(CPP_FLAG + override)
+    built = build(ExecutionCheck("k", "cpp", CPP_FLAG + override, CPP_TESTS, "add"), CFG)
+    assert built.static_reason == "failed" and "test harness relies on" in built.static_detail
+
+
+@pytest.mark.parametrize("code", CPP_ORDINARY.values(), ids=CPP_ORDINARY.keys())
+def test_cpp_calls_declarations_and_methods_named_like_runtime_functions_are_fine(code):
+    assert cpp_runtime_overrides(code) is None
+
+
+def test_cpp_runtime_override_verdicts_when_run(sb):
+    v = verdict(sb, "cpp", CPP_FLAG + CPP_OVERRIDES["extern-c-assert-fail"], CPP_TESTS, "add")
+    assert v.reason == "failed" and v.status == "not_run" and "__assert_fail" in v.stderr_tail, v
+    right = CPP_FLAG.replace("a - b", "a + b") + "".join(CPP_ORDINARY[k] for k in ("calls", "methods", "declarations"))
+    right += "int main() { return add(1, 2) == 3 ? 0 : 1; }\n"  # its own main is dropped, not taken for an override
+    assert verdict(sb, "cpp", right, CPP_TESTS, "add").reason == "passed"

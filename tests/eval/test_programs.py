@@ -67,3 +67,28 @@ def test_a_java_completion_shadowing_a_jdk_class_fails_with_the_reason():
     assert m not in text and "Arrays" in text and "hide" in text
     out = _run([("shadow", "java", text, m)])
     assert not out["shadow"].passed and "Arrays" in out["shadow"].stderr
+
+
+def test_a_cpp_completion_defining_a_runtime_function_fails_with_the_reason():
+    problem = next(p for p in load_suite("humaneval-cpp") if p.task_id.startswith("HumanEval_53_"))
+    programs = []
+    for name, completion in {
+        # the function closed mid-line (no stop sequence), the tests' opening `}` closing another one
+        "assert_fail": ('    return x - y; }\nextern "C" void __assert_fail(const char*, const char*, unsigned int, '
+                        "const char*) noexcept { }\nvoid unused() {\n"),
+        "exit": "    return x - y; }\nvoid exit(int c) noexcept { }\nvoid unused() {\n",
+        # calls and a method named like one are fine
+        "right": "    if (x > 100000) exit(0);\n    struct W { void write() { } } w; w.write();\n    return x + y;\n}\n",
+    }.items():
+        m = new_marker()
+        answer = postprocess(problem, completion, "completion")
+        text = build_program(problem, answer.completion, answer.solution, m)
+        assert (m in text) == (name == "right")
+        programs.append((name, "cpp", text, m))
+    out = _run(programs)
+    for name in ("assert_fail", "exit"):
+        assert not out[name].passed and "harness relies on" in out[name].stderr, out[name].stderr
+    assert out["right"].passed, out["right"].stderr
+    # every prompt of the suite, completed plainly, is no override
+    assert not [p.task_id for p in load_suite("humaneval-cpp")
+                if "not run" in build_program(p, "    return {};\n}\n", None, "M")]

@@ -5,18 +5,20 @@ A program is `prompt + completion + tests` (or `solution + tests` for a full pro
 success marker with a fresh nonce per sample, printed only after every test has run: a program that
 exits 0 early (`exit(0)`, `os._exit(0)`, `System.exit(0)`) never passes. The model's code shares the
 file with the tests, so in C++ its macros are `#undef`ed before the tests (`#define assert(x)` would
-void them), and a Java sample that declares a type or field named like a JDK class the tests use
-(`class Arrays` inside `Problem`) becomes a program that fails with the reason on stderr.
+void them), a C++ sample that defines a libc/runtime function the harness relies on (`__assert_fail`,
+`exit`) and a Java sample that declares a type or field named like a JDK class the tests use (`class
+Arrays` inside `Problem`) become programs that fail with the reason on stderr.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from wizardcoder.code_isolation import cpp_isolate_macros, java_shadowing
+from wizardcoder.code_isolation import cpp_isolate_macros, cpp_runtime_overrides, java_shadowing
 from wizardcoder.eval.problems import Problem
 from wizardcoder.execution import run_in_chunks
 
@@ -49,6 +51,9 @@ def build_program(problem: Problem, completion: str | None, solution: str | None
         if shadow:
             return rejected_java(shadow)
     if problem.language == "cpp":  # no macro of the model's reaches the tests (`#define assert(x)`)
+        override = cpp_runtime_overrides(problem.prompt + model)  # the prompt opens the function it completes
+        if override:
+            return rejected_cpp(override)
         return with_marker(problem.prompt + model + cpp_isolate_macros(model) + problem.tests, "cpp", marker)
     return with_marker(problem.prompt + model + problem.tests, problem.language, marker)
 
@@ -58,6 +63,13 @@ def rejected_java(why: str) -> str:
     text = json.dumps("wizardcoder: the sample was not run: " + why)
     return ("public class Main {\n    public static void main(java.lang.String[] args) {\n"
             f"        java.lang.System.err.println({text});\n        java.lang.System.exit(1);\n    }}\n}}\n")
+
+
+def rejected_cpp(why: str) -> str:
+    """A C++ program that fails, saying `why` on stderr: a sample rejected without running it."""
+    text = json.dumps("wizardcoder: the sample was not run: " + why, ensure_ascii=True)
+    text = re.sub(r"\\u[0-9a-fA-F]{4}", "?", text)  # a C++ string literal: no JSON \u escapes
+    return f"#include <cstdio>\nint main() {{\n    std::fputs({text}, stderr);\n    return 1;\n}}\n"
 
 
 def with_marker(text: str, language: str, marker: str) -> str:

@@ -5,7 +5,9 @@ redefined, reaches the tests), then the tests. The tests' `main()` is renamed an
 generated `main()` that first prints the "tests started" marker (the solution's static initialisers are
 done by then), then the success marker when the tests' `main()` returns 0; tests without `main()` that
 are bare statements are wrapped in one; a final unconditional `exit(0)` of the tests' `main()` is dropped
-(the tests are done, the marker comes next). A solution's own `main()` is dropped. Static checks: `assert(`, `abort(`, `exit(<nonzero>)`,
+(the tests are done, the marker comes next). A solution's own `main()` is dropped; one that defines a
+libc/runtime function the harness relies on (`__assert_fail`, `exit`...) is failed
+(`code_isolation.cpp_runtime_overrides`). Static checks: `assert(`, `abort(`, `exit(<nonzero>)`,
 `return <nonzero>`, `throw` or `static_assert` in the tests, and a reference to a function or type
 the solution defines.
 """
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from wizardcoder.code_isolation import cpp_isolate_macros
+from wizardcoder.code_isolation import cpp_isolate_macros, cpp_runtime_overrides
 from wizardcoder.eliminate.builders.c_like import (
     C_FUNC_DEF,
     C_KEYWORDS,
@@ -89,6 +91,9 @@ def _program(check: ExecutionCheck, marker: str | None = None, started: str | No
     sol_main = _find_c_main(solution, msol, _CPP_MAIN)
     if sol_main is not None:
         solution = solution[:sol_main[0]] + "/* main() of the solution removed */" + solution[sol_main[3] + 1:]
+    override = cpp_runtime_overrides(solution)  # after its own main is gone: that one is no override
+    if override:
+        return Built(static_reason="failed", static_detail=override)
     # every #include goes first, so a header only the tests include is there for the solution too
     # (`#include "solution.h"`-style local headers do not exist here: they are dropped)
     local_include = re.compile(r'^[ \t]*#[ \t]*include[ \t]*"[^"\n]*"[ \t]*$', re.MULTILINE)
