@@ -93,11 +93,12 @@ def _literal_end(src: str, start: int) -> int:
 # What the test harness relies on from libc and the C++ runtime (asserts, exits, signals, exceptions,
 # the marker's print): a definition of one of these in the model's code replaces it at link time (or, in
 # the same file, wins overload resolution), so a failing `assert` would no longer fail.
-_CPP_RUNTIME = frozenset("""
-    __assert_fail __assert_perror_fail __assert abort exit _exit _Exit quick_exit atexit at_quick_exit
-    raise signal sigaction kill terminate set_terminate __gxx_personality_v0 printf puts write fflush
-    fputs fwrite putchar vprintf fprintf main
-""".split())
+_CPP_RUNTIME = frozenset({
+    "__assert_fail", "__assert_perror_fail", "__assert", "abort", "exit", "_exit", "_Exit", "quick_exit",
+    "atexit", "at_quick_exit", "raise", "signal", "sigaction", "kill", "terminate", "set_terminate",
+    "__gxx_personality_v0", "printf", "puts", "write", "fflush", "fputs", "fwrite", "putchar", "vprintf",
+    "fprintf", "main",
+})
 _CPP_RUNTIME_PREFIXES = ("__cxa_", "__gxx_", "__libc_", "_Unwind_", "__assert", "__stack_chk_")
 _CPP_ALTERNATIVE = {"<%": "{ ", "%>": "} ", "??<": "{  ", "??>": "}  "}  # same length: positions keep
 _CPP_SYMBOL_TRICK = re.compile(r"\b(?:asm|__asm__|__asm|alias|weakref|ifunc|symver|redefine_extname)\b")
