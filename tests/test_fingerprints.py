@@ -129,7 +129,8 @@ def test_evolve_gives_its_programs_the_sandbox_timeout(tmp_path):
 
 
 def test_one_input_spelled_several_ways_keys_one_run(tmp_path, monkeypatch):
-    """`x`, `./x`, an absolute path and a symlink name the same seed file, training data or model folder."""
+    """`x`, `./x`, an absolute path and a symlink name the same seed file, training data or model folder; the
+    compile allowance (like llm.timeout) keys nothing."""
     from wizardcoder.eval.runner import EvalConfig
     from wizardcoder.eval.runner import run_dir_for as eval_run_dir
     from wizardcoder.evolve.config import EvolveConfig, run_fingerprint
@@ -144,9 +145,14 @@ def test_one_input_spelled_several_ways_keys_one_run(tmp_path, monkeypatch):
     (tmp_path / "link_model").symlink_to(tmp_path / "model")
     spellings = ["seeds.jsonl", "./seeds.jsonl", str(tmp_path / "seeds.jsonl"), "link.jsonl", "sub/../seeds.jsonl"]
     (tmp_path / "sub").mkdir()
-    evolve = {run_fingerprint(load_config(EvolveConfig, None, [f"seeds.path={s}"])) for s in spellings}
+    (tmp_path / "moved").mkdir()  # the same content elsewhere (a moved checkout, another machine) resumes too
+    (tmp_path / "moved" / "seeds.jsonl").write_bytes((tmp_path / "seeds.jsonl").read_bytes())
+    evolve = {run_fingerprint(load_config(EvolveConfig, None, [f"seeds.path={s}"]))
+              for s in [*spellings, str(tmp_path / "moved" / "seeds.jsonl")]}
     train = {train_run_dir(load_config(TrainConfig, None, [f"data.path={s}", f"model.path={m}"]))
              for s, m in zip(spellings, ["model", "./model", str(tmp_path / "model"), "link_model", "sub/../model"])}
     evals = {eval_run_dir(load_config(EvalConfig, None, [f"llm.model={m}", "llm.provider=transformers"]))
              for m in ["model", "./model", str(tmp_path / "model"), "link_model"]}
     assert len(evolve) == len(train) == len(evals) == 1
+    assert run_fingerprint(load_config(EvolveConfig, None, ["sandbox.compile_timeout=5"])) == \
+        run_fingerprint(load_config(EvolveConfig, None, []))

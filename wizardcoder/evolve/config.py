@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from wizardcoder.config import fingerprint, to_dict
@@ -145,7 +146,8 @@ _NON_RESULT_KEYS = {
     # before sending what the server would refuse anyway
     "llm": {"api_key_env", "concurrency", "max_retries", "timeout", "batch_size", "device",
             "price_per_1k_prompt", "price_per_1k_completion", "base_url", "max_context_tokens"},
-    "sandbox": {"backend", "workers", "image", "ray_address"},
+    # compile_timeout: a compiler's allowance on a busy machine, like llm.timeout (verdicts must not depend on it)
+    "sandbox": {"backend", "workers", "image", "ray_address", "compile_timeout"},
     "eliminate": {"chunk_size", "tail_chars"},
     "output": {"dir", "root", "report", "fsync"},
 }
@@ -153,14 +155,13 @@ _NON_RESULT_KEYS = {
 
 def result_fields(cfg: EvolveConfig) -> dict[str, Any]:
     """The parts of `cfg` that change results (what the run directory's fingerprint covers)."""
-    from wizardcoder.content_id import local_path
-
     data = to_dict(cfg)
     for section, keys in _NON_RESULT_KEYS.items():
         for key in keys:
             data.get(section, {}).pop(key, None)
-    if "path" in data.get("seeds", {}):  # one seed file, however it is spelled (its content is hashed too)
-        data["seeds"]["path"] = local_path(data["seeds"]["path"])
+    seeds = data.get("seeds", {})
+    if seeds.get("path") and Path(seeds["path"]).expanduser().exists():
+        seeds["path"] = None  # a local file or folder: its content is keyed (seeds_sha256), not where it lies
     return data
 
 
@@ -177,8 +178,6 @@ def run_fingerprint(cfg: EvolveConfig) -> str:
 
 def seeds_sha256(cfg: EvolveConfig) -> str | None:
     """A SHA-256 of the seed file or folder (the built-in set included); None for a hub dataset name."""
-    from pathlib import Path
-
     from wizardcoder.content_id import content_sha256
     from wizardcoder.evolve.seeds import builtin_seed_file
 
