@@ -443,3 +443,13 @@ def test_only_a_final_unconditional_exit_0_of_cpp_and_java_tests_is_dropped(loca
     got = reasons(local, [ExecutionCheck("right", language, solution, tests, "add"),
                           ExecutionCheck("wrong", language, solution.replace("a + b", "a * b"), tests, "add")])
     assert got == ({"right": "passed", "wrong": "failed"} if right else {"right": "failed", "wrong": "failed"})
+
+
+@pytest.mark.parametrize("separator", ["\x0c", "\u2028", "\x1c", "\x85"])
+def test_line_separators_inside_string_literals_survive_the_future_import_hoist(separator):
+    """str.splitlines also splits on form feeds and other separators: a literal holding one was cut in two."""
+    solution = f"from __future__ import annotations\n\ndef sep() -> str:\n    return '{separator}'\n"
+    tests = f"assert sep() == {separator!r}\n"
+    built = build(ExecutionCheck("k", "python", solution, tests, "sep"), EliminateConfig())
+    compile(built.program, "program.py", "exec")
+    compile(built.mutant, "mutant.py", "exec")

@@ -155,12 +155,12 @@ def _referenced(tree: ast.AST) -> set[str]:
 def _hoist_future(src: str) -> tuple[list[str], str]:
     """(`from __future__` lines, src without them): they must come first in the merged program."""
     futures, rest = [], []
-    for line in src.splitlines():
+    for line in _lines(src):  # not str.splitlines: a form feed inside a string literal is no line end
         if re.match(r"\s*from\s+__future__\s+import\b", line) and not line.startswith((" ", "\t")):
             futures.append(line.strip())
         else:
             rest.append(line)
-    return futures, "\n".join(rest)
+    return futures, "".join(rest)
 
 
 def _py_called_anywhere(tree: ast.Module, name: str) -> bool:
