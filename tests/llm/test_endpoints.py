@@ -327,11 +327,17 @@ def test_a_refusal_before_any_success_waits_for_one_and_is_then_a_verdict(make_s
     assert all(got[i].ok for i in (1, 2, 3)) and server.attempts["too long"] == 1
 
 
-def test_a_refusal_before_any_success_is_an_error_when_none_comes(make_server, make_client):
-    server = make_server(faults=lambda body, attempt: Fault("status", 400, message=f"bad {body_text(body)}"))
-    client = make_client(server, concurrency=4, timeout=1.0)
-    got = dict(client.generate([chat(f"p{i}") for i in range(4)]))
-    assert all(c.error is not None and c.rejected is None for c in got.values())  # asked again by a rerun
+def test_a_refusal_before_any_success_waits_only_while_a_success_can_come(make_server, make_client):
+    """The other request in flight fails (503, no retries left): nothing can succeed any more, so the refusal
+    is decided then, as the prompt's verdict, not after the whole timeout."""
+    server = make_server(latency=lambda body: 1.0 if "slow" in body_text(body) else 0.0,
+                         faults=lambda body, attempt: Fault("status", 400, message="bad")
+                         if "bad" in body_text(body) else Fault.server_error(503))
+    client = make_client(server, concurrency=2, timeout=20.0, max_retries=0)
+    started = time.monotonic()
+    got = dict(client.generate([chat("slow one"), chat("bad one")]))
+    assert time.monotonic() - started < 5
+    assert got[0].error is not None and got[1].rejected is not None and got[1].error is None
 
 
 def test_a_refusal_by_one_endpoint_is_asked_of_another(make_server, make_client):
@@ -342,3 +348,29 @@ def test_a_refusal_by_one_endpoint_is_asked_of_another(make_server, make_client)
     got = dict(client.generate([chat(f"p{i}") for i in range(12)]))
     assert all(c.ok for c in got.values()) and client.usage.rejected == 0
     assert bad.requests > 0  # it was asked, and refused
+
+
+def test_refusals_waiting_for_a_success_do_not_wait_for_each_other(make_server, make_client):
+    """Four prompts each refused in their own words, nothing else in flight: no success can come, so each is
+    its prompt's verdict at once (they waited the timeout for each other)."""
+    server = make_server(faults=lambda body, attempt: Fault("status", 400, message=f"too long: {body_text(body)}"))
+    client = make_client(server, concurrency=4, timeout=20.0)
+    started = time.monotonic()
+    got = dict(client.generate([chat(f"p{i}") for i in range(4)]))
+    assert time.monotonic() - started < 5
+    assert all(c.rejected is not None and c.error is None for c in got.values())
+    assert server.requests == 4
+
+
+def test_an_endpoint_whose_models_reply_is_no_list_comes_back_after_an_outage(make_server, make_client):
+    """The re-probe takes any answer as alive, as the preflight does (it did not for an odd /models body)."""
+    odd = make_server(models_reply=b"<html>ok</html>")
+    good = make_server()
+    client = make_client(good, base_url=[odd.url, good.url], endpoint_cooldown=0.2)
+    client.preflight()
+    assert client._pool is not None
+    endpoint = next(e for e in client._pool.endpoints if e.url == odd.url)
+    import asyncio
+
+    problem = asyncio.run_coroutine_threadsafe(client._pool.probe(endpoint), client._loop).result(10)
+    assert problem is None

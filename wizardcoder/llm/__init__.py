@@ -14,6 +14,7 @@ Importing this package is cheap: openai, torch and transformers load only when a
 
 from wizardcoder.llm.base import (
     REQUEST_REJECTED,
+    WAIT,
     Completion,
     LLMAuthError,
     LLMClient,
@@ -26,6 +27,7 @@ from wizardcoder.llm.config import LLMConfig, LLMConfigError, create_client
 
 __all__ = [
     "REQUEST_REJECTED",
+    "WAIT",
     "Completion",
     "LLMAuthError",
     "LLMClient",

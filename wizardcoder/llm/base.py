@@ -230,6 +230,17 @@ def truncate_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
 ProgressFn = Callable[[Completion], None]
 
 
+class _Wait:
+    def __repr__(self) -> str:
+        return "WAIT"
+
+
+# What a request source passed to `generate` may yield when it has nothing to send until an answer comes in
+# (its next requests depend on the answers due): a concurrent client then waits for one before asking again.
+# A source yields it only while requests of its own are in flight.
+WAIT = _Wait()
+
+
 class LLMClient:
     """The interface: `generate` (streaming, completion order), `complete`, `usage`, `close`, `with`."""
 

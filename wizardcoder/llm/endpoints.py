@@ -114,6 +114,12 @@ def connection_detail(exc: BaseException) -> str:
     return f"connection refused ({detail})" if refused and "refused" not in detail.lower() else detail
 
 
+async def list_models(endpoint: Endpoint, timeout: float) -> Any:
+    """`GET /models` as the raw HTTP response (`model_ids` parses its body: servers answer odd shapes)."""
+    client = endpoint.clients[0]
+    return await client.get("/models", cast_to=httpx_module().Response, options={"timeout": timeout})
+
+
 def model_ids(body: bytes) -> list[str] | None:
     """The model ids of a `GET /models` reply (`{"data": [{"id": ...}, ...]}`); None when it is not such a list."""
     try:
@@ -292,7 +298,7 @@ class EndpointPool:
         import openai
 
         try:
-            await endpoint.clients[0].models.list(timeout=self.probe_timeout)
+            await list_models(endpoint, self.probe_timeout)  # any answer is alive, a model list or not
         except openai.APIStatusError as exc:
             return None if exc.status_code < 500 else f"HTTP {exc.status_code}"
         except openai.APITimeoutError as exc:
@@ -342,8 +348,7 @@ class EndpointPool:
         import openai
 
         try:
-            listing = await endpoint.clients[0].get("/models", cast_to=httpx_module().Response,
-                                                    options={"timeout": timeout})
+            listing = await list_models(endpoint, timeout)
         except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
             raise auth_error(exc, endpoint) from exc
         except openai.NotFoundError:

@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from wizardcoder.llm.base import (
+    WAIT,
     Completion,
     LLMAuthError,
     LLMClient,
@@ -170,6 +171,8 @@ class OpenAIClient(LLMClient):
         self._answered = False  # some request got texts: a later 404 is about its prompt, not the URL
         self._first_answer: asyncio.Event | None = None  # set with _answered, on the loop
         self._alike_refusals: asyncio.Event | None = None
+        self._refusals_waiting = 0  # refusals before any success waiting for one (on the loop)
+        self._request_done: asyncio.Event | None = None  # set (and replaced) when an attempt ends, for them
         self._not_found = 0
         self._refused_first: dict[tuple[int | None, str], int] = {}  # refusals alike before any success
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -226,6 +229,7 @@ class OpenAIClient(LLMClient):
         self._model_lock = asyncio.Lock()
         self._first_answer = asyncio.Event()
         self._alike_refusals = asyncio.Event()  # SAME_REFUSAL_ABORT alike refusals and no success: the run stops
+        self._request_done = asyncio.Event()
         self._raw_response = getattr(httpx_module(), "Response", None)
         self._slots = asyncio.Semaphore(self.concurrency)
         self._pool = EndpointPool(
@@ -294,6 +298,10 @@ class OpenAIClient(LLMClient):
                         request = next(source)
                     except StopIteration:
                         exhausted = True
+                        break
+                    if request is WAIT:  # nothing to send until an answer is in
+                        if not pending:
+                            raise RuntimeError("the request source yielded WAIT with no request in flight")
                         break
                     if not isinstance(request, Request):
                         raise TypeError(f"generate() takes Request objects, got {type(request).__name__}")
@@ -482,9 +490,9 @@ class OpenAIClient(LLMClient):
                         if alike >= SAME_REFUSAL_ABORT:  # _record stops the run; refusals waiting give up
                             assert self._alike_refusals is not None
                             self._alike_refusals.set()
+                            endpoint.counts["rejected"] += 1
                             return _Failure(message, rejected=True, status=status)
-                    if not self._answered and (status == 404 or (
-                            pool.inflight() > 1 and not await self._first_answer_within())):
+                    if not self._answered and (status == 404 or not await self._refusal_stands()):
                         # nothing has been answered yet: a wrong URL, model or parameter, not this prompt; an
                         # error (asked again), which _record counts toward stopping the run
                         return _Failure(f"{message} (no request has succeeded yet: not taken as this prompt's "
@@ -529,6 +537,9 @@ class OpenAIClient(LLMClient):
                 return texts, reasons, p_tok, c_tok
             finally:
                 endpoint.release(shard)
+                if self._refusals_waiting:  # they wait while requests that could succeed are in flight
+                    done, self._request_done = self._request_done, asyncio.Event()
+                    done.set()
             if ((busy or not endpoint.healthy) and pool.any_ready(other_than=endpoint)
                     and failovers < 4 * len(pool.endpoints)):
                 failovers += 1  # its endpoint is out or busy: go to another at once, the retry budget untouched
@@ -546,17 +557,31 @@ class OpenAIClient(LLMClient):
             await asyncio.sleep(delay)
         return _Failure(f"gave up after {attempt + 1 + failovers} attempts, last: {last}")
 
-    async def _first_answer_within(self) -> bool:
-        """Whether some request succeeds within the time one reply may take: a refusal that comes before any
-        success is a verdict on the prompt only if the endpoint answers other prompts."""
-        assert self._first_answer is not None and self._alike_refusals is not None
-        waits = [asyncio.ensure_future(e.wait()) for e in (self._first_answer, self._alike_refusals)]
+    async def _refusal_stands(self) -> bool:
+        """Before any success, whether a refusal is the prompt's verdict: yes once another request succeeds (the
+        endpoint answers other prompts), or once nothing else in flight could (every request was refused: each
+        prompt is at fault); no, an error asked again, if no success comes within the time a reply may take.
+        Alike refusals (SAME_REFUSAL_ABORT) stop the run instead."""
+        assert self._first_answer is not None and self._alike_refusals is not None and self._pool is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + min(self.timeout, FIRST_ANSWER_WAIT)
+        self._refusals_waiting += 1
         try:
-            await asyncio.wait(waits, timeout=min(self.timeout, FIRST_ANSWER_WAIT),
-                               return_when=asyncio.FIRST_COMPLETED)
+            while not (self._answered or self._alike_refusals.is_set()):
+                if self._pool.inflight() - self._refusals_waiting <= 0:
+                    return True  # nothing left that could succeed
+                left = deadline - loop.time()
+                if left <= 0:
+                    return False
+                waits = [asyncio.ensure_future(e.wait())
+                         for e in (self._first_answer, self._alike_refusals, self._request_done)]
+                try:
+                    await asyncio.wait(waits, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    for waiting in waits:
+                        waiting.cancel()
         finally:
-            for waiting in waits:
-                waiting.cancel()
+            self._refusals_waiting -= 1
         return self._answered
 
     async def _call(
