@@ -16,14 +16,35 @@ _GAP = r"(?:[ \t\f\v]|/\*.*?\*/)"
 _CPP_DEFINE = re.compile(rf"(?:#|%:|\?\?=){_GAP}*define{_GAP}+([A-Za-z_]\w*)", re.DOTALL)
 
 
-def cpp_isolate_macros(model_code: str) -> str:
-    """Preprocessor lines to put between the model's C++ code and the tests: `#undef` of every macro the
-    code defines (`#define assert(x)`, `__assert_fail`, `exit`, `return`, `main`, `cout`...), then
-    assert restored (`#undef NDEBUG`, `#include <cassert>`), so the tests see none of its macros."""
+def _defined_macros(model_code: str) -> list[str]:
     spliced = re.sub(r"\\\r?\n", "", model_code)  # `#def\<newline>ine` is `#define`
-    names = dict.fromkeys(m.group(1) for m in _CPP_DEFINE.finditer(spliced))
-    lines = [f"#undef {n}" for n in names if n != "defined"]
+    return [n for n in dict.fromkeys(m.group(1) for m in _CPP_DEFINE.finditer(spliced)) if n != "defined"]
+
+
+def cpp_save_macros(model_code: str) -> str:
+    """Preprocessor lines to put before the model's C++ code (after the headers): each macro it defines, as
+    the headers left it, saved (`#pragma push_macro`) for `cpp_isolate_macros` to put back."""
+    names = _defined_macros(model_code)
+    return "\n" + "".join(f'#pragma push_macro("{n}")\n' for n in names) if names else ""
+
+
+def cpp_isolate_macros(model_code: str) -> str:
+    """Preprocessor lines to put between the model's C++ code and the tests: every macro the code defines
+    (`#define assert(x)`, `__assert_fail`, `exit`, `return`, `main`, `cout`...) undefined and put back as the
+    headers had it (`#pragma pop_macro`: a solution guarding `M_PI` leaves the tests `<cmath>`'s), then assert
+    restored (`#undef NDEBUG`, `#include <cassert>`), so the tests see none of its macros. The model code may
+    not use push_macro/pop_macro/_Pragma itself (`cpp_runtime_overrides` refuses it)."""
+    lines = [line for n in _defined_macros(model_code)
+             for line in (f"#undef {n}", f'#pragma pop_macro("{n}")')]
     return "\n" + "\n".join([*lines, "#undef NDEBUG", "#include <cassert>"]) + "\n"
+
+
+def after_includes(prompt: str) -> int:
+    """Where the header lines that open a C++ prompt end (the place for `cpp_save_macros`)."""
+    end = 0
+    for m in re.finditer(r"^[ \t]*#[ \t]*(?:include|import)\b[^\n]*(?:\n|$)", prompt, re.MULTILINE):
+        end = m.end()
+    return end
 
 
 def mask_c_like(src: str, java: bool = False) -> str:
@@ -141,9 +162,13 @@ def cpp_runtime_overrides(model_code: str) -> str | None:
     one in an `asm` label, a symbol alias or `redefine_extname`, or builds one with a macro used at
     namespace scope. Over-reports rather than misses."""
     code = re.sub(r"\\\r?\n", "", model_code)  # `ex\<newline>it` is `exit`
+    if re.search(r"\b(?:push_macro|pop_macro|_Pragma|__pragma)\b", code):  # would unbalance cpp_isolate_macros
+        return "the solution uses #pragma push_macro/pop_macro or _Pragma, which could bring its macros back"
     for alt, plain in _CPP_ALTERNATIVE.items():
         code = code.replace(alt, plain)
-    for m in _CPP_SYMBOL_TRICK.finditer(code):  # the whole declaration: `void abort() __attribute__((alias("x")))`
+    # the keyword outside comments and strings (directives stay: `#pragma redefine_extname`); the names in the
+    # raw text of the whole declaration, `asm` labels being string literals: `void abort() asm("exit")`
+    for m in _CPP_SYMBOL_TRICK.finditer(mask_c_like(code)):
         start = max(code.rfind(";", 0, m.start()), code.rfind("}", 0, m.start()), code.rfind("{", 0, m.start()))
         end = code.find(";", m.end())
         named = _runtime_words(code[max(start + 1, m.start() - 2000):len(code) if end < 0 else end][:4000])
@@ -303,10 +328,10 @@ def java_shadowing(model_code: str, tests: str, imports: str = "") -> str | None
     (java.lang's always; an imported package's when the program imports it: a top-level `class System`
     hides java.lang.System from the whole file, a nested one from its class and subclasses), or
     anything named `java` (which hides fully qualified names). `imports`: other text whose imports count
-    (the prompt). Over-reports rather than misses: the text is searched as is, strings and comments
-    included."""
+    (the prompt). Over-reports rather than misses, except inside comments and string literals."""
     code, tests = _java_unescape(model_code), _java_unescape(tests)
     both = code + "\n" + tests + "\n" + _java_unescape(imports)
+    code = mask_c_like(code, java=True)  # declarations only: "expected a String, got null" declares nothing
     shadowable = set(_JAVA_TYPES["java.lang"])
     for pkg, name in _JAVA_IMPORT.findall(both):
         if name == "*":

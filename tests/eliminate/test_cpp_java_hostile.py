@@ -202,3 +202,33 @@ def test_cpp_runtime_override_verdicts_when_run(sb):
     right = CPP_FLAG.replace("a - b", "a + b") + "".join(CPP_ORDINARY[k] for k in ("calls", "methods", "declarations"))
     right += "int main() { return add(1, 2) == 3 ? 0 : 1; }\n"  # its own main is dropped, not taken for an override
     assert verdict(sb, "cpp", right, CPP_TESTS, "add").reason == "passed"
+
+
+# ---------------------------------------------------------------- no false positives on ordinary code
+
+
+def test_words_in_java_comments_and_strings_declare_nothing():
+    tests = 'public class Main { public static void main(String[] a) { String s = "x"; System.exit(0); } }'
+    sol = ('class Sol {\n  /** @return a String, or null (a String) */\n  static int f(String s) {\n'
+           '    if (s == null) throw new IllegalArgumentException("expected a String, got null");\n'
+           '    return 1;\n  }\n}\n')
+    assert java_shadowing(sol, tests) is None
+    assert java_shadowing("class System { static void exit(int c) {} }", tests) is not None
+
+
+def test_words_in_cpp_comments_and_strings_name_no_symbol():
+    assert cpp_runtime_overrides('// Read the alias table, then print\n#include <cstdio>\n'
+                                 'void show() { std::puts("asm alias"); }\n') is None
+    assert cpp_runtime_overrides('extern "C" void abort() __attribute__((alias("show")));\n') is not None
+    assert cpp_runtime_overrides("#pragma redefine_extname exit myexit\n") is not None
+    assert cpp_runtime_overrides('#pragma pop_macro("assert")\n') is not None  # would undo the isolation
+
+
+def test_a_solution_guarding_a_header_macro_leaves_the_tests_the_headers(sb):
+    """`#ifndef M_PI / #define M_PI` is common; undefining M_PI after the solution left the tests without it."""
+    sol = ("#include <cmath>\n#ifndef M_PI\n#define M_PI 3.14159265358979323846\n#endif\n"
+           "double circle_area(double r) { return M_PI * r * r; }\n")
+    tests = ("#include <cassert>\n#include <cmath>\nint main() {\n"
+             "  assert(std::fabs(circle_area(1.0) - M_PI) < 1e-9);\n  assert(circle_area(2.0) > 12.0);\n}\n")
+    v = verdict(sb, "cpp", sol, tests, "circle_area")
+    assert v.reason == "passed", v.stderr_tail

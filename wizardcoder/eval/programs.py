@@ -18,7 +18,13 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from wizardcoder.code_isolation import cpp_isolate_macros, cpp_runtime_overrides, java_shadowing
+from wizardcoder.code_isolation import (
+    after_includes,
+    cpp_isolate_macros,
+    cpp_runtime_overrides,
+    cpp_save_macros,
+    java_shadowing,
+)
 from wizardcoder.eval.problems import Problem
 from wizardcoder.execution import run_in_chunks
 
@@ -54,7 +60,10 @@ def build_program(problem: Problem, completion: str | None, solution: str | None
         override = cpp_runtime_overrides(problem.prompt + model)  # the prompt opens the function it completes
         if override:
             return rejected_cpp(override)
-        return with_marker(problem.prompt + model + cpp_isolate_macros(model) + problem.tests, "cpp", marker)
+        cut = after_includes(problem.prompt)  # the model's macros are saved after the headers, put back after it
+        program = (problem.prompt[:cut] + cpp_save_macros(model) + problem.prompt[cut:] + model
+                   + cpp_isolate_macros(model) + problem.tests)
+        return with_marker(program, "cpp", marker)
     return with_marker(problem.prompt + model + problem.tests, problem.language, marker)
 
 

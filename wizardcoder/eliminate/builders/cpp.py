@@ -1,6 +1,6 @@
 """The C++ builder. Every `#include` of both parts first (local `#include "x.h"` lines are dropped), then the
-solution, `#undef` of every macro the solution defines and `#undef NDEBUG` / `#include <cassert>`
-(`code_isolation.cpp_isolate_macros`: no macro of the solution, `assert` or `__assert_fail` or `exit`
+solution (each macro it defines saved before it and put back after it, as the headers left it) and
+`#undef NDEBUG` / `#include <cassert>` (`code_isolation.cpp_isolate_macros`: no macro of the solution, `assert` or `__assert_fail` or `exit`
 redefined, reaches the tests), then the tests. The tests' `main()` is renamed and called from a
 generated `main()` that first prints the "tests started" marker (the solution's static initialisers are
 done by then), then the success marker when the tests' `main()` returns 0; tests without `main()` that
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from wizardcoder.code_isolation import cpp_isolate_macros, cpp_runtime_overrides
+from wizardcoder.code_isolation import cpp_isolate_macros, cpp_runtime_overrides, cpp_save_macros
 from wizardcoder.eliminate.builders.c_like import (
     C_FUNC_DEF,
     C_KEYWORDS,
@@ -103,7 +103,8 @@ def _program(check: ExecutionCheck, marker: str | None = None, started: str | No
     marker = marker or new_marker()
     started = started or new_marker().replace("PASS", "STARTED", 1)
     program = (
-        "\n".join(includes) + "\n\n" + solution + "\n" + cpp_isolate_macros(solution) + "\n" + tests
+        "\n".join(includes) + "\n" + cpp_save_macros(solution) + "\n" + solution + "\n" + cpp_isolate_macros(solution)
+        + "\n" + tests
         + "\n\n#include <cstdio>\n#include <iostream>\n"
         "int main(int argc, char** argv) {\n    (void)argc; (void)argv;\n"
         # the solution's static initialisers have run: a mutant that fails before this line never
