@@ -239,8 +239,8 @@ def test_token_limits_default_by_model():
         make_cfg(Path("unused"), "evolve.evolve_max_tokens=0")
 
 
-def test_streams_per_step_with_the_judge(tmp_path, server, sandbox, runs):
-    """Against an endpoint each step has its own stream (evolve -> judge -> solve): the same outcome."""
+def test_one_stream_through_every_step_with_the_judge(tmp_path, server, sandbox, runs):
+    """Against an endpoint one stream sends every step's requests (evolve -> judge -> solve): the same outcome."""
     _, _, four = runs
     result = endpoint_run(tmp_path / "judged", server, sandbox, 4, "evolve.judge=true")
     s, before = result.stats["rounds"][0], four.stats["rounds"][0]

@@ -395,3 +395,33 @@ def test_the_request_template_sends_what_client_post_sends(monkeypatch):
             for path, headers, body in seen]
     assert wire[0] == wire[1] == wire[2] == wire[3]
     assert wire[0][0] == "/v1/chat/completions" and wire[0][2]["messages"][0]["content"] == "hello"
+
+
+def test_a_source_that_waits_gets_its_next_request_sent_once_an_answer_is_in(make_server, make_client):
+    """A request source whose next requests depend on answers yields WAIT meanwhile (evolve's single stream:
+    a task's solves follow its evolution)."""
+    from wizardcoder.llm import WAIT
+
+    server = make_server()
+    client = make_client(server, concurrency=4)
+    answered: list[str] = []
+
+    def source():
+        yield chat("first")
+        while not answered:
+            yield WAIT
+        yield chat(f"after {answered[0]}")
+
+    got = []
+    for _, completion in client.generate(source()):
+        answered.append(completion.text)
+        got.append(completion.text)
+    assert got == ["echo: first", "echo: after echo: first"]
+
+
+def test_waiting_with_nothing_in_flight_is_a_bug_of_the_source(make_server, make_client):
+    from wizardcoder.llm import WAIT
+
+    client = make_client(make_server())
+    with pytest.raises(RuntimeError, match="WAIT"):
+        list(client.generate(iter([WAIT])))

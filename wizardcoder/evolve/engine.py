@@ -2,11 +2,10 @@
 
 A task's solve requests are sent as soon as its evolution returns, and its programs run in the sandbox
 (evolve/sandbox_stage.py, a thread of its own) while the LLM answers other tasks, so neither the
-endpoint nor the sandbox waits for a whole step to finish. Against an endpoint each step has its own
-`client.generate` stream in its own thread, fed by the step before it through a bounded queue. A local
-model runs one stream whose requests come from the pool (evolutions) and, first, from a queue of
-follow-ups (judge, solves) of answered tasks; when the pool is exhausted the stream drains and a new
-one sends what the last answers queued.
+endpoint nor the sandbox waits for a whole step to finish. One `client.generate` stream sends the
+requests: first the follow-ups (judge, solves) of answered tasks, then evolutions from the pool. Against an
+endpoint, when only answers are due the stream waits for one (`WAIT`); a local model, which runs one batch
+at a time, drains the stream instead and a new one sends what the last answers queued.
 
 Every call and program has a key, (round, task, step[, sample[, test set]]); each answer is appended to
 its step's file under raw/round_NNN/ (evolve, judge, solve, exec, select) with the step's decision on
@@ -18,7 +17,6 @@ no decision this pass; the caller retries the round's pass, then stops or carrie
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -51,12 +49,7 @@ TESTS_MISS_THE_TASK = "tests_miss_the_task_function"
 
 log = logging.getLogger(__name__)
 
-_FOLLOWUP_BACKLOG = 1024  # requests waiting for a step's stream before the step before it waits
 _LABELS = {EVOLVE: "evolve", JUDGE: "judge", SOLVE: "solve", SELECT: "execute"}
-
-
-class _Aborted(Exception):
-    """Another stream failed: this one stops (the main thread raises the first failure)."""
 
 
 class _Resume:
@@ -96,13 +89,8 @@ class RoundEngine:
         self._ready: deque[tuple[Any, tuple]] = deque()
         self._sandbox_stage = SandboxStage(self)
         self._lock = threading.Lock()
-        self._failure: BaseException | None = None  # a stream thread's exception, raised by the main thread
-        # Endpoints serve concurrent streams (one per step); a local model runs one batch at a time, so
-        # its requests go through one stream that sends follow-ups first.
-        staged = self.cfg.llm.resolved_provider() not in ("embedded", "transformers")
-        followups = (JUDGE, SOLVE) if self.cfg.evolve.judge else (SOLVE,)
-        self._stage_queues: dict[str, queue.Queue] | None = (
-            {step: queue.Queue(maxsize=_FOLLOWUP_BACKLOG) for step in followups} if staged else None)
+        # A local model runs one batch at a time: a task's samples are one request (rows of one batch).
+        self._local = self.cfg.llm.resolved_provider() in ("embedded", "transformers")
 
     # -- the pass ----------------------------------------------------------------------------------
     def __call__(self) -> int:
@@ -129,25 +117,12 @@ class RoundEngine:
         return self.errors + self._sandbox_stage.errors
 
     def _followup(self, step: str, request, meta: tuple) -> None:
-        """Queue a task's next request (judge, solve) for the stream that sends it."""
-        if self._stage_queues is None:
-            self._ready.append((request, meta))
-        else:
-            self._put(self._stage_queues[step], (request, meta))
-
-    def _put(self, q: queue.Queue, item) -> None:
-        while True:  # bounded: a fast upstream waits here instead of piling requests up in memory
-            if self._failure is not None:
-                raise _Aborted()
-            try:
-                q.put(item, timeout=0.5)
-                return
-            except queue.Full:
-                continue
+        """Queue a task's next request (judge, solves): the stream sends it before any new evolution."""
+        self._ready.append((request, meta))
 
     def _llm_streams(self) -> None:
-        if self._stage_queues is not None:
-            return self._staged_streams()
+        if not self._local:
+            return self._one_stream()
         tasks = self._tasks()
         exhausted = False
         while True:
@@ -178,62 +153,41 @@ class RoundEngine:
             if exhausted and not self._ready:
                 return
 
-    def _staged_streams(self) -> None:
-        """One `generate` stream per step (evolve, [judge], solve), each in its own thread and fed by
-        the step before it through a bounded queue, so a task's next request goes out as soon as its
-        answer is in, until the last task. Streams share the client's concurrency limit; no stream
-        waits on one downstream of it, so none can deadlock."""
-        steps = [EVOLVE, *self._stage_queues]
+    def _one_stream(self) -> None:
+        """Against an endpoint: one `generate` stream sends every step's requests, in this thread. A task's
+        next request (judge, solves) goes out as soon as its answer is in, before any new evolution; when
+        nothing is left to send but answers are due, the source yields WAIT and the client sends again once
+        an answer is in. (Steps in threads of their own cost a thread hand-off per answer.)"""
+        from wizardcoder.llm import WAIT
 
-        def run(step: str, downstream: str | None) -> None:
-            try:
-                source = self._pool_requests() if step == EVOLVE else self._queued(self._stage_queues[step])
-                pending: dict[int, tuple] = {}
+        tasks = self._tasks()
+        pending: dict[int, tuple] = {}
 
-                def requests() -> Iterator[Any]:
-                    for index, (request, meta) in enumerate(source):
-                        pending[index] = meta
-                        yield request
+        def source() -> Iterator[Any]:
+            index = 0
+            exhausted = False
+            while True:
+                if self._ready:
+                    request, meta = self._ready.popleft()
+                elif not exhausted:
+                    item = next(tasks, StopIteration)
+                    if item is StopIteration:
+                        exhausted = True
+                        continue
+                    if item is None:
+                        continue
+                    request, meta = item
+                elif pending:
+                    yield WAIT
+                    continue
+                else:
+                    return
+                pending[index] = meta
+                index += 1
+                yield request
 
-                for index, completion in self.run.client.generate(requests()):
-                    self._answered(pending.pop(index), completion)
-            except _Aborted:
-                pass
-            except BaseException as exc:  # noqa: BLE001 - the main thread raises it
-                with self._lock:
-                    self._failure = self._failure or exc
-            finally:
-                if downstream is not None:
-                    try:
-                        self._put(self._stage_queues[downstream], None)
-                    except _Aborted:
-                        pass
-
-        threads = [threading.Thread(target=run, args=(step, steps[i + 1] if i + 1 < len(steps) else None),
-                                    name=f"wizardcoder-evolve-{step}", daemon=True) for i, step in enumerate(steps)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        if self._failure is not None:
-            raise self._failure
-
-    def _pool_requests(self) -> Iterator[tuple[Any, tuple]]:
-        for item in self._tasks():
-            if item is not None:
-                yield item
-
-    def _queued(self, q: queue.Queue) -> Iterator[tuple[Any, tuple]]:
-        while True:
-            if self._failure is not None:
-                raise _Aborted()
-            try:
-                item = q.get(timeout=0.5)
-            except queue.Empty:
-                continue
-            if item is None:
-                return
-            yield item
+        for index, completion in self.run.client.generate(source()):
+            self._answered(pending.pop(index), completion)
 
     def _tasks(self) -> Iterator[tuple[Any, tuple] | None]:
         """Evolve requests for the pool's tasks, in pool order; a task resumed past its evolution queues
@@ -290,7 +244,7 @@ class RoundEngine:
             return
         prompt = self.run.prompts.solve_prompt(task.instruction)
         missing = [sample for sample in range(self.n) if sample not in task.solves]
-        if self._stage_queues is None:  # a local model: one request for all samples, rows of one batch
+        if self._local:  # one request for all samples, rows of one batch
             key = task_key(self.r, task.id, SOLVE, missing[0])
             request = self._request(prompt, key, self.cfg.evolve.solve_max_tokens, n=len(missing))
             self._followup(SOLVE, request, (SOLVE, task, tuple(missing)))
