@@ -121,8 +121,13 @@ class RoundEngine:
         self._ready.append((request, meta))
 
     def _llm_streams(self) -> None:
-        if not self._local:
-            return self._one_stream()
+        """One `generate` stream sends every step's requests, in this thread: a task's next request (judge,
+        solves) before any new evolution. When only answers are due, the source yields WAIT to an endpoint's
+        client (it sends again once an answer is in); a local model, which runs one batch at a time, drains the
+        stream instead, and a new one sends what the last answers queued. (Steps in threads of their own cost
+        a thread hand-off per answer.)"""
+        from wizardcoder.llm import WAIT
+
         tasks = self._tasks()
         exhausted = False
         while True:
@@ -136,12 +141,13 @@ class RoundEngine:
                         request, meta = self._ready.popleft()
                     elif not exhausted:
                         item = next(tasks, StopIteration)
-                        if item is StopIteration:
-                            exhausted = True
-                            return
-                        if item is None:
+                        exhausted = item is StopIteration
+                        if item is None or exhausted:
                             continue
                         request, meta = item
+                    elif pending and not self._local:
+                        yield WAIT
+                        continue
                     else:
                         return
                     pending[index] = meta
@@ -152,42 +158,6 @@ class RoundEngine:
                 self._answered(pending.pop(index), completion)
             if exhausted and not self._ready:
                 return
-
-    def _one_stream(self) -> None:
-        """Against an endpoint: one `generate` stream sends every step's requests, in this thread. A task's
-        next request (judge, solves) goes out as soon as its answer is in, before any new evolution; when
-        nothing is left to send but answers are due, the source yields WAIT and the client sends again once
-        an answer is in. (Steps in threads of their own cost a thread hand-off per answer.)"""
-        from wizardcoder.llm import WAIT
-
-        tasks = self._tasks()
-        pending: dict[int, tuple] = {}
-
-        def source() -> Iterator[Any]:
-            index = 0
-            exhausted = False
-            while True:
-                if self._ready:
-                    request, meta = self._ready.popleft()
-                elif not exhausted:
-                    item = next(tasks, StopIteration)
-                    if item is StopIteration:
-                        exhausted = True
-                        continue
-                    if item is None:
-                        continue
-                    request, meta = item
-                elif pending:
-                    yield WAIT
-                    continue
-                else:
-                    return
-                pending[index] = meta
-                index += 1
-                yield request
-
-        for index, completion in self.run.client.generate(source()):
-            self._answered(pending.pop(index), completion)
 
     def _tasks(self) -> Iterator[tuple[Any, tuple] | None]:
         """Evolve requests for the pool's tasks, in pool order; a task resumed past its evolution queues
