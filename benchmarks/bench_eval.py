@@ -31,8 +31,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from wizardcoder.config import load_config
+from wizardcoder.eval.config import EvalConfig
 from wizardcoder.eval.problems import load_suite
-from wizardcoder.eval.runner import EvalConfig, run_eval
+from wizardcoder.eval.runner import run_eval
 from wizardcoder.testing.fake_server import FakeOpenAIServer
 
 WRONG = "    return None\n"

@@ -18,7 +18,8 @@ import pytest
 from wizardcoder.config import load_config
 from wizardcoder.data.store import read_jsonl
 from wizardcoder.errors import ConfigError, UserError
-from wizardcoder.eval.runner import EvalConfig, run_dir_for
+from wizardcoder.eval.config import EvalConfig
+from wizardcoder.eval.runner import run_dir_for
 from wizardcoder.evolve import EvolveConfig, run_evolve
 from wizardcoder.evolve.config import run_fingerprint
 from wizardcoder.evolve.rounds import default_run_dir
@@ -131,7 +132,7 @@ def test_evolve_gives_its_programs_the_sandbox_timeout(tmp_path):
 def test_one_input_spelled_several_ways_keys_one_run(tmp_path, monkeypatch):
     """`x`, `./x`, an absolute path and a symlink name the same seed file, training data or model folder; the
     compile allowance (like llm.timeout) keys nothing."""
-    from wizardcoder.eval.runner import EvalConfig
+    from wizardcoder.eval.config import EvalConfig
     from wizardcoder.eval.runner import run_dir_for as eval_run_dir
     from wizardcoder.evolve.config import EvolveConfig, run_fingerprint
     from wizardcoder.train.config import TrainConfig

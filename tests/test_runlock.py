@@ -80,7 +80,8 @@ def test_kill_9_releases_the_lock(tmp_path, mode):
 
 
 def test_eval_and_train_refuse_a_held_directory(tmp_path):
-    from wizardcoder.eval.runner import EvalConfig, run_dir_for, run_eval
+    from wizardcoder.eval.config import EvalConfig
+    from wizardcoder.eval.runner import run_dir_for, run_eval
     from wizardcoder.train.config import TrainConfig
     from wizardcoder.train.trainer import train
 

