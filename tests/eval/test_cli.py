@@ -10,8 +10,8 @@ from wizardcoder.cli import main
 from wizardcoder.config import load_config
 from wizardcoder.data.template import render_prompt
 from wizardcoder.eval.config import EvalConfig, resolve_mode
+from wizardcoder.eval.generate import request_builder as _request_builder
 from wizardcoder.eval.problems import load_suite
-from wizardcoder.eval.runner import _request_builder
 
 from .helpers import read_jsonl, write_samples
 
