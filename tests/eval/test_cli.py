@@ -72,8 +72,12 @@ def test_cli_end_to_end_on_a_tiny_random_model(tmp_path, tiny_llama, mode, capsy
 def test_cli_scores_a_samples_file(tmp_path, capsys):
     problems = load_suite("humaneval")[:2]
     samples = write_samples(tmp_path / "s.jsonl", [{"task_id": p.task_id, "completion": p.canonical} for p in problems])
-    rc = main(["eval", "humaneval", "--samples", str(samples), "--limit", "2", "--sandbox", "local",
-               "--output", str(tmp_path / "runs"), "--no-progress"])
+    command = ["eval", "humaneval", "--samples", str(samples), "--limit", "2", "--sandbox", "local",
+               "--output", str(tmp_path / "runs"), "--no-progress"]
+    assert main([*command, "--generate-only"]) == 0  # samples.jsonl only: nothing run, nothing scored
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert "without --generate-only" in capsys.readouterr().out and not (run_dir / "results.jsonl").exists()
+    rc = main(command)
     assert rc == 0
     assert "100.00%" in capsys.readouterr().out
 

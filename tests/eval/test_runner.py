@@ -191,6 +191,22 @@ def test_llm_failures_are_left_for_the_next_run_not_counted(tmp_path):
     assert second["stats"]["samples_requested"] == 1 and second["stats"]["samples_resumed"] == 2
 
 
+def test_generation_runs_alone_and_scoring_later_needs_no_model(tmp_path):
+    cfg = _cfg(tmp_path, "llm.api=completions", "time_limit.timeout=3")
+    canonical = FakeClient(lambda r: next(p for p in PROBLEMS if p.prompt == r.prompt).canonical)
+    alone = run_eval(cfg, client=canonical, generate_only=True)
+    run_dir = Path(alone["stats"]["run_dir"])
+    assert len(read_jsonl(run_dir / "samples.jsonl")) == 3 and alone["stats"]["samples_requested"] == 3
+    assert not (run_dir / "results.jsonl").exists() and not (run_dir / "metrics.json").exists()
+
+    def no_model(request):
+        raise AssertionError(f"scoring asked the model: {request}")
+
+    scored = run_eval(cfg, client=FakeClient(no_model))
+    assert scored["complete"] and scored["pass_at_k"] == {"pass@1": 1.0}
+    assert scored["stats"]["samples_requested"] == 0 and scored["stats"]["programs_run"] == 3
+
+
 def test_openai_completions_endpoint_gets_four_stops_and_the_rest_apply_here(tmp_path):
     """The OpenAI API takes at most 4 stop sequences; HumanEval's 5th ("\\nprint") is applied after."""
     from wizardcoder.testing.fake_server import FakeOpenAIServer

@@ -19,6 +19,7 @@ EXAMPLES = """\
   wizardcoder eval humaneval --base-url http://localhost:8000/v1 --model my-model --api completions \\
       --n 200 --temperature 0.8 --k 1,10,100                         # sampled pass@1/10/100
   wizardcoder eval mbpp --samples samples.jsonl                      # score completions made elsewhere
+  wizardcoder eval humaneval --model M --generate-only                # samples now, scoring later
   wizardcoder eval humaneval-cpp --data ../shared/data/multipl-e --limit 20 --sandbox local
   wizardcoder eval humaneval --config configs/eval_humaneval.yaml generation.max_tokens=768
   wizardcoder eval humaneval --samples s.jsonl --time-limit calibrated  # limits scaled to this machine
@@ -53,6 +54,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", metavar="DIR", help="folder with the MultiPL-E JSON files")
     p.add_argument("--output", metavar="DIR", help="parent of the run directory (default runs/eval)")
     p.add_argument("--config", metavar="FILE", help="YAML config (e.g. configs/eval_humaneval.yaml)")
+    p.add_argument("--generate-only", action="store_true",
+                   help="stop after writing samples.jsonl; the same command without it scores them later")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--force", action="store_true", help="compare: also runs of different suites or prompt templates")
     p.add_argument("--plot", metavar="FILE", help="compare: where the plot goes (default <output>/compare.png)")
@@ -106,6 +109,11 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--samples {args.samples}: no such file")
     show = not args.no_progress
     with RichProgress(enabled=show, stderr=True) as progress:
-        metrics = run_eval(cfg, progress=progress)
+        metrics = run_eval(cfg, progress=progress, generate_only=args.generate_only)
+    if args.generate_only:
+        stats = metrics["stats"]
+        print(f"samples: {stats['run_dir']}/samples.jsonl; run the same command without --generate-only "
+              "to score them")
+        return 1 if stats.get("llm_failures") else 0
     print_report(metrics)
     return 0 if metrics["complete"] else 1

@@ -2,13 +2,18 @@
 
 Appended and fsync'ed per record; a re-run skips every (task_id, sample_idx) already there. An LLM
 infrastructure failure leaves its sample out (retried by the next run); a refusal is kept as an empty answer.
+Runs alone (`generate(cfg, problems, run_dir)`, or `wizardcoder eval ... --generate-only`): scoring reads the file.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import time
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from wizardcoder.data.jsonl import iter_jsonl
 from wizardcoder.data.store import JsonlLog
@@ -16,14 +21,73 @@ from wizardcoder.errors import UserError
 from wizardcoder.eval.config import EvalConfig, resolve_mode
 from wizardcoder.eval.postprocess import postprocess
 from wizardcoder.eval.problems import Problem
-from wizardcoder.progress import Progress
+from wizardcoder.progress import Progress, no_progress
 
 log = logging.getLogger(__name__)
 
 LANGUAGE_NAMES = {"python": "Python", "cpp": "C++", "java": "Java"}
 
 
-def import_samples(cfg: EvalConfig, by_id: dict[str, Problem], samples: JsonlLog, stats: dict) -> dict[str, int]:
+@dataclass
+class GenerationStats:
+    """What the generation step did; unset counters are left out of stats.json."""
+
+    expected: dict[str, int] = field(default_factory=dict)  # samples each problem should have (for pass@k)
+    samples_imported: int | None = None
+    samples_resumed: int | None = None
+    samples_requested: int | None = None
+    mode: str | None = None
+    finish_reasons: dict[str, int] | None = None
+    llm_usage: dict[str, Any] | None = None
+    llm_failures: int | None = None
+    llm_rejected: int | None = None
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+               if f.name not in ("expected", "seconds") and getattr(self, f.name) is not None}
+        return {**out, "generation_seconds": round(self.seconds, 3)}
+
+
+def generate(cfg: EvalConfig, problems: list[Problem], run_dir: Path, progress: Progress = no_progress,
+             client=None) -> GenerationStats:
+    """Append the samples still missing to `run_dir/samples.jsonl`: asked of the model, or read from
+    `generation.samples_file`."""
+    started = time.monotonic()
+    stats = GenerationStats()
+    samples = JsonlLog(run_dir / "samples.jsonl")
+    try:
+        if cfg.generation.samples_file:
+            stats.expected = _import_samples(cfg, {p.task_id: p for p in problems}, samples, stats)
+        else:
+            stats.expected = expected_samples(cfg, problems)
+            _ask_the_model(cfg, problems, samples, progress, stats, client)
+    finally:
+        samples.close()
+    stats.seconds = time.monotonic() - started
+    return stats
+
+
+def expected_samples(cfg: EvalConfig, problems: list[Problem]) -> dict[str, int]:
+    """How many samples each problem should have: generation.n, or as many as the imported file gives it."""
+    if not cfg.generation.samples_file:
+        return {p.task_id: cfg.generation.n for p in problems}
+    counts = Counter(rec.get("task_id") for _, rec in iter_jsonl(Path(cfg.generation.samples_file)))
+    return {p.task_id: counts[p.task_id] for p in problems}
+
+
+def samples_digest(path: str | Path) -> str:
+    """What an imported samples file holds (it keys the run directory and the reproducibility record)."""
+    from wizardcoder.content_id import file_sha256
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"--samples {path}: no such file")
+    return file_sha256(path)[:16]  # streamed, and read once per run however often it is asked
+
+
+def _import_samples(cfg: EvalConfig, by_id: dict[str, Problem], samples: JsonlLog,
+                   stats: GenerationStats) -> dict[str, int]:
     path = Path(cfg.generation.samples_file)  # type: ignore[arg-type]
     done = {(r["task_id"], r["sample_idx"]) for r in samples.records}
     counts: Counter[str] = Counter()
@@ -55,23 +119,23 @@ def import_samples(cfg: EvalConfig, by_id: dict[str, Problem], samples: JsonlLog
     if missing:
         log.warning("%s: %d problems have no sample (e.g. %s); pass@k is reported only where every problem "
                     "has k samples", path, len(missing), missing[0])
-    stats["samples_imported"] = imported
+    stats.samples_imported = imported
     return {t: counts[t] for t in by_id}
 
 
-def generate_samples(cfg: EvalConfig, problems: list[Problem], samples: JsonlLog, progress: Progress, stats: dict,
-                     client=None) -> None:
+def _ask_the_model(cfg: EvalConfig, problems: list[Problem], samples: JsonlLog, progress: Progress,
+                     stats: GenerationStats, client=None) -> None:
     done = {(r["task_id"], r["sample_idx"]) for r in samples.records}
     todo = [(p, i) for p in problems for i in range(cfg.generation.n) if (p.task_id, i) not in done]
-    stats["samples_resumed"] = len(done)
-    stats["samples_requested"] = len(todo)
+    stats.samples_resumed = len(done)
+    stats.samples_requested = len(todo)
     if not todo:
         return
     if cfg.generation.n > 1 and cfg.generation.temperature == 0:
         log.warning("n=%d samples at temperature 0 are (nearly) identical: sample with temperature > 0",
                     cfg.generation.n)
     mode = resolve_mode(cfg)
-    stats["mode"] = mode
+    stats.mode = mode
     own_client = client is None
     if own_client:
         from wizardcoder.llm import create_client
@@ -106,15 +170,15 @@ def generate_samples(cfg: EvalConfig, problems: list[Problem], samples: JsonlLog
                             "raw": raw, "finish_reason": reason,
                             **({"rejected": completion.rejected} if completion.rejected is not None else {})})
         bar.close()
-        stats["finish_reasons"] = dict(finish)
+        stats.finish_reasons = dict(finish)
         usage = getattr(client, "usage", None)
         if usage is not None:
-            stats["llm_usage"] = usage.as_dict() if hasattr(usage, "as_dict") else dict(vars(usage))
+            stats.llm_usage = usage.as_dict() if hasattr(usage, "as_dict") else dict(vars(usage))
     finally:
         if own_client:
             client.close()
-    stats["llm_failures"] = failures
-    stats["llm_rejected"] = rejected
+    stats.llm_failures = failures
+    stats.llm_rejected = rejected
     if failures:
         log.error("%d samples could not be generated (LLM infrastructure failures); run again to retry them",
                   failures)

@@ -1,12 +1,43 @@
-"""Metrics: results -> pass@k (only k every problem has samples for) and per-problem pass rates."""
+"""Metrics: results.jsonl -> metrics.json: pass@k (only k every problem has samples for), per-problem pass
+rates, the time limits and the reproducibility record. Runs alone on a run directory's files."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from wizardcoder.eval.config import EvalConfig
+from wizardcoder.data.store import read_json, read_jsonl, write_json_atomic
+from wizardcoder.eval.config import EvalConfig, resolve_mode
+from wizardcoder.eval.generate import expected_samples, samples_digest
 from wizardcoder.eval.passk import mean_pass_at_k
 from wizardcoder.eval.problems import KNOWN_BROKEN, Problem
+from wizardcoder.eval.repro import build_record
+from wizardcoder.eval.timelimits import TimeLimits
+
+
+def score(cfg: EvalConfig, problems: list[Problem], run_dir: Path, limits: TimeLimits,
+          expected: dict[str, int] | None = None, sandbox: dict | None = None) -> dict[str, Any]:
+    """Write `run_dir/metrics.json` from the results run under `limits`, and return it. `expected`: samples
+    per problem (default: from the config, or counted in the imported samples file); `sandbox`: the record of
+    the sandbox that ran programs now (default: the record of the run that made the results)."""
+    samples_file = cfg.generation.samples_file
+    if expected is None:
+        expected = expected_samples(cfg, problems)
+    metrics = compute_metrics(cfg, problems, limits.current(read_jsonl(run_dir / "results.jsonl")), expected)
+    metrics["time_limits"] = limits.record
+    metrics["reproducibility"] = build_record(
+        cfg, problems, None if samples_file else resolve_mode(cfg), limits.record,
+        sandbox or _previous_sandbox(run_dir), samples_digest(samples_file) if samples_file else None)
+    write_json_atomic(run_dir / "metrics.json", metrics)
+    return metrics
+
+
+def _previous_sandbox(run_dir: Path) -> dict | None:
+    """A resumed run that ran nothing now keeps the sandbox record of the run that made its results."""
+    try:
+        return read_json(run_dir / "metrics.json")["reproducibility"]["sandbox"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def compute_metrics(cfg: EvalConfig, problems: list[Problem], result_records: list[dict],

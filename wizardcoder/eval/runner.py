@@ -1,4 +1,9 @@
-"""`run_eval(cfg)`: a plain function from config to files in a run directory.
+"""`run_eval(cfg)`: a plain function from config to files in a run directory, in three steps that each run
+alone on the directory's files (as evalplus's codegen and evaluate do):
+
+    generate.generate   the model (or an imported file) -> samples.jsonl
+    execute.execute     samples.jsonl -> results.jsonl, through the sandbox
+    metrics.score       results.jsonl -> metrics.json
 
     runs/eval/<suite>-<fingerprint>/
         config.yaml     the resolved config
@@ -20,22 +25,18 @@ from pathlib import Path
 from typing import Any
 
 from wizardcoder.config import fingerprint, save_config, to_dict
-from wizardcoder.data.store import JsonlLog, read_json, write_json_atomic
-from wizardcoder.errors import ConfigError, UserError
-from wizardcoder.eval.config import EvalConfig, resolve_mode
-from wizardcoder.eval.execute import execute_samples, results_under
-from wizardcoder.eval.generate import generate_samples, import_samples
-from wizardcoder.eval.metrics import compute_metrics
+from wizardcoder.data.store import write_json_atomic
+from wizardcoder.errors import ConfigError
+from wizardcoder.eval.config import EvalConfig
+from wizardcoder.eval.execute import execute
+from wizardcoder.eval.generate import generate, samples_digest
+from wizardcoder.eval.metrics import score
 from wizardcoder.eval.problems import SUITES, Problem, load_suite
-from wizardcoder.eval.repro import build_record
 from wizardcoder.eval.timelimits import TimeLimitConfig, TimeLimits, resolve_limits
 from wizardcoder.execution import SandboxConfig
 from wizardcoder.progress import Progress, no_progress
 
 log = logging.getLogger(__name__)
-
-
-# ---------------------------------------------------------------- the stage
 
 
 def run_dir_for(cfg: EvalConfig, problems_source: str | None = None) -> Path:
@@ -48,7 +49,7 @@ def run_dir_for(cfg: EvalConfig, problems_source: str | None = None) -> Path:
     samples = gen.pop("samples_file")
     key: dict[str, Any] = {"suite": cfg.suite.name, "split": cfg.suite.split, "generation": gen}
     if samples:
-        key = {"suite": cfg.suite.name, "samples": _file_digest(Path(samples))}
+        key = {"suite": cfg.suite.name, "samples": samples_digest(samples)}
     else:
         key["llm"] = {k: getattr(cfg.llm, k) for k in ("provider", "base_url", "model", "api", "adapter", "template")}
         if not cfg.llm.base_url:  # a local model or adapter folder, however it is spelled
@@ -61,7 +62,7 @@ def run_dir_for(cfg: EvalConfig, problems_source: str | None = None) -> Path:
     return Path(cfg.output_dir) / f"{name}-{fingerprint(key)}"
 
 
-def _time_limits(cfg: EvalConfig, problems: list[Problem]) -> TimeLimits:
+def time_limits(cfg: EvalConfig, problems: list[Problem]) -> TimeLimits:
     from wizardcoder.eval.repro import suite_digest
     from wizardcoder.execution import open_sandbox
 
@@ -76,74 +77,46 @@ def _time_limits(cfg: EvalConfig, problems: list[Problem]) -> TimeLimits:
                           backend_id=f"{cfg.sandbox.backend}:{cfg.sandbox.image}:{cfg.sandbox.memory_mb}")
 
 
-def _previous_sandbox(run_dir: Path) -> dict | None:
-    """A resumed run that ran nothing now keeps the sandbox record of the run that made its results."""
-    try:
-        return read_json(run_dir / "metrics.json")["reproducibility"]["sandbox"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def _file_digest(path: Path) -> str:
-    from wizardcoder.content_id import file_sha256
-
-    if not path.is_file():
-        raise UserError(f"--samples {path}: no such file")
-    return file_sha256(path)[:16]  # streamed, and read once per run however often it is asked
-
-
-def run_eval(cfg: EvalConfig, progress: Progress | None = None, client=None) -> dict[str, Any]:
-    """Generate (or import) samples, execute them in the sandbox, compute pass@k. Returns the metrics."""
+def run_eval(cfg: EvalConfig, progress: Progress | None = None, client=None,
+             generate_only: bool = False) -> dict[str, Any]:
+    """Generate (or import) samples, execute them in the sandbox, compute pass@k. Returns the metrics (with
+    the run's counters under "stats"); `generate_only`: stop after samples.jsonl and return the counters."""
     from wizardcoder.runlock import run_lock
 
     run_dir = run_dir_for(cfg)
     with run_lock(run_dir, "eval"):  # a second process on this directory fails at once
-        return _run_eval(cfg, run_dir, progress or no_progress, client)
+        return _run_eval(cfg, run_dir, progress or no_progress, client, generate_only)
 
 
-def _run_eval(cfg: EvalConfig, run_dir: Path, progress: Progress, client) -> dict[str, Any]:
-    t0 = time.monotonic()
+def select_problems(cfg: EvalConfig) -> list[Problem]:
+    """The suite's problems this run evaluates (the first `suite.limit`)."""
     problems = load_suite(cfg.suite.name, cfg.suite.data_dir, cfg.suite.split)
     if cfg.suite.limit is not None:
         if cfg.suite.limit < 1:
             raise ConfigError("suite.limit must be >= 1")
         problems = problems[: cfg.suite.limit]
-    by_id = {p.task_id: p for p in problems}
+    return problems
+
+
+def _run_eval(cfg: EvalConfig, run_dir: Path, progress: Progress, client, generate_only: bool) -> dict[str, Any]:
+    started = time.monotonic()
+    problems = select_problems(cfg)
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(cfg, run_dir / "config.yaml")
     log.info("eval %s: %d problems, run directory %s", cfg.suite.name, len(problems), run_dir)
-
     stats: dict[str, Any] = {"suite": cfg.suite.name, "problems": len(problems), "run_dir": str(run_dir)}
-    limits = _time_limits(cfg, problems)
-    samples = JsonlLog(run_dir / "samples.jsonl")
-    try:
-        t_gen = time.monotonic()
-        if cfg.generation.samples_file:
-            n_target = import_samples(cfg, by_id, samples, stats)
-        else:
-            n_target = {p.task_id: cfg.generation.n for p in problems}
-            generate_samples(cfg, problems, samples, progress, stats, client)
-        stats["generation_seconds"] = round(time.monotonic() - t_gen, 3)
-    finally:
-        samples.close()
 
-    results = JsonlLog(run_dir / "results.jsonl")
-    try:
-        t_exec = time.monotonic()
-        execute_samples(cfg, by_id, samples.records, results, progress, stats, limits)
-        stats["execution_seconds"] = round(time.monotonic() - t_exec, 3)
-    finally:
-        results.close()
-
-    metrics = compute_metrics(cfg, problems, results_under(limits, results.records, by_id), n_target)
-    metrics["time_limits"] = limits.record
-    metrics["reproducibility"] = build_record(
-        cfg, problems, stats.get("mode") or (None if cfg.generation.samples_file else resolve_mode(cfg)),
-        limits.record, stats.get("sandbox") or _previous_sandbox(run_dir),
-        _file_digest(Path(cfg.generation.samples_file)) if cfg.generation.samples_file else None)
-    stats["wall_seconds"] = round(time.monotonic() - t0, 3)
+    limits = None if generate_only else time_limits(cfg, problems)  # calibrating may take a while: fail early
+    generated = generate(cfg, problems, run_dir, progress, client)
+    stats.update(generated.as_dict())
+    if limits is None:
+        stats["wall_seconds"] = round(time.monotonic() - started, 3)
+        write_json_atomic(run_dir / "stats.json", stats)
+        return {"stats": stats}
+    executed = execute(cfg, problems, run_dir, limits, progress)
+    stats.update(executed.as_dict())
+    metrics = score(cfg, problems, run_dir, limits, generated.expected, executed.sandbox)
+    stats["wall_seconds"] = round(time.monotonic() - started, 3)
     stats["complete"] = metrics["complete"]
-    write_json_atomic(run_dir / "metrics.json", metrics)
     write_json_atomic(run_dir / "stats.json", stats)
-    metrics["stats"] = stats
-    return metrics
+    return {**metrics, "stats": stats}

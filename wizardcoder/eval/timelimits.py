@@ -17,6 +17,7 @@ import logging
 import os
 import platform
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,11 @@ class TimeLimits:
 
     def __getitem__(self, task_id: str) -> float:
         return self.per_task[task_id]
+
+    def current(self, results: Iterable[dict]) -> list[dict]:
+        """The results run under the limit this run gives their problem: results.jsonl also keeps those of
+        runs with other limits (asked again if the limit comes back), which must not count here."""
+        return [r for r in results if r.get("time_limit") == self.per_task.get(r["task_id"], -1)]
 
 
 def reference_limit(suite: str) -> tuple[float, str]:
