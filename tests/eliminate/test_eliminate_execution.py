@@ -11,7 +11,7 @@ import pytest
 from sandbox import Result, Status, create_sandbox
 from wizardcoder.eliminate import EliminateConfig
 from wizardcoder.eliminate.verify import ExecutionCheck, Verdict, verify
-from wizardcoder.execution import SandboxConfig
+from wizardcoder.execution.config import SandboxConfig
 
 CFG = EliminateConfig()
 LIMITS = SandboxConfig(timeout=5.0)  # each program's time and memory: the sandbox section

@@ -18,7 +18,7 @@ import pytest
 from wizardcoder.eliminate import EliminateConfig
 from wizardcoder.eliminate.entry_points import break_c_like, find_entry_point, misses_the_task_function
 from wizardcoder.eliminate.verify import ExecutionCheck, verify
-from wizardcoder.execution import SandboxConfig
+from wizardcoder.execution.config import SandboxConfig
 
 CPP_ADD = "int helper(int x) { return x; }\nint add(int a, int b) { return helper(a) + b; }\n"
 JAVA_ADD = "class Calc {\n    static int helper(int x) { return x; }\n    static int add(int a, int b) { return helper(a) + b; }\n}\n"

@@ -370,7 +370,8 @@ def test_progress_bars_cover_every_long_step(tmp_path, sandbox):
 
 @pytest.mark.docker
 def test_the_docker_sandbox_gives_the_same_verdicts(tmp_path, sandbox):
-    from wizardcoder.execution import SandboxConfig, open_sandbox
+    from wizardcoder.execution import open_sandbox
+    from wizardcoder.execution.config import SandboxConfig
 
     local = run_evolve(make_cfg(tmp_path / "local", rounds=1, limit=6), client=FakeClient(scripted_reply),
                        sandbox=sandbox)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from sandbox import Job, Status, create_sandbox
-from wizardcoder.execution import SandboxConfig
+from wizardcoder.execution.config import SandboxConfig
 
 BACKENDS = [pytest.param("docker", marks=pytest.mark.docker), "local"]
 MARK = "LIMITS-OK-5e1d"

@@ -34,7 +34,7 @@ from wizardcoder.eliminate.checks import (
     UnknownLanguage,
     Verdict,
 )
-from wizardcoder.execution import SandboxConfig
+from wizardcoder.execution.config import SandboxConfig
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from wizardcoder.eval.timelimits import TimeLimitConfig
-from wizardcoder.execution import SandboxConfig
+from wizardcoder.execution.config import SandboxConfig
 from wizardcoder.llm import LLMConfig
 
 MODES = ("auto", "completion", "instruct")

@@ -33,7 +33,7 @@ from wizardcoder.eval.generate import generate, samples_digest
 from wizardcoder.eval.metrics import score
 from wizardcoder.eval.problems import SUITES, Problem, load_suite
 from wizardcoder.eval.timelimits import TimeLimitConfig, TimeLimits, resolve_limits
-from wizardcoder.execution import SandboxConfig
+from wizardcoder.execution.config import SandboxConfig
 from wizardcoder.progress import Progress, no_progress
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from wizardcoder.config import fingerprint, to_dict
 from wizardcoder.eliminate import EliminateConfig
 from wizardcoder.evolve.methods import default_weights, validate_weights
 from wizardcoder.evolve.prompts import LANGUAGES
-from wizardcoder.execution import SandboxConfig
+from wizardcoder.execution.config import SandboxConfig
 from wizardcoder.llm import LLMConfig
 
 INFRA_POLICIES = ("stop", "keep_parent")

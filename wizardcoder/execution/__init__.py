@@ -1,5 +1,5 @@
-"""Running programs, for every stage: `SandboxConfig`, opening the sandbox, success markers and
-chunked runs. The eliminator's checks (`eliminate/verify.py`) and eval's samples (`eval/programs.py`)
+"""Running programs, for every stage: opening the sandbox (its settings: `execution/config.py`), success
+markers and chunked runs. The eliminator's checks (`eliminate/verify.py`) and eval's samples (`eval/programs.py`)
 build their programs differently and run them through here.
 
 `backend: auto` (the default) uses Docker when an engine and the image are there, else the local
@@ -14,43 +14,12 @@ import itertools
 import logging
 import secrets
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sandbox import Job, Result, SandboxUnavailable, create_sandbox
+from wizardcoder.execution.config import SandboxConfig
 
 log = logging.getLogger(__name__)
-
-BACKENDS = ("auto", "docker", "local", "ray")
-
-
-@dataclass
-class SandboxConfig:
-    backend: str = "auto"  # auto | docker | local | ray
-    workers: int | None = None  # concurrent programs (ray: per node); None = one per CPU core
-    ray_address: str | None = None  # backend ray: the cluster, host:port; None = RAY_ADDRESS
-    image: str = "wizardcoder-sandbox:latest"
-    # every program a stage runs (evolve's checks, eval's samples) gets these limits
-    timeout: float = 10.0  # seconds per program run (wall and CPU), not counting compilation
-    # Python, C++ binaries: address space (RLIMIT_AS); Java: heap (-Xmx), and RLIMIT_DATA = memory_mb + 256
-    # (the main thread's 64 MiB stack and the JVM's own memory), so native allocations are bounded too
-    memory_mb: int = 512
-    # g++ / javac get their own limits: compile_timeout seconds (wall and CPU), before and apart from
-    # `timeout`, and RLIMIT_DATA max(memory_mb, 768) MiB (g++ -O2 on <bits/stdc++.h> needs ~320). Apart,
-    # because a compiler slowed by a busy machine must not turn correct programs into timeouts (verdicts
-    # that change with load); a C++/Java job takes at most compile_timeout + timeout.
-    compile_timeout: float = 60.0
-
-    def __post_init__(self) -> None:
-        if self.backend not in BACKENDS:
-            raise ValueError(f"sandbox.backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
-        if self.timeout <= 0:
-            raise ValueError(f"sandbox.timeout must be > 0 seconds, got {self.timeout}")
-        if self.compile_timeout <= 0:
-            raise ValueError(f"sandbox.compile_timeout must be > 0 seconds, got {self.compile_timeout}")
-        if self.memory_mb < 16:
-            raise ValueError(f"sandbox.memory_mb must be >= 16, got {self.memory_mb}")
-
 
 LOCAL_WARNING = (
     "\n" + "!" * 78 + "\n"
