@@ -1,26 +1,117 @@
 """Typed configs: dataclass sections; defaults < YAML file < `key=value` overrides.
 
-Unknown keys are errors with a "did you mean" hint, so a typo never silently does nothing.
-The resolved config is saved in every run directory, and its fingerprint keys that directory.
+Each setting is declared once, with `setting(default, help=..., choices=..., ge=..., ...)`: its help, its
+allowed values and whether it changes what a run produces live on the field, and validation (`Settings`),
+the CLI's `--help` (`flag_help`), `wizardcoder config show` (`describe`) and run fingerprints
+(`result_fields`) all read them from there. Unknown keys are errors with a "did you mean" hint, so a typo
+never silently does nothing. The resolved config is saved in every run directory, and its fingerprint keys
+that directory.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
 import hashlib
 import json
 import types
 import typing
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import yaml
 
 from wizardcoder.errors import ConfigError
 
 T = TypeVar("T")
+
+_NO_DEFAULT: Any = dataclasses.MISSING
+
+
+class SettingError(ConfigError, ValueError):
+    """A setting's value is out of its allowed values or range; the message names the key."""
+
+
+def setting(default: Any = _NO_DEFAULT, *, help: str, choices: Sequence[Any] | Callable[[], Sequence[Any]] | None = None,
+            ge: float | None = None, gt: float | None = None, le: float | None = None, lt: float | None = None,
+            default_factory: Callable[[], Any] = _NO_DEFAULT, affects_results: bool = True) -> Any:
+    """A config field that carries its own help and allowed values.
+
+    `choices`: the allowed values (for a list, of each item), or a function returning them (a registry that
+    may grow); `ge`/`gt`/`le`/`lt`: a numeric range (a None value is allowed where the type is optional);
+    `affects_results=False`: the value does not change what a run produces, so run fingerprints leave it out.
+    """
+    metadata = {"help": help, "choices": choices, "ge": ge, "gt": gt, "le": le, "lt": lt,
+                "affects_results": affects_results}
+    return dataclasses.field(default=default, default_factory=default_factory,
+                             metadata={k: v for k, v in metadata.items() if v is not None})
+
+
+class Settings:
+    """Base of the config dataclasses: after `__init__`, every field is checked against its `setting`
+    metadata, so a bad value fails the same way from YAML, an override, a flag or Python. `SECTION` is the
+    key prefix errors name (e.g. "llm"); a subclass adds checks that involve several fields in its own
+    `__post_init__`, after calling this one."""
+
+    SECTION: ClassVar[str] = ""
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            if f.metadata:
+                _check(self.key(f.name), getattr(self, f.name), f.metadata, _hints(type(self))[f.name])
+
+    @classmethod
+    def key(cls, name: str) -> str:
+        """The dotted key of field `name`, as configs and overrides write it."""
+        return f"{cls.SECTION}.{name}" if cls.SECTION else name
+
+
+def choices_of(metadata: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    choices = metadata.get("choices")
+    if choices is None:
+        return None
+    return tuple(choices() if callable(choices) else choices)
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    cached = cls.__dict__.get("_resolved_hints")
+    if cached is None:
+        cached = typing.get_type_hints(cls)
+        cls._resolved_hints = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def _check(key: str, value: Any, meta: Mapping[str, Any], hint: Any) -> None:
+    optional = type(None) in typing.get_args(hint)
+    if value is None and optional:
+        return
+    choices = choices_of(meta)
+    if choices is not None:
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if item not in choices:
+                close = difflib.get_close_matches(str(item), [str(c) for c in choices], n=1)
+                hint_text = f" (did you mean {close[0]}?)" if close else ""
+                raise SettingError(f"{key} must be one of {', '.join(map(str, choices))}, got {item!r}{hint_text}")
+    bounds = [(op, meta[op]) for op in ("ge", "gt", "le", "lt") if op in meta]
+    if not bounds:
+        return
+    items = isinstance(value, (list, tuple))
+    scalar = typing.get_args(hint)[0] if items and typing.get_args(hint) else hint
+    integer = scalar is int or int in typing.get_args(scalar)
+    for item in value if items else [value]:
+        number = isinstance(item, (int, float)) and not isinstance(item, bool)
+        if not (number and (not integer or isinstance(item, int)) and all(_OPS[op](item, b) for op, b in bounds)):
+            kind = ("integers" if integer else "numbers") if items else ("an integer" if integer else "a number")
+            rule = " and ".join(f"{_SYMBOLS[op]} {bound:g}" for op, bound in bounds)
+            got = f"{item!r} in {value!r}" if items else repr(value)
+            raise SettingError(f"{key} must be {kind} {rule}{' or null' if optional else ''}, got {got}")
+
+
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    "ge": lambda v, b: v >= b, "gt": lambda v, b: v > b, "le": lambda v, b: v <= b, "lt": lambda v, b: v < b}
+_SYMBOLS = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
 
 # keys that moved: where they live now and why (an old config gets this instead of "unknown key")
 MOVED_KEYS = {
@@ -89,6 +180,8 @@ def _build(cls: type[T], data: Any, source: str, prefix: str) -> T:
         kwargs[key] = _coerce(hints[key], value, source, f"{prefix}{key}")
     try:
         return cls(**kwargs)
+    except SettingError as exc:  # it names its key already
+        raise SettingError(f"{source}: {exc}") from exc
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{source}: {prefix.rstrip('.') or 'config'}: {exc}") from exc
 
@@ -150,9 +243,94 @@ def save_config(cfg: Any, path: str | Path) -> None:
     Path(path).write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
 
 
+def result_fields(cfg: Any, leave_out: Mapping[str, Iterable[str]] | None = None) -> dict[str, Any]:
+    """`cfg` as a dict of the settings that change what a run produces: without the fields declared with
+    `affects_results=False`, nor the keys `leave_out` names (section -> keys) for one stage's own reasons.
+    What run fingerprints are computed from, in every stage."""
+    leave_out = {section: set(keys) for section, keys in (leave_out or {}).items()}
+
+    def walk(obj: Any, section: str) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(obj):
+            if not f.metadata.get("affects_results", True) or f.name in leave_out.get(section, ()):
+                continue
+            value = getattr(obj, f.name)
+            out[f.name] = walk(value, f.name) if dataclasses.is_dataclass(value) else copy.deepcopy(value)
+        return out
+
+    return walk(cfg, "")
+
+
 def fingerprint(obj: Any, length: int = 10) -> str:
     """A short stable hash of a config (or any JSON-able part of one): it keys run directories."""
     if dataclasses.is_dataclass(obj):
         obj = dataclasses.asdict(obj)
     blob = json.dumps(obj, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:length]
+
+
+# ---------------------------------------------------------------- help from the fields
+
+
+@dataclasses.dataclass(frozen=True)
+class SettingInfo:
+    """What `setting(...)` declared for one key, with the default of the config class it belongs to."""
+
+    key: str
+    help: str
+    default: Any
+    choices: tuple[Any, ...] | None
+    rule: str  # the range, e.g. ">= 1", or ""
+    affects_results: bool
+
+
+def describe(cls: type, key: str) -> SettingInfo:
+    """The declaration of dotted `key` (e.g. "evolve.rounds") in config class `cls`."""
+    node: Any = cls
+    parts = key.split(".")
+    for part in parts[:-1]:
+        node = _hints(node)[part]
+    f = {f.name: f for f in dataclasses.fields(node)}[parts[-1]]
+    return _info(key, f)
+
+
+def iter_settings(cfg: Any, prefix: str = "") -> Iterable[tuple[SettingInfo, Any]]:
+    """Every leaf setting of config instance `cfg`, depth first: (its declaration, its value)."""
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(value):
+            yield from iter_settings(value, f"{prefix}{f.name}.")
+        else:
+            yield _info(f"{prefix}{f.name}", f), value
+
+
+def _info(key: str, f: dataclasses.Field) -> SettingInfo:
+    meta = f.metadata
+    if f.default is not dataclasses.MISSING:
+        default = f.default
+    elif f.default_factory is not dataclasses.MISSING:
+        default = f.default_factory()
+    else:
+        default = None
+    rule = " and ".join(f"{_SYMBOLS[op]} {meta[op]:g}" for op in ("ge", "gt", "le", "lt") if op in meta)
+    return SettingInfo(key, meta.get("help", ""), default, choices_of(meta), rule, meta.get("affects_results", True))
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return str(value)
+
+
+def flag_help(cls: type, key: str, what: str | None = None) -> str:
+    """A CLI flag's help from the setting it sets: its help (or `what`), its default and its key."""
+    info = describe(cls, key)
+    return f"{what or info.help} (default {_show(info.default)}; the setting {key})"
+
+
+def flag_choices(cls: type, key: str) -> tuple[Any, ...] | None:
+    return describe(cls, key).choices
