@@ -1,4 +1,4 @@
-"""Test tiers: `docker`, `gpu`, `slow` markers.
+"""Test tiers: `docker`, `gpu`, `slow` markers; the `fake` LLM provider registered for every test.
 
 A Docker test skips with its reason where no engine or image is reachable, except where
 WIZARDCODER_REQUIRE_DOCKER=1 (CI): there a missing engine is a failure, never a silent skip.
@@ -11,6 +11,10 @@ import shutil
 import subprocess
 
 import pytest
+
+from wizardcoder.testing.fake_llm import register_fake_provider
+
+register_fake_provider()  # `llm.provider: fake` in every test (production code knows no fake provider)
 
 SANDBOX_IMAGE = os.environ.get("WIZARDCODER_SANDBOX_IMAGE", "wizardcoder-sandbox:latest")
 

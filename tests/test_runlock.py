@@ -118,7 +118,7 @@ def test_train_locks_the_directory_it_trains_in_under_a_launchers_accumulation(t
 
 
 def _evolve(run_dir: Path) -> list[str]:
-    return [sys.executable, "-m", "wizardcoder", "evolve", "--limit", "3", "--rounds", "1", "--sandbox", "local",
+    return [sys.executable, "-m", "wizardcoder.testing", "evolve", "--limit", "3", "--rounds", "1", "--sandbox", "local",
             "--output", str(run_dir), "--no-progress", "llm.provider=fake", "output.report=false"]
 
 
@@ -132,7 +132,7 @@ def test_two_identical_evolve_commands_on_one_directory(tmp_path):
         second = subprocess.run(_evolve(run_dir), env=ENV, capture_output=True, text=True, timeout=120, check=False)
         assert second.returncode == 2, second.stderr
         assert time.monotonic() - started < 30  # at once, not after the first finished
-        assert f"pid {first.pid} " in second.stderr and "wizardcoder evolve" in second.stderr
+        assert f"pid {first.pid} " in second.stderr and "-m wizardcoder.testing evolve" in second.stderr
         assert first.poll() is None  # the first was still running, undisturbed
         _, err = first.communicate(timeout=300)
     finally:

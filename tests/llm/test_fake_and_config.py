@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from wizardcoder.config import load_config
@@ -128,6 +131,17 @@ def test_auto_provider_resolution(tmp_path):
     assert LLMConfig(model="gpt-4o-mini").resolved_provider() == "openai"
     assert LLMConfig(model=str(tmp_path)).resolved_provider() == "transformers"
     assert LLMConfig(provider="fake").resolved_provider() == "fake"
+
+
+def test_production_code_knows_no_fake_provider():
+    """`fake` exists only where the tests (or `python -m wizardcoder.testing`) register it: a plain process
+    refuses it, and importing the LLM package does not import the test doubles."""
+    code = ("import sys\nfrom wizardcoder.llm import LLMConfig\n"
+            "assert not [m for m in sys.modules if m.startswith('wizardcoder.testing')]\n"
+            "LLMConfig(provider='fake')\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert proc.returncode == 1 and "llm.provider must be one of auto, openai, embedded, transformers, got " \
+        "'fake'" in proc.stderr, proc.stderr[-2000:]
 
 
 def test_create_client_openai_and_fake(make_server):

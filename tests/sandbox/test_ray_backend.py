@@ -134,7 +134,7 @@ def _two_nodes(cluster) -> None:
 
 
 def _cli(cluster, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return cluster.run(sys.executable, "-m", "wizardcoder.cli", *args, timeout=timeout)
+    return cluster.run(sys.executable, "-m", "wizardcoder.testing", *args, timeout=timeout)  # llm.provider=fake
 
 
 @pytest.mark.docker

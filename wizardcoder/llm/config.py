@@ -4,51 +4,83 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from wizardcoder.errors import ConfigError
+from wizardcoder.config import SettingError, Settings, setting
 from wizardcoder.llm.base import LLMClient
 
 log = logging.getLogger(__name__)
 
-PROVIDERS = ("auto", "openai", "embedded", "transformers", "fake")
+BUILTIN_PROVIDERS = ("auto", "openai", "embedded", "transformers")
+LOCAL_PROVIDERS = ("transformers", "embedded")  # load the model in this process: adapters, prompt templates
+# name -> factory of providers added at run time: tests register `fake` (wizardcoder.testing.fake_llm)
+_REGISTERED: dict[str, Callable[[LLMConfig], LLMClient]] = {}
 
 
-class LLMConfigError(ConfigError, ValueError):
-    """A bad `llm.*` value. A ValueError too, so `load_config` prefixes it with the config file it came from."""
+def register_provider(name: str, factory: Callable[[LLMConfig], LLMClient]) -> None:
+    """Make `llm.provider: <name>` create its client with `factory(cfg)`. Such a provider takes chat
+    messages, like an endpoint (no adapter, no local template)."""
+    if name in BUILTIN_PROVIDERS:
+        raise ValueError(f"{name!r} is a built-in provider")
+    _REGISTERED[name] = factory
+
+
+def provider_names() -> tuple[str, ...]:
+    return BUILTIN_PROVIDERS + tuple(_REGISTERED)
+
+
+class LLMConfigError(SettingError):
+    """A bad `llm.*` value (a ConfigError and a ValueError, naming its key)."""
 
 
 @dataclass
-class LLMConfig:
-    # auto: an OpenAI-compatible endpoint if base_url is set (or model names a hosted model), a local
-    # model if model is a path on disk, else the embedded SmolLM2-135M-Instruct (tiny: demos and tests).
-    provider: str = "auto"
-    # e.g. http://localhost:8000/v1 (vLLM, llama.cpp server, TGI, ...), or a list of endpoints serving the same
-    # model: each request goes to the least-loaded healthy one; one that is down is skipped until it answers again
-    base_url: str | list[str] | None = None
-    model: str | None = None  # endpoint model name, or a local model directory / .gguf file
-    api_key_env: str = "OPENAI_API_KEY"  # name of the env var holding the key; local servers: any value works
-    api: str = "chat"  # which endpoint stages target: "chat" (messages) or "completions" (raw prompt)
-    concurrency: int = 16  # requests in flight at once (HTTP providers), in total over all endpoints
-    max_retries: int = 6  # per request, after the first attempt (429 / 5xx / timeouts / garbled replies)
-    timeout: float = 120.0  # seconds per HTTP attempt
-    # the model's context length, where known: a prompt (estimated at ~4 characters per token) + max_tokens
-    # that cannot fit is refused before sending (a `rejected` completion, as the server's HTTP 400 would be)
-    max_context_tokens: int | None = None
-    adapter: str | None = None  # a peft LoRA adapter directory (transformers and embedded providers)
-    template: str = "alpaca"  # how instructions are rendered for local models: "alpaca" or "chat"
-    batch_size: int = 8  # rows per generate() call (local providers)
-    device: str = "auto"  # local providers: auto (cuda if available, else cpu), cpu, cuda, cuda:N, mps
-    price_per_1k_prompt: float | None = None  # USD per 1k prompt tokens: usage.cost is reported when set
-    price_per_1k_completion: float | None = None
+class LLMConfig(Settings):
+    SECTION = "llm"
+
+    provider: str = setting(
+        "auto", choices=provider_names,
+        help="auto: an OpenAI-compatible endpoint if base_url is set (or model names a hosted model), a local "
+             "model if model is a path on disk, else the embedded SmolLM2-135M-Instruct (tiny: demos and tests)")
+    base_url: str | list[str] | None = setting(
+        None,
+        help="an OpenAI-compatible endpoint, e.g. http://localhost:8000/v1 (vLLM, llama.cpp server, TGI, ...), "
+             "or a list of endpoints serving the same model: each request goes to the least-loaded healthy one, "
+             "and one that is down is skipped until it answers again")
+    model: str | None = setting(None, help="the endpoint's model name, or a local model directory / .gguf file")
+    api_key_env: str = setting("OPENAI_API_KEY", affects_results=False,
+                               help="the environment variable holding the API key; local servers take any value")
+    api: str = setting("chat", choices=("chat", "completions"),
+                       help="the endpoint API: chat (messages) or completions (a raw prompt)")
+    concurrency: int = setting(16, ge=1, affects_results=False,
+                               help="requests in flight at once (HTTP providers), in total over all endpoints")
+    max_retries: int = setting(6, ge=0, affects_results=False,
+                               help="retries per request after the first attempt (429 / 5xx / timeouts / garbled "
+                                    "replies)")
+    timeout: float = setting(120.0, gt=0, affects_results=False, help="seconds per HTTP attempt")
+    max_context_tokens: int | None = setting(
+        None, ge=1, affects_results=False,
+        help="the model's context length, where known: a prompt (estimated at ~4 characters per token) + "
+             "max_tokens that cannot fit is refused before sending, as the server's HTTP 400 would be")
+    adapter: str | None = setting(None, help="a peft LoRA adapter directory (transformers and embedded providers)")
+    template: str = setting("alpaca", choices=("alpaca", "chat"),
+                            help="how instructions are rendered for local models: alpaca or chat (the tokenizer's "
+                                 "chat template)")
+    batch_size: int = setting(8, ge=1, affects_results=False, help="rows per generate() call (local providers)")
+    device: str = setting("auto", affects_results=False,
+                          help="local providers: auto (cuda if available, else cpu), cpu, cuda, cuda:N or mps")
+    price_per_1k_prompt: float | None = setting(None, ge=0, affects_results=False,
+                                                help="USD per 1k prompt tokens: usage.cost is reported when set")
+    price_per_1k_completion: float | None = setting(None, ge=0, affects_results=False,
+                                                    help="USD per 1k completion tokens")
 
     def __post_init__(self) -> None:
+        super().__post_init__()
+
         def bad(key: str, problem: str) -> LLMConfigError:
             return LLMConfigError(f"llm.{key}: {problem}")
 
-        if self.provider not in PROVIDERS:
-            raise bad("provider", f"unknown provider {self.provider!r}; use one of {', '.join(PROVIDERS)}")
         if isinstance(self.base_url, (list, tuple)):
             if not self.base_url:
                 raise bad("base_url", "an empty list: give one URL or a list of URLs, or leave it unset")
@@ -62,29 +94,9 @@ class LLMConfig:
             raise bad("model", "provider 'transformers' needs llm.model (a model directory or a .gguf file)")
         if not self.api_key_env or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", self.api_key_env):
             raise bad("api_key_env", f"{self.api_key_env!r} is not an environment variable name")
-        if self.api not in ("chat", "completions"):
-            raise bad("api", f"{self.api!r}: use 'chat' or 'completions'")
-        if not isinstance(self.concurrency, int) or self.concurrency < 1:
-            raise bad("concurrency", f"must be an integer >= 1, got {self.concurrency!r}")
-        if not isinstance(self.max_retries, int) or self.max_retries < 0:
-            raise bad("max_retries", f"must be an integer >= 0, got {self.max_retries!r}")
-        if not isinstance(self.timeout, (int, float)) or self.timeout <= 0:
-            raise bad("timeout", f"must be a number of seconds > 0, got {self.timeout!r}")
-        if self.max_context_tokens is not None and (
-            not isinstance(self.max_context_tokens, int) or self.max_context_tokens < 1
-        ):
-            raise bad("max_context_tokens", f"must be an integer >= 1 or unset, got {self.max_context_tokens!r}")
-        if self.template not in ("alpaca", "chat"):
-            raise bad("template", f"{self.template!r}: use 'alpaca' or 'chat'")
-        if not isinstance(self.batch_size, int) or self.batch_size < 1:
-            raise bad("batch_size", f"must be an integer >= 1, got {self.batch_size!r}")
         if not re.match(r"^(auto|cpu|mps|cuda(:\d+)?)$", str(self.device)):
             raise bad("device", f"{self.device!r}: use auto, cpu, cuda, cuda:N or mps")
-        for key in ("price_per_1k_prompt", "price_per_1k_completion"):
-            value = getattr(self, key)
-            if value is not None and (not isinstance(value, (int, float)) or value < 0):
-                raise bad(key, f"must be a price >= 0 or unset, got {value!r}")
-        if self.adapter is not None and self.resolved_provider() in ("openai", "fake"):
+        if self.adapter is not None and self.resolved_provider() not in LOCAL_PROVIDERS:
             raise bad(
                 "adapter",
                 f"an adapter needs a local model; provider {self.resolved_provider()!r} cannot load one "
@@ -124,12 +136,12 @@ class LLMConfig:
         provider = self.resolved_provider()
         if provider == "embedded" or self.adapter:
             return True
-        return provider in ("openai", "fake") and self.api == "chat"
+        return provider not in LOCAL_PROVIDERS and self.api == "chat"
 
     def local_template(self) -> str | None:
         """How instructions are rendered for a local model (None: the provider takes chat messages)."""
         provider = self.resolved_provider()
-        if provider not in ("transformers", "embedded"):
+        if provider not in LOCAL_PROVIDERS:
             return None
         return "chat" if provider == "embedded" and not self.adapter else self.template
 
@@ -175,11 +187,6 @@ def create_client(cfg: LLMConfig) -> LLMClient:
             cfg.device,
         )
         return create_embedded_client(adapter=cfg.adapter, batch_size=cfg.batch_size, device=cfg.device)
-    if provider == "fake":
-        from wizardcoder.testing.fake_llm import FakeClient
-        from wizardcoder.testing.scripted_evolve import pipeline_reply
-
-        log.warning("LLM: the FAKE client of wizardcoder.testing (scripted evolve answers, else an echo); "
-                    "for tests and demos only")
-        return FakeClient(pipeline_reply, keep_requests=False)
+    if provider in _REGISTERED:
+        return _REGISTERED[provider](cfg)
     raise LLMConfigError(f"llm.provider: unknown provider {provider!r}")  # pragma: no cover - validated above
