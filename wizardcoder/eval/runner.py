@@ -24,9 +24,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from wizardcoder.config import fingerprint, save_config, to_dict
+from wizardcoder.config import fingerprint, result_fields, save_config, to_dict
 from wizardcoder.data.store import write_json_atomic
-from wizardcoder.errors import ConfigError
 from wizardcoder.eval.config import EvalConfig
 from wizardcoder.eval.execute import execute
 from wizardcoder.eval.generate import generate, samples_digest
@@ -39,24 +38,24 @@ from wizardcoder.progress import Progress, no_progress
 log = logging.getLogger(__name__)
 
 
-def run_dir_for(cfg: EvalConfig, problems_source: str | None = None) -> Path:
+def run_dir_for(cfg: EvalConfig) -> Path:
     """<output_dir>/<suite>-<fingerprint of what changes results>: the generation settings, the model and
     adapter (what their files hold, not just their paths: retrained weights at the same path are a new
     run) and the sandbox's backend, image and limits. Not `suite.limit`: a limited run extends to a full one."""
     from wizardcoder.content_id import local_path, path_identity
 
-    gen = to_dict(cfg.generation)
-    samples = gen.pop("samples_file")
-    key: dict[str, Any] = {"suite": cfg.suite.name, "split": cfg.suite.split, "generation": gen}
+    fields = result_fields(cfg)
+    samples = fields["generation"].pop("samples_file")
+    key: dict[str, Any] = {"suite": cfg.suite.name, "split": cfg.suite.split, "generation": fields["generation"]}
     if samples:
         key = {"suite": cfg.suite.name, "samples": samples_digest(samples)}
     else:
-        key["llm"] = {k: getattr(cfg.llm, k) for k in ("provider", "base_url", "model", "api", "adapter", "template")}
+        key["llm"] = fields["llm"]
         if not cfg.llm.base_url:  # a local model or adapter folder, however it is spelled
             key["llm"].update(model=local_path(cfg.llm.model), adapter=local_path(cfg.llm.adapter))
         key["model_files"] = path_identity(cfg.llm.model) if not cfg.llm.base_url else None
         key["adapter_files"] = path_identity(cfg.llm.adapter, hash_all=True)
-    key["sandbox"] = {k: getattr(cfg.sandbox, k) for k in ("backend", "image", "timeout", "memory_mb")}
+    key["sandbox"] = fields["sandbox"]  # time_limit.*: results run under other limits are told apart per row
     name = Path(cfg.suite.name).stem if cfg.suite.name not in SUITES else cfg.suite.name
     name = name.replace("/", "_").replace(":", "_")
     return Path(cfg.output_dir) / f"{name}-{fingerprint(key)}"
@@ -91,11 +90,7 @@ def run_eval(cfg: EvalConfig, progress: Progress | None = None, client=None,
 def select_problems(cfg: EvalConfig) -> list[Problem]:
     """The suite's problems this run evaluates (the first `suite.limit`)."""
     problems = load_suite(cfg.suite.name, cfg.suite.data_dir, cfg.suite.split)
-    if cfg.suite.limit is not None:
-        if cfg.suite.limit < 1:
-            raise ConfigError("suite.limit must be >= 1")
-        problems = problems[: cfg.suite.limit]
-    return problems
+    return problems if cfg.suite.limit is None else problems[: cfg.suite.limit]
 
 
 def _run_eval(cfg: EvalConfig, run_dir: Path, progress: Progress, client, generate_only: bool) -> dict[str, Any]:

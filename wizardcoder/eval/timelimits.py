@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from wizardcoder.config import Settings, setting
 from wizardcoder.data.store import read_json, write_json_atomic
 from wizardcoder.eval.problems import Problem
 
@@ -42,20 +43,20 @@ CALIBRATION_TIMEOUT = 60.0    # a reference solution that needs longer is left a
 
 
 @dataclass
-class TimeLimitConfig:
-    profile: str = "reference"  # reference | calibrated
-    timeout: float | None = None  # seconds per program for every problem: overrides both profiles (--timeout)
-    factor: float = 4.0  # calibrated: limit = max(floor, factor x measured reference time) (evalplus: 4.0)
-    floor: float = 1.0  # calibrated: seconds (evalplus: 1.0)
-    cache_dir: str | None = None  # measured times; default $XDG_CACHE_HOME/wizardcoder/timelimits
+class TimeLimitConfig(Settings):
+    SECTION = "time_limit"
 
-    def __post_init__(self) -> None:
-        if self.profile not in PROFILES:
-            raise ValueError(f"time_limit.profile must be one of {', '.join(PROFILES)}, got {self.profile!r}")
-        if self.timeout is not None and not self.timeout > 0:
-            raise ValueError(f"time_limit.timeout must be > 0 seconds, got {self.timeout!r}")
-        if not self.factor > 0 or not self.floor > 0:
-            raise ValueError("time_limit.factor and time_limit.floor must be > 0")
+    profile: str = setting(
+        "reference", choices=PROFILES, affects_results=False,
+        help="reference: the limit of the suite's own harness (REFERENCE_LIMITS); calibrated: max(floor, factor x "
+             "the reference solution's time measured on this machine)")
+    timeout: float | None = setting(None, gt=0, affects_results=False,
+                                    help="seconds per program for every problem, overriding both profiles (--timeout)")
+    factor: float = setting(4.0, gt=0, affects_results=False,
+                            help="calibrated: the limit is max(floor, factor x measured time) (evalplus: 4.0)")
+    floor: float = setting(1.0, gt=0, affects_results=False, help="calibrated: the least limit, seconds (evalplus: 1.0)")
+    cache_dir: str | None = setting(None, affects_results=False,
+                                    help="where measured times are kept; null: $XDG_CACHE_HOME/wizardcoder/timelimits")
 
 
 @dataclass(frozen=True)
