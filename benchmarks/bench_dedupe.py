@@ -15,7 +15,7 @@ import time
 
 from wizardcoder.data.decontaminate import Decontaminator
 from wizardcoder.data.dedupe import _jaccard, _Shingler, dedupe
-from wizardcoder.eliminate import EliminateConfig
+from wizardcoder.data.config import DatasetConfig
 
 
 def synthetic(n: int, seed: int = 0) -> list[dict]:
@@ -56,7 +56,7 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--baseline", type=int, default=2000, help="records for the O(n^2) baseline")
     args = parser.parse_args()
-    cfg = EliminateConfig()
+    cfg = DatasetConfig()
 
     small = synthetic(args.baseline, seed=1)
     t0 = time.perf_counter()

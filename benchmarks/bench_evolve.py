@@ -75,7 +75,7 @@ def run_evolve(seeds: Path, out: Path, url: str, concurrency: int, samples: int,
     cmd = [sys.executable, "-m", "wizardcoder.cli", "evolve", "--lang", "python", "--seeds", str(seeds),
            "--limit", "all", "--rounds", str(rounds), "--output", str(out), "--no-progress", "--sandbox", sandbox,
            "--base-url", url, "--model", "fake-model", f"llm.concurrency={concurrency}",
-           f"evolve.solve_samples={samples}", "eliminate.decontaminate=false", "output.report=false",
+           f"evolve.solve_samples={samples}", "dataset.decontaminate=false", "output.report=false",
            "evolve.on_infra_error=keep_parent"]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     started = time.monotonic()

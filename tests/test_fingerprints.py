@@ -78,7 +78,7 @@ def _seeds(path: Path, texts: list[str]) -> Path:
 
 
 def _evolve_cfg(*overrides: str) -> EvolveConfig:
-    return load_config(EvolveConfig, None, ["seeds.limit=null", "evolve.rounds=0", "eliminate.decontaminate=false",
+    return load_config(EvolveConfig, None, ["seeds.limit=null", "evolve.rounds=0", "dataset.decontaminate=false",
                                             "output.report=false", *overrides])
 
 

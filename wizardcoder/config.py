@@ -117,6 +117,9 @@ _SYMBOLS = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
 MOVED_KEYS = {
     "eliminate.timeout": ("sandbox.timeout", "one time limit for every program a stage runs, evolve and eval alike"),
     "eliminate.memory_mb": ("sandbox.memory_mb", "one memory limit for every program a stage runs"),
+    **{f"eliminate.{key}": (f"dataset.{key}", "what may end up in the dataset has a section of its own")
+       for key in ("near_duplicate_threshold", "shingle_size", "minhash_permutations", "decontaminate",
+                   "decontaminate_ngram", "decontaminate_min_words", "decontaminate_suites", "decontaminate_paths")},
 }
 
 

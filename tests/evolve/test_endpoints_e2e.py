@@ -26,7 +26,7 @@ def _evolve(url: str | list[str], out: Path, *extra: str, limit: int = 4, rounds
     cmd = [sys.executable, "-m", "wizardcoder.cli", "evolve", "--lang", "python", "--limit", str(limit),
            "--rounds", str(rounds), "--sandbox", "local", "--output", str(out), "--no-progress",
            *[arg for u in urls for arg in ("--base-url", u)], "--model", "fake-model",
-           "eliminate.decontaminate=false", "llm.max_retries=0", "evolve.infra_retries=0", *extra]
+           "dataset.decontaminate=false", "llm.max_retries=0", "evolve.infra_retries=0", *extra]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.run(cmd, check=False, env=env, capture_output=True, text=True, timeout=300)
 

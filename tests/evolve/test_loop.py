@@ -32,7 +32,7 @@ def sandbox():
 
 def make_cfg(out: Path, *overrides: str, limit: int = 10, rounds: int = 2) -> EvolveConfig:
     return load_config(EvolveConfig, None, [
-        f"output.dir={out}", f"seeds.limit={limit}", f"evolve.rounds={rounds}", "eliminate.decontaminate=false",
+        f"output.dir={out}", f"seeds.limit={limit}", f"evolve.rounds={rounds}", "dataset.decontaminate=false",
         "output.report=false", "evolve.solve_samples=1", *overrides])  # several samples: test_samples.py
 
 

@@ -39,7 +39,7 @@ def server():
 
 def make_cfg(out: Path, *overrides: str) -> EvolveConfig:
     return load_config(EvolveConfig, None, [
-        f"output.dir={out}", f"seeds.limit={LIMIT}", "evolve.rounds=1", "eliminate.decontaminate=false",
+        f"output.dir={out}", f"seeds.limit={LIMIT}", "evolve.rounds=1", "dataset.decontaminate=false",
         "output.report=false", *overrides])
 
 

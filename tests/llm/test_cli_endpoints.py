@@ -22,7 +22,7 @@ def command(stage: str, url: str, model: str, out, *extra: str) -> list[str]:
     common = ["--base-url", url, "--model", model, "--sandbox", "local", "--no-progress", "--output", str(out)]
     if stage == "eval":
         return ["eval", "humaneval", "--limit", "2", *common, *extra]
-    return ["evolve", "--limit", "2", "--rounds", "1", *common, "eliminate.decontaminate=false", *extra]
+    return ["evolve", "--limit", "2", "--rounds", "1", *common, "dataset.decontaminate=false", *extra]
 
 
 @pytest.mark.parametrize("stage", ["evolve", "eval"])

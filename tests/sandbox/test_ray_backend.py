@@ -188,7 +188,7 @@ def test_evolve_gives_the_same_dataset_as_with_docker(cluster, tmp_path):
     def evolve(backend: str) -> bytes:
         out_dir = tmp_path / backend
         args = ("evolve", "--lang", "python", "--limit", "8", "--rounds", "2", "--sandbox", backend, "--output",
-                str(out_dir), "--no-progress", "llm.provider=fake", "eliminate.decontaminate=false")
+                str(out_dir), "--no-progress", "llm.provider=fake", "dataset.decontaminate=false")
         proc = _cli(cluster, *args)
         assert proc.returncode == 0, proc.stderr[-3000:]
         stats = json.loads((out_dir / "stats.json").read_text())

@@ -4,7 +4,7 @@ Texts are lowercased and reduced to their words (punctuation and whitespace do n
 import / include lines are dropped first so that shared boilerplate (`from typing import List`,
 `import java.util.*;`) never matches. A record is contaminated when it shares one word n-gram with
 an eval text; an eval text shorter than n words (an MBPP one-liner) but at least
-`decontaminate_min_words` long must appear whole, as a contiguous word sequence.
+`dataset.decontaminate_min_words` long must appear whole, as a contiguous word sequence.
 
 Suites:
 
@@ -15,7 +15,7 @@ Suites:
 Both ship in the package (`wizardcoder/data/eval_texts/*.jsonl.gz`, written by
 `scripts/build_decontamination_data.py`): a plain install checks them, with no extra; an installation
 without them is an error, never a silent skip.
-- every file in `decontaminate_paths` (JSON list, JSONL, JSONL.gz, or plain text): suite = file stem.
+- every file in `dataset.decontaminate_paths` (JSON list, JSONL, JSONL.gz, or plain text): suite = file stem.
   JSON objects contribute their `prompt`, `canonical_solution`, `tests`/`test`, `text`, `question`,
   `instruction`, `code`, `solution` fields.
 
@@ -32,6 +32,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from wizardcoder.data.config import DatasetConfig
 from wizardcoder.errors import ConfigError, UserError
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ TEXT_FIELDS = ("prompt", "canonical_solution", "tests", "test", "text", "questio
 EVAL_TEXTS = Path(__file__).resolve().parent / "eval_texts"
 # suite -> the shipped files it indexes (each file is indexed on its own: a translation of a problem
 # shares its words with the original, and must not make them "boilerplate" of the suite)
+# (its names: data/config.py DECONTAMINATION_SUITES, the choices of dataset.decontaminate_suites)
 BUILTIN_SUITES = {"humaneval": ("humaneval.jsonl.gz", "humaneval-cpp.jsonl.gz", "humaneval-java.jsonl.gz"),
                   "mbpp": ("mbpp.jsonl.gz",)}
 
@@ -63,7 +65,7 @@ def _read_records(path: Path) -> Iterator[Any]:
         with opener(path, "rt", encoding="utf-8") as fh:
             raw = fh.read()
     except OSError as exc:
-        raise ConfigError(f"eliminate.decontaminate_paths: cannot read {path}: {exc}") from exc
+        raise ConfigError(f"dataset.decontaminate_paths: cannot read {path}: {exc}") from exc
     stripped = raw.lstrip()
     if stripped.startswith("["):
         try:
@@ -94,11 +96,8 @@ def _texts(item: Any) -> list[tuple[str, bool]]:
 class Decontaminator:
     """`contaminated(text)` -> the name of an eval suite `text` overlaps, or None; `counts` per suite."""
 
-    def __init__(self, cfg: Any = None) -> None:
-        if cfg is None:
-            from wizardcoder.eliminate import EliminateConfig
-
-            cfg = EliminateConfig()
+    def __init__(self, cfg: DatasetConfig | None = None) -> None:
+        cfg = cfg or DatasetConfig()
         self.n = int(cfg.decontaminate_ngram)
         self.min_words = min(int(cfg.decontaminate_min_words), self.n)
         self._grams: dict[str, str] = {}  # n-gram -> suite
@@ -106,18 +105,12 @@ class Decontaminator:
         self.sizes: dict[str, int] = {}  # suite -> number of texts indexed
         self.counts: dict[str, int] = {}  # suite -> records found contaminated (0 for every loaded suite)
         self.checked = 0
-        suites = list(cfg.decontaminate_suites)
-        for suite in suites:
-            if suite in BUILTIN_SUITES:
-                self._load_builtin(suite)
-            else:
-                raise ConfigError(
-                    f"eliminate.decontaminate_suites: unknown suite {suite!r}; built-in ones are humaneval, mbpp "
-                    "(add other files with eliminate.decontaminate_paths)")
+        for suite in cfg.decontaminate_suites:  # DatasetConfig allows only the built-in ones
+            self._load_builtin(suite)
         for raw in cfg.decontaminate_paths:
             path = Path(raw).expanduser()
             if not path.is_file():
-                raise ConfigError(f"eliminate.decontaminate_paths: {path} is not a file (give JSON/JSONL/text files)")
+                raise ConfigError(f"dataset.decontaminate_paths: {path} is not a file (give JSON/JSONL/text files)")
             suite = path.name.split(".")[0]
             self.add_problems(suite, (_texts(item) for item in _read_records(path)))
         log.info("decontamination index: %s (%d n-grams, n=%d)",
@@ -150,10 +143,6 @@ class Decontaminator:
         self.sizes[suite] = self.sizes.get(suite, 0) + count
         self.counts.setdefault(suite, 0)
 
-    def add_texts(self, suite: str, texts: Iterable[str], code: bool = False) -> None:
-        """Index plain texts, each its own problem."""
-        self.add_problems(suite, ([(text, code)] for text in texts))
-
     def _load_builtin(self, suite: str) -> None:
         for name in BUILTIN_SUITES[suite]:
             path = EVAL_TEXTS / name
@@ -161,7 +150,7 @@ class Decontaminator:
                 raise UserError(
                     f"decontamination: {path} is missing from this installation, so {suite} cannot be checked. "
                     "Reinstall wizardcoder (or run scripts/build_decontamination_data.py in a checkout); to build "
-                    "a dataset without that check, set eliminate.decontaminate=false.")
+                    "a dataset without that check, set dataset.decontaminate=false.")
             self.add_problems(suite, (_texts(item) for item in _read_records(path)))
 
     # --- querying ---

@@ -16,9 +16,10 @@ import hashlib
 import logging
 import re
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
+
+from wizardcoder.data.config import DatasetConfig
 
 log = logging.getLogger(__name__)
 
@@ -85,17 +86,13 @@ def _jaccard(a: np.ndarray, b: np.ndarray) -> float:
     return inter / union if union else 1.0
 
 
-def dedupe(records: list[dict], cfg: Any = None, field: str = "instruction",
+def dedupe(records: list[dict], cfg: DatasetConfig | None = None, field: str = "instruction",
            progress: Callable[[int], None] | None = None) -> tuple[list[dict], list[tuple[dict, str]]]:
     """(kept, dropped) with dropped as (record, "exact_duplicate" | "near_duplicate"), input order kept.
 
-    `cfg` is an `EliminateConfig` (or anything with `near_duplicate_threshold`, `shingle_size`,
-    `minhash_permutations`); None uses the defaults. `progress(n_done)` is called per chunk.
+    `cfg`: the `dataset:` settings (None: the defaults). `progress(n_done)` is called per chunk.
     """
-    if cfg is None:
-        from wizardcoder.eliminate import EliminateConfig
-
-        cfg = EliminateConfig()
+    cfg = cfg or DatasetConfig()
     threshold = float(cfg.near_duplicate_threshold)
     num_perm = int(cfg.minhash_permutations)
     reasons: list[str | None] = [None] * len(records)

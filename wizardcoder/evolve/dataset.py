@@ -33,10 +33,10 @@ def build_dataset(run: RunDir, cfg: EvolveConfig, progress) -> dict[str, Any]:
     if include is None:
         include = bool(cfg.seeds.path) or cfg.evolve.lang == "python"
     decon = None
-    if cfg.eliminate.decontaminate:
+    if cfg.dataset.decontaminate:
         from wizardcoder.data.decontaminate import Decontaminator
 
-        decon = Decontaminator(cfg.eliminate)
+        decon = Decontaminator(cfg.dataset)
     # Pass 1 keeps only what ordering, decontamination and dedupe need (not solutions and tests);
     # pass 2 reads the kept rows back from their files by offset while the dataset is written.
     sources = [run.pool_path(0), run.records_path]
@@ -63,7 +63,7 @@ def build_dataset(run: RunDir, cfg: EvolveConfig, progress) -> dict[str, Any]:
     finally:
         bar.close()
     light.sort(key=lambda entry: entry["key"])
-    kept, dropped = dedupe(light, cfg.eliminate)
+    kept, dropped = dedupe(light, cfg.dataset)
     for _, reason in dropped:
         drops[reason] += 1
     del light, dropped
