@@ -13,9 +13,9 @@ import argparse
 import random
 import time
 
+from wizardcoder.data.config import DatasetConfig
 from wizardcoder.data.decontaminate import Decontaminator
 from wizardcoder.data.dedupe import _jaccard, _Shingler, dedupe
-from wizardcoder.data.config import DatasetConfig
 
 
 def synthetic(n: int, seed: int = 0) -> list[dict]:

@@ -3,7 +3,7 @@
 Each setting is declared once, with `setting(default, help=..., choices=..., ge=..., ...)`: its help, its
 allowed values and whether it changes what a run produces live on the field, and validation (`Settings`),
 the CLI's `--help` (`flag_help`), `wizardcoder config show` (`describe`) and run fingerprints
-(`result_fields`) all read them from there. Unknown keys are errors with a "did you mean" hint, so a typo
+(`fingerprint_fields`) all read them from there. Unknown keys are errors with a "did you mean" hint, so a typo
 never silently does nothing. The resolved config is saved in every run directory, and its fingerprint keys
 that directory.
 """
@@ -36,15 +36,16 @@ class SettingError(ConfigError, ValueError):
 
 def setting(default: Any = _NO_DEFAULT, *, help: str, choices: Sequence[Any] | Callable[[], Sequence[Any]] | None = None,
             ge: float | None = None, gt: float | None = None, le: float | None = None, lt: float | None = None,
-            default_factory: Callable[[], Any] = _NO_DEFAULT, affects_results: bool = True) -> Any:
+            default_factory: Callable[[], Any] = _NO_DEFAULT, fingerprinted: bool = True) -> Any:
     """A config field that carries its own help and allowed values.
 
     `choices`: the allowed values (for a list, of each item), or a function returning them (a registry that
     may grow); `ge`/`gt`/`le`/`lt`: a numeric range (a None value is allowed where the type is optional);
-    `affects_results=False`: the value does not change what a run produces, so run fingerprints leave it out.
+    `fingerprinted=False`: left out of run fingerprints (it does not change what a run produces, or, like eval's
+    time limits, results record it row by row), so another value resumes the same run.
     """
     metadata = {"help": help, "choices": choices, "ge": ge, "gt": gt, "le": le, "lt": lt,
-                "affects_results": affects_results}
+                "fingerprinted": fingerprinted}
     return dataclasses.field(default=default, default_factory=default_factory,
                              metadata={k: v for k, v in metadata.items() if v is not None})
 
@@ -174,8 +175,9 @@ def _build(cls: type[T], data: Any, source: str, prefix: str) -> T:
         if f"{prefix}{key}" in MOVED_KEYS:
             new, why = MOVED_KEYS[f"{prefix}{key}"]
             section, name = new.split(".")
-            raise ConfigError(f"{source}: {prefix}{key} is now {new} ({why}): write `{section}:\n  {name}: {value}` "
-                              f"(or the override {new}={value}) instead")
+            shown = _show(value)
+            raise ConfigError(f"{source}: {prefix}{key} is now {new} ({why}): write `{section}:\n  {name}: {shown}` "
+                              f"(or the override {new}={shown}) instead")
         if key not in fields:
             close = difflib.get_close_matches(str(key), fields, n=1)
             hint = f" (did you mean {prefix}{close[0]}?)" if close else f" (valid keys: {', '.join(fields)})"
@@ -246,16 +248,16 @@ def save_config(cfg: Any, path: str | Path) -> None:
     Path(path).write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
 
 
-def result_fields(cfg: Any, leave_out: Mapping[str, Iterable[str]] | None = None) -> dict[str, Any]:
+def fingerprint_fields(cfg: Any, leave_out: Mapping[str, Iterable[str]] | None = None) -> dict[str, Any]:
     """`cfg` as a dict of the settings that change what a run produces: without the fields declared with
-    `affects_results=False`, nor the keys `leave_out` names (section -> keys) for one stage's own reasons.
+    `fingerprinted=False`, nor the keys `leave_out` names (section -> keys) for one stage's own reasons.
     What run fingerprints are computed from, in every stage."""
     leave_out = {section: set(keys) for section, keys in (leave_out or {}).items()}
 
     def walk(obj: Any, section: str) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for f in dataclasses.fields(obj):
-            if not f.metadata.get("affects_results", True) or f.name in leave_out.get(section, ()):
+            if not f.metadata.get("fingerprinted", True) or f.name in leave_out.get(section, ()):
                 continue
             value = getattr(obj, f.name)
             out[f.name] = walk(value, f.name) if dataclasses.is_dataclass(value) else copy.deepcopy(value)
@@ -284,7 +286,7 @@ class SettingInfo:
     default: Any
     choices: tuple[Any, ...] | None
     rule: str  # the range, e.g. ">= 1", or ""
-    affects_results: bool
+    fingerprinted: bool
 
 
 def describe(cls: type, key: str) -> SettingInfo:
@@ -316,7 +318,7 @@ def _info(key: str, f: dataclasses.Field) -> SettingInfo:
     else:
         default = None
     rule = " and ".join(f"{_SYMBOLS[op]} {meta[op]:g}" for op in ("ge", "gt", "le", "lt") if op in meta)
-    return SettingInfo(key, meta.get("help", ""), default, choices_of(meta), rule, meta.get("affects_results", True))
+    return SettingInfo(key, meta.get("help", ""), default, choices_of(meta), rule, meta.get("fingerprinted", True))
 
 
 def _show(value: Any) -> str:

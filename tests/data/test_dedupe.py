@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from wizardcoder.data.dedupe import choose_bands, dedupe, normalise
 from wizardcoder.data.config import DatasetConfig
+from wizardcoder.data.dedupe import choose_bands, dedupe, normalise
 
 BASE = ("Write a Python function that takes a list of integers and returns a new list containing only the "
         "prime numbers from the original list, preserving their order. The function should raise a ValueError "

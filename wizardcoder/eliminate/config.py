@@ -30,14 +30,14 @@ class EliminateConfig(Settings):
         default_factory=list, help='more regexes (case-insensitive) that make an instruction a "leaked_template"')
     # --- execution (verify.py) ---
     chunk_size: int = setting(
-        256, ge=1, affects_results=False,
+        256, ge=1, fingerprinted=False,
         help="checks per sandbox.run_many call: memory stays flat however many checks there are")
     mutation_check: list[str] = setting(
         default_factory=lambda: list(LANGUAGES), choices=LANGUAGES,
         help='languages whose tests must also fail on a broken solution ("tests_cannot_fail" otherwise): the '
              "entry point's body becomes `return None` (python) or returns a default value (cpp, java; costs a "
              "second compile)")
-    tail_chars: int = setting(2000, ge=0, affects_results=False, help="stdout/stderr characters a verdict keeps")
+    tail_chars: int = setting(2000, ge=0, fingerprinted=False, help="stdout/stderr characters a verdict keeps")
 
     def __post_init__(self) -> None:
         super().__post_init__()

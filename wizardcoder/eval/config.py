@@ -21,12 +21,12 @@ class SuiteConfig(Settings):
         help="humaneval, mbpp, humaneval-cpp, humaneval-java, a JSON/JSONL file (MultiPL-E or HumanEval format) "
              "or a hub dataset (name[:config])")
     data_dir: str | None = setting(
-        None, affects_results=False,
+        None, fingerprinted=False,
         help="the folder of MultiPL-E files; null: $WIZARDCODER_DATA, else shared/data/multipl-e beside the "
              "checkout or in the current directory")
     split: str = setting("test", help="the split of a hub dataset or a save_to_disk DatasetDict")
     limit: int | None = setting(
-        None, ge=1, affects_results=False,
+        None, ge=1, fingerprinted=False,
         help="the first N problems only (the run directory is the full run's: a full run reuses them)")
 
 
@@ -58,9 +58,9 @@ class EvalConfig(Settings):
     llm: LLMConfig = field(default_factory=LLMConfig)
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)  # its timeout: see time_limit
     time_limit: TimeLimitConfig = field(default_factory=TimeLimitConfig)
-    k: list[int] = setting(default_factory=lambda: [1, 10, 100], ge=1, affects_results=False,
+    k: list[int] = setting(default_factory=lambda: [1, 10, 100], ge=1, fingerprinted=False,
                            help="pass@k reported, for k <= the samples of every problem only")
-    output_dir: str = setting("runs/eval", affects_results=False,
+    output_dir: str = setting("runs/eval", fingerprinted=False,
                               help="the run directory is <output_dir>/<suite>-<fingerprint of what changes results>")
 
 

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from wizardcoder.config import fingerprint, result_fields, save_config, to_dict
+from wizardcoder.config import fingerprint, fingerprint_fields, save_config, to_dict
 from wizardcoder.data.store import write_json_atomic
 from wizardcoder.eval.config import EvalConfig
 from wizardcoder.eval.execute import execute
@@ -44,7 +44,7 @@ def run_dir_for(cfg: EvalConfig) -> Path:
     run) and the sandbox's backend, image and limits. Not `suite.limit`: a limited run extends to a full one."""
     from wizardcoder.content_id import local_path, path_identity
 
-    fields = result_fields(cfg)
+    fields = fingerprint_fields(cfg)
     samples = fields["generation"].pop("samples_file")
     key: dict[str, Any] = {"suite": cfg.suite.name, "split": cfg.suite.split, "generation": fields["generation"]}
     if samples:

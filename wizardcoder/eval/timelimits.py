@@ -47,15 +47,15 @@ class TimeLimitConfig(Settings):
     SECTION = "time_limit"
 
     profile: str = setting(
-        "reference", choices=PROFILES, affects_results=False,
+        "reference", choices=PROFILES, fingerprinted=False,
         help="reference: the limit of the suite's own harness (REFERENCE_LIMITS); calibrated: max(floor, factor x "
              "the reference solution's time measured on this machine)")
-    timeout: float | None = setting(None, gt=0, affects_results=False,
+    timeout: float | None = setting(None, gt=0, fingerprinted=False,
                                     help="seconds per program for every problem, overriding both profiles (--timeout)")
-    factor: float = setting(4.0, gt=0, affects_results=False,
+    factor: float = setting(4.0, gt=0, fingerprinted=False,
                             help="calibrated: the limit is max(floor, factor x measured time) (evalplus: 4.0)")
-    floor: float = setting(1.0, gt=0, affects_results=False, help="calibrated: the least limit, seconds (evalplus: 1.0)")
-    cache_dir: str | None = setting(None, affects_results=False,
+    floor: float = setting(1.0, gt=0, fingerprinted=False, help="calibrated: the least limit, seconds (evalplus: 1.0)")
+    cache_dir: str | None = setting(None, fingerprinted=False,
                                     help="where measured times are kept; null: $XDG_CACHE_HOME/wizardcoder/timelimits")
 
 

@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wizardcoder.config import SettingError, Settings, fingerprint, setting
-from wizardcoder.config import result_fields as config_result_fields
+from wizardcoder.config import SettingError, Settings, fingerprint, fingerprint_fields, setting
 from wizardcoder.data.config import DatasetConfig
 from wizardcoder.eliminate.config import EliminateConfig
 from wizardcoder.evolve.methods import default_weights, validate_weights
@@ -31,7 +30,7 @@ class EvolutionConfig(Settings):
     SECTION = "evolve"
 
     lang: str = setting("python", choices=LANGUAGES, help="the language of the tasks and their solutions")
-    rounds: int = setting(2, ge=0, affects_results=False,
+    rounds: int = setting(2, ge=0, fingerprinted=False,
                           help="evolution rounds; each round evolves every task in the pool once")
     methods: dict[str, float] = setting(default_factory=default_weights,
                                         help="evolution method -> relative weight of being chosen")
@@ -59,10 +58,10 @@ class EvolutionConfig(Settings):
     max_pass_rate: float = setting(1.0, ge=0, le=1, help="drop tasks more of whose solutions pass them (too easy)")
     prompts: str | None = setting(None, help="a YAML prompt file replacing the shipped prompts/<lang>.yaml")
     on_infra_error: str = setting(
-        "stop", choices=INFRA_POLICIES, affects_results=False,
+        "stop", choices=INFRA_POLICIES, fingerprinted=False,
         help="when the endpoint or the sandbox keeps failing: stop (end the run; rerun to retry) or keep_parent "
              "(carry the parent task on)")
-    infra_retries: int = setting(1, ge=0, affects_results=False,
+    infra_retries: int = setting(1, ge=0, fingerprinted=False,
                                  help="extra passes over the calls / programs that hit an infrastructure error")
 
     def __post_init__(self) -> None:
@@ -109,12 +108,12 @@ class SeedsConfig(Settings):
 class OutputConfig(Settings):
     SECTION = "output"
 
-    dir: str | None = setting(None, affects_results=False,
+    dir: str | None = setting(None, fingerprinted=False,
                               help="the run directory; null: <root>/<fingerprint of what changes results>")
-    root: str = setting("runs/evolve", affects_results=False, help="where run directories go when dir is null")
-    report: bool = setting(True, affects_results=False, help="write report.md and its plots")
+    root: str = setting("runs/evolve", fingerprinted=False, help="where run directories go when dir is null")
+    report: bool = setting(True, fingerprinted=False, help="write report.md and its plots")
     fsync: bool = setting(
-        True, affects_results=False,
+        True, fingerprinted=False,
         help="flush every record (a kill -9 loses nothing) and fsync the files at most once a second and on close "
              "(a power loss costs at most the last second of answers, asked again on rerun)")
 
@@ -147,14 +146,14 @@ class EvolveConfig:
             self.evolve = dataclasses.replace(self.evolve, **updates)
 
 
-# Settings this stage leaves out of its fingerprint beyond those declared `affects_results=False`:
+# Settings this stage leaves out of its fingerprint beyond those declared `fingerprinted=False`:
 # more (or other) endpoints serving the same model, and another sandbox backend or image, resume the run.
 _RESUMABLE_ACROSS = {"llm": {"base_url"}, "sandbox": {"backend", "image"}}
 
 
 def result_fields(cfg: EvolveConfig) -> dict[str, Any]:
     """The parts of `cfg` that change results (what the run directory's fingerprint covers)."""
-    data = config_result_fields(cfg, leave_out=_RESUMABLE_ACROSS)
+    data = fingerprint_fields(cfg, leave_out=_RESUMABLE_ACROSS)
     # the dataset settings were keys of `eliminate` when the first runs were fingerprinted: hashed there still,
     # so that those runs keep their directories
     data["eliminate"].update(data.pop("dataset"))

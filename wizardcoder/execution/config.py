@@ -28,9 +28,9 @@ class SandboxConfig(Settings):
         help="where programs run: docker; local (process backend, no security boundary); ray (a Ray cluster, "
              "one Docker pool per node); auto: docker when an engine and the image are there, else local with "
              "a warning")
-    workers: int | None = setting(None, ge=1, affects_results=False,
+    workers: int | None = setting(None, ge=1, fingerprinted=False,
                                   help="programs run at once (ray: per node); null: one per CPU core")
-    ray_address: str | None = setting(None, affects_results=False,
+    ray_address: str | None = setting(None, fingerprinted=False,
                                       help="backend ray: the cluster, host:port; null: $RAY_ADDRESS")
     image: str = setting("wizardcoder-sandbox:latest", help="the Docker image programs run in")
     timeout: float = setting(
@@ -42,7 +42,7 @@ class SandboxConfig(Settings):
         help="MiB per program: Python and C++ address space (RLIMIT_AS); Java heap (-Xmx) with RLIMIT_DATA "
              "memory_mb + 256 (the main thread's stack and the JVM's own memory)")
     compile_timeout: float = setting(
-        60.0, gt=0, affects_results=False,
+        60.0, gt=0, fingerprinted=False,
         help="seconds (wall and CPU) for g++ / javac, before and apart from timeout, with RLIMIT_DATA "
              "max(memory_mb, 768) MiB: a compiler slowed by a busy machine must not turn correct programs into "
              "timeouts; a C++/Java job takes at most compile_timeout + timeout")

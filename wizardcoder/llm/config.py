@@ -49,30 +49,30 @@ class LLMConfig(Settings):
              "or a list of endpoints serving the same model: each request goes to the least-loaded healthy one, "
              "and one that is down is skipped until it answers again")
     model: str | None = setting(None, help="the endpoint's model name, or a local model directory / .gguf file")
-    api_key_env: str = setting("OPENAI_API_KEY", affects_results=False,
+    api_key_env: str = setting("OPENAI_API_KEY", fingerprinted=False,
                                help="the environment variable holding the API key; local servers take any value")
     api: str = setting("chat", choices=("chat", "completions"),
                        help="the endpoint API: chat (messages) or completions (a raw prompt)")
-    concurrency: int = setting(16, ge=1, affects_results=False,
+    concurrency: int = setting(16, ge=1, fingerprinted=False,
                                help="requests in flight at once (HTTP providers), in total over all endpoints")
-    max_retries: int = setting(6, ge=0, affects_results=False,
+    max_retries: int = setting(6, ge=0, fingerprinted=False,
                                help="retries per request after the first attempt (429 / 5xx / timeouts / garbled "
                                     "replies)")
-    timeout: float = setting(120.0, gt=0, affects_results=False, help="seconds per HTTP attempt")
+    timeout: float = setting(120.0, gt=0, fingerprinted=False, help="seconds per HTTP attempt")
     max_context_tokens: int | None = setting(
-        None, ge=1, affects_results=False,
+        None, ge=1, fingerprinted=False,
         help="the model's context length, where known: a prompt (estimated at ~4 characters per token) + "
              "max_tokens that cannot fit is refused before sending, as the server's HTTP 400 would be")
     adapter: str | None = setting(None, help="a peft LoRA adapter directory (transformers and embedded providers)")
     template: str = setting("alpaca", choices=("alpaca", "chat"),
                             help="how instructions are rendered for local models: alpaca or chat (the tokenizer's "
                                  "chat template)")
-    batch_size: int = setting(8, ge=1, affects_results=False, help="rows per generate() call (local providers)")
-    device: str = setting("auto", affects_results=False,
+    batch_size: int = setting(8, ge=1, fingerprinted=False, help="rows per generate() call (local providers)")
+    device: str = setting("auto", fingerprinted=False,
                           help="local providers: auto (cuda if available, else cpu), cpu, cuda, cuda:N or mps")
-    price_per_1k_prompt: float | None = setting(None, ge=0, affects_results=False,
+    price_per_1k_prompt: float | None = setting(None, ge=0, fingerprinted=False,
                                                 help="USD per 1k prompt tokens: usage.cost is reported when set")
-    price_per_1k_completion: float | None = setting(None, ge=0, affects_results=False,
+    price_per_1k_completion: float | None = setting(None, ge=0, fingerprinted=False,
                                                     help="USD per 1k completion tokens")
 
     def __post_init__(self) -> None:
