@@ -21,16 +21,8 @@ STAGES = {
     "evolve": "wizardcoder.evolve.command",
     "train": "wizardcoder.train.command",
     "eval": "wizardcoder.eval.command",
+    "config": "wizardcoder.config_command",
 }
-
-
-def _load(stage: str):
-    try:
-        return importlib.import_module(STAGES[stage])
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("wizardcoder"):
-            return None  # the stage is not built yet
-        raise
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,17 +35,14 @@ def build_parser() -> argparse.ArgumentParser:
             "  wizardcoder evolve --lang python                # embedded model, built-in seeds\n"
             "  wizardcoder train --data runs/evolve/<id>/dataset\n"
             "  wizardcoder eval humaneval --model runs/train/<id>/adapter\n"
+            "  wizardcoder config show evolve                  # every setting, its default and its help\n"
         ),
     )
     parser.add_argument("--version", action="version", version=f"wizardcoder {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = parser.add_subparsers(dest="stage", metavar="{evolve,train,eval}")
-    for stage in STAGES:
-        module = _load(stage)
-        if module is None:
-            p = sub.add_parser(stage, help=f"{stage} (not available yet)")
-            p.set_defaults(_module=None)
-            continue
+    sub = parser.add_subparsers(dest="stage", metavar="{" + ",".join(STAGES) + "}")
+    for stage, name in STAGES.items():
+        module = importlib.import_module(name)
         p = sub.add_parser(
             stage,
             help=module.HELP,
@@ -83,9 +72,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     _quiet_noisy_libraries()
     if args.stage is None:
         parser.print_help()
-        return 2
-    if args._module is None:
-        print(f"wizardcoder {args.stage}: not available yet in this version.", file=sys.stderr)
         return 2
     try:
         return int(args._module.run(args) or 0)

@@ -30,36 +30,39 @@ EMBEDDED_NAMES = ("smollm2-135m-instruct", "smollm2", "embedded")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("suite", help="humaneval | mbpp | humaneval-cpp | humaneval-java | a JSON/JSONL file "
-                                 "(MultiPL-E or HumanEval format) | a hub dataset (name[:config]) | "
-                                 "compare RUN_A RUN_B (two run directories)")
-    p.add_argument("--model", help="a local model directory or .gguf file, an endpoint's model name, "
-                                   "or smollm2-135m-instruct (the embedded model)")
-    p.add_argument("--adapter", help="a peft LoRA adapter directory (local models)")
-    p.add_argument("--base-url", action="append",
-                   help="an OpenAI-compatible endpoint, e.g. http://localhost:8000/v1; repeat it for several "
-                        "endpoints serving the same model (each request goes to the least-loaded healthy one)")
-    p.add_argument("--api", choices=("chat", "completions"), help="endpoint API (default: chat)")
-    p.add_argument("--samples", metavar="FILE", help="score these samples (JSONL: task_id + completion or solution)")
-    p.add_argument("--n", type=int, help="samples per problem")
-    p.add_argument("--temperature", type=float)
-    p.add_argument("--k", help="comma-separated k for pass@k, e.g. 1,10,100 (only k <= n is reported)")
-    p.add_argument("--sandbox", choices=("auto", "docker", "local", "ray"),
-                   help="execution backend (default auto; ray: a Ray cluster, RAY_ADDRESS or sandbox.ray_address)")
-    p.add_argument("--time-limit", choices=("reference", "calibrated"),
-                   help="per-problem time limits: the suite's reference harness's (default), or calibrated on "
-                        "this machine (max(floor, factor x the reference solution's time))")
-    p.add_argument("--timeout", type=float, help="seconds per program for every problem (overrides --time-limit)")
-    p.add_argument("--limit", type=int, help="evaluate only the first N problems")
-    p.add_argument("--data", metavar="DIR", help="folder with the MultiPL-E JSON files")
-    p.add_argument("--output", metavar="DIR", help="parent of the run directory (default runs/eval)")
+    from wizardcoder.config import flag_choices, flag_help
+    from wizardcoder.eval.config import EvalConfig as C
+
+    p.add_argument("suite", help=flag_help(C, "suite.name") + "; or compare RUN_A RUN_B (two run directories)")
+    p.add_argument("--model", help=flag_help(C, "llm.model", "a local model directory or .gguf file, an endpoint's "
+                                             "model name, or smollm2-135m-instruct (the embedded model)"))
+    p.add_argument("--adapter", help=flag_help(C, "llm.adapter"))
+    p.add_argument("--base-url", action="append", help=flag_help(
+        C, "llm.base_url", "an OpenAI-compatible endpoint, e.g. http://localhost:8000/v1; repeat it for several "
+                           "endpoints serving the same model (each request goes to the least-loaded healthy one)"))
+    p.add_argument("--api", choices=flag_choices(C, "llm.api"), help=flag_help(C, "llm.api"))
+    p.add_argument("--samples", metavar="FILE", help=flag_help(C, "generation.samples_file"))
+    p.add_argument("--n", type=int, help=flag_help(C, "generation.n"))
+    p.add_argument("--temperature", type=float, help=flag_help(C, "generation.temperature"))
+    p.add_argument("--k", help=flag_help(C, "k", "comma-separated k for pass@k, e.g. 1,10,100 (only k <= n is "
+                                              "reported)"))
+    p.add_argument("--sandbox", choices=flag_choices(C, "sandbox.backend"), help=flag_help(C, "sandbox.backend"))
+    p.add_argument("--time-limit", choices=flag_choices(C, "time_limit.profile"),
+                   help=flag_help(C, "time_limit.profile", "per-problem time limits: the suite's reference "
+                                  "harness's, or calibrated on this machine (max(floor, factor x the reference "
+                                  "solution's time))"))
+    p.add_argument("--timeout", type=float, help=flag_help(C, "time_limit.timeout"))
+    p.add_argument("--limit", type=int, help=flag_help(C, "suite.limit"))
+    p.add_argument("--data", metavar="DIR", help=flag_help(C, "suite.data_dir"))
+    p.add_argument("--output", metavar="DIR", help=flag_help(C, "output_dir", "parent of the run directory"))
     p.add_argument("--config", metavar="FILE", help="YAML config (e.g. configs/eval_humaneval.yaml)")
     p.add_argument("--generate-only", action="store_true",
                    help="stop after writing samples.jsonl; the same command without it scores them later")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--force", action="store_true", help="compare: also runs of different suites or prompt templates")
     p.add_argument("--plot", metavar="FILE", help="compare: where the plot goes (default <output>/compare.png)")
-    p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. generation.max_tokens=768")
+    p.add_argument("overrides", nargs="*", metavar="key=value",
+                   help="config overrides, e.g. generation.max_tokens=768 (all keys: wizardcoder config show eval)")
 
 
 def config_from_args(args: argparse.Namespace):

@@ -24,24 +24,25 @@ EXAMPLES = """\
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--lang", choices=("python", "cpp", "java"), help="target language (default python)")
+    from wizardcoder.config import flag_choices, flag_help
+    from wizardcoder.evolve.config import EvolveConfig as C
+
+    p.add_argument("--lang", choices=flag_choices(C, "evolve.lang"), help=flag_help(C, "evolve.lang"))
     p.add_argument("--config", metavar="FILE", help="YAML config (e.g. configs/evolve_python.yaml)")
-    p.add_argument("--seeds", metavar="PATH|NAME",
-                   help="seed tasks: .jsonl/.json/.csv/.parquet, a save_to_disk directory, or a hub dataset "
-                        "name (default: the built-in seed set)")
-    p.add_argument("--rounds", type=int, help="evolution rounds (default 2)")
-    p.add_argument("--limit", help="use the first N seeds, or 'all' (default 8)")
-    p.add_argument("--output", metavar="DIR", help="run directory (default runs/evolve/<config fingerprint>)")
-    p.add_argument("--sandbox", choices=("auto", "docker", "local", "ray"),
-                   help="where generated code runs (default auto; ray: a Ray cluster, RAY_ADDRESS or "
-                        "sandbox.ray_address)")
-    p.add_argument("--base-url", action="append",
-                   help="an OpenAI-compatible endpoint, e.g. http://localhost:8000/v1; repeat it for several "
-                        "endpoints serving the same model (each request goes to the least-loaded healthy one)")
-    p.add_argument("--model", help="the endpoint's model name (or a local model path)")
+    p.add_argument("--seeds", metavar="PATH|NAME", help=flag_help(C, "seeds.path", "the seed tasks: a "
+                   ".jsonl/.json/.csv/.parquet file, a save_to_disk directory or a hub dataset name; null: built-in"))
+    p.add_argument("--rounds", type=int, help=flag_help(C, "evolve.rounds"))
+    p.add_argument("--limit", help=flag_help(C, "seeds.limit", "use the first N seeds, or 'all'"))
+    p.add_argument("--output", metavar="DIR", help=flag_help(C, "output.dir"))
+    p.add_argument("--sandbox", choices=flag_choices(C, "sandbox.backend"), help=flag_help(C, "sandbox.backend"))
+    p.add_argument("--base-url", action="append", help=flag_help(
+        C, "llm.base_url", "an OpenAI-compatible endpoint, e.g. http://localhost:8000/v1; repeat it for several "
+                           "endpoints serving the same model (each request goes to the least-loaded healthy one)"))
+    p.add_argument("--model", help=flag_help(C, "llm.model"))
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("overrides", nargs="*", metavar="key=value",
-                   help="config overrides, e.g. evolve.judge=true llm.concurrency=64")
+                   help="config overrides, e.g. evolve.judge=true llm.concurrency=64 (all keys: wizardcoder config "
+                        "show evolve)")
 
 
 def _quote(value: Any) -> str:
