@@ -1,4 +1,4 @@
-"""Test tiers: `docker`, `gpu`, `slow` markers; the `fake` LLM provider registered for every test.
+"""Test tiers: `docker`, `gpu`, `slow`, `multipl_e` markers; the `fake` LLM provider registered for every test.
 
 A Docker test skips with its reason where no engine or image is reachable, except where
 WIZARDCODER_REQUIRE_DOCKER=1 (CI): there a missing engine is a failure, never a silent skip.
@@ -43,6 +43,18 @@ def _gpu_problem() -> str | None:
     return None if torch.cuda.is_available() else "no CUDA GPU"
 
 
+def _multipl_e_problem() -> str | None:
+    """Where `wizardcoder eval` finds no MultiPL-E file (a checkout that does not sit beside shared/)."""
+    from wizardcoder.eval.problems import SUITES, data_search_path
+
+    places = data_search_path()
+    missing = [name for name, _ in SUITES.values() if name and not any((d / name).is_file() for d in places)]
+    if not missing:
+        return None
+    return (f"{', '.join(missing)} not found in {', '.join(map(str, places))}: set WIZARDCODER_DATA to a folder "
+            "of MultiPL-E files")
+
+
 def pytest_collection_modifyitems(config, items):
     docker_items = [i for i in items if "docker" in i.keywords]
     if docker_items:
@@ -58,6 +70,12 @@ def pytest_collection_modifyitems(config, items):
         if problem:
             for item in gpu_items:
                 item.add_marker(pytest.mark.skip(reason=f"gpu: {problem}"))
+    data_items = [i for i in items if "multipl_e" in i.keywords]
+    if data_items:
+        problem = _multipl_e_problem()
+        if problem:
+            for item in data_items:
+                item.add_marker(pytest.mark.skip(reason=f"multipl_e: {problem}"))
 
 
 @pytest.fixture

@@ -1,3 +1,5 @@
+import pytest
+
 from wizardcoder.eval.postprocess import postprocess
 from wizardcoder.eval.problems import load_suite
 from wizardcoder.eval.programs import build_program, with_marker
@@ -8,6 +10,7 @@ def test_markers_are_fresh_per_sample():
     assert len({new_marker() for _ in range(100)}) == 100
 
 
+@pytest.mark.multipl_e
 def test_marker_is_printed_after_the_tests_in_every_language():
     marker = "WIZARDCODER-PASS-abc"
     py = with_marker("def f():\n    pass\n\ncheck(f)\n", "python", marker)
@@ -23,6 +26,7 @@ def test_marker_is_printed_after_the_tests_in_every_language():
     assert main[main.index(marker):].count("}") == 2  # inside main, inside the class
 
 
+@pytest.mark.multipl_e
 def test_full_solutions_get_the_tests_appended():
     he = load_suite("humaneval")[0]
     text = build_program(he, None, he.prompt + he.canonical, "M")
@@ -45,6 +49,7 @@ def _run(programs):
     return out
 
 
+@pytest.mark.multipl_e
 def test_a_cpp_completion_cannot_define_the_tests_away():
     problem = next(p for p in load_suite("humaneval-cpp") if p.task_id.startswith("HumanEval_53_"))
     programs = []
@@ -59,6 +64,7 @@ def test_a_cpp_completion_cannot_define_the_tests_away():
     assert out["right"].passed, out["right"].stderr
 
 
+@pytest.mark.multipl_e
 def test_a_java_completion_shadowing_a_jdk_class_fails_with_the_reason():
     problem = next(p for p in load_suite("humaneval-java") if "Arrays" in p.tests)
     m = new_marker()
@@ -69,6 +75,7 @@ def test_a_java_completion_shadowing_a_jdk_class_fails_with_the_reason():
     assert not out["shadow"].passed and "Arrays" in out["shadow"].stderr
 
 
+@pytest.mark.multipl_e
 def test_a_cpp_completion_defining_a_runtime_function_fails_with_the_reason():
     problem = next(p for p in load_suite("humaneval-cpp") if p.task_id.startswith("HumanEval_53_"))
     programs = []

@@ -52,8 +52,9 @@ EARLY_EXITS = {
 
 
 @pytest.mark.parametrize("backend", ["local", pytest.param("docker", marks=pytest.mark.docker)])
-@pytest.mark.parametrize("suite,task_id", [("humaneval", "HumanEval/53"), ("humaneval-cpp", "HumanEval_53_add"),
-                                           ("humaneval-java", "HumanEval_53_add")])
+@pytest.mark.parametrize("suite,task_id", [
+    ("humaneval", "HumanEval/53"), pytest.param("humaneval-cpp", "HumanEval_53_add", marks=pytest.mark.multipl_e),
+    pytest.param("humaneval-java", "HumanEval_53_add", marks=pytest.mark.multipl_e)])
 def test_an_early_clean_exit_never_passes(tmp_path, backend, suite, task_id):
     language = load_suite(suite)[0].language
     bodies = EARLY_EXITS[language]
@@ -64,6 +65,7 @@ def test_an_early_clean_exit_never_passes(tmp_path, backend, suite, task_id):
     assert metrics["per_problem"][task_id] == {"n": len(bodies) + 1, "c": 1, "pass_rate": 1 / (len(bodies) + 1)}
 
 
+@pytest.mark.multipl_e
 @pytest.mark.parametrize("backend", ["local", pytest.param("docker", marks=pytest.mark.docker)])
 @pytest.mark.parametrize("suite", ["mbpp", "humaneval-cpp", "humaneval-java"])
 def test_hand_written_references_pass_and_empty_completions_fail(tmp_path, backend, suite):
@@ -74,6 +76,7 @@ def test_hand_written_references_pass_and_empty_completions_fail(tmp_path, backe
         assert metrics["per_problem"][task_id] == {"n": 2, "c": 1, "pass_rate": 0.5}, task_id
 
 
+@pytest.mark.multipl_e
 @pytest.mark.docker
 @pytest.mark.slow
 @pytest.mark.parametrize("suite", ["mbpp", "humaneval-cpp", "humaneval-java"])
@@ -85,6 +88,7 @@ def test_empty_completions_fail_on_every_problem_in_docker(tmp_path, suite):
     assert metrics["known_broken"] == KNOWN_BROKEN[suite]
 
 
+@pytest.mark.multipl_e
 @pytest.mark.parametrize("backend", ["local", pytest.param("docker", marks=pytest.mark.docker)])
 def test_the_known_broken_cpp_harness_does_not_compile(tmp_path, backend):
     task_id = "HumanEval_137_compare_one"
