@@ -1,14 +1,18 @@
-"""Per-problem time limits: the `reference` profile, the `calibrated` profile, or a fixed `--timeout`.
+"""Eval's per-problem time limits (the `time_limit:` section): the `reference` profile, the `calibrated` profile,
+or a fixed `--timeout`. This module is where eval's limits live (ARCHITECTURE.md, "Where each limit lives").
 
-- `reference` (the default): the limit the suite's own reference harness uses, so verdicts match it.
+- `reference` (the default): the limit the suite's own reference harness uses, so verdicts match it
+  (`REFERENCE_LIMITS`: human-eval 3 s, MultiPL-E and its MBPP 15 s; another suite gets 10 s).
 - `calibrated` (evalplus-style): per problem, max(floor, factor x the reference solution's run time measured
-  on THIS machine: the fastest of 3 runs in separate rounds, the least disturbed by whatever else runs), so verdicts do not depend on how fast the CPU is. Measured times are cached per suite
-  content, machine and sandbox backend; problems without a reference solution (MultiPL-E ships none) keep
-  their reference limit, and metrics.json says so.
-- `time_limit.timeout` (`--timeout`): one limit for every problem, overriding both.
+  on THIS machine: the fastest of 3 runs in separate rounds, the least disturbed by whatever else runs), so
+  verdicts do not depend on how fast the CPU is. Measured times are cached per suite content, machine and
+  sandbox backend; problems without a reference solution (MultiPL-E ships none) keep their reference limit,
+  and metrics.json says so.
+- `time_limit.timeout` (`--timeout`): one limit for every problem, overriding both. A `sandbox.timeout` other
+  than its default acts the same way, with a warning (it is evolve's limit; eval's is here).
 
-The limit is wall-clock seconds for running the program; compiling (C++, Java) has its own limit in the
-sandbox, as in MultiPL-E's harness, where javac/g++ and the program each get 15 s.
+The limit is wall-clock seconds for running the program; compiling (C++, Java) has its own limit,
+`sandbox.compile_timeout`, as in MultiPL-E's harness, where javac/g++ and the program each get 15 s.
 """
 
 from __future__ import annotations
