@@ -28,7 +28,7 @@ def test_shipped_configs_cover_every_stage():
     assert {p.name.split("_")[0] for p in SHIPPED} == set(CONFIGS)
 
 
-@pytest.mark.parametrize("stage", ["eval", "evolve"])
+@pytest.mark.parametrize("stage", sorted(CONFIGS))
 def test_config_show_explains_every_key_and_reloads(stage, tmp_path, capsys):
     assert main(["config", "show", stage]) == 0
     shown = capsys.readouterr().out
@@ -72,6 +72,9 @@ def test_config_show_resolves_the_file_and_the_overrides(capsys):
     (["evolve", "--output", "unused", "sandbox.memory_mb=8"], "sandbox.memory_mb must be an integer >= 16, got 8"),
     (["eval", "humaneval", "--n", "0"], "generation.n must be an integer >= 1, got 0"),
     (["eval", "humaneval", "time_limit.profile=fast"], "time_limit.profile must be one of reference, calibrated"),
+    (["train", "--data", "unused.jsonl", "lora.dropout=1"], "lora.dropout must be a number >= 0 and < 1, got 1"),
+    (["config", "show", "train", "model.dtype=flaot16"],
+     "model.dtype must be one of auto, bfloat16, float16, float32, got 'flaot16' (did you mean float16?)"),
 ])
 def test_a_bad_value_names_the_key_and_what_is_allowed(argv, message, capsys):
     assert main(argv) == 2

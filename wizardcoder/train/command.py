@@ -20,14 +20,18 @@ EXAMPLES = """\
 log = logging.getLogger(__name__)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", help="dataset directory (datasets.save_to_disk), or .jsonl/.json/.parquet file")
-    parser.add_argument("--model", help="local model directory, a .gguf file, or smollm2-135m-instruct")
+    from wizardcoder.config import flag_choices, flag_help
+    from wizardcoder.train.config import TrainConfig as C
+
+    parser.add_argument("--data", help=flag_help(C, "data.path", "a dataset directory (datasets.save_to_disk), or "
+                                                 "a .jsonl/.json/.parquet file"))
+    parser.add_argument("--model", help=flag_help(C, "model.path"))
     parser.add_argument("--config", default=None, help="YAML config (e.g. configs/train_lora.yaml)")
-    parser.add_argument("--device", choices=["cpu", "cuda", "auto"], default=None,
-                        help="auto (default): CUDA; cpu only for tiny models")
-    parser.add_argument("--output", default=None, help="run directory (default runs/train/<fingerprint>)")
+    parser.add_argument("--device", choices=flag_choices(C, "run.device"), default=None,
+                        help=flag_help(C, "run.device", "cuda, cpu (tiny models only) or auto"))
+    parser.add_argument("--output", default=None, help=flag_help(C, "run.output"))
     parser.add_argument("overrides", nargs="*", metavar="key=value",
-                        help="config overrides, e.g. train.lr=1e-4 lora.r=32")
+                        help="config overrides, e.g. train.lr=1e-4 lora.r=32 (all keys: wizardcoder config show train)")
 
 
 def run(args: argparse.Namespace) -> int:

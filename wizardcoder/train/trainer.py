@@ -20,7 +20,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from wizardcoder.config import fingerprint, save_config
+from wizardcoder.config import fingerprint, fingerprint_fields, save_config
 from wizardcoder.content_id import local_path
 from wizardcoder.errors import UserError
 from wizardcoder.train import data as D
@@ -49,9 +49,7 @@ def run_dir_for(cfg: TrainConfig, data_fingerprint: str | None = None) -> Path:
     if cfg.run.output:
         return Path(cfg.run.output)
     data_path = Path(cfg.data.path or "")
-    ident = {"config": dataclasses.asdict(cfg), "data": str(data_path.resolve())}
-    for k in ("output", "device", "logging_steps", "resume", "tensorboard", "wandb"):
-        ident["config"]["run"].pop(k, None)
+    ident = {"config": fingerprint_fields(cfg), "data": str(data_path.resolve())}  # without run.output, device, ...
     ident["config"]["data"]["path"] = None  # in "data", resolved: one file however it is spelled
     ident["config"]["model"]["path"] = local_path(cfg.model.path)
     if data_path.exists():
