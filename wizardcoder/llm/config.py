@@ -59,6 +59,15 @@ class LLMConfig(Settings):
                                help="retries per request after the first attempt (429 / 5xx / timeouts / garbled "
                                     "replies)")
     timeout: float = setting(120.0, gt=0, fingerprinted=False, help="seconds per HTTP attempt")
+    adaptive_concurrency: bool = setting(
+        True, fingerprinted=False,
+        help="each endpoint's concurrency starts at llm.concurrency, halves on timeouts or HTTP 429 and when "
+             "replies take over half of llm.timeout, and grows back by one per round of replies in time "
+             "(false: always llm.concurrency)")
+    status_interval: float = setting(
+        30.0, ge=0, fingerprinted=False,
+        help="seconds between one-line LLM status reports (done, in flight, tokens/s, each endpoint's state) in "
+             "the log; in a terminal the live display's last line. 0: none")
     max_context_tokens: int | None = setting(
         None, ge=1, fingerprinted=False,
         help="the model's context length, where known: a prompt (estimated at ~4 characters per token) + "
@@ -155,11 +164,12 @@ def create_client(cfg: LLMConfig) -> LLMClient:
 
         client: LLMClient = OpenAIClient.from_config(cfg)
         log.warning(
-            "LLM: OpenAI-compatible endpoint%s %s, model %s (concurrency %d)",
+            "LLM: OpenAI-compatible endpoint%s %s, model %s (concurrency %d%s)",
             "s" if len(cfg.base_urls) > 1 else "",
             ", ".join(cfg.base_urls) or DEFAULT_BASE_URL,
             cfg.model or "<first served model>",
             cfg.concurrency,
+            ", adapted to each endpoint's load" if cfg.adaptive_concurrency else "",
         )
         return client
     if provider == "transformers":

@@ -10,6 +10,10 @@ anyway: their retries then run out and the client's circuit breaker stops the ru
 answers 429 is busy, not down: it gets no new requests until its Retry-After has passed while another
 endpoint is free.
 
+Each endpoint also has its own concurrency limit (`adaptive.py`): it shrinks when the endpoint times out,
+rate limits or answers ever more slowly, and a request waits for room rather than pile onto a full endpoint.
+`state()` says how each one is doing as of now (down / taken out N x / degraded / healthy, and why).
+
 Everything here runs on the client's event loop thread; the counters are read from other threads only
 as whole snapshots.
 """
@@ -17,6 +21,7 @@ as whole snapshots.
 from __future__ import annotations
 
 import asyncio
+import collections
 import errno
 import importlib
 import json
@@ -25,12 +30,16 @@ import time
 from collections.abc import Callable, Collection
 from typing import Any
 
+from wizardcoder.llm.adaptive import ConcurrencyLimit
+
 log = logging.getLogger(__name__)
 
 SHARD_SIZE = 32  # concurrency slots per HTTP connection pool
 DEFAULT_BASE_URL = "https://api.openai.com/v1"  # where the openai package sends requests without a base_url
 COUNTERS = ("requests", "attempts", "failed_attempts", "rate_limited", "rejected", "prompt_tokens",
-            "completion_tokens", "taken_out")
+            "completion_tokens", "taken_out", "timeouts")
+RECENT = 50  # attempts remembered per endpoint for its state
+DEGRADED_SHARE = 0.2  # an endpoint that failed this share of its recent attempts is degraded
 
 
 def httpx_module() -> Any | None:
@@ -147,7 +156,8 @@ def is_refused(exc: BaseException) -> bool:
 class Endpoint:
     """One base URL: its HTTP clients, load, health and counters."""
 
-    def __init__(self, url: str | None, api_key: str, concurrency: int, timeout: float, cooldown: float):
+    def __init__(self, url: str | None, api_key: str, concurrency: int, timeout: float, cooldown: float,
+                 adaptive: bool = True, down_after: int = 5):
         self.url = url
         self.label = url or DEFAULT_BASE_URL
         # Every endpoint can carry the whole concurrency (the others may be down), in pools of SHARD_SIZE.
@@ -173,14 +183,26 @@ class Endpoint:
         self.cooldown = cooldown
         self.probe: asyncio.Task | None = None
         self.counts = dict.fromkeys(COUNTERS, 0)
+        self.limit = ConcurrencyLimit(concurrency, timeout, enabled=adaptive)
+        self.down_after = down_after
+        self.recent: collections.deque[bool] = collections.deque(maxlen=RECENT)  # attempt outcomes, True: ok
+        self.last_failure = ""
+        self.busy_since = 0.0  # monotonic time its in-flight count last rose from zero
+        self.last_answer_at = 0.0  # ... it last answered
+        self.latency_total = 0.0  # seconds its answered attempts took, summed
 
     @property
     def healthy(self) -> bool:
         return self.down_reason is None
 
-    def acquire(self) -> int:
+    def has_room(self) -> bool:
+        return self.inflight < self.limit.allowed
+
+    def acquire(self, now: float) -> int:
         shard = min(range(len(self.shard_load)), key=self.shard_load.__getitem__)
         self.shard_load[shard] += 1
+        if not self.inflight:
+            self.busy_since = now
         self.inflight += 1
         self.picks += 1
         self.counts["attempts"] += 1
@@ -190,9 +212,37 @@ class Endpoint:
         self.shard_load[shard] -= 1
         self.inflight -= 1
 
+    def answered(self, started: float, now: float) -> None:
+        """An attempt started at `started` got a reply (texts, or a refusal) at `now`."""
+        self.last_answer_at = now
+        self.latency_total += now - started
+        self.limit.answered(started, now)
+
+    def timed_out(self, started: float, now: float) -> None:
+        self.counts["timeouts"] += 1
+        self.limit.congested(started, now, "timeouts")
+
+    def state(self) -> tuple[str, str]:
+        """How it is doing as of now, and why: ("down" | "taken out N x" | "degraded" | "healthy", reason)."""
+        out = self.counts["taken_out"]
+        if not self.healthy:
+            return "down", f"out of rotation: {self.down_reason}" + (f" (taken out {out}x)" if out > 1 else "")
+        if self.failures_in_a_row >= self.down_after:
+            return "down", f"its last {self.failures_in_a_row} attempts failed, last: {self.last_failure}"
+        recent = tuple(self.recent)  # one C-level copy: safe against the loop thread appending
+        failed = recent.count(False)
+        trouble = []
+        if failed and failed >= DEGRADED_SHARE * len(recent):
+            trouble.append(f"{failed} of its last {len(recent)} attempts failed, last: {self.last_failure}")
+        if self.limit.allowed < self.limit.ceiling:
+            trouble.append(f"concurrency cut to {self.limit.allowed} of {self.limit.ceiling} ({self.limit.last_cut})")
+        if out:
+            return f"taken out {out}x", "; ".join(["back in rotation", *trouble])
+        return ("degraded", "; ".join(trouble)) if trouble else ("healthy", "")
+
     def snapshot(self) -> dict[str, Any]:
-        state = "healthy" if self.healthy else f"out of rotation ({self.down_reason})"
-        return {**self.counts, "state": state}
+        state, reason = self.state()
+        return {**self.counts, "state": state, "reason": reason, "concurrency": self.limit.allowed}
 
 
 class EndpointPool:
@@ -209,22 +259,46 @@ class EndpointPool:
         cooldown: float = 5.0,
         max_cooldown: float = 60.0,
         probe_timeout: float = 5.0,
+        adaptive: bool = True,
     ):
-        self.endpoints = [Endpoint(url, api_key, concurrency, timeout, cooldown) for url in urls]
+        self.endpoints = [Endpoint(url, api_key, concurrency, timeout, cooldown, adaptive, down_after)
+                          for url in urls]
         self.down_after = down_after
+        self._room: asyncio.Event | None = None  # set when an attempt ends, for requests waiting for room
         self.max_cooldown = max_cooldown
         self.probe_timeout = probe_timeout
 
     # ---------------------------------------------------------------- routing
+    async def acquire(self, avoid: Endpoint | None = None, refused: Collection[Endpoint] = ()
+                      ) -> tuple[Endpoint, int, float]:
+        """The endpoint `pick` chooses, once it has room under its concurrency limit (waiting for it), with the
+        shard taken and the time the attempt starts. Call `release` when the attempt ends."""
+        while True:
+            endpoint = self.pick(avoid, refused)
+            if endpoint.has_room():
+                now = time.monotonic()
+                return endpoint, endpoint.acquire(now), now
+            if self._room is None:
+                self._room = asyncio.Event()
+            await self._room.wait()
+
+    def release(self, endpoint: Endpoint, shard: int) -> None:
+        endpoint.release(shard)
+        if self._room is not None:
+            self._room.set()
+            self._room = None
+
     def pick(self, avoid: Endpoint | None = None, refused: Collection[Endpoint] = ()) -> Endpoint:
-        """The least-loaded healthy endpoint that is not rate limited nor among those that `refused` the request
-        (nor `avoid`, if there is another); else the least-loaded healthy one; if none is healthy, the
-        least-loaded of all (the request then fails and backs off, or finds it back)."""
+        """The least-loaded healthy endpoint that is not rate limited, has room under its concurrency limit and
+        is not among those that `refused` the request (nor `avoid`, if there is another); else the least-loaded
+        healthy one; if none is healthy, the least-loaded of all (the request then fails and backs off, or finds
+        it back)."""
         if len(self.endpoints) == 1:
             return self.endpoints[0]
         now = time.monotonic()
         healthy = [e for e in self.endpoints if e.healthy]
         ready = [e for e in healthy if e.busy_until <= now] or healthy
+        ready = [e for e in ready if e.has_room()] or ready
         if refused:
             ready = [e for e in ready if e not in refused] or ready
         if avoid is not None and len(ready) > 1:
@@ -240,12 +314,15 @@ class EndpointPool:
         others = other_than if isinstance(other_than, (set, frozenset, list, tuple)) else (other_than,)
         return any(e.healthy and e.busy_until <= now and e not in others for e in self.endpoints)
 
-    def rate_limited(self, endpoint: Endpoint, retry_after: float | None) -> None:
+    def rate_limited(self, endpoint: Endpoint, retry_after: float | None, started: float) -> None:
+        now = time.monotonic()
         endpoint.counts["rate_limited"] += 1
-        endpoint.busy_until = time.monotonic() + (retry_after if retry_after is not None else 1.0)
+        endpoint.busy_until = now + (retry_after if retry_after is not None else 1.0)
+        endpoint.limit.congested(started, now, "HTTP 429")
 
     # ---------------------------------------------------------------- health
     def succeeded(self, endpoint: Endpoint) -> None:
+        endpoint.recent.append(True)
         endpoint.failures_in_a_row = 0
         endpoint.cooldown = endpoint.base_cooldown  # it served a request: a later outage starts afresh
         if not endpoint.healthy:
@@ -255,6 +332,8 @@ class EndpointPool:
         """An attempt on `endpoint` hit an infrastructure error; take the endpoint out when it looks down."""
         endpoint.counts["failed_attempts"] += 1
         endpoint.failures_in_a_row += 1
+        endpoint.recent.append(False)
+        endpoint.last_failure = reason[:300]
         if len(self.endpoints) == 1:
             return  # nowhere else to go: the request's retries and the circuit breaker decide
         if endpoint.healthy and (refused or endpoint.failures_in_a_row >= self.down_after):
@@ -398,7 +477,8 @@ class EndpointPool:
 
     # ---------------------------------------------------------------- reporting
     def describe(self) -> str:
-        return "; ".join(f"{e.label}: {'healthy' if e.healthy else e.down_reason}" for e in self.endpoints)
+        """Each endpoint's state as of now, with the reason."""
+        return "; ".join(f"{e.label}: " + ": ".join(part for part in e.state() if part) for e in self.endpoints)
 
     def usage(self) -> dict[str, dict[str, Any]]:
         return {e.label: e.snapshot() for e in self.endpoints}

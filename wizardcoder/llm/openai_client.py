@@ -40,6 +40,7 @@ import logging
 import queue
 import random
 import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -66,6 +67,7 @@ from wizardcoder.llm.endpoints import (
     is_refused,
     timed_out,
 )
+from wizardcoder.llm.health import HealthMonitor
 from wizardcoder.llm.openai_wire import (  # parse_retry_after: re-exported
     MalformedReply,
     parse_reply,
@@ -132,6 +134,10 @@ class OpenAIClient(LLMClient):
         endpoint_down_after: int = 5,
         endpoint_cooldown: float = 5.0,
         preflight_timeout: float = 10.0,
+        adaptive_concurrency: bool = True,
+        status_interval: float = 30.0,
+        overload_window: float = 60.0,
+        overload_warn_every: float = 300.0,
         price_per_1k_prompt: float | None = None,
         price_per_1k_completion: float | None = None,
         extra_body: Mapping[str, Any] | None = None,
@@ -163,6 +169,10 @@ class OpenAIClient(LLMClient):
         self.endpoint_down_after = endpoint_down_after
         self.endpoint_cooldown = endpoint_cooldown
         self.preflight_timeout = min(preflight_timeout, self.timeout)
+        self.adaptive_concurrency = adaptive_concurrency
+        self.status_interval = status_interval
+        self.overload_window = overload_window
+        self.overload_warn_every = overload_warn_every
         self.extra_body = dict(extra_body or {})
         self._rng = random.Random(seed)
         self._usage = UsageCounter(price_per_1k_prompt, price_per_1k_completion)
@@ -179,6 +189,7 @@ class OpenAIClient(LLMClient):
         self._thread: threading.Thread | None = None
         self._pool: EndpointPool | None = None
         self._slots: asyncio.Semaphore | None = None
+        self._monitor: asyncio.Task | None = None  # the overload warnings and status lines (health.py)
         self._model_lock: asyncio.Lock | None = None
         self._raw_response: Any = None
         self._start_lock = threading.Lock()
@@ -194,6 +205,8 @@ class OpenAIClient(LLMClient):
             max_retries=cfg.max_retries,
             timeout=cfg.timeout,
             max_context_tokens=getattr(cfg, "max_context_tokens", None),
+            adaptive_concurrency=getattr(cfg, "adaptive_concurrency", True),
+            status_interval=getattr(cfg, "status_interval", 30.0),
             price_per_1k_prompt=cfg.price_per_1k_prompt,
             price_per_1k_completion=cfg.price_per_1k_completion,
             **kwargs,
@@ -240,7 +253,11 @@ class OpenAIClient(LLMClient):
             down_after=self.endpoint_down_after,
             cooldown=self.endpoint_cooldown,
             probe_timeout=self.preflight_timeout,
+            adaptive=self.adaptive_concurrency,
         )
+        monitor = HealthMonitor(self._pool, self.timeout, window=self.overload_window,
+                                warn_every=self.overload_warn_every, status_every=self.status_interval)
+        self._monitor = asyncio.get_running_loop().create_task(monitor.run())
 
     def close(self) -> None:
         with self._start_lock:
@@ -464,8 +481,7 @@ class OpenAIClient(LLMClient):
         avoid: Endpoint | None = None
         refused_by: set[Endpoint] = set()  # endpoints that refused this request (another may take it)
         while True:
-            endpoint = pool.pick(avoid, refused_by)
-            shard = endpoint.acquire()
+            endpoint, shard, started = await pool.acquire(avoid, refused_by)
             retry_after: float | None = None
             busy = False
             try:
@@ -475,6 +491,7 @@ class OpenAIClient(LLMClient):
                 raise _Fatal(self._auth_error(exc, endpoint)) from exc
             except openai.APIStatusError as exc:
                 status = exc.status_code
+                endpoint.last_answer_at = time.monotonic()  # it answers: busy or unwell, not stalled
                 if 400 <= status < 500 and status not in RETRIED_STATUSES:
                     pool.succeeded(endpoint)  # it answered: a refusal is no sign of trouble
                     message = f"HTTP {status}: {server_message(exc)[:1000]}"
@@ -503,17 +520,21 @@ class OpenAIClient(LLMClient):
                 retry_after = parse_retry_after(exc.response.headers)
                 busy = status == 429
                 if busy:  # rate limited is busy, not down
-                    pool.rate_limited(endpoint, retry_after)
+                    pool.rate_limited(endpoint, retry_after, started)
                 else:
                     pool.failed(endpoint, last, refused=False)
             except _AttemptDeadline:
                 last = f"{endpoint.label}: no complete reply within {self.timeout + ATTEMPT_GRACE:g}s"
+                endpoint.timed_out(started, time.monotonic())
                 pool.failed(endpoint, last, refused=False)
             except openai.APITimeoutError as exc:
                 # the aiohttp transport reports a refused or dropped connection (and DNS errors) as a timeout
                 refused = is_refused(exc)
-                last = (f"{endpoint.label}: {connection_detail(exc)[:300]}" if refused or not timed_out(exc)
-                        else f"{endpoint.label} timed out after {self.timeout:g}s")
+                if refused or not timed_out(exc):
+                    last = f"{endpoint.label}: {connection_detail(exc)[:300]}"
+                else:
+                    last = f"{endpoint.label} timed out after {self.timeout:g}s"
+                    endpoint.timed_out(started, time.monotonic())
                 pool.failed(endpoint, last, refused=refused)
             except openai.APIConnectionError as exc:
                 last = f"{endpoint.label}: {connection_detail(exc)[:300]}"
@@ -530,13 +551,14 @@ class OpenAIClient(LLMClient):
                 pool.failed(endpoint, last, refused=is_refused(exc))
             else:
                 pool.succeeded(endpoint)
+                endpoint.answered(started, time.monotonic())
                 endpoint.counts["requests"] += 1
                 endpoint.counts["prompt_tokens"] += p_tok
                 endpoint.counts["completion_tokens"] += c_tok
                 self._usage.add(prompt_tokens=p_tok, completion_tokens=c_tok, estimated=estimated)
                 return texts, reasons, p_tok, c_tok
             finally:
-                endpoint.release(shard)
+                pool.release(endpoint, shard)
                 if self._refusals_waiting:  # they wait while requests that could succeed are in flight
                     done, self._request_done = self._request_done, asyncio.Event()
                     done.set()
