@@ -106,7 +106,7 @@ class HealthMonitor:
         if answered:
             mean = (current.latency - then.latency) / answered
             if mean > 0.5 * self.timeout:
-                found.append(f"replies took {mean:.0f}s on average, over half of llm.timeout: requests queue "
+                found.append(f"replies took {mean:.3g}s on average, over half of llm.timeout: requests queue "
                              "at the server")
         limited = current.rate_limited - then.rate_limited
         if limited:

@@ -150,13 +150,18 @@ class FakeOpenAIServer:
     honour_n: False answers one choice whatever `n` asks (as llama.cpp's server does).
     reject_marker: a request whose text contains it always gets HTTP 400 "maximum context length" (a
         deterministic refusal, on every attempt).
+    slots: serve at most this many completion requests at once, as a self-hosted server does (llama.cpp's
+        --parallel); the others queue, first come first served. A request whose client hangs up (times out)
+        while queued or generating is dropped and frees its slot, as llama.cpp cancels it (`cancelled`).
+    token_seconds: seconds each completion token (word) of a reply takes to generate, in its slot.
     outage: set it (from any thread) to a status, e.g. 503, and every completion request gets that status
         until it is set back to None (a 5xx storm). `stop()` is the kill switch: the port closes, open
         connections drop, and new ones are refused.
 
     Counters (read them from the test thread): `requests` (completion requests received),
     `attempts[text]` per request text, `statuses`, `max_concurrent`, `prompt_tokens` and
-    `completion_tokens` reported in successful replies, `arrivals` (monotonic time, text) per attempt.
+    `completion_tokens` reported in successful replies, `arrivals` (monotonic time, text) per attempt,
+    `cancelled` (requests dropped because their client hung up), `max_active` (most requests in slots at once).
     """
 
     def __init__(
@@ -171,6 +176,8 @@ class FakeOpenAIServer:
         honour_n: bool = True,
         reject_marker: str | None = None,
         models_reply: bytes | None = None,
+        slots: int | None = None,
+        token_seconds: float = 0.0,
         host: str = "127.0.0.1",
         port: int = 0,
     ):
@@ -183,6 +190,10 @@ class FakeOpenAIServer:
         self.honour_n = honour_n
         self.reject_marker = reject_marker
         self.models_reply = models_reply  # GET /models answers these bytes instead of the model list
+        self.slots = slots
+        self.token_seconds = token_seconds
+        self._active = 0  # requests in slots
+        self._queue: collections.deque[asyncio.Future] = collections.deque()  # requests waiting for a slot
         self.outage: int | None = None
         self.host = host
         self.port = port
@@ -210,6 +221,8 @@ class FakeOpenAIServer:
         self.completion_tokens = 0
         self.connections = 0
         self.arrivals: list[tuple[float, str]] = []
+        self.cancelled = 0
+        self.max_active = 0
 
     def start(self) -> FakeOpenAIServer:
         if self._thread is not None:
@@ -295,7 +308,7 @@ class FakeOpenAIServer:
                 body = await self._read_body(reader, headers)
                 keep_alive = headers.get("connection", "").lower() != "close"
                 keep_alive = (
-                    await self._dispatch(method, target.split("?", 1)[0], headers, body, writer)
+                    await self._dispatch(method, target.split("?", 1)[0], headers, body, writer, reader)
                     and keep_alive
                 )
                 if not keep_alive:
@@ -360,7 +373,8 @@ class FakeOpenAIServer:
             await asyncio.sleep(0.1)
 
     async def _dispatch(
-        self, method: str, path: str, headers: dict[str, str], raw_body: bytes, writer: asyncio.StreamWriter
+        self, method: str, path: str, headers: dict[str, str], raw_body: bytes, writer: asyncio.StreamWriter,
+        reader: asyncio.StreamReader | None = None,
     ) -> bool:
         """Answer one request; returns whether the connection may be reused."""
         if self.api_key is not None and headers.get("authorization") != f"Bearer {self.api_key}":
@@ -417,11 +431,54 @@ class FakeOpenAIServer:
                 fault = Fault.context_length_exceeded()
             elif self.outage is not None:
                 fault = Fault.server_error(self.outage)
-            return await self._answer(path, body, fault, writer)
+            if self.slots is None or reader is None:
+                return await self._answer(path, body, fault, writer)
+            if not await self._take_slot(reader):
+                self.cancelled += 1
+                return False
+            try:
+                return await self._answer(path, body, fault, writer, reader)
+            finally:
+                self._free_slot()
         finally:
             self.concurrent -= 1
 
-    async def _answer(self, path: str, body: dict, fault: Fault | None, writer: asyncio.StreamWriter) -> bool:
+    async def _take_slot(self, reader: asyncio.StreamReader) -> bool:
+        """Wait for a slot (first come first served); False if the client hung up meanwhile."""
+        if self._active < self.slots and not self._queue:  # type: ignore[operator]
+            self._active += 1
+        else:
+            turn = asyncio.get_running_loop().create_future()
+            self._queue.append(turn)
+            while not turn.done():
+                await asyncio.wait([turn], timeout=0.02)
+                if not turn.done() and reader.at_eof():
+                    self._queue.remove(turn)
+                    return False
+        self.max_active = max(self.max_active, self._active)
+        return True
+
+    def _free_slot(self) -> None:
+        while self._queue:
+            turn = self._queue.popleft()
+            if not turn.done():
+                turn.set_result(None)  # the slot passes to the next in line
+                return
+        self._active -= 1
+
+    async def _generate(self, tokens: int, reader: asyncio.StreamReader) -> bool:
+        """Spend `tokens * token_seconds` in the slot; False if the client hung up meanwhile."""
+        left = tokens * self.token_seconds
+        while left > 0:
+            step = min(left, 0.02)
+            await asyncio.sleep(step)
+            left -= step
+            if reader.at_eof():
+                return False
+        return True
+
+    async def _answer(self, path: str, body: dict, fault: Fault | None, writer: asyncio.StreamWriter,
+                      reader: asyncio.StreamReader | None = None) -> bool:
         if fault is not None:
             if fault.kind == "status":
                 headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else None
@@ -461,6 +518,12 @@ class FakeOpenAIServer:
         elif fault is not None:
             raise ValueError(f"unknown fault kind {fault.kind!r}")
         else:
+            if reader is not None and self.token_seconds:
+                words = sum(count_words(c["message"]["content"] if "message" in c else c["text"])
+                            for c in payload["choices"])
+                if not await self._generate(words, reader):
+                    self.cancelled += 1
+                    return False
             usage = payload.get("usage")
             if usage:
                 self.prompt_tokens += usage["prompt_tokens"]
@@ -523,9 +586,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency", type=float, default=0.0, help="seconds per completion request")
     parser.add_argument("--model", default="fake-model", help="the model name /v1/models lists")
     parser.add_argument("--reject-marker", help="requests containing this text always get HTTP 400")
+    parser.add_argument("--slots", type=int, help="completion requests served at once (the rest queue)")
+    parser.add_argument("--token-seconds", type=float, default=0.0, help="seconds per reply word (in a slot)")
     args = parser.parse_args(argv)
     return serve_until_interrupted(FakeOpenAIServer(latency=args.latency, port=args.port, model=args.model,
-                                                    reject_marker=args.reject_marker))
+                                                    reject_marker=args.reject_marker, slots=args.slots,
+                                                    token_seconds=args.token_seconds))
 
 
 def serve_until_interrupted(server: FakeOpenAIServer) -> int:
