@@ -153,9 +153,7 @@ def test_the_status_line_says_done_in_flight_tokens_and_each_endpoint(make_serve
 def test_one_killed_endpoint_of_two_ends_down_not_healthy(make_server, make_client):
     a, b = make_server(latency=0.02), make_server(latency=0.02)
     client = make_client(a, base_url=[a.url, b.url], concurrency=4, max_retries=1, endpoint_cooldown=60)
-    done = 0
-    for _ in client.generate(chat(f"q{i}") for i in range(60)):
-        done += 1
+    for done, _ in enumerate(client.generate(chat(f"q{i}") for i in range(60)), 1):
         if done == 10:
             a.stop()
     per = client.usage.endpoints

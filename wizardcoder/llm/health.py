@@ -71,7 +71,7 @@ class HealthMonitor:
             await asyncio.sleep(self.tick)
             try:
                 self.check(time.monotonic())
-            except Exception:  # noqa: BLE001 - a report that fails must not stop the requests
+            except Exception:  # a report that fails must not stop the requests
                 log.exception("the LLM endpoint monitor failed")
 
     def check(self, now: float) -> None:
