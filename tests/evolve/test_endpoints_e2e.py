@@ -90,7 +90,8 @@ def test_two_endpoints_one_killed_mid_run_give_the_lone_endpoints_dataset(tmp_pa
         killer.join()
         assert run.returncode == 0, run.stderr[-3000:]
         assert b.requests > 0
-        assert f"endpoint {a.url}:" in run.stdout and f"endpoint {b.url}:" in run.stdout  # the summary, per endpoint
+        assert f"endpoint {a.url}: down: out of rotation" in run.stdout  # the summary: each endpoint as it ends
+        assert f"endpoint {b.url}: healthy;" in run.stdout
     assert (tmp_path / "two" / "dataset.jsonl").read_bytes() == (tmp_path / "reference" / "dataset.jsonl").read_bytes()
     stats = json.loads((tmp_path / "two" / "stats.json").read_text())
     ref_stats = json.loads((tmp_path / "reference" / "stats.json").read_text())
@@ -100,5 +101,7 @@ def test_two_endpoints_one_killed_mid_run_give_the_lone_endpoints_dataset(tmp_pa
         assert got == want  # nothing lost, nothing asked twice
     per = stats["llm"]["usage"]["endpoints"]
     assert per[a.url]["requests"] >= killed_after // 2 and per[a.url]["taken_out"] == 1
+    assert per[a.url]["state"] == "down" and "connection refused" in per[a.url]["reason"].lower()  # not "healthy"
+    assert per[b.url]["state"] == "healthy"
     assert per[a.url]["requests"] + per[b.url]["requests"] == stats["llm"]["usage"]["requests"]
     assert stats["llm"]["usage"]["failures"] == 0

@@ -92,3 +92,19 @@ def test_an_endpoint_in_the_config_also_wins_over_the_alias(tmp_path):
         assert (cfg.llm.resolved_provider(), cfg.llm.model, cfg.llm.base_url) == ("openai", "smollm2", url)
     args = build_parser().parse_args(["eval", "humaneval", "--model", "smollm2"])
     assert config_from_args(args).llm.resolved_provider() == "embedded"  # no endpoint anywhere: the alias holds
+
+
+def test_an_endpoint_failing_most_attempts_is_reported_degraded_not_healthy(tmp_path, capsys):
+    from wizardcoder.testing.fake_server import Fault
+
+    def faults(body, attempt):  # two of three attempts get a 500; each request gets through on a retry
+        return Fault.server_error() if attempt % 3 else None
+
+    with FakeOpenAIServer(reply=lambda body: "    return None\n", model="m", faults=faults) as server:
+        code = main(command("eval", server.url, "m", tmp_path / "out", "llm.max_retries=3"))
+        assert code == 0, capsys.readouterr().err[-2000:]
+    stats = json.loads(next((tmp_path / "out").rglob("stats.json")).read_text())
+    ends = stats["llm_usage"]["endpoints"][server.url]
+    assert ends["state"] == "degraded" and "HTTP 500" in ends["reason"]
+    out = capsys.readouterr().out
+    assert f"endpoint {server.url}" in out and "degraded" in out

@@ -31,9 +31,13 @@ def print_report(metrics: dict[str, Any], console: Console | None = None) -> Non
     if stats.get("llm_rejected"):
         table.add_row("requests refused (scored as empty)", str(stats["llm_rejected"]))
     endpoints = (stats.get("llm_usage") or {}).get("endpoints") or {}
-    if len(endpoints) > 1:
-        for url, c in endpoints.items():
-            table.add_row(f"endpoint {url}", f"{c['requests']} answered, {c['failed_attempts']} failed, {c['state']}")
+    if endpoints:
+        from rich.text import Text
+
+        from wizardcoder.llm.health import endpoint_state, summary_endpoints
+
+        for url, c in summary_endpoints(endpoints).items():
+            table.add_row(f"endpoint {url}", Text(endpoint_state(c)))
     if stats.get("sandbox_backend"):
         table.add_row("sandbox", stats["sandbox_backend"])
     table.add_row("run directory", stats.get("run_dir", ""))

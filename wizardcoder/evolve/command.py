@@ -130,10 +130,11 @@ def print_summary(stats: dict[str, Any], seconds: float) -> None:
     cost = f", cost ${t['cost']:.4f}" if t.get("cost") is not None else ""
     tokens = t.get("prompt_tokens", 0) + t.get("completion_tokens", 0)
     endpoints = ((stats.get("llm") or {}).get("usage") or {}).get("endpoints") or {}
-    if len(endpoints) > 1:
-        for url, c in endpoints.items():
-            console.print(f"endpoint {url}: {c['requests']} answered, {c['rejected']} refused, "
-                          f"{c['failed_attempts']} failed attempts, taken out {c['taken_out']}x; {c['state']}")
+    if endpoints:
+        from wizardcoder.llm.health import endpoint_summary, summary_endpoints
+
+        for url, c in summary_endpoints(endpoints).items():
+            console.print(endpoint_summary(url, c), markup=False, highlight=False)
     console.print(f"{t.get('evolved', 0)} evolved, {t.get('passed', 0)} passed in the sandbox "
                   f"({t.get('pass_rate', 0):.0%}); {tokens} tokens{cost}; report: {stats['run_dir']}/report.md; "
                   f"{seconds:.0f} s")

@@ -150,3 +150,24 @@ class HealthMonitor:
             room = f", concurrency {limit.allowed}/{limit.ceiling}" if limit.allowed < limit.ceiling else ""
             parts.append(f"{endpoint.label} {state}{room}")
         return "; ".join(parts)
+
+
+def endpoint_summary(url: str, counters: dict) -> str:
+    """One endpoint's line of a stage's summary, from its `usage.endpoints` counters."""
+    return f"endpoint {url}: {endpoint_state(counters)}"
+
+
+def endpoint_state(counters: dict) -> str:
+    """An endpoint's state as of the end of the run and why, then what it did."""
+    state = counters.get("state", "healthy")
+    reason = f": {counters['reason']}" if counters.get("reason") else ""
+    return (f"{state}{reason}; {counters.get('requests', 0)} answered, {counters.get('rejected', 0)} refused, "
+            f"{counters.get('failed_attempts', 0)} failed attempts ({counters.get('timeouts', 0)} timed out), "
+            f"taken out {counters.get('taken_out', 0)}x")
+
+
+def summary_endpoints(endpoints: dict[str, dict]) -> dict[str, dict]:
+    """The endpoints a summary names: every one when there are several, a lone one only when it is not healthy."""
+    if len(endpoints) > 1:
+        return endpoints
+    return {url: c for url, c in endpoints.items() if c.get("state", "healthy") != "healthy"}
