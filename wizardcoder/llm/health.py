@@ -4,9 +4,10 @@
 counters with those of `window` seconds ago:
 
 * **Overload warning** (WARNING, at most once per `warn_every` seconds per endpoint) when attempts timed out,
-  when nothing came back for `window` seconds while requests were in flight (queued at the server, or stuck),
-  when replies took over half of `llm.timeout` on average, or on HTTP 429. It names the endpoint, the
-  symptoms with the tokens/s the endpoint delivered, and the fixes. Retries log only at DEBUG, so without it
+  when nothing came back for `window` seconds (or half of `llm.timeout` if longer: long replies are expected
+  then) while requests were in flight (queued at the server, or stuck), when replies took over half of
+  `llm.timeout` on average, or on HTTP 429. It names the endpoint, the symptoms with the tokens/s the
+  endpoint delivered, and the fixes. Retries log only at DEBUG, so without it
   an overloaded server looks like a silent hang (a first timeout comes only after `llm.timeout`).
 * **Status line** (INFO on the `wizardcoder.status` logger, every `status_every` seconds while there is work):
   requests done and in flight, tokens/s, timeouts, each endpoint's state. The CLI shows the latest one as the
@@ -99,7 +100,7 @@ class HealthMonitor:
         if timeouts:
             found.append(f"{_plural(timeouts, 'attempt')} timed out after {self.timeout:g}s (llm.timeout)")
         quiet = now - max(endpoint.last_answer_at, endpoint.busy_since)
-        if endpoint.inflight and quiet >= self.window:
+        if endpoint.inflight and quiet >= max(self.window, 0.5 * self.timeout):  # a long llm.timeout: long replies
             found.append(f"no reply for {quiet:.0f}s with {endpoint.inflight} requests in flight (queued at the "
                          "server, or stuck)")
         answered = current.answered - then.answered
