@@ -177,6 +177,7 @@ class Endpoint:
         self.picks = 0
         self.failures_in_a_row = 0
         self.down_reason: str | None = None
+        self.last_probe: str | None = None  # what the last re-probe of it found, while it is down
         self.busy_until = 0.0  # rate limited (429) until then
         self.down_since = 0.0
         self.base_cooldown = cooldown
@@ -226,7 +227,8 @@ class Endpoint:
         """How it is doing as of now, and why: ("down" | "taken out N x" | "degraded" | "healthy", reason)."""
         out = self.counts["taken_out"]
         if not self.healthy:
-            return "down", f"out of rotation: {self.down_reason}" + (f" (taken out {out}x)" if out > 1 else "")
+            probe = f"; last probe: {self.last_probe}" if self.last_probe else ""
+            return "down", f"out of rotation: {self.down_reason}{probe}" + (f" (taken out {out}x)" if out > 1 else "")
         if self.failures_in_a_row >= self.down_after:
             return "down", f"its last {self.failures_in_a_row} attempts failed, last: {self.last_failure}"
         recent = tuple(self.recent)  # one C-level copy: safe against the loop thread appending
@@ -353,7 +355,7 @@ class EndpointPool:
     def _back(self, endpoint: Endpoint, why: str) -> None:
         log.warning("LLM endpoint %s is back in rotation (%s) after %.0fs", endpoint.label, why,
                     time.monotonic() - endpoint.down_since)
-        endpoint.down_reason = None
+        endpoint.down_reason = endpoint.last_probe = None
         endpoint.failures_in_a_row = 0
 
     async def _reprobe(self, endpoint: Endpoint) -> None:
@@ -369,6 +371,7 @@ class EndpointPool:
                 self._back(endpoint, "it answered a probe")
                 return
             endpoint.cooldown = min(endpoint.cooldown * 2, self.max_cooldown)
+            endpoint.last_probe = problem[:300]
             log.info("LLM endpoint %s still down (%s); next probe in %.0fs", endpoint.label, problem,
                      endpoint.cooldown)
 

@@ -101,7 +101,7 @@ class HealthMonitor:
             found.append(f"{_plural(timeouts, 'attempt')} timed out after {self.timeout:g}s (llm.timeout)")
         quiet = now - max(endpoint.last_answer_at, endpoint.busy_since)
         if endpoint.inflight and quiet >= max(self.window, 0.5 * self.timeout):  # a long llm.timeout: long replies
-            found.append(f"no reply for {quiet:.0f}s with {endpoint.inflight} requests in flight (queued at the "
+            found.append(f"no reply for {quiet:.3g}s with {endpoint.inflight} requests in flight (queued at the "
                          "server, or stuck)")
         answered = current.answered - then.answered
         if answered:
@@ -124,7 +124,7 @@ class HealthMonitor:
         elif not limit.enabled:
             now_at += "; llm.adaptive_concurrency=true would lower it by itself"
         return (f"LLM endpoint {endpoint.label} looks overloaded: {'; '.join(symptoms)}. It delivered "
-                f"{rate:.1f} tokens/s over the last {span:.0f}s with {endpoint.inflight} requests in flight. "
+                f"{rate:.1f} tokens/s over the last {span:.3g}s with {endpoint.inflight} requests in flight. "
                 f"Fix: lower llm.concurrency ({now_at}) to what the server runs at once (llama.cpp: its --parallel "
                 f"slots), raise llm.timeout (now {self.timeout:g}s), or add endpoints (repeat --base-url, or give "
                 "llm.base_url a list).")
@@ -144,7 +144,9 @@ class HealthMonitor:
             return None
         rate = (totals[1] - self._status_totals[1]) / max(now - self._status_at, 1e-9)
         self._status_at, self._status_totals = now, totals
-        parts = [f"LLM: {totals[0]} done, {inflight} in flight, {rate:.1f} tokens/s, {_plural(totals[2], 'timeout')}"]
+        head = (f"LLM: {totals[0]} done, {inflight} in flight, {rate:.{0 if rate >= 10 else 1}f} tokens/s, "
+                f"{_plural(totals[2], 'timeout')}")
+        parts = [head]
         for endpoint in self.pool.endpoints:
             state, _ = endpoint.state()
             limit = endpoint.limit
