@@ -23,89 +23,14 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
+
+from wizardcoder.testing.faults import Fault  # re-exported: tests build faults from here
+from wizardcoder.testing.slots import Slots
 
 CHAT_PATH = "/v1/chat/completions"
 COMPLETIONS_PATH = "/v1/completions"
 MODELS_PATH = "/v1/models"
-
-
-@dataclass(frozen=True)
-class Fault:
-    """One injected failure. Build with the class methods."""
-
-    kind: str  # status | hang | truncate | malformed | empty_choices | disconnect | drip | garbage | reply
-    status: int = 500
-    retry_after: str | None = None  # the Retry-After header value, sent verbatim
-    seconds: float = 3600.0  # how long a hang lasts (the client should time out first)
-    message: str | None = None  # the error message a status fault sends (default "injected <status>")
-    payload: Any = None  # what a `reply` fault sends as its JSON body, with `status`
-
-    @classmethod
-    def reply(cls, payload: Any, status: int = 200) -> Fault:
-        """This JSON body instead of the completion (odd shapes, an error body with 200)."""
-        return cls("reply", status=status, payload=payload)
-
-    @classmethod
-    def rate_limit(cls, retry_after: float | str | None = 1) -> Fault:
-        """429, with `Retry-After: <seconds>` (a number) or any literal header value (e.g. an HTTP date)."""
-        value = (
-            None
-            if retry_after is None
-            else (retry_after if isinstance(retry_after, str) else f"{retry_after:g}")
-        )
-        return cls("status", 429, value)
-
-    @classmethod
-    def server_error(cls, status: int = 500) -> Fault:
-        return cls("status", status)
-
-    @classmethod
-    def context_length_exceeded(cls, limit: int = 2048) -> Fault:
-        """400 with the message vLLM and OpenAI send for a prompt longer than the model's context."""
-        return cls("status", 400, message=f"This model's maximum context length is {limit} tokens. However, "
-                                          "you requested more tokens. Please reduce the length of the messages.")
-
-    @classmethod
-    def unauthorized(cls, status: int = 401) -> Fault:
-        return cls("status", status)
-
-    @classmethod
-    def hang(cls, seconds: float = 3600.0) -> Fault:
-        """Accept the request and say nothing for `seconds`, then drop the connection."""
-        return cls("hang", seconds=seconds)
-
-    @classmethod
-    def truncated(cls) -> Fault:
-        """Send headers promising the full body, half of it, then close the connection."""
-        return cls("truncate")
-
-    @classmethod
-    def malformed(cls) -> Fault:
-        """200 with `application/json` that does not parse."""
-        return cls("malformed")
-
-    @classmethod
-    def empty_choices(cls) -> Fault:
-        """200 with valid JSON whose `choices` is empty."""
-        return cls("empty_choices")
-
-    @classmethod
-    def disconnect(cls) -> Fault:
-        """Close the connection without a response."""
-        return cls("disconnect")
-
-    @classmethod
-    def drip(cls, seconds: float = 3600.0) -> Fault:
-        """200 and its headers at once, then the body a byte at a time, 0.1 s apart, over `seconds`: every
-        read gets data in time, so only a deadline on the whole attempt ends it."""
-        return cls("drip", seconds=seconds)
-
-    @classmethod
-    def garbage(cls) -> Fault:
-        """Bytes that are not HTTP at all (another service on the port), then close."""
-        return cls("garbage")
 
 
 def body_text(body: dict) -> str:
@@ -192,8 +117,7 @@ class FakeOpenAIServer:
         self.models_reply = models_reply  # GET /models answers these bytes instead of the model list
         self.slots = slots
         self.token_seconds = token_seconds
-        self._active = 0  # requests in slots
-        self._queue: collections.deque[asyncio.Future] = collections.deque()  # requests waiting for a slot
+        self._slots: Slots | None = None  # made per start, on the server's loop
         self.outage: int | None = None
         self.host = host
         self.port = port
@@ -211,6 +135,11 @@ class FakeOpenAIServer:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}/v1"
 
+    @property
+    def max_active(self) -> int:
+        """The most requests generating at once (with `slots`)."""
+        return self._slots.max_active if self._slots is not None else 0
+
     def reset_stats(self) -> None:
         self.requests = 0
         self.attempts: collections.Counter[str] = collections.Counter()
@@ -222,7 +151,6 @@ class FakeOpenAIServer:
         self.connections = 0
         self.arrivals: list[tuple[float, str]] = []
         self.cancelled = 0
-        self.max_active = 0
 
     def start(self) -> FakeOpenAIServer:
         if self._thread is not None:
@@ -433,49 +361,18 @@ class FakeOpenAIServer:
                 fault = Fault.server_error(self.outage)
             if self.slots is None or reader is None:
                 return await self._answer(path, body, fault, writer)
-            if not await self._take_slot(reader):
+            if self._slots is None:
+                self._slots = Slots(self.slots, self.token_seconds)
+            self._slots.token_seconds = self.token_seconds  # a test may change it while the server runs
+            if not await self._slots.take(reader):
                 self.cancelled += 1
                 return False
             try:
                 return await self._answer(path, body, fault, writer, reader)
             finally:
-                self._free_slot()
+                self._slots.free()
         finally:
             self.concurrent -= 1
-
-    async def _take_slot(self, reader: asyncio.StreamReader) -> bool:
-        """Wait for a slot (first come first served); False if the client hung up meanwhile."""
-        if self._active < self.slots and not self._queue:  # type: ignore[operator]
-            self._active += 1
-        else:
-            turn = asyncio.get_running_loop().create_future()
-            self._queue.append(turn)
-            while not turn.done():
-                await asyncio.wait([turn], timeout=0.02)
-                if not turn.done() and reader.at_eof():
-                    self._queue.remove(turn)
-                    return False
-        self.max_active = max(self.max_active, self._active)
-        return True
-
-    def _free_slot(self) -> None:
-        while self._queue:
-            turn = self._queue.popleft()
-            if not turn.done():
-                turn.set_result(None)  # the slot passes to the next in line
-                return
-        self._active -= 1
-
-    async def _generate(self, tokens: int, reader: asyncio.StreamReader) -> bool:
-        """Spend `tokens * token_seconds` in the slot; False if the client hung up meanwhile."""
-        left = tokens * self.token_seconds
-        while left > 0:
-            step = min(left, 0.02)
-            await asyncio.sleep(step)
-            left -= step
-            if reader.at_eof():
-                return False
-        return True
 
     async def _answer(self, path: str, body: dict, fault: Fault | None, writer: asyncio.StreamWriter,
                       reader: asyncio.StreamReader | None = None) -> bool:
@@ -518,10 +415,10 @@ class FakeOpenAIServer:
         elif fault is not None:
             raise ValueError(f"unknown fault kind {fault.kind!r}")
         else:
-            if reader is not None and self.token_seconds:
+            if reader is not None and self.token_seconds and self._slots is not None:
                 words = sum(count_words(c["message"]["content"] if "message" in c else c["text"])
                             for c in payload["choices"])
-                if not await self._generate(words, reader):
+                if not await self._slots.generate(words, reader):
                     self.cancelled += 1
                     return False
             usage = payload.get("usage")
