@@ -10,6 +10,9 @@ Design:
   endpoint; one that refuses connections or fails attempts in a row is taken out of rotation, re-probed
   after a cool-down, and the attempts that failed on it are retried at once on the others (without
   using up the request's retries). Usage is counted per endpoint (`usage.endpoints`).
+* **Adaptive concurrency and health** (`adaptive.py`, `health.py`): each endpoint's share of the concurrency
+  backs off on timeouts, 429s and replies slower than half the timeout, and grows back when they come in time;
+  an overloaded endpoint is named in a warning within about a minute; a status line every `status_interval` s.
 * **Bounded in-flight**: `generate()` pulls from the input iterable in the caller's thread only
   while fewer than `max_in_flight` (default 2 x concurrency) requests are submitted but not yet
   yielded, so a generator of a million requests streams in flat memory, and a slow consumer
