@@ -36,7 +36,7 @@ def _argv(stage: str, url: str, out: Path) -> list[str]:
               "llm.status_interval=0.2"]
     if stage == "eval":
         return ["eval", "humaneval", "--limit", "3", *common]
-    return ["evolve", "--limit", "4", "--rounds", "2", *common, "eliminate.decontaminate=false"]
+    return ["evolve", "--limit", "4", "--rounds", "2", *common, "dataset.decontaminate=false"]
 
 
 def _record(argv: list[str], timeout: float = 240) -> tuple[int, bytes]:
