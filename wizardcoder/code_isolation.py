@@ -3,7 +3,7 @@
 C++ macro (`cpp_isolate_macros`), no C++ definition of a libc/runtime function the harness relies on
 (`cpp_runtime_overrides`), no Java type or field named like a JDK class (`java_shadowing`).
 
-Shared by evolve's C++/Java builders (`eliminate/builders/`) and eval's programs (`eval/programs.py`).
+Shared by evolve's C++/Java builders (`languages/`) and eval's programs (`eval/programs.py`).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ import pytest
 
 from sandbox import create_sandbox
 from wizardcoder.eliminate import EliminateConfig
-from wizardcoder.eliminate.builders.c_like import mask_c_like, match_brace
+from wizardcoder.languages.c_like import mask_c_like, match_brace
 from wizardcoder.eliminate.verify import ExecutionCheck, build, verify
 
 CFG = EliminateConfig(mutation_check=[])
@@ -191,7 +191,7 @@ def test_imports_of_the_solution_module_are_resolved(local):
 
 
 def test_a_bug_in_the_builder_is_an_infra_error_not_a_bad_sample(monkeypatch, caplog):
-    import wizardcoder.eliminate.builders.cpp as cpp_builder
+    import wizardcoder.languages.cpp as cpp_builder
 
     def broken(*_args, **_kwargs):
         raise KeyError("builder bug")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-import wizardcoder.eliminate.builders as builders
-from wizardcoder.eliminate.builders.python import PYTEST_SHIM
+import wizardcoder.languages as builders
+from wizardcoder.languages.python import PYTEST_SHIM
 
 SHIM_PATH = Path(builders.__file__).with_name("pytest_shim.py")
 

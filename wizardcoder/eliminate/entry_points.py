@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 
 from sandbox import canonical_language
-from wizardcoder.eliminate.builders.c_like import mask_c_like, match_brace
+from wizardcoder.languages.c_like import mask_c_like, match_brace
 
 _KEYWORDS = {"if", "for", "while", "switch", "catch", "return", "sizeof", "else", "do", "new", "delete",
              "synchronized", "try", "main", "operator", "decltype", "alignof", "static_assert", "assert",

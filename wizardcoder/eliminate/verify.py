@@ -8,8 +8,8 @@ Reasons: "passed" | "no_asserts" | "tests_cannot_fail" | "failed" | "timeout" | 
 "infra_error" means the sandbox broke (its ERROR status): it says nothing about the sample and must
 never be counted as a bad one.
 
-How a program is built, per language, is in `builders/` (python, cpp, java; the C-like lexer they
-share): each `build(check, mutation) -> Built`. Programs end with a success marker, a fresh nonce per
+How a program is built, per language, is in `wizardcoder.languages` (python, cpp, java; the C-like
+lexer they share): each `build(check, mutation) -> Built`. Programs end with a success marker, a fresh nonce per
 check printed at the very end, so exiting 0 before the tests never passes. The tests must be shown able
 to fail: where the mutation check is on, one that could not be done (no mutant, a mutant that does not
 compile, a mutant that failed before the tests started) is "tests_cannot_fail" too.
@@ -23,23 +23,13 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from sandbox import Job, Result, Status, canonical_language
+from wizardcoder import languages
 from wizardcoder.eliminate import EliminateConfig
-from wizardcoder.eliminate.builders import cpp, java, python
-from wizardcoder.eliminate.checks import (
-    CANNOT_FAIL,
-    NOT_RUN,
-    REASONS,
-    Built,
-    ExecutionCheck,
-    UnknownLanguage,
-    Verdict,
-)
+from wizardcoder.eliminate.checks import CANNOT_FAIL, NOT_RUN, REASONS, Verdict
 from wizardcoder.execution.config import SandboxConfig
+from wizardcoder.languages.base import Built, ExecutionCheck, UnknownLanguage
 
 log = logging.getLogger(__name__)
-
-BUILDERS = {"python": python, "cpp": cpp, "java": java}  # modules, looked up per call
-
 
 def build(check: ExecutionCheck, cfg: EliminateConfig) -> Built:
     """The program (and mutant) for one check, or the static verdict."""
@@ -48,9 +38,9 @@ def build(check: ExecutionCheck, cfg: EliminateConfig) -> Built:
         return Built(static_reason="failed", static_detail="empty solution")
     if not check.tests.strip():
         return Built(static_reason="no_asserts", static_detail="no tests")
-    if language not in BUILDERS:
-        raise UnknownLanguage(f"check {check.key}: unknown language {check.language!r} (python, cpp, java)")
-    return BUILDERS[language].build(check, language in cfg.mutation_check)
+    if language not in languages.LANGUAGES:
+        raise UnknownLanguage(f"check {check.key}: unknown language {check.language!r} ({', '.join(languages.LANGUAGES)})")
+    return languages.get(language).build(check, language in cfg.mutation_check)
 
 
 def _tail(text: str, limit: int, *markers: str | None) -> str:

@@ -18,7 +18,9 @@ import re
 from dataclasses import dataclass
 
 from wizardcoder.code_isolation import java_shadowing
-from wizardcoder.eliminate.builders.c_like import (
+from wizardcoder.execution import new_marker
+from wizardcoder.languages.base import Built, ExecutionCheck
+from wizardcoder.languages.c_like import (
     C_KEYWORDS,
     builder,
     drop_final_exit,
@@ -26,8 +28,6 @@ from wizardcoder.eliminate.builders.c_like import (
     match_brace,
     static_verdict,
 )
-from wizardcoder.eliminate.checks import Built, ExecutionCheck
-from wizardcoder.execution import new_marker
 
 _JAVA_TYPE = re.compile(r"\b(class|interface|enum|record)\s+([A-Za-z_]\w*)")
 _JAVA_IMPORT = re.compile(r"^\s*import\s+(?:static\s+)?[\w.]+(?:\.\*)?\s*;\s*$")

@@ -30,8 +30,8 @@ import sys
 from dataclasses import dataclass
 from types import SimpleNamespace
 
-from wizardcoder.eliminate.checks import Built, ExecutionCheck
 from wizardcoder.execution import new_marker
+from wizardcoder.languages.base import Built, ExecutionCheck
 
 # The sandbox image has no pytest; tests that `import pytest` get the stand-in in pytest_shim.py (the same everywhere,
 # so a verdict does not depend on what the host has installed). The runner supplies the tests' own fixtures.

@@ -17,7 +17,9 @@ from __future__ import annotations
 import re
 
 from wizardcoder.code_isolation import cpp_isolate_macros, cpp_runtime_overrides, cpp_save_macros
-from wizardcoder.eliminate.builders.c_like import (
+from wizardcoder.execution import new_marker
+from wizardcoder.languages.base import Built, ExecutionCheck
+from wizardcoder.languages.c_like import (
     C_FUNC_DEF,
     C_KEYWORDS,
     C_TYPE_DEF,
@@ -28,8 +30,6 @@ from wizardcoder.eliminate.builders.c_like import (
     match_brace,
     static_verdict,
 )
-from wizardcoder.eliminate.checks import Built, ExecutionCheck
-from wizardcoder.execution import new_marker
 
 _CPP_MAIN = re.compile(r"\b(?:int|signed|auto|void)\s+main\s*\(")
 # the tests' own final `exit(0)`: the marker would never be printed

@@ -16,7 +16,8 @@ import re
 from collections.abc import Callable, Iterable
 
 from wizardcoder.code_isolation import mask_c_like  # noqa: F401  (its home: shared with eval)
-from wizardcoder.eliminate.checks import CANNOT_FAIL, Built, ExecutionCheck
+from wizardcoder.eliminate.checks import CANNOT_FAIL
+from wizardcoder.languages.base import Built, ExecutionCheck
 
 
 def match_brace(masked: str, open_idx: int) -> int:
