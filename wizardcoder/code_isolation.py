@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from wizardcoder.languages.c_like_scan import mask_c_like
+
 # `#define NAME` however spelled: `%:` / `??=` for `#`, comments or blanks around `define`. Searched
 # everywhere (inside strings and comments too): a spare #undef costs nothing, a missed one is a bypass.
 _GAP = r"(?:[ \t\f\v]|/\*.*?\*/)"
@@ -45,70 +47,6 @@ def after_includes(prompt: str) -> int:
     for m in re.finditer(r"^[ \t]*#[ \t]*(?:include|import)\b[^\n]*(?:\n|$)", prompt, re.MULTILINE):
         end = m.end()
     return end
-
-
-def mask_c_like(src: str, java: bool = False) -> str:
-    """`src` with comments and string/char literal contents blanked (same length, newlines kept), so
-    regexes and brace matching on it never look inside them."""
-    out = list(src)
-    n = len(src)
-    i = 0
-
-    def blank(a: int, b: int) -> None:
-        for k in range(a, min(b, n)):
-            if out[k] != "\n":
-                out[k] = " "
-
-    while i < n:
-        c = src[i]
-        if c == "/" and src.startswith("//", i):
-            j = src.find("\n", i)
-            j = n if j < 0 else j
-            blank(i, j)
-            i = j
-        elif c == "/" and src.startswith("/*", i):
-            j = src.find("*/", i + 2)
-            j = n if j < 0 else j + 2
-            blank(i, j)
-            i = j
-        elif c == '"':
-            if java and src.startswith('"""', i):
-                j = src.find('"""', i + 3)
-                j = n if j < 0 else j + 3
-                blank(i + 1, j - 1)
-                i = j
-                continue
-            if not java and i > 0 and src[i - 1] == "R":
-                paren = src.find("(", i)
-                delim = src[i + 1:paren] if paren > 0 else ""
-                if paren > 0 and len(delim) <= 16 and "\n" not in delim:
-                    j = src.find(")" + delim + '"', paren)
-                    j = n if j < 0 else j + len(delim) + 2
-                    blank(i + 1, j - 1)
-                    i = j
-                    continue
-            j = _literal_end(src, i)
-            blank(i + 1, j)
-            i = j + 1
-        elif c == "'":
-            if not java and i > 0 and src[i - 1].isalnum() and src[i - 1] not in "uUL":  # 1'000'000
-                i += 1
-                continue
-            j = _literal_end(src, i)
-            blank(i + 1, j)
-            i = j + 1
-        else:
-            i += 1
-    return "".join(out)
-
-
-def _literal_end(src: str, start: int) -> int:
-    """Index of the quote closing the string or char literal opened at `start` (or of the newline or
-    end of text that cuts an unterminated one); backslash escapes are skipped."""
-    quote, j = src[start], start + 1
-    while j < len(src) and src[j] != quote and src[j] != "\n":
-        j += 2 if src[j] == "\\" else 1
-    return j
 
 
 # What the test harness relies on from libc and the C++ runtime (asserts, exits, signals, exceptions,

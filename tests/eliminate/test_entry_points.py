@@ -16,7 +16,8 @@ import subprocess
 import pytest
 
 from wizardcoder.eliminate import EliminateConfig
-from wizardcoder.eliminate.entry_points import break_c_like, find_entry_point, misses_the_task_function
+from wizardcoder.languages import find_entry_point, misses_the_task_function
+from wizardcoder.languages.c_like_scan import break_c_like
 from wizardcoder.eliminate.verify import ExecutionCheck, verify
 from wizardcoder.execution.config import SandboxConfig
 

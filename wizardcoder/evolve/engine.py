@@ -23,7 +23,6 @@ from collections.abc import Iterator
 from typing import Any
 
 from wizardcoder.data.store import iter_jsonl_offsets
-from wizardcoder.eliminate.entry_points import misses_the_task_function
 from wizardcoder.evolve.methods import BY_NAME, choose_method, request_seed
 from wizardcoder.evolve.parsing import ParsedSolution, parse_evolved, parse_solution, reaches_the_end
 from wizardcoder.evolve.salvage import salvage_tests
@@ -39,6 +38,7 @@ from wizardcoder.evolve.steps import (
     iter_lines,
     task_key,
 )
+from wizardcoder.languages import misses_the_task_function
 from wizardcoder.llm.base import REQUEST_REJECTED
 from wizardcoder.records import INFRA_ERROR
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from wizardcoder.eliminate.entry_points import find_entry_point
+from wizardcoder.languages import find_entry_point
 
 # reason codes for unparseable solve replies
 NO_SOLUTION = "no_solution"  # no code at all in the reply

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ast
 
-from wizardcoder.languages.c_like import mask_c_like
+from wizardcoder.languages.c_like_scan import mask_c_like
 
 
 def salvage_tests(tests: str, language: str) -> str | None:

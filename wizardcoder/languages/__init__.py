@@ -11,6 +11,7 @@ module (`sandbox.canonical_language`). A module is imported when first asked for
 from __future__ import annotations
 
 import importlib
+import re
 from types import ModuleType
 
 from sandbox import canonical_language
@@ -27,4 +28,33 @@ def get(name: str) -> ModuleType:
     return importlib.import_module(f"{__name__}.{language}")
 
 
-__all__ = ["LANGUAGES", "UnknownLanguage", "get"]
+def find_entry_point(solution: str, tests: str, language: str) -> str | None:
+    """The name of the function the tests exercise, or None when they reference none of the solution's
+    (or the language is unknown)."""
+    try:
+        module = get(language)
+    except UnknownLanguage:
+        return None
+    return module.entry_point(solution, tests)
+
+
+_WORD = re.compile(r"\w+")
+
+
+def misses_the_task_function(instruction: str, solution: str, tests: str, language: str) -> bool:
+    """Whether the task names functions the solution defines (written as `name(`, as a task names what to
+    write) and the tests reference none of them, while exercising some other function of the solution: the
+    mutation check would then break that one, so tests of a helper (or of an unrelated function the model
+    wrote) would pass for tests of the task."""
+    try:
+        defined = get(language).defined_names(solution)
+    except UnknownLanguage:
+        return False
+    named = {n for n in defined if re.search(rf"(?<![\w$]){re.escape(n)}\s*\(", instruction)}
+    if not named:
+        return False
+    referenced = {m.group() for m in _WORD.finditer(tests)}
+    return not named & referenced and bool((defined - named) & referenced)
+
+
+__all__ = ["LANGUAGES", "UnknownLanguage", "find_entry_point", "get", "misses_the_task_function"]

@@ -1,10 +1,9 @@
-"""C-like source text, for the C++ and Java builders: a lexer that blanks comments and literals
-(`mask_c_like`, from `code_isolation`), brace matching, what a solution defines, and the mutant a C++ / Java build gets
-(`with_mutant`; the scan and the rewrite live in `eliminate/entry_points.py`).
+"""What the C++ and Java builders share: what a solution defines, the static verdicts, and the mutant a
+C++ / Java build gets (`with_mutant`; the scan and the rewrite live in `c_like_scan.py`).
 
 C++ and Java get the "tests must be able to fail" check too (`mutation_check`, on for all three by
 default; it costs a second compile): every definition of the entry point (given, else the function the
-tests call: `entry_points.find_entry_point`) returns a default value (`entry_points.break_c_like`:
+tests call: `c_like_scan.find_entry_point`) returns a default value (`c_like_scan.break_c_like`:
 `return {};` in C++, 0/false/null in Java, nothing for void), and the tests must then fail, else
 "tests_cannot_fail". Tests that call no function of the solution cannot fail either.
 """
@@ -15,35 +14,9 @@ import dataclasses
 import re
 from collections.abc import Callable, Iterable
 
-from wizardcoder.code_isolation import mask_c_like  # noqa: F401  (its home: shared with eval)
 from wizardcoder.eliminate.checks import CANNOT_FAIL
+from wizardcoder.languages import c_like_scan
 from wizardcoder.languages.base import Built, ExecutionCheck
-
-
-def match_brace(masked: str, open_idx: int) -> int:
-    """Index of the `}` closing the `{` at `open_idx` in masked text; -1 when unbalanced."""
-    depth = 0
-    for k in range(open_idx, len(masked)):
-        ch = masked[k]
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-            if depth == 0:
-                return k
-    return -1
-
-
-def depth_map(masked: str) -> list[int]:
-    depths, depth = [], 0
-    for ch in masked:
-        if ch == "}":
-            depth -= 1
-        depths.append(depth)
-        if ch == "{":
-            depth += 1
-    return depths
-
 
 C_KEYWORDS = {"if", "for", "while", "switch", "catch", "return", "sizeof", "else", "do", "new", "delete",
                "synchronized", "try", "main", "operator", "decltype", "alignof", "static_assert", "assert"}
@@ -82,21 +55,19 @@ def with_mutant(built: Built, check: ExecutionCheck, build_program: Callable[...
     """`built` plus its mutant: the program rebuilt (same marker) with every definition of the entry point
     (the given one, else the function the tests call) returning a default value; tests that call no
     function of the solution cannot fail at all."""
-    from wizardcoder.eliminate import entry_points
-
     if built.program is None:
         return built
     language = "java" if java else "cpp"
-    scanned = entry_points.find_entry_point(check.solution, check.tests, language)
+    scanned = c_like_scan.find_entry_point(check.solution, check.tests, language)
     names = [n.split(".")[-1].split("::")[-1] for n in dict.fromkeys((check.entry_point, scanned)) if n]
     mutated, what = None, ()
     for name in names:  # a given entry point the solution does not define: the one the tests call
-        mutated, what = entry_points.break_c_like(check.solution, name, java=java), (name,)
+        mutated, what = c_like_scan.break_c_like(check.solution, name, java=java), (name,)
         if mutated is not None:
             break
     if mutated is None and scanned is None:  # no named function called: the types' methods and operators
-        types = entry_points.referenced_types(check.solution, check.tests, language)
-        mutated = entry_points.break_types(check.solution, types, java=java) if types else None
+        types = c_like_scan.referenced_types(check.solution, check.tests, language)
+        mutated = c_like_scan.break_types(check.solution, types, java=java) if types else None
         what = tuple(f"{t}'s methods" for t in types)
         if mutated is None:
             return Built(static_reason=CANNOT_FAIL,

@@ -18,18 +18,17 @@ import re
 
 from wizardcoder.code_isolation import cpp_isolate_macros, cpp_runtime_overrides, cpp_save_macros
 from wizardcoder.execution import new_marker
+from wizardcoder.languages import c_like_scan
 from wizardcoder.languages.base import Built, ExecutionCheck
 from wizardcoder.languages.c_like import (
     C_FUNC_DEF,
     C_KEYWORDS,
     C_TYPE_DEF,
     builder,
-    depth_map,
     drop_final_exit,
-    mask_c_like,
-    match_brace,
     static_verdict,
 )
+from wizardcoder.languages.c_like_scan import depth_map, mask_c_like, match_brace
 
 _CPP_MAIN = re.compile(r"\b(?:int|signed|auto|void)\s+main\s*\(")
 # the tests' own final `exit(0)`: the marker would never be printed
@@ -119,3 +118,13 @@ def _program(check: ExecutionCheck, marker: str | None = None, started: str | No
 
 # build(check, mutation) -> Built: the program for a C++ check (and its mutant), or the static verdict
 build = builder(_program, java=False)
+
+
+def entry_point(solution: str, tests: str) -> str | None:
+    """The function of the solution the tests exercise, or None when they reference none of them."""
+    return c_like_scan.find_entry_point(solution, tests, "cpp")
+
+
+def defined_names(solution: str) -> set[str]:
+    """The functions, methods, named lambdas and types the solution defines."""
+    return c_like_scan.defined_names(solution, java=False)

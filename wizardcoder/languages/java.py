@@ -19,15 +19,15 @@ from dataclasses import dataclass
 
 from wizardcoder.code_isolation import java_shadowing
 from wizardcoder.execution import new_marker
+from wizardcoder.languages import c_like_scan
 from wizardcoder.languages.base import Built, ExecutionCheck
 from wizardcoder.languages.c_like import (
     C_KEYWORDS,
     builder,
     drop_final_exit,
-    mask_c_like,
-    match_brace,
     static_verdict,
 )
+from wizardcoder.languages.c_like_scan import mask_c_like, match_brace
 
 _JAVA_TYPE = re.compile(r"\b(class|interface|enum|record)\s+([A-Za-z_]\w*)")
 _JAVA_IMPORT = re.compile(r"^\s*import\s+(?:static\s+)?[\w.]+(?:\.\*)?\s*;\s*$")
@@ -225,3 +225,13 @@ def _program(check: ExecutionCheck, marker: str | None = None, started: str | No
 
 # build(check, mutation) -> Built: the program for a Java check (and its mutant), or the static verdict
 build = builder(_program, java=True)
+
+
+def entry_point(solution: str, tests: str) -> str | None:
+    """The function of the solution the tests exercise, or None when they reference none of them."""
+    return c_like_scan.find_entry_point(solution, tests, "java")
+
+
+def defined_names(solution: str) -> set[str]:
+    """The functions, methods, named lambdas and types the solution defines."""
+    return c_like_scan.defined_names(solution, java=True)

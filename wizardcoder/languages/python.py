@@ -637,3 +637,32 @@ def build(check: ExecutionCheck, mutation: bool) -> Built:
         elif not built.no_mutant:
             built.no_mutant = f"{', '.join(sorted(used))} has no function body to break"
     return built
+
+
+# ============================================================================== the entry point
+_PY_DEFINITION = re.compile(r"^(?:(?:async\s+)?(?:def|class)\s+([A-Za-z_]\w*)|([A-Za-z_]\w*)\s*=\s*lambda\b)",
+                            re.MULTILINE)
+_WORD = re.compile(r"\w+")
+
+
+def entry_point(solution: str, tests: str) -> str | None:
+    """The top-level function, class or named lambda of the solution that the tests reference first."""
+    found = _PY_DEFINITION.findall(solution)
+    names = [d or lam for d, lam in found if not (d or lam).startswith("test")]
+    # where each name first appears as a whole word in the tests: one scan, no pattern per name (a
+    # pattern per function name missed re's cache and was compiled again for nearly every task)
+    first: dict[str, int] = {}
+    wanted = set(names)
+    for m in _WORD.finditer(tests):
+        if m.group() in wanted and m.group() not in first:
+            first[m.group()] = m.start()
+    called = [(first[n], n) for n in names if n in first]
+    if called:
+        return min(called)[1]
+    return names[-1] if names else None
+
+
+
+def defined_names(solution: str) -> set[str]:
+    """The top-level functions, classes and named lambdas of the solution."""
+    return {d or lam for d, lam in _PY_DEFINITION.findall(solution)}

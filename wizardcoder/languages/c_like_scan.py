@@ -1,4 +1,5 @@
-"""The function the tests exercise (the entry point), and the solution with that function broken.
+"""Reading C++ and Java text: a lexer that blanks comments and literals (`mask_c_like`), brace matching,
+the function the tests exercise (the entry point), and the solution with that function broken.
 
     name = find_entry_point(solution, tests, "cpp")       # "twoSum", or None: the tests call nothing
     mutant = break_c_like(solution, name, java=False)     # every definition returns a default value
@@ -8,22 +9,110 @@ pass check nothing (tautologies such as `assert(r == r)`, asserts in dead code, 
 asserts, calls to a copy of the function). So the entry point must be the function the tests really
 call, found by a scan of both texts, not the solution's first function.
 
-C++ / Java are scanned on masked text (comments and literals blanked): the candidates are the
-functions, methods and named lambdas the solution defines (not `main`, not constructors, not names
-the tests define themselves); the one referenced inside an assertion comes first, then the one the
-tests reference first. The mutant keeps every signature, so it compiles: C++ returns `{}` (or, for a
-deduced `auto` return type, a value-initialised object of each return expression's type; for a
-reference, a static default object), Java a default by type (0, false, '\\0', null), void functions an
-empty body. The return type is read from what precedes the name, less preprocessor lines, comments,
-attributes, `template <...>` and requires-clauses.
+The texts are scanned masked (comments and literals blanked): the candidates are the functions, methods
+and named lambdas the solution defines (not `main`, not constructors, not names the tests define
+themselves); the one referenced inside an assertion comes first, then the one the tests reference
+first. The mutant keeps every signature, so it compiles: C++ returns `{}` (or, for a deduced `auto`
+return type, a value-initialised object of each return expression's type; for a reference, a static
+default object), Java a default by type (0, false, '\\0', null), void functions an empty body. The
+return type is read from what precedes the name, less preprocessor lines, comments, attributes,
+`template <...>` and requires-clauses.
 """
 
 from __future__ import annotations
 
 import re
 
-from sandbox import canonical_language
-from wizardcoder.languages.c_like import mask_c_like, match_brace
+
+def mask_c_like(src: str, java: bool = False) -> str:
+    """`src` with comments and string/char literal contents blanked (same length, newlines kept), so
+    regexes and brace matching on it never look inside them."""
+    out = list(src)
+    n = len(src)
+    i = 0
+
+    def blank(a: int, b: int) -> None:
+        for k in range(a, min(b, n)):
+            if out[k] != "\n":
+                out[k] = " "
+
+    while i < n:
+        c = src[i]
+        if c == "/" and src.startswith("//", i):
+            j = src.find("\n", i)
+            j = n if j < 0 else j
+            blank(i, j)
+            i = j
+        elif c == "/" and src.startswith("/*", i):
+            j = src.find("*/", i + 2)
+            j = n if j < 0 else j + 2
+            blank(i, j)
+            i = j
+        elif c == '"':
+            if java and src.startswith('"""', i):
+                j = src.find('"""', i + 3)
+                j = n if j < 0 else j + 3
+                blank(i + 1, j - 1)
+                i = j
+                continue
+            if not java and i > 0 and src[i - 1] == "R":
+                paren = src.find("(", i)
+                delim = src[i + 1:paren] if paren > 0 else ""
+                if paren > 0 and len(delim) <= 16 and "\n" not in delim:
+                    j = src.find(")" + delim + '"', paren)
+                    j = n if j < 0 else j + len(delim) + 2
+                    blank(i + 1, j - 1)
+                    i = j
+                    continue
+            j = _literal_end(src, i)
+            blank(i + 1, j)
+            i = j + 1
+        elif c == "'":
+            if not java and i > 0 and src[i - 1].isalnum() and src[i - 1] not in "uUL":  # 1'000'000
+                i += 1
+                continue
+            j = _literal_end(src, i)
+            blank(i + 1, j)
+            i = j + 1
+        else:
+            i += 1
+    return "".join(out)
+
+
+def _literal_end(src: str, start: int) -> int:
+    """Index of the quote closing the string or char literal opened at `start` (or of the newline or
+    end of text that cuts an unterminated one); backslash escapes are skipped."""
+    quote, j = src[start], start + 1
+    while j < len(src) and src[j] != quote and src[j] != "\n":
+        j += 2 if src[j] == "\\" else 1
+    return j
+
+
+
+def match_brace(masked: str, open_idx: int) -> int:
+    """Index of the `}` closing the `{` at `open_idx` in masked text; -1 when unbalanced."""
+    depth = 0
+    for k in range(open_idx, len(masked)):
+        ch = masked[k]
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth == 0:
+                return k
+    return -1
+
+
+def depth_map(masked: str) -> list[int]:
+    depths, depth = [], 0
+    for ch in masked:
+        if ch == "}":
+            depth -= 1
+        depths.append(depth)
+        if ch == "{":
+            depth += 1
+    return depths
+
 
 _KEYWORDS = {"if", "for", "while", "switch", "catch", "return", "sizeof", "else", "do", "new", "delete",
              "synchronized", "try", "main", "operator", "decltype", "alignof", "static_assert", "assert",
@@ -52,14 +141,12 @@ _CHECK = {
 }
 
 
+
+
 # ============================================================================== finding the entry point
 def find_entry_point(solution: str, tests: str, language: str) -> str | None:
-    """The name of the function the tests exercise, or None when they reference none of the solution's."""
-    language = canonical_language(language)
-    if language == "python":
-        return _python_entry_point(solution, tests)
-    if language not in ("cpp", "java"):
-        return None
+    """The name of the function the tests exercise ("cpp" or "java" `language`), or None when they
+    reference none of the solution's."""
     java = language == "java"
     msol, mtests = mask_c_like(solution, java=java), mask_c_like(tests, java=java)
     candidates = defined_functions(msol, java) - defined_functions(mtests, java)
@@ -72,26 +159,6 @@ def find_entry_point(solution: str, tests: str, language: str) -> str | None:
             rank = (0 if any(a <= m.start() < b for a, b in checks) else 1, m.start(), name)
             best = rank if best is None or rank < best else best
     return best[2] if best else None
-
-
-def misses_the_task_function(instruction: str, solution: str, tests: str, language: str) -> bool:
-    """Whether the task names functions the solution defines (written as `name(`, as a task names what to
-    write) and the tests reference none of them, while exercising some other function of the solution: the
-    mutation check would then break that one, so tests of a helper (or of an unrelated function the model
-    wrote) would pass for tests of the task."""
-    language = canonical_language(language)
-    if language == "python":
-        defined = {d or lam for d, lam in _PY_DEFINITION.findall(solution)}
-    elif language in ("cpp", "java"):
-        masked = mask_c_like(solution, java=language == "java")
-        defined = defined_functions(masked, language == "java") | {m.group(1) for m in _TYPE_DEF.finditer(masked)}
-    else:
-        return False
-    named = {n for n in defined if re.search(rf"(?<![\w$]){re.escape(n)}\s*\(", instruction)}
-    if not named:
-        return False
-    referenced = {m.group() for m in _WORD.finditer(tests)}
-    return not named & referenced and bool((defined - named) & referenced)
 
 
 def defined_functions(masked: str, java: bool) -> set[str]:
@@ -117,26 +184,10 @@ def _check_spans(masked: str, check: re.Pattern[str]) -> list[tuple[int, int]]:
     return spans
 
 
-_PY_DEFINITION = re.compile(r"^(?:(?:async\s+)?(?:def|class)\s+([A-Za-z_]\w*)|([A-Za-z_]\w*)\s*=\s*lambda\b)",
-                            re.MULTILINE)
-_WORD = re.compile(r"\w+")
-
-
-def _python_entry_point(solution: str, tests: str) -> str | None:
-    """The top-level function, class or named lambda of the solution that the tests reference first."""
-    found = _PY_DEFINITION.findall(solution)
-    names = [d or lam for d, lam in found if not (d or lam).startswith("test")]
-    # where each name first appears as a whole word in the tests: one scan, no pattern per name (a
-    # pattern per function name missed re's cache and was compiled again for nearly every task)
-    first: dict[str, int] = {}
-    wanted = set(names)
-    for m in _WORD.finditer(tests):
-        if m.group() in wanted and m.group() not in first:
-            first[m.group()] = m.start()
-    called = [(first[n], n) for n in names if n in first]
-    if called:
-        return min(called)[1]
-    return names[-1] if names else None
+def defined_names(solution: str, java: bool) -> set[str]:
+    """The functions, methods, named lambdas and types a C++ / Java solution defines."""
+    masked = mask_c_like(solution, java=java)
+    return defined_functions(masked, java) | {m.group(1) for m in _TYPE_DEF.finditer(masked)}
 
 
 # ======================================================================================== the mutant
@@ -369,4 +420,5 @@ def break_types(solution: str, types: list[str], java: bool) -> str | None:
     return out
 
 
-__all__ = ["break_c_like", "break_types", "defined_functions", "find_entry_point", "referenced_types"]
+__all__ = ["break_c_like", "break_types", "defined_functions", "defined_names", "find_entry_point", "mask_c_like",
+           "match_brace", "referenced_types"]
