@@ -7,10 +7,11 @@ from __future__ import annotations
 import pytest
 
 from sandbox import create_sandbox
-from wizardcoder.code_isolation import cpp_isolate_macros, cpp_runtime_overrides, java_shadowing
 from wizardcoder.eliminate import EliminateConfig
 from wizardcoder.eliminate.verify import ExecutionCheck, build, verify
 from wizardcoder.execution.config import SandboxConfig
+from wizardcoder.languages.cpp import cpp_isolate_macros, cpp_runtime_overrides
+from wizardcoder.languages.java import java_shadowing
 
 CFG = EliminateConfig()  # the mutation check on: a flag trick must not fool it either
 BACKENDS = ["local", pytest.param("docker", marks=pytest.mark.docker)]

@@ -18,15 +18,15 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from wizardcoder.code_isolation import (
+from wizardcoder.eval.problems import Problem
+from wizardcoder.execution import run_in_chunks
+from wizardcoder.languages.cpp import (
     after_includes,
     cpp_isolate_macros,
     cpp_runtime_overrides,
     cpp_save_macros,
-    java_shadowing,
 )
-from wizardcoder.eval.problems import Problem
-from wizardcoder.execution import run_in_chunks
+from wizardcoder.languages.java import java_shadowing
 
 log = logging.getLogger(__name__)
 

@@ -1,13 +1,13 @@
 """The C++ builder. Every `#include` of both parts first (local `#include "x.h"` lines are dropped), then the
 solution (each macro it defines saved before it and put back after it, as the headers left it) and
-`#undef NDEBUG` / `#include <cassert>` (`code_isolation.cpp_isolate_macros`: no macro of the solution, `assert` or `__assert_fail` or `exit`
+`#undef NDEBUG` / `#include <cassert>` (`cpp_isolate_macros`: no macro of the solution, `assert` or `__assert_fail` or `exit`
 redefined, reaches the tests), then the tests. The tests' `main()` is renamed and called from a
 generated `main()` that first prints the "tests started" marker (the solution's static initialisers are
 done by then), then the success marker when the tests' `main()` returns 0; tests without `main()` that
 are bare statements are wrapped in one; a final unconditional `exit(0)` of the tests' `main()` is dropped
 (the tests are done, the marker comes next). A solution's own `main()` is dropped; one that defines a
 libc/runtime function the harness relies on (`__assert_fail`, `exit`...) is failed
-(`code_isolation.cpp_runtime_overrides`). Static checks: `assert(`, `abort(`, `exit(<nonzero>)`,
+(`cpp_runtime_overrides`). Static checks: `assert(`, `abort(`, `exit(<nonzero>)`,
 `return <nonzero>`, `throw` or `static_assert` in the tests, and a reference to a function or type
 the solution defines.
 """
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import re
 
-from wizardcoder.code_isolation import cpp_isolate_macros, cpp_runtime_overrides, cpp_save_macros
 from wizardcoder.execution import new_marker
 from wizardcoder.languages import c_like_scan
 from wizardcoder.languages.base import Built, ExecutionCheck
@@ -128,3 +127,163 @@ def entry_point(solution: str, tests: str) -> str | None:
 def defined_names(solution: str) -> set[str]:
     """The functions, methods, named lambdas and types the solution defines."""
     return c_like_scan.defined_names(solution, java=False)
+
+
+# ================================================= what the model's code may not change in the program
+# The solution (evolve) or completion (eval) shares one file with the tests, so nothing it declares may
+# change what the tests' names mean: no macro (`cpp_isolate_macros`), no definition of a libc/runtime
+# function the harness relies on (`cpp_runtime_overrides`).
+# `#define NAME` however spelled: `%:` / `??=` for `#`, comments or blanks around `define`. Searched
+# everywhere (inside strings and comments too): a spare #undef costs nothing, a missed one is a bypass.
+_GAP = r"(?:[ \t\f\v]|/\*.*?\*/)"
+_CPP_DEFINE = re.compile(rf"(?:#|%:|\?\?=){_GAP}*define{_GAP}+([A-Za-z_]\w*)", re.DOTALL)
+
+
+def _defined_macros(model_code: str) -> list[str]:
+    spliced = re.sub(r"\\\r?\n", "", model_code)  # `#def\<newline>ine` is `#define`
+    return [n for n in dict.fromkeys(m.group(1) for m in _CPP_DEFINE.finditer(spliced)) if n != "defined"]
+
+
+def cpp_save_macros(model_code: str) -> str:
+    """Preprocessor lines to put before the model's C++ code (after the headers): each macro it defines, as
+    the headers left it, saved (`#pragma push_macro`) for `cpp_isolate_macros` to put back."""
+    names = _defined_macros(model_code)
+    return "\n" + "".join(f'#pragma push_macro("{n}")\n' for n in names) if names else ""
+
+
+def cpp_isolate_macros(model_code: str) -> str:
+    """Preprocessor lines to put between the model's C++ code and the tests: every macro the code defines
+    (`#define assert(x)`, `__assert_fail`, `exit`, `return`, `main`, `cout`...) undefined and put back as the
+    headers had it (`#pragma pop_macro`: a solution guarding `M_PI` leaves the tests `<cmath>`'s), then assert
+    restored (`#undef NDEBUG`, `#include <cassert>`), so the tests see none of its macros. The model code may
+    not use push_macro/pop_macro/_Pragma itself (`cpp_runtime_overrides` refuses it)."""
+    lines = [line for n in _defined_macros(model_code)
+             for line in (f"#undef {n}", f'#pragma pop_macro("{n}")')]
+    return "\n" + "\n".join([*lines, "#undef NDEBUG", "#include <cassert>"]) + "\n"
+
+
+def after_includes(prompt: str) -> int:
+    """Where the header lines that open a C++ prompt end (the place for `cpp_save_macros`)."""
+    end = 0
+    for m in re.finditer(r"^[ \t]*#[ \t]*(?:include|import)\b[^\n]*(?:\n|$)", prompt, re.MULTILINE):
+        end = m.end()
+    return end
+
+
+# What the test harness relies on from libc and the C++ runtime (asserts, exits, signals, exceptions,
+# the marker's print): a definition of one of these in the model's code replaces it at link time (or, in
+# the same file, wins overload resolution), so a failing `assert` would no longer fail.
+_CPP_RUNTIME = frozenset({
+    "__assert_fail", "__assert_perror_fail", "__assert", "abort", "exit", "_exit", "_Exit", "quick_exit",
+    "atexit", "at_quick_exit", "raise", "signal", "sigaction", "kill", "terminate", "set_terminate",
+    "__gxx_personality_v0", "printf", "puts", "write", "fflush", "fputs", "fwrite", "putchar", "vprintf",
+    "fprintf", "main",
+})
+_CPP_RUNTIME_PREFIXES = ("__cxa_", "__gxx_", "__libc_", "_Unwind_", "__assert", "__stack_chk_")
+_CPP_ALTERNATIVE = {"<%": "{ ", "%>": "} ", "??<": "{  ", "??>": "}  "}  # same length: positions keep
+_CPP_SYMBOL_TRICK = re.compile(r"\b(?:asm|__asm__|__asm|alias|weakref|ifunc|symver|redefine_extname)\b")
+_CPP_DEFINE_TEXT = re.compile(r"^[ \t]*(?:#|%:)[ \t]*define[ \t]+([A-Za-z_]\w*)(.*)$", re.MULTILINE)
+_CPP_DIRECTIVE = re.compile(r"^[ \t]*(?:#|%:).*$", re.MULTILINE)
+_CPP_NAMESPACE_OPENER = re.compile(r"(?:\bnamespace\b[\s\w:]*|\bextern\s*\"\s*\"\s*)$")
+
+
+def _is_runtime_name(name: str) -> bool:
+    return name in _CPP_RUNTIME or name.startswith(_CPP_RUNTIME_PREFIXES)
+
+
+def _runtime_words(text: str) -> list[str]:
+    return [w for w in re.findall(r"[A-Za-z_]\w*", text) if _is_runtime_name(w)]
+
+
+def _namespace_scope(masked: str) -> list[bool]:
+    """For each position of masked C++, whether it is at namespace scope (only `namespace` and
+    `extern "C"` blocks around it, no class, function or initialiser braces)."""
+    out, stack, last = [], [], 0  # stack: one bool per open brace, True for a namespace-like block
+    for k, ch in enumerate(masked):
+        if ch == "{":
+            stack.append(bool(_CPP_NAMESPACE_OPENER.search(masked[max(last, k - 300):k].rstrip())))
+            last = k + 1
+        elif ch == "}":
+            if stack:
+                stack.pop()
+            last = k + 1
+        elif ch == ";":
+            last = k + 1
+        out.append(all(stack))
+    return out
+
+
+def cpp_runtime_overrides(model_code: str) -> str | None:
+    """Why the model's C++ code would replace a libc / C++ runtime function the tests' harness relies on
+    (`__assert_fail`, `abort`, `exit`, `signal`, `__cxa_*`, `std::terminate`, `printf`, `main`...), else
+    None: it defines a free function with such a name at namespace scope (any namespace, any linkage;
+    `Cls::write` of its own class and methods inside a class are fine, calls and declarations too), names
+    one in an `asm` label, a symbol alias or `redefine_extname`, or builds one with a macro used at
+    namespace scope. Over-reports rather than misses."""
+    code = re.sub(r"\\\r?\n", "", model_code)  # `ex\<newline>it` is `exit`
+    if re.search(r"\b(?:push_macro|pop_macro|_Pragma|__pragma)\b", code):  # would unbalance cpp_isolate_macros
+        return "the solution uses #pragma push_macro/pop_macro or _Pragma, which could bring its macros back"
+    for alt, plain in _CPP_ALTERNATIVE.items():
+        code = code.replace(alt, plain)
+    # the keyword outside comments and strings (directives stay: `#pragma redefine_extname`); the names in the
+    # raw text of the whole declaration, `asm` labels being string literals: `void abort() asm("exit")`
+    for m in _CPP_SYMBOL_TRICK.finditer(mask_c_like(code)):
+        start = max(code.rfind(";", 0, m.start()), code.rfind("}", 0, m.start()), code.rfind("{", 0, m.start()))
+        end = code.find(";", m.end())
+        named = _runtime_words(code[max(start + 1, m.start() - 2000):len(code) if end < 0 else end][:4000])
+        if named:
+            return (f"the solution gives a symbol the name `{named[0]}` (`{m.group()}`), a function the test "
+                    "harness relies on: it would replace it at link time")
+    # macros that could spell such a definition: their text names one, pastes tokens, or uses another
+    macros = {name: body for name, body in _CPP_DEFINE_TEXT.findall(code)}
+    suspect = {n for n, body in macros.items() if _runtime_words(body) or "##" in body}
+    grown = True
+    while grown:
+        more = {n for n, body in macros.items() if n not in suspect and set(re.findall(r"\w+", body)) & suspect}
+        suspect |= more
+        grown = bool(more)
+    masked = _CPP_DIRECTIVE.sub(lambda d: re.sub(r"[^\n]", " ", d.group()), mask_c_like(code))
+    scope = _namespace_scope(masked)
+    own_types = set(re.findall(r"\b(?:class|struct|union)\s+([A-Za-z_]\w*)", masked))
+    for m in re.finditer(r"[A-Za-z_]\w*", masked):
+        name = m.group()
+        if name not in macros and not _is_runtime_name(name) or not scope[m.start()] \
+                or masked[max(0, m.start() - 100):m.start()].rstrip().endswith((".", "->")):
+            continue
+        args = re.match(r"\s*\(([^;{}]*)", masked[m.end():m.end() + 2000]) if name in macros else None
+        if name in suspect or args and _runtime_words(code[m.end():m.end() + args.end()]):
+            return (f"the solution uses its macro `{name}` outside any function, with the name of a libc/C++ runtime "
+                    "function or pasted tokens: it could define a function the test harness relies on")
+        if not _is_runtime_name(name):
+            continue
+        owner = re.search(r"([A-Za-z_]\w*)\s*(?:<[^;{}()]*>)?\s*::\s*$", masked[max(0, m.start() - 200):m.start()])
+        if owner and owner.group(1) in own_types:
+            continue  # `void Logger::write(...) {` defines a method of the solution's own class
+        if _defines_function(masked, m.end()):
+            return (f"the solution defines a function named `{name}` outside any class, which would replace the "
+                    "libc / C++ runtime function of that name the test harness relies on (a failing assert or "
+                    "exit would no longer fail)")
+    return None
+
+
+def _defines_function(masked: str, after_name: int) -> bool:
+    """Whether the name ending at `after_name` starts a function definition: `(params)`, then only
+    declarator and qualifier text (`noexcept`, `-> T`, attributes, `)(int)` of a returned function
+    pointer) up to a `{`."""
+    k = after_name
+    template = re.match(r"\s*<[^;{}()]*>", masked[k:k + 300])
+    k += template.end() if template else 0
+    while k < len(masked) and masked[k].isspace():
+        k += 1
+    if k >= len(masked) or masked[k] != "(":
+        return False
+    ends = [i for i in (masked.find("{", k), masked.find(";", k)) if i >= 0]
+    if not ends or masked[min(ends)] != "{":
+        return False
+    gap = masked[k:min(ends)]
+    while True:  # balanced parentheses (parameters, noexcept(...), attributes) out
+        shorter = re.sub(r"\([^()]*\)", " ", gap)
+        if shorter == gap:
+            break
+        gap = shorter
+    return bool(re.fullmatch(r"[\s\w:<>,*&\[\]\->.)]*", gap))
