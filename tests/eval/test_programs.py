@@ -2,8 +2,9 @@ import pytest
 
 from wizardcoder.eval.postprocess import postprocess
 from wizardcoder.eval.problems import load_suite
-from wizardcoder.eval.programs import build_program, with_marker
+from wizardcoder.eval.programs import build_program
 from wizardcoder.execution import new_marker
+from wizardcoder.languages import with_marker
 
 
 def test_markers_are_fresh_per_sample():

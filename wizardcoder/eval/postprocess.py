@@ -16,7 +16,9 @@ import re
 from dataclasses import dataclass
 
 from sandbox import canonical_language
+from wizardcoder import languages
 from wizardcoder.eval.problems import Problem
+from wizardcoder.languages.c_like import function_body
 
 _FENCE = re.compile(r"```[ \t]*([\w+#.-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
 _FENCE_LINE = re.compile(r"^[ \t]*```[^\n]*$", re.MULTILINE)
@@ -50,7 +52,7 @@ def extract_code(reply: str, language: str = "python", entry_point: str = "") ->
     if entry_point:
         pieces = [code for _, code in blocks] + _FENCE_LINE.split(reply)
         for code in pieces:
-            if _declares(code, entry_point, language):
+            if languages.get(language).declares(code, entry_point):
                 return code
     for tag, code in blocks:
         if canonical_language(tag) == canonical_language(language):
@@ -58,19 +60,13 @@ def extract_code(reply: str, language: str = "python", entry_point: str = "") ->
     return blocks[0][1]
 
 
-def _declares(code: str, name: str, language: str) -> bool:
-    if language == "python":
-        return re.search(rf"^\s*def\s+{re.escape(name)}\s*\(", code, re.MULTILINE) is not None
-    return re.search(rf"\b{re.escape(name)}\s*\([^;{{}}]*\)\s*(?:throws[^{{]*)?\{{", code) is not None
-
-
 def align(problem: Problem, code: str) -> Aligned:
     """Fit extracted code to the problem (see the module doc)."""
     if problem.language == "python":
-        if _declares(code, problem.entry_point, "python"):
+        if languages.get("python").declares(code, problem.entry_point):
             return Aligned(completion=None, solution=_python_program(problem.prompt, code))
         return Aligned(completion=_as_body(code), solution=None)
-    if problem.entry_point and _declares(code, problem.entry_point, problem.language):
+    if problem.entry_point and languages.get(problem.language).declares(code, problem.entry_point):
         body = function_body(code, problem.entry_point)
         if body is not None:
             return Aligned(completion=body, solution=None)
@@ -107,38 +103,6 @@ def _python_program(prompt: str, code: str) -> str:
             start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
             keep.append("\n".join(lines[start - 1: node.end_lineno]))
     return header + "\n".join(keep) + "\n"
-
-
-def function_body(code: str, name: str) -> str | None:
-    """The text between the braces of the C-like function `name` in `code` (exclusive), plus a newline."""
-    m = re.search(rf"\b{re.escape(name)}\s*\([^;{{}}]*\)\s*(?:throws[^{{]*)?\{{", code)
-    if m is None:
-        return None
-    depth, i = 1, m.end()
-    in_str: str | None = None
-    while i < len(code):
-        ch = code[i]
-        if in_str:
-            if ch == "\\":
-                i += 2
-                continue
-            if ch == in_str:
-                in_str = None
-        elif ch in "\"'":
-            in_str = ch
-        elif code.startswith("//", i):
-            j = code.find("\n", i)
-            i = len(code) if j == -1 else j
-            continue
-        elif ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-            if depth == 0:
-                body = code[m.end(): i].rstrip()
-                return body.lstrip("\n") + "\n" if body.strip() else "\n"
-        i += 1
-    return None
 
 
 def postprocess(problem: Problem, raw: str, mode: str) -> Aligned:

@@ -57,4 +57,9 @@ def misses_the_task_function(instruction: str, solution: str, tests: str, langua
     return not named & referenced and bool((defined - named) & referenced)
 
 
-__all__ = ["LANGUAGES", "UnknownLanguage", "find_entry_point", "get", "misses_the_task_function"]
+def with_marker(text: str, language: str, marker: str) -> str:
+    """The program `text` printing `marker` after its tests (a script's end, the end of `main`)."""
+    return get(language).with_marker(text, marker)
+
+
+__all__ = ["LANGUAGES", "UnknownLanguage", "find_entry_point", "get", "misses_the_task_function", "with_marker"]

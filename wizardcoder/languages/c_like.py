@@ -108,3 +108,50 @@ def static_verdict(check: ExecutionCheck, msol: str, mtests: str, checks: re.Pat
         return Built(static_reason="no_asserts", static_detail=f"the tests check nothing (no {what})")
     why = calls_solution(check, msol, mtests)
     return Built(static_reason="no_asserts", static_detail=why) if why else None
+
+
+# ============================================================================== eval's samples
+def declares(code: str, name: str) -> bool:
+    """Whether `code` defines the function `name` (a reply holding the whole function)."""
+    return re.search(rf"\b{re.escape(name)}\s*\([^;{{}}]*\)\s*(?:throws[^{{]*)?\{{", code) is not None
+
+
+def function_body(code: str, name: str) -> str | None:
+    """The text between the braces of the C-like function `name` in `code` (exclusive), plus a newline."""
+    m = re.search(rf"\b{re.escape(name)}\s*\([^;{{}}]*\)\s*(?:throws[^{{]*)?\{{", code)
+    if m is None:
+        return None
+    depth, i = 1, m.end()
+    in_str: str | None = None
+    while i < len(code):
+        ch = code[i]
+        if in_str:
+            if ch == "\\":
+                i += 2
+                continue
+            if ch == in_str:
+                in_str = None
+        elif ch in "\"'":
+            in_str = ch
+        elif code.startswith("//", i):
+            j = code.find("\n", i)
+            i = len(code) if j == -1 else j
+            continue
+        elif ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth == 0:
+                body = code[m.end(): i].rstrip()
+                return body.lstrip("\n") + "\n" if body.strip() else "\n"
+        i += 1
+    return None
+
+
+def sample_code(completion: str | None, solution: str | None, entry_point: str) -> str:
+    """The model's code in an eval sample: its completion, or the body of a full solution's entry point
+    (MultiPL-E's C++ / Java tests start by closing the function)."""
+    if solution is not None:
+        body = function_body(solution, entry_point)
+        return body if body is not None else solution
+    return completion or ""

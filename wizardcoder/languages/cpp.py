@@ -14,6 +14,7 @@ the solution defines.
 
 from __future__ import annotations
 
+import json
 import re
 
 from wizardcoder.execution import new_marker
@@ -24,7 +25,9 @@ from wizardcoder.languages.c_like import (
     C_KEYWORDS,
     C_TYPE_DEF,
     builder,
+    declares,
     drop_final_exit,
+    sample_code,
     static_verdict,
 )
 from wizardcoder.languages.c_like_scan import depth_map, mask_c_like, match_brace
@@ -127,6 +130,37 @@ def entry_point(solution: str, tests: str) -> str | None:
 def defined_names(solution: str) -> set[str]:
     """The functions, methods, named lambdas and types the solution defines."""
     return c_like_scan.defined_names(solution, java=False)
+
+
+
+# ============================================================================== eval's sample program
+def sample_program(prompt: str, tests: str, marker: str, completion: str | None = None,
+                   solution: str | None = None, entry_point: str = "") -> str:
+    """`prompt + completion + tests` (a full solution: its entry point's body as the completion) with no
+    macro of the model's reaching the tests (`#define assert(x)`), then the marker; a program that fails
+    with the reason when the model's code defines a runtime function the harness relies on."""
+    model = sample_code(completion, solution, entry_point)
+    override = cpp_runtime_overrides(prompt + model)  # the prompt opens the function it completes
+    if override:
+        return rejected_program(override)
+    cut = after_includes(prompt)  # the model's macros are saved after the headers, put back after it
+    program = prompt[:cut] + cpp_save_macros(model) + prompt[cut:] + model + cpp_isolate_macros(model) + tests
+    return with_marker(program, marker)
+
+
+def rejected_program(why: str) -> str:
+    """A C++ program that fails, saying `why` on stderr: a sample rejected without running it."""
+    text = json.dumps("wizardcoder: the sample was not run: " + why, ensure_ascii=True)
+    text = re.sub(r"\\u[0-9a-fA-F]{4}", "?", text)  # a C++ string literal: no JSON \u escapes
+    return f"#include <cstdio>\nint main() {{\n    std::fputs({text}, stderr);\n    return 1;\n}}\n"
+
+
+def with_marker(text: str, marker: str) -> str:
+    """`marker` printed at the end of `main` (MultiPL-E's C++ tests end with main's closing brace)."""
+    end = text.rstrip().rfind("}")
+    if end == -1:
+        return text
+    return text[:end] + f'    std::printf("\\n%s\\n", "{marker}");\n    std::fflush(stdout);\n' + text[end:]
 
 
 # ================================================= what the model's code may not change in the program
@@ -287,3 +321,18 @@ def _defines_function(masked: str, after_name: int) -> bool:
             break
         gap = shorter
     return bool(re.fullmatch(r"[\s\w:<>,*&\[\]\->.)]*", gap))
+
+
+# the language interface (see languages/__init__.py) and the names other modules import
+__all__ = [
+    "after_includes",
+    "build",
+    "cpp_isolate_macros",
+    "cpp_runtime_overrides",
+    "cpp_save_macros",
+    "declares",
+    "defined_names",
+    "entry_point",
+    "sample_program",
+    "with_marker",
+]

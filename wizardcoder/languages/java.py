@@ -14,6 +14,7 @@ JDK class the tests use (`class System`, whose `exit` would then be the solution
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 
@@ -23,7 +24,9 @@ from wizardcoder.languages.base import Built, ExecutionCheck
 from wizardcoder.languages.c_like import (
     C_KEYWORDS,
     builder,
+    declares,
     drop_final_exit,
+    sample_code,
     static_verdict,
 )
 from wizardcoder.languages.c_like_scan import mask_c_like, match_brace
@@ -236,6 +239,39 @@ def defined_names(solution: str) -> set[str]:
     return c_like_scan.defined_names(solution, java=True)
 
 
+
+# ============================================================================== eval's sample program
+def sample_program(prompt: str, tests: str, marker: str, completion: str | None = None,
+                   solution: str | None = None, entry_point: str = "") -> str:
+    """`prompt + completion + tests` (a full solution: its entry point's body as the completion), then the
+    marker; a program that fails with the reason when the model's code declares a type or field named
+    like a JDK class the tests use."""
+    model = sample_code(completion, solution, entry_point)
+    shadow = java_shadowing(model, tests, imports=prompt)
+    if shadow:
+        return rejected_program(shadow)
+    return with_marker(prompt + model + tests, marker)
+
+
+def rejected_program(why: str) -> str:
+    """A Java program that fails, saying `why` on stderr: a sample rejected without running it."""
+    text = json.dumps("wizardcoder: the sample was not run: " + why)
+    return ("public class Main {\n    public static void main(java.lang.String[] args) {\n"
+            f"        java.lang.System.err.println({text});\n        java.lang.System.exit(1);\n    }}\n}}\n")
+
+
+def with_marker(text: str, marker: str) -> str:
+    """`marker` printed at the end of `main` (MultiPL-E's Java tests end with main's and the class's
+    closing braces)."""
+    stripped = text.rstrip()
+    last = stripped.rfind("}")
+    end = stripped.rfind("}", 0, last)
+    if last == -1 or end == -1:
+        return text
+    return (text[:end] + f'    java.lang.System.out.print("\\n{marker}\\n");\n    java.lang.System.out.flush();\n    '
+            + text[end:])
+
+
 # ================================================= what the model's code may not change in the program
 # The solution (evolve) or completion (eval) shares one file with the tests, so nothing it declares may
 # change what the tests' names mean: no type or field named like a JDK class (`java_shadowing`).
@@ -366,3 +402,15 @@ def java_shadowing(model_code: str, tests: str, imports: str = "") -> str | None
             return (f"the solution declares a {kind} named `{name}`, which would hide {hidden} from the tests "
                     f"(they would use the solution's instead)")
     return None
+
+
+# the language interface (see languages/__init__.py) and the names other modules import
+__all__ = [
+    "build",
+    "declares",
+    "defined_names",
+    "entry_point",
+    "java_shadowing",
+    "sample_program",
+    "with_marker",
+]

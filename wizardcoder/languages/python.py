@@ -666,3 +666,34 @@ def entry_point(solution: str, tests: str) -> str | None:
 def defined_names(solution: str) -> set[str]:
     """The top-level functions, classes and named lambdas of the solution."""
     return {d or lam for d, lam in _PY_DEFINITION.findall(solution)}
+
+
+def declares(code: str, name: str) -> bool:
+    """Whether `code` defines the function `name` (a reply holding the whole function)."""
+    return re.search(rf"^\s*def\s+{re.escape(name)}\s*\(", code, re.MULTILINE) is not None
+
+
+# ============================================================================== eval's sample program
+def sample_program(prompt: str, tests: str, marker: str, completion: str | None = None,
+                   solution: str | None = None, entry_point: str = "") -> str:
+    """`prompt + completion + tests`, or `solution + tests` for a full program, then the marker."""
+    if solution is not None:
+        return with_marker(solution.rstrip("\n") + "\n" + tests, marker)
+    return with_marker(prompt + (completion or "") + tests, marker)
+
+
+def with_marker(text: str, marker: str) -> str:
+    """`marker` printed at the end of the script."""
+    return text.rstrip("\n") + f"\n\nimport os as _wc_os\n_wc_os.write(1, b\"\\n{marker}\\n\")\n"
+
+
+# the language interface (see languages/__init__.py) and the names other modules import
+__all__ = [
+    "PYTEST_SHIM",
+    "build",
+    "declares",
+    "defined_names",
+    "entry_point",
+    "sample_program",
+    "with_marker",
+]
