@@ -8,8 +8,8 @@ import subprocess
 
 import pytest
 
-from wizardcoder.evolve.salvage import salvage_tests
 from wizardcoder.evolve.selection import choose, failure_reason, size_of_tests
+from wizardcoder.languages import salvage_tests
 
 
 # ------------------------------------------------------------------------------------------- salvage

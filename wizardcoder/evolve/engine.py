@@ -25,7 +25,6 @@ from typing import Any
 from wizardcoder.data.store import iter_jsonl_offsets
 from wizardcoder.evolve.methods import BY_NAME, choose_method, request_seed
 from wizardcoder.evolve.parsing import ParsedSolution, parse_evolved, parse_solution, reaches_the_end
-from wizardcoder.evolve.salvage import salvage_tests
 from wizardcoder.evolve.sandbox_stage import SandboxStage
 from wizardcoder.evolve.steps import (
     EVOLVE,
@@ -38,7 +37,7 @@ from wizardcoder.evolve.steps import (
     iter_lines,
     task_key,
 )
-from wizardcoder.languages import misses_the_task_function
+from wizardcoder.languages import misses_the_task_function, salvage_tests
 from wizardcoder.llm.base import REQUEST_REJECTED
 from wizardcoder.records import INFRA_ERROR
 

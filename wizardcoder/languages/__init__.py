@@ -57,9 +57,16 @@ def misses_the_task_function(instruction: str, solution: str, tests: str, langua
     return not named & referenced and bool((defined - named) & referenced)
 
 
+def salvage_tests(tests: str, language: str) -> str | None:
+    """The complete part of a test block cut off by the token limit (its complete statements, the unfinished
+    tail dropped), or None when it is already complete or nothing is left."""
+    return get(language).salvage_tests(tests)
+
+
 def with_marker(text: str, language: str, marker: str) -> str:
     """The program `text` printing `marker` after its tests (a script's end, the end of `main`)."""
     return get(language).with_marker(text, marker)
 
 
-__all__ = ["LANGUAGES", "UnknownLanguage", "find_entry_point", "get", "misses_the_task_function", "with_marker"]
+__all__ = ["LANGUAGES", "UnknownLanguage", "find_entry_point", "get", "misses_the_task_function", "salvage_tests",
+           "with_marker"]

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from wizardcoder.eliminate.checks import CANNOT_FAIL
 from wizardcoder.languages import c_like_scan
 from wizardcoder.languages.base import Built, ExecutionCheck
+from wizardcoder.languages.c_like_scan import mask_c_like
 
 C_KEYWORDS = {"if", "for", "while", "switch", "catch", "return", "sizeof", "else", "do", "new", "delete",
                "synchronized", "try", "main", "operator", "decltype", "alignof", "static_assert", "assert"}
@@ -155,3 +156,28 @@ def sample_code(completion: str | None, solution: str | None, entry_point: str) 
         body = function_body(solution, entry_point)
         return body if body is not None else solution
     return completion or ""
+
+
+# ============================================================================== salvage of cut tests
+def salvage_tests(tests: str, java: bool) -> str | None:
+    """The complete part of a C++ / Java test block cut by the token limit: cut after the last `;` or `}`
+    outside parentheses (comments and literals masked), then the braces left open (`main`, a class)
+    closed; None when it is already complete or nothing is left."""
+    masked = mask_c_like(tests, java=java)
+    cut, parens, braces, depth_at_cut = -1, 0, 0, 0
+    for i, ch in enumerate(masked):
+        if ch in "([":
+            parens += 1
+        elif ch in ")]":
+            parens = max(0, parens - 1)
+        elif ch == "{":
+            braces += 1
+        elif ch == "}":
+            braces -= 1
+        if parens == 0 and ch in ";}":
+            cut, depth_at_cut = i, braces
+    complete = parens == 0 and braces == 0 and not masked[cut + 1:].strip()
+    if complete or cut < 0 or depth_at_cut < 0:
+        return None
+    kept = tests[:cut + 1].rstrip()
+    return kept + "".join("\n" + "    " * (depth_at_cut - 1 - k) + "}" for k in range(depth_at_cut)) + "\n"

@@ -18,7 +18,7 @@ import json
 import re
 
 from wizardcoder.execution import new_marker
-from wizardcoder.languages import c_like_scan
+from wizardcoder.languages import c_like, c_like_scan
 from wizardcoder.languages.base import Built, ExecutionCheck
 from wizardcoder.languages.c_like import (
     C_FUNC_DEF,
@@ -132,6 +132,11 @@ def defined_names(solution: str) -> set[str]:
     return c_like_scan.defined_names(solution, java=False)
 
 
+
+
+def salvage_tests(tests: str) -> str | None:
+    """The complete part of a test block cut by the token limit (`c_like.salvage_tests`), or None."""
+    return c_like.salvage_tests(tests, java=False)
 
 # ============================================================================== eval's sample program
 def sample_program(prompt: str, tests: str, marker: str, completion: str | None = None,
@@ -333,6 +338,7 @@ __all__ = [
     "declares",
     "defined_names",
     "entry_point",
+    "salvage_tests",
     "sample_program",
     "with_marker",
 ]

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 
 from wizardcoder.execution import new_marker
-from wizardcoder.languages import c_like_scan
+from wizardcoder.languages import c_like, c_like_scan
 from wizardcoder.languages.base import Built, ExecutionCheck
 from wizardcoder.languages.c_like import (
     C_KEYWORDS,
@@ -240,6 +240,11 @@ def defined_names(solution: str) -> set[str]:
 
 
 
+
+def salvage_tests(tests: str) -> str | None:
+    """The complete part of a test block cut by the token limit (`c_like.salvage_tests`), or None."""
+    return c_like.salvage_tests(tests, java=True)
+
 # ============================================================================== eval's sample program
 def sample_program(prompt: str, tests: str, marker: str, completion: str | None = None,
                    solution: str | None = None, entry_point: str = "") -> str:
@@ -411,6 +416,7 @@ __all__ = [
     "defined_names",
     "entry_point",
     "java_shadowing",
+    "salvage_tests",
     "sample_program",
     "with_marker",
 ]

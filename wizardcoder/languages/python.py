@@ -673,6 +673,32 @@ def declares(code: str, name: str) -> bool:
     return re.search(rf"^\s*def\s+{re.escape(name)}\s*\(", code, re.MULTILINE) is not None
 
 
+
+# ============================================================================== salvage of cut tests
+# A reply that hit `max_tokens` often ends mid-statement (`assert f([1, 2, 3]) == [1, 2,`): only the
+# unfinished tail is dropped; what is kept is exactly what the model wrote, and it still has to pass the
+# sandbox and the "tests must be able to fail" check.
+def _parses(code: str) -> bool:
+    try:
+        ast.parse(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return True
+
+
+def salvage_tests(tests: str) -> str | None:
+    """The complete part of a test block cut by the token limit: the longest prefix of whole lines that
+    `ast` parses; None when it is already complete or nothing is left."""
+    if _parses(tests):
+        return None
+    lines = tests.splitlines(keepends=True)
+    for end in range(len(lines) - 1, 0, -1):
+        prefix = "".join(lines[:end])
+        if prefix.strip() and _parses(prefix):
+            return prefix.rstrip("\n") + "\n"
+    return None
+
+
 # ============================================================================== eval's sample program
 def sample_program(prompt: str, tests: str, marker: str, completion: str | None = None,
                    solution: str | None = None, entry_point: str = "") -> str:
@@ -694,6 +720,7 @@ __all__ = [
     "declares",
     "defined_names",
     "entry_point",
+    "salvage_tests",
     "sample_program",
     "with_marker",
 ]
