@@ -27,11 +27,11 @@ import ast
 import importlib.resources
 import re
 import sys
-from dataclasses import dataclass
 from types import SimpleNamespace
 
 from wizardcoder.execution import new_marker
 from wizardcoder.languages.base import Built, ExecutionCheck
+from wizardcoder.languages.python_runner import call_name, test_runner
 
 # The sandbox image has no pytest; tests that `import pytest` get the stand-in in pytest_shim.py (the same everywhere,
 # so a verdict does not depend on what the host has installed). The runner supplies the tests' own fixtures.
@@ -96,25 +96,12 @@ def _is_main_guard(node: ast.stmt) -> bool:
     return False
 
 
-def _call_name(node: ast.AST) -> str:
-    """Dotted name of a call target ("unittest.main", "self.assertEqual", "f")."""
-    if isinstance(node, ast.Call):
-        node = node.func
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-    return ".".join(reversed(parts))
-
-
 def _py_has_checks(tree: ast.Module) -> bool:
     for node in ast.walk(tree):
         if isinstance(node, (ast.Assert, ast.Raise)):
             return True
         if isinstance(node, ast.Call):
-            name = _call_name(node)
+            name = call_name(node)
             last = name.rsplit(".", 1)[-1]
             if _ASSERT_CALL.match(last) or name.endswith("raises"):
                 return True
@@ -161,13 +148,6 @@ def _hoist_future(src: str) -> tuple[list[str], str]:
         else:
             rest.append(line)
     return futures, "".join(rest)
-
-
-def _py_called_anywhere(tree: ast.Module, name: str) -> bool:
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == name:
-            return True
-    return False
 
 
 def _body_span(body: list[ast.stmt], lines: list[str]) -> SimpleNamespace:
@@ -220,12 +200,12 @@ def _is_runner_call(node: ast.Expr | ast.Raise, defined: dict, test_defs: dict) 
     """`unittest.main()` / `pytest.main([...])`, bare or as the status of `sys.exit(...)` /
     `raise SystemExit(...)`: it would end the program before the marker (the builder runs the tests)."""
     call = node.value if isinstance(node, ast.Expr) else node.exc
-    if isinstance(call, ast.Call) and _call_name(call) in _EXITS and len(call.args) == 1:
+    if isinstance(call, ast.Call) and call_name(call) in _EXITS and len(call.args) == 1:
         call = call.args[0]
-    if not isinstance(call, ast.Call) or _call_name(call) not in _RUNNERS:
+    if not isinstance(call, ast.Call) or call_name(call) not in _RUNNERS:
         return False
     # a bare main() is unittest's (from unittest import main) unless either side defines a main
-    return _call_name(call) != "main" or ("main" not in defined and "main" not in test_defs)
+    return call_name(call) != "main" or ("main" not in defined and "main" not in test_defs)
 
 
 def _final_exit(tree: ast.Module) -> ast.stmt | None:
@@ -235,9 +215,9 @@ def _final_exit(tree: ast.Module) -> ast.stmt | None:
     if body and _is_main_guard(body[-1]) and not body[-1].orelse:
         body = body[-1].body
     last = body[-1] if body else None
-    if isinstance(last, ast.Expr) and isinstance(last.value, ast.Call) and _call_name(last.value) in _EXITS:
+    if isinstance(last, ast.Expr) and isinstance(last.value, ast.Call) and call_name(last.value) in _EXITS:
         call = last.value
-    elif isinstance(last, ast.Raise) and last.exc is not None and _call_name(last.exc) == "SystemExit":
+    elif isinstance(last, ast.Raise) and last.exc is not None and call_name(last.exc) == "SystemExit":
         call = last.exc
     else:
         return None
@@ -289,247 +269,6 @@ _CAPTURE = ("import os as _wc_os, sys as _wc_sys\n"
             "_wc_exit, _wc_write = _wc_os._exit, _wc_os.write\n"
             "_wc_stdout, _wc_stderr = _wc_sys.stdout, _wc_sys.stderr\n")
 
-# Runs one pytest-style test: its fixtures (the tests' own, by name; generator fixtures are finalised),
-# setup/teardown, the test itself (a coroutine runs to the end). Defined before the solution runs.
-_TEST_HELPER = '''import inspect as _wc_inspect
-def _wc_test(test, names, auto, fixtures, setup=None, teardown=None, _isgen=_wc_inspect.isgenerator,
-             _iscoro=_wc_inspect.iscoroutine, _next=next, _run={run}):
-    values, finalizers = {{}}, []
-    def get(name):
-        if name not in values:
-            fixture, deps = fixtures[name]
-            value = fixture(**{{d: get(d) for d in deps}})
-            if _isgen(value):
-                finalizers.append(value)
-                value = _next(value)
-            values[name] = value
-        return values[name]
-    try:
-        for name in auto:
-            get(name)
-        if setup is not None:
-            setup()
-        result = test(**{{n: get(n) for n in names}})
-        if _iscoro(result):
-            _run(result)
-    finally:
-        if teardown is not None:
-            teardown()
-        for gen in reversed(finalizers):
-            _next(gen, None)
-'''
-
-# unittest's own bookkeeping (wasSuccessful, sys.exit) can be patched by the solution while the tests run:
-# failures are also recorded here first, and the marker is unreachable after one.
-_UNITTEST_RUNNER = """import unittest as _wc_unittest
-_wc_ran, _wc_bad = [], []
-class _WcResult(_wc_unittest.TextTestResult):
-    def startTest(self, test):
-        _wc_ran.append(test)
-        super().startTest(test)
-    def addError(self, test, err):
-        _wc_bad.append(test)
-        super().addError(test, err)
-    def addFailure(self, test, err):
-        _wc_bad.append(test)
-        super().addFailure(test, err)
-    def addUnexpectedSuccess(self, test):
-        _wc_bad.append(test)
-        super().addUnexpectedSuccess(test)
-    def addSubTest(self, test, subtest, err):
-        if err is not None:
-            _wc_bad.append(subtest)
-        super().addSubTest(test, subtest, err)
-_wc_suite = _wc_unittest.defaultTestLoader.loadTestsFromModule(_wc_sys.modules[__name__])
-_wc_unittest.TextTestRunner(stream=_wc_stderr, verbosity=1, resultclass=_WcResult).run(_wc_suite)
-if _wc_bad or not _wc_ran:
-    for _wc_stream in (_wc_stdout, _wc_stderr):
-        try:
-            _wc_stream.flush()
-        except BaseException:
-            pass
-    _wc_exit(1)
-    raise SystemExit(1)
-"""
-
-
-@dataclass
-class _Runner:
-    code: str = ""  # appended after the tests: makes them run
-    runs: bool = False  # whether anything will run the tests
-    helper: str = ""  # goes before the solution
-    problem: str = ""  # why the tests cannot be run as written (a failure, never a silent skip)
-
-
-def _decorator_names(fn: ast.AST) -> list[str]:
-    return [_call_name(d) for d in getattr(fn, "decorator_list", ())]
-
-
-def _parametrize_names(fn: ast.AST) -> set[str] | None:
-    """The argument names `mark.parametrize` supplies; None when they cannot be read statically."""
-    names: set[str] = set()
-    for d in getattr(fn, "decorator_list", ()):
-        if isinstance(d, ast.Call) and _call_name(d).endswith("parametrize") and d.args:
-            first = d.args[0]
-            if isinstance(first, ast.Constant) and isinstance(first.value, str):
-                names.update(n.strip() for n in first.value.split(","))
-            elif isinstance(first, (ast.List, ast.Tuple)) and all(
-                    isinstance(e, ast.Constant) and isinstance(e.value, str) for e in first.elts):
-                names.update(e.value for e in first.elts)
-            else:
-                return None
-    return names
-
-
-def _params(fn: ast.FunctionDef | ast.AsyncFunctionDef, method: bool) -> list[str]:
-    """The arguments a call must supply (no default), without self/cls."""
-    args = fn.args
-    positional = [*args.posonlyargs, *args.args]
-    if method and "staticmethod" not in _decorator_names(fn):
-        positional = positional[1:]
-    required = positional[:len(positional) - len(args.defaults)] if args.defaults else positional
-    return [a.arg for a in required] + [a.arg for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is None]
-
-
-def _fixtures(body: list[ast.stmt], method: bool) -> dict[str, tuple[ast.AST, list[str], bool]]:
-    """name -> (def, the fixtures it takes, autouse) for the `@pytest.fixture` functions in `body`."""
-    found = {}
-    for node in body:
-        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            continue
-        for d in node.decorator_list:
-            if not _call_name(d).endswith("fixture"):
-                continue
-            keywords = {k.arg: k.value for k in d.keywords} if isinstance(d, ast.Call) else {}
-            name = keywords.get("name")
-            name = name.value if isinstance(name, ast.Constant) and isinstance(name.value, str) else node.name
-            autouse = isinstance(keywords.get("autouse"), ast.Constant) and keywords["autouse"].value is True
-            found[name] = (node, _params(node, method), autouse)
-    return found
-
-
-def _optional_arg(callee: str, fn: ast.FunctionDef, arg: str, method: bool) -> str:
-    """pytest calls setup_method(method) / setup_module(module) ... with the argument only if it takes one."""
-    return f"{callee}({arg})" if _params(fn, method) else f"{callee}()"
-
-
-def _pytest_runner(test_tree: ast.Module, funcs: list, classes: list) -> _Runner:
-    """Calls for uncalled pytest-style tests, each through `_wc_test`."""
-    module_fx = _fixtures(test_tree.body, method=False)
-    top = {n.name: n for n in test_tree.body if isinstance(n, ast.FunctionDef)}
-    problems: list[str] = []
-    uses_async = False
-
-    def plan(fn, owner: str, fixtures: dict) -> tuple[list[str], list[str]] | None:
-        """(fixture names passed, autouse names) for one test, or None (a problem was recorded)."""
-        nonlocal uses_async
-        uses_async |= isinstance(fn, ast.AsyncFunctionDef)
-        given = _parametrize_names(fn)
-        wanted = [] if given is None else [p for p in _params(fn, owner != "") if p not in given]
-        auto = [name for name, (_, _, autouse) in fixtures.items() if autouse]
-        missing, seen, stack = [], set(), [*wanted, *auto]
-        while stack:  # every fixture and what it takes must be defined in the tests
-            name = stack.pop()
-            if name in seen:
-                continue
-            seen.add(name)
-            if name not in fixtures or isinstance(fixtures[name][0], ast.AsyncFunctionDef):
-                missing.append(name)
-            else:
-                stack.extend(fixtures[name][1])
-        if missing:
-            problems.append(f"{owner + '.' if owner else ''}{fn.name} needs {', '.join(sorted(missing))}")
-            return None
-        return wanted, auto
-
-    def fixture_map(fixtures: dict, bound: str = "") -> str:
-        entries = ", ".join(f"{name!r}: ({bound}{node.name}, {tuple(deps)!r})"
-                            for name, (node, deps, _) in fixtures.items())
-        return "{" + entries + "}"
-
-    lines = [f"_wc_fx = {fixture_map(module_fx)}"]
-    if "setup_module" in top:
-        lines.append(_optional_arg("setup_module", top["setup_module"], "_wc_sys.modules[__name__]", False))
-    for fn in funcs:
-        planned = plan(fn, "", module_fx)
-        if planned is None:
-            continue
-        setup = f"lambda: {_optional_arg('setup_function', top['setup_function'], fn.name, False)}" \
-            if "setup_function" in top else "None"
-        teardown = f"lambda: {_optional_arg('teardown_function', top['teardown_function'], fn.name, False)}" \
-            if "teardown_function" in top else "None"
-        lines.append(f"_wc_test({fn.name}, {tuple(planned[0])!r}, {tuple(planned[1])!r}, _wc_fx, {setup}, {teardown})")
-    for cls in classes:
-        methods = {n.name: n for n in cls.body if isinstance(n, ast.FunctionDef)}
-        class_fx = {**module_fx, **_fixtures(cls.body, method=True)}
-        for hook in ("setup_class", "teardown_class"):
-            if hook in methods:  # a classmethod, or a plain function given the class
-                methods[hook] = (hook, "classmethod" in _decorator_names(methods[hook]), methods[hook])
-        if "setup_class" in methods:
-            _, bound, node = methods["setup_class"]
-            lines.append(_optional_arg(f"{cls.name}.setup_class", node, cls.name, bound))
-        for item in cls.body:
-            if not (isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and item.name.startswith("test")):
-                continue
-            planned = plan(item, cls.name, class_fx)
-            if planned is None:
-                continue
-            hooks = []
-            for hook in ("setup_method", "teardown_method"):
-                node = methods.get(hook)
-                hooks.append(f"lambda: {_optional_arg('_wc_o.' + hook, node, '_wc_o.' + item.name, True)}"
-                             if isinstance(node, ast.FunctionDef) else "None")
-            own = {n: v for n, v in class_fx.items() if n not in module_fx or v is not module_fx[n]}
-            fixtures = f"{{**_wc_fx, **{fixture_map(own, '_wc_o.')}}}" if own else "_wc_fx"
-            lines.append(f"_wc_o = {cls.name}()")
-            lines.append(f"_wc_test(_wc_o.{item.name}, {tuple(planned[0])!r}, {tuple(planned[1])!r}, {fixtures}, "
-                         f"{hooks[0]}, {hooks[1]})")
-        if "teardown_class" in methods:
-            _, bound, node = methods["teardown_class"]
-            lines.append(_optional_arg(f"{cls.name}.teardown_class", node, cls.name, bound))
-    if "teardown_module" in top:
-        lines.append(_optional_arg("teardown_module", top["teardown_module"], "_wc_sys.modules[__name__]", False))
-    if problems:
-        return _Runner(problem="tests that cannot be run here (the runner supplies `mark.parametrize` values and "
-                               "the fixtures the tests define, not pytest's own such as capsys or tmp_path): "
-                               + "; ".join(problems))
-    calls = sum(1 for line in lines if line.startswith("_wc_test("))
-    helper = _TEST_HELPER.format(run="__import__('asyncio').run" if uses_async else "None")
-    return _Runner("\n".join(lines) + "\n", calls > 0, helper)
-
-
-def _python_runner(test_tree: ast.Module, entry_point: str | None) -> _Runner:
-    """How the tests are made to run: pytest-style tests nobody calls, unittest classes, `check`, or the
-    tests' own top-level code."""
-    body = test_tree.body
-    testcases = [n for n in body if isinstance(n, ast.ClassDef)
-                 and any(_call_name(b).endswith("TestCase") for b in n.bases)]
-    test_funcs = [n for n in body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
-                  and n.name.startswith("test")]
-    test_classes = [n for n in body if isinstance(n, ast.ClassDef) and n.name.startswith("Test")
-                    and n not in testcases]
-    uncalled = [f for f in test_funcs if not _py_called_anywhere(test_tree, f.name)]
-    runner = _Runner()
-    if test_funcs and len(uncalled) == len(test_funcs) or test_classes and not any(
-            _py_called_anywhere(test_tree, c.name) for c in test_classes):
-        classes = [c for c in test_classes if not _py_called_anywhere(test_tree, c.name)]
-        runner = _pytest_runner(test_tree, uncalled, classes)
-        if runner.problem:
-            return runner
-    if testcases:
-        runner.code += _UNITTEST_RUNNER
-        runner.runs = True
-    if runner.code:
-        return runner
-    check = next((n for n in body if isinstance(n, ast.FunctionDef) and n.name == "check"), None)
-    if check is not None and entry_point and not _py_called_anywhere(test_tree, "check"):
-        return _Runner(f"check({entry_point.split('.')[0]})\n", True)
-    # plain script: it runs itself (there is top-level code)
-    runs = any(not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import,
-                                  ast.ImportFrom)) for n in body)
-    return _Runner("", runs)
-
-
 def build(check: ExecutionCheck, mutation: bool) -> Built:
     """The program for a Python check (with its mutant when `mutation`), or the static verdict."""
     try:
@@ -549,7 +288,7 @@ def build(check: ExecutionCheck, mutation: bool) -> Built:
                                                                      ast.ClassDef))}
     entry_names = set(check.entry_point.split(".")) & anywhere if check.entry_point else set()
     solution_names = (set(defined) | entry_names) - set(test_defs)
-    runner = _python_runner(test_tree, check.entry_point)
+    runner = test_runner(test_tree, check.entry_point)
     used = solution_names & (_referenced(test_tree) | set(_referenced(ast.parse(runner.code)) if runner.code else ()))
     if not used:
         shadow = (set(defined) | entry_names) & set(test_defs)
