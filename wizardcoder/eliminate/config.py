@@ -8,8 +8,7 @@ import re
 from dataclasses import dataclass
 
 from wizardcoder.config import SettingError, Settings, setting
-
-LANGUAGES = ("python", "cpp", "java")
+from wizardcoder.languages import LANGUAGES
 
 
 @dataclass

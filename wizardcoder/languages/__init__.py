@@ -4,8 +4,9 @@
     from wizardcoder import languages
     languages.get("c++").build(check, mutation=True)   # -> Built: the program and its mutant
 
-`LANGUAGES` is the list of languages, written once; a name or an alias (`py`, `c++`, `cxx`) finds its
-module (`sandbox.canonical_language`). A module is imported when first asked for.
+`LANGUAGES` is the list of languages, written once, in `sandbox/types.py` (what the sandbox can compile
+and run; each has its module here); a name or an alias (`py`, `c++`, `cxx`) finds its module
+(`sandbox.canonical_language`). A module is imported when first asked for.
 """
 
 from __future__ import annotations
@@ -14,10 +15,8 @@ import importlib
 import re
 from types import ModuleType
 
-from sandbox import canonical_language
+from sandbox import LANGUAGES, canonical_language
 from wizardcoder.languages.base import UnknownLanguage
-
-LANGUAGES = ("python", "cpp", "java")
 
 
 def get(name: str) -> ModuleType:

@@ -14,8 +14,8 @@ from pathlib import Path
 import yaml
 
 from wizardcoder.errors import ConfigError
+from wizardcoder.languages import LANGUAGES  # one prompt file each
 
-LANGUAGES = ("python", "cpp", "java")
 REQUIRED = ("language", "fence", "evolve", "breadth", "solve", "methods")
 
 
