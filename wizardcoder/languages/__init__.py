@@ -4,6 +4,10 @@
     from wizardcoder import languages
     languages.get("c++").build(check, mutation=True)   # -> Built: the program and its mutant
 
+Each module provides what `base.Language` lists: evolve's check program and its mutant (`build`), eval's
+sample program (`sample_program`, `with_marker`), the entry point (`entry_point`, `defined_names`,
+`declares`) and the salvage of cut tests (`salvage_tests`).
+
 `LANGUAGES` is the list of languages, written once, in `sandbox/types.py` (what the sandbox can compile
 and run; each has its module here); a name or an alias (`py`, `c++`, `cxx`) finds its module
 (`sandbox.canonical_language`). A module is imported when first asked for.
@@ -13,13 +17,12 @@ from __future__ import annotations
 
 import importlib
 import re
-from types import ModuleType
 
 from sandbox import LANGUAGES, canonical_language
-from wizardcoder.languages.base import UnknownLanguage
+from wizardcoder.languages.base import Language, UnknownLanguage
 
 
-def get(name: str) -> ModuleType:
+def get(name: str) -> Language:
     """The module of the language `name` (or one of its aliases); UnknownLanguage when there is none."""
     language = canonical_language(name)
     if language not in LANGUAGES:
@@ -67,5 +70,5 @@ def with_marker(text: str, language: str, marker: str) -> str:
     return get(language).with_marker(text, marker)
 
 
-__all__ = ["LANGUAGES", "UnknownLanguage", "find_entry_point", "get", "misses_the_task_function", "salvage_tests",
+__all__ = ["LANGUAGES", "Language", "UnknownLanguage", "find_entry_point", "get", "misses_the_task_function", "salvage_tests",
            "with_marker"]

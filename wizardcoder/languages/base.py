@@ -1,9 +1,10 @@
-"""What a language module takes and gives: an `ExecutionCheck` (a task's solution and its tests) in, a
-`Built` program (or a verdict reached without running anything) out."""
+"""What a language module provides (`Language`), and what it takes and gives: an `ExecutionCheck` (a
+task's solution and its tests) in, a `Built` program (or a verdict reached without running anything) out."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
 
 class UnknownLanguage(ValueError):
@@ -34,3 +35,34 @@ class Built:
     static_reason: str | None = None
     static_detail: str = ""
     files: dict[str, str] = field(default_factory=dict)  # extra files next to the program (Job.files)
+
+
+
+@runtime_checkable
+class Language(Protocol):
+    """What every language module provides, as module-level functions (`languages/python.py` ...). The
+    model's code is isolated from the tests (its macros, its shadowing names) inside `build` and
+    `sample_program`: each language knows what its code could change in the program."""
+
+    def build(self, check: ExecutionCheck, mutation: bool) -> Built:
+        """Evolve's program for a check: solution + tests + success marker (+ the mutant when `mutation`:
+        the solution with the function the tests call broken), or a verdict reached without running."""
+
+    def entry_point(self, solution: str, tests: str) -> str | None:
+        """The function of the solution the tests exercise, or None when they reference none."""
+
+    def defined_names(self, solution: str) -> set[str]:
+        """The functions, methods, named lambdas and types the solution defines."""
+
+    def salvage_tests(self, tests: str) -> str | None:
+        """The complete part of a test block cut by the token limit; None when complete or nothing is left."""
+
+    def declares(self, code: str, name: str) -> bool:
+        """Whether `code` defines the function `name` (eval: a reply holding the whole function)."""
+
+    def sample_program(self, prompt: str, tests: str, marker: str, completion: str | None = None,
+                       solution: str | None = None, entry_point: str = "") -> str:
+        """Eval's program for a sample: prompt + completion (or a full solution) + tests + success marker."""
+
+    def with_marker(self, text: str, marker: str) -> str:
+        """The program `text` printing `marker` after its tests."""

@@ -328,7 +328,7 @@ def _defines_function(masked: str, after_name: int) -> bool:
     return bool(re.fullmatch(r"[\s\w:<>,*&\[\]\->.)]*", gap))
 
 
-# the language interface (see languages/__init__.py) and the names other modules import
+# the language interface (`base.Language`) and the names other modules import
 __all__ = [
     "after_includes",
     "build",

@@ -409,7 +409,7 @@ def java_shadowing(model_code: str, tests: str, imports: str = "") -> str | None
     return None
 
 
-# the language interface (see languages/__init__.py) and the names other modules import
+# the language interface (`base.Language`) and the names other modules import
 __all__ = [
     "build",
     "declares",

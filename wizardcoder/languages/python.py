@@ -452,7 +452,7 @@ def with_marker(text: str, marker: str) -> str:
     return text.rstrip("\n") + f"\n\nimport os as _wc_os\n_wc_os.write(1, b\"\\n{marker}\\n\")\n"
 
 
-# the language interface (see languages/__init__.py) and the names other modules import
+# the language interface (`base.Language`) and the names other modules import
 __all__ = [
     "PYTEST_SHIM",
     "build",
