@@ -26,6 +26,7 @@ from sandbox import Job, Result, Status, canonical_language
 from wizardcoder import languages
 from wizardcoder.eliminate import EliminateConfig
 from wizardcoder.eliminate.checks import CANNOT_FAIL, NOT_RUN, REASONS, Verdict
+from wizardcoder.execution import output_tail
 from wizardcoder.execution.config import SandboxConfig
 from wizardcoder.languages.base import Built, ExecutionCheck, UnknownLanguage
 
@@ -41,13 +42,6 @@ def build(check: ExecutionCheck, cfg: EliminateConfig) -> Built:
     if language not in languages.LANGUAGES:
         raise UnknownLanguage(f"check {check.key}: unknown language {check.language!r} ({', '.join(languages.LANGUAGES)})")
     return languages.get(language).build(check, language in cfg.mutation_check)
-
-
-def _tail(text: str, limit: int, *markers: str | None) -> str:
-    for marker in markers:
-        if marker:
-            text = text.replace(marker, "")
-    return text[-limit:] if limit else ""
 
 
 def _reason_of(result: Result) -> str:
@@ -83,7 +77,7 @@ def _verdict(check: ExecutionCheck, built: Built, result: Result | None, mutant:
     limit = cfg.tail_chars
     if result is None:
         return Verdict(check.key, False, built.static_reason or "failed", NOT_RUN, 0.0, "",
-                       _tail(built.static_detail, limit))
+                       output_tail(built.static_detail, limit))
     reason = _reason_of(result)
     duration = result.duration
     stderr = result.stderr if reason != "compile_error" or result.stderr else result.reason
@@ -105,7 +99,8 @@ def _verdict(check: ExecutionCheck, built: Built, result: Result | None, mutant:
     if reason not in ("passed", "compile_error") and result.reason and result.reason not in stderr:
         stderr = (stderr + "\n" if stderr else "") + f"[sandbox: {result.reason}]"
     return Verdict(check.key, reason == "passed", reason, result.status.value, duration,
-                   _tail(result.stdout, limit, built.marker, built.started_marker), _tail(stderr, limit))
+                   output_tail(result.stdout, limit, {built.marker: "", built.started_marker: ""}),
+                   output_tail(stderr, limit))
 
 
 @dataclass

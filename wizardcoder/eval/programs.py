@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from wizardcoder import languages
 from wizardcoder.eval.problems import Problem
-from wizardcoder.execution import run_in_chunks
+from wizardcoder.execution import output_tail, run_in_chunks
 
 log = logging.getLogger(__name__)
 
@@ -51,14 +51,10 @@ def result_record(program: Program, result, duration: float | None = None) -> di
         "passed": bool(result.passed),
         "reason": result.reason,
         "exit_code": result.exit_code,
-        "stdout_tail": _tail(result.stdout.replace(program.marker, "<success marker>")),
-        "stderr_tail": _tail(result.stderr),
+        "stdout_tail": output_tail(result.stdout, TAIL, {program.marker: "<success marker>"}),
+        "stderr_tail": output_tail(result.stderr, TAIL),
         "duration": round(result.duration if duration is None else duration, 4),
     }
-
-
-def _tail(s: str) -> str:
-    return s if len(s) <= TAIL else "..." + s[-TAIL:]
 
 
 def run_programs(

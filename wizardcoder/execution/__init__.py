@@ -1,6 +1,6 @@
 """Running programs, for every stage: opening the sandbox (its settings: `execution/config.py`), success
-markers and chunked runs. The eliminator's checks (`eliminate/verify.py`) and eval's samples (`eval/programs.py`)
-build their programs differently and run them through here.
+markers, chunked runs and the output tails records keep. The eliminator's checks (`eliminate/verify.py`)
+and eval's samples (`eval/programs.py`) build their programs differently and run them through here.
 
 `backend: auto` (the default) uses Docker when an engine and the image are there, else the local
 process backend with a loud warning, because that backend is no security boundary. `docker` and
@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 import logging
 import secrets
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 
 from sandbox import Job, Result, SandboxUnavailable, create_sandbox
@@ -56,6 +56,17 @@ def open_sandbox(cfg: SandboxConfig):
 def new_marker() -> str:
     """A fresh success marker: a program prints it after its last test, so exiting 0 early never passes."""
     return f"WIZARDCODER-PASS-{secrets.token_hex(12)}"
+
+
+def output_tail(text: str, limit: int, markers: Mapping[str | None, str] | None = None) -> str:
+    """What a record keeps of a program's output: its last `limit` characters ("..." in front when cut; ""
+    for 0), each marker in `markers` replaced by its label (a marker is a secret of one run; "" drops it)."""
+    for marker, label in (markers or {}).items():
+        if marker:
+            text = text.replace(marker, label)
+    if len(text) <= limit:
+        return text
+    return "..." + text[-limit:] if limit else ""
 
 
 T = TypeVar("T")
