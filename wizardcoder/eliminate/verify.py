@@ -17,7 +17,6 @@ compile, a mutant that failed before the tests started) is "tests_cannot_fail" t
 
 from __future__ import annotations
 
-import itertools
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from sandbox import Job, Result, Status, canonical_language
 from wizardcoder import languages
 from wizardcoder.eliminate import EliminateConfig
 from wizardcoder.eliminate.checks import CANNOT_FAIL, NOT_RUN, REASONS, Verdict
-from wizardcoder.execution import output_tail
+from wizardcoder.execution import chunks, output_tail
 from wizardcoder.execution.config import SandboxConfig
 from wizardcoder.languages.base import Built, ExecutionCheck, UnknownLanguage
 
@@ -143,34 +142,35 @@ def verify(sandbox, checks: Iterable[ExecutionCheck], cfg: EliminateConfig | Non
     """
     cfg = cfg or EliminateConfig()
     limits = limits or SandboxConfig()
-    iterator = iter(checks)
     pending: _Chunk | None = None  # ran, waiting for its mutation runs
-    while True:
-        checks_now = list(itertools.islice(iterator, cfg.chunk_size))
+    for checks_now in chunks(checks, cfg.chunk_size):
         built = [_build_safely(c, cfg) for c in checks_now]
         runnable = [i for i, b in enumerate(built) if b.program is not None]
-        jobs = [_job(built[i], checks_now[i].language, limits) for i in runnable]
-        mutant_jobs = [_job(pending.built[i], pending.checks[i].language, limits, mutant=True)
-                       for i in pending.to_mutate] if pending else []
-        if not jobs and not mutant_jobs and not checks_now:
-            return
-        answers = sandbox.run_many(mutant_jobs + jobs) if (jobs or mutant_jobs) else []
+        results = _run_with_mutants(sandbox, pending, [_job(built[i], checks_now[i].language, limits)
+                                                       for i in runnable], limits)
         if pending is not None:
-            for i, res in zip(pending.to_mutate, answers[:len(mutant_jobs)]):
-                pending.mutants[i] = res
             yield from _finish(pending, cfg, progress)
-            pending = None
-        if not checks_now:
-            return
         current = _Chunk(checks_now, built, [None] * len(checks_now), [None] * len(checks_now), [])
-        for i, res in zip(runnable, answers[len(mutant_jobs):]):
+        for i, res in zip(runnable, results):
             current.results[i] = res
         current.to_mutate = [i for i in runnable
                              if built[i].mutant is not None and current.results[i].status is Status.PASSED]
-        if current.to_mutate:
-            pending = current
-        else:
+        pending = current if current.to_mutate else None
+        if pending is None:
             yield from _finish(current, cfg, progress)
+    if pending is not None:  # the last chunk's mutation runs, on their own
+        _run_with_mutants(sandbox, pending, [], limits)
+        yield from _finish(pending, cfg, progress)
+
+
+def _run_with_mutants(sandbox, pending: _Chunk | None, jobs: list[Job], limits: SandboxConfig) -> list[Result]:
+    """The results of `jobs`, from one `run_many` call that also runs the mutants of `pending` (stored in it)."""
+    mutant_jobs = [_job(pending.built[i], pending.checks[i].language, limits, mutant=True)
+                   for i in pending.to_mutate] if pending else []
+    answers = sandbox.run_many(mutant_jobs + jobs) if (jobs or mutant_jobs) else []
+    for i, res in zip(pending.to_mutate if pending else (), answers[:len(mutant_jobs)]):
+        pending.mutants[i] = res
+    return answers[len(mutant_jobs):]
 
 
 def _finish(chunk: _Chunk, cfg: EliminateConfig, progress) -> Iterator[Verdict]:
