@@ -185,7 +185,3 @@ def entry_point_of(prompt: str, language: str) -> str:
     pattern = _PY_DEF if language == "python" else _C_SIG
     names = pattern.findall(prompt)
     return names[-1] if names else ""
-
-
-def suite_language(name: str, problems: list[Problem]) -> str:
-    return SUITES[name][1] if name in SUITES else (problems[0].language if problems else "python")

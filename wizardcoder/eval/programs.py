@@ -14,7 +14,7 @@ fail with the reason on stderr.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from wizardcoder import languages
@@ -76,10 +76,3 @@ def run_programs(
                 success_marker=p.marker) for p in programs)
     for p, r in zip(programs, run_in_chunks(sandbox, jobs, chunk, progress)):
         on_result(p, r)
-
-
-def by_task(records: Iterable[Mapping]) -> dict[str, list[Mapping]]:
-    out: dict[str, list[Mapping]] = {}
-    for r in records:
-        out.setdefault(r["task_id"], []).append(r)
-    return out
