@@ -166,13 +166,12 @@ def digit_distance(a, b):
 
 # ------------------------------------------------------------------ numpy's closeness, for plain values
 
-_INT64 = (-(2 ** 63), 2 ** 64)  # numpy stores Python ints up to uint64; beyond, an object array it cannot compare
+
+_NUMBER = (bool, int, float, complex)
 
 
 def as_array(x):
     """(shape, flat elements) of `x` as a numeric numpy array; TypeError where numpy's check would raise."""
-    if isinstance(x, (bool, float, complex)) or (isinstance(x, int) and _INT64[0] <= x < _INT64[1]):
-        return (), [x]
     if isinstance(x, (list, tuple)):
         parts = [as_array(e) for e in x]
         if not parts:
@@ -181,10 +180,13 @@ def as_array(x):
         if any(p[0] != shape for p in parts):
             raise TypeError("a ragged sequence is not an array")
         return (len(parts),) + shape, [v for p in parts for v in p[1]]
-    raise TypeError(f"{type(x).__name__} is not numeric")
+    return (), [x]  # a scalar; one that is not a number fails only where it is compared, as in numpy
 
 
 def _close(a, b, atol, equal_nan):
+    for v in (a, b):
+        if not isinstance(v, _NUMBER):
+            raise TypeError(f"{type(v).__name__} is not a number")
     fa = _finite(a)
     fb = _finite(b)
     if fa and fb:
@@ -214,6 +216,12 @@ def allclose(out, exp, atol, equal_nan, broadcast):
         shape = _broadcast_shape(sa, sb) if broadcast else (sa if sb == () else sb if sa == () or sa == sb
                                                               else None)
         if shape is None:
+            return False
+        # assert_allclose looks at every element of both (nan/inf positions) before comparing; allclose
+        # tests every expected element with isfinite, and fails on text in `out` whatever its size
+        if not all(isinstance(v, _NUMBER) for v in vb):
+            return False
+        if not all(isinstance(v, _NUMBER) or (broadcast and not isinstance(v, (str, bytes))) for v in va):
             return False
         return all(_close(a, b, atol, equal_nan) for a, b in zip(_expand(va, sa, shape), _expand(vb, sb, shape)))
     except (TypeError, ValueError, OverflowError):
