@@ -25,7 +25,7 @@ from typing import Any
 
 from wizardcoder.eval.plus.data import PlusSuite, PlusTask, default_cache_dir
 from wizardcoder.eval.plus.oracles import NOT_NONE_TASKS
-from wizardcoder.eval.plus.program import encode_inputs, harness_version, new_nonce, program
+from wizardcoder.eval.plus.program import encode_inputs, harness_version, new_nonce, program, secret
 
 log = logging.getLogger(__name__)
 
@@ -141,9 +141,10 @@ def compute(suite: PlusSuite, sandbox, progress=None) -> dict[str, TaskExpected]
             inputs = (task.base_input + task.plus_input)[first:end]
             cfg = {"code": task.reference_code, "entry_point": task.entry_point, "first": first, "start": start,
                    "hash_seed": HASH_SEED, "output_not_none": not_none and task.entry_point in NOT_NONE_TASKS}
-            jobs.append(Job(program=program("expected", nonce, marker), language="python",
+            jobs.append(Job(program=program("expected"), language="python",
                             timeout=REFERENCE_TIMEOUT, memory_mb=REFERENCE_MEMORY_MB, success_marker=marker,
-                            files={"plus.json": json.dumps(cfg), "inputs.json": encode_inputs(inputs)}))
+                            files={"plus.json": json.dumps(cfg), "secret.json": secret(nonce, marker),
+                                   "inputs.json": encode_inputs(inputs)}))
             nonces.append(nonce)
         results = sandbox.run_many(jobs)
         again = []

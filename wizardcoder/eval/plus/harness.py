@@ -1,6 +1,7 @@
 """The program an EvalPlus job runs in the sandbox (STANDARD LIBRARY ONLY; pasted after values.py and
-oracles.py, then `main(<mode>, <nonce>, <marker>)`). The job's files: plus.json (what to do),
-inputs.json (the task's encoded inputs, base then plus), and for `check` expected.json and solution.py.
+oracles.py, then `main(<mode>)`). The job's files: plus.json (what to do), secret.json (the verdict
+nonce and the success marker, removed once read), inputs.json (the task's encoded inputs, base then
+plus), and for `check` expected.json and solution.py.
 
 mode "expected": run the reference solution on a deep copy of each input from `start` on, timing the
 call, and print one line per input, `<nonce> {"i", "t", "v"|"d"|"e"}`; stop with `{"next": i}` before
@@ -9,7 +10,8 @@ stdout passes what the sandbox carries back (the host goes on from there in anot
 mode "check": judge one candidate on every phase (base, then plus), evalplus's way: the candidate is
 exec'ed in a fresh namespace per phase, each input has its own time limit and the phase a total
 budget, the first failing input ends the phase. Forge-proof by construction: the candidate runs in
-child processes forked BEFORE the expected outputs are read (and their file removed); a child's fds
+child processes forked BEFORE the secret and the expected outputs are read (and their files removed);
+so no child holds the nonce, the marker or the answers, and a child's fds
 0-2 are /dev/null and it keeps only a pipe to this parent, which is made non-dumpable (no /proc access
 to its fds or memory). The parent never runs candidate code: it reads what the child says its outputs
 are, judges them (oracles.py) and prints `<nonce> {"phase", "status", ...}` per phase, then the
@@ -38,17 +40,28 @@ FRAME_CAP = 4 * 32 * 1024 + 4096  # bytes of one child frame: a carried value, e
 SHOWN = 300  # characters of an output or an error in a verdict
 
 
-def main(mode, nonce, marker):
+def main(mode):
     with open("plus.json", encoding="utf-8") as f:
         cfg = json.load(f)
     if cfg.get("hash_seed") is not None:
         _pin_hash_seed(str(cfg["hash_seed"]))
-    write = os.write
     if mode == "expected":
-        run_expected(cfg, lambda line: write(1, (nonce + " " + line + "\n").encode()))
+        nonce, marker = _take_secret()
+        run_expected(cfg, lambda line: os.write(1, (nonce + " " + line + "\n").encode()))
     else:
-        run_check(cfg, lambda line: write(1, ("\n" + nonce + " " + line + "\n").encode()))
-    write(1, ("\n" + marker + "\n").encode())
+        nonce, marker = run_check(cfg)
+    os.write(1, ("\n" + marker + "\n").encode())
+
+
+def _take_secret():
+    """The nonce and the success marker, from a file removed once read: never in the program's text."""
+    with open("secret.json", encoding="utf-8") as f:
+        secret = json.load(f)
+    try:
+        os.unlink("secret.json")
+    except OSError:
+        pass
+    return secret["nonce"], secret["marker"]
 
 
 def _pin_hash_seed(seed):
@@ -127,7 +140,8 @@ class _Sink:
 # ------------------------------------------------------------------ judging one candidate
 
 
-def run_check(cfg, emit):
+def run_check(cfg):
+    """Judge the candidate phase by phase; returns the secret (nonce, marker) for the end of the run."""
     _make_undumpable()
     import subprocess  # noqa: F401  the children disable subprocess.Popen (evalplus does): import it once, here
     with open("solution.py", encoding="utf-8", errors="surrogateescape") as f:
@@ -135,7 +149,9 @@ def run_check(cfg, emit):
     inputs_all = _load_inputs(cfg)
     phases = cfg["phases"]
     children = [_fork_child(code, cfg["entry_point"], inputs_all[p["start"]:p["end"]]) for p in phases]
-    # only now, with every child forked, the expected outputs enter this process (and leave the disk)
+    # only now, with every child forked, do the secret and the expected outputs enter this process (and
+    # leave the disk): no child ever holds them
+    nonce, marker = _take_secret()
     with open("expected.json", encoding="utf-8") as f:
         expected = json.load(f)
     try:
@@ -148,12 +164,13 @@ def run_check(cfg, emit):
             exp = expected[phase["start"]:phase["end"]]
             verdict = _judge(child, exp, phase, checker, inputs_all[phase["start"]:phase["end"]])
             verdict["phase"] = phase["name"]
-            emit(json.dumps(verdict))
+            os.write(1, ("\n" + nonce + " " + json.dumps(verdict) + "\n").encode())
             if verdict["status"] != "pass":
                 break
     finally:
         for child in children:
             child.stop()
+    return nonce, marker
 
 
 def _make_undumpable():

@@ -44,8 +44,13 @@ def harness_version() -> str:
     return hashlib.sha256(harness_source().encode()).hexdigest()[:12]
 
 
-def program(mode: str, nonce: str, marker: str) -> str:
-    return f"{harness_source()}\n\nmain({mode!r}, {nonce!r}, {marker!r})\n"
+def program(mode: str) -> str:
+    return f"{harness_source()}\n\nmain({mode!r})\n"
+
+
+def secret(nonce: str, marker: str) -> str:
+    """The job file that carries the nonce and the marker (the harness removes it once read)."""
+    return json.dumps({"nonce": nonce, "marker": marker})
 
 
 def new_nonce() -> str:
@@ -74,9 +79,9 @@ def check_job(*, solution: str, entry_point: str, dataset: str, atol: float, rul
     nonce, marker = new_nonce(), new_marker()
     cfg = {"entry_point": entry_point, "dataset": dataset, "atol": atol, "rules": rules, "phases": phases,
            "hash_seed": hash_seed}
-    job = Job(program=program("check", nonce, marker), language="python", timeout=timeout, memory_mb=memory_mb,
-              files={"plus.json": json.dumps(cfg), "inputs.json": inputs_json, "expected.json": expected_json,
-                     "solution.py": solution},
+    job = Job(program=program("check"), language="python", timeout=timeout, memory_mb=memory_mb,
+              files={"plus.json": json.dumps(cfg), "secret.json": secret(nonce, marker), "inputs.json": inputs_json,
+                     "expected.json": expected_json, "solution.py": solution},
               success_marker=marker)
     return CheckJob(job=job, nonce=nonce, phases=tuple(p["name"] for p in phases))
 
