@@ -120,6 +120,14 @@ def test_no_forgery_passes(judge, name):
     assert row["passed"] is False and row["plus_passed"] is False, row
 
 
+@pytest.mark.parametrize("call", ["subprocess.run(['true'])", "shutil.rmtree('nothing')", "open('x', 'w')",
+                                  "os.remove('solution.py')", "exit(0)"])
+def test_what_evalplus_disables_fails_here_too(judge, call):
+    code = f"import os, shutil, subprocess\ndef f(a):\n    {call}\n    return a * 2\n"
+    row = judge.one("T/0", code)
+    assert row["passed"] is False and row["first_failure"]["reason"].startswith("raised TypeError"), row
+
+
 def test_noise_on_stdout_and_stderr_changes_nothing(judge):
     code = ("import sys, os\nprint('x' * 100000)\nos.write(1, b'garbage\\n' * 1000)\n"
             "def f(a):\n    print('noise', file=sys.stderr)\n    return a * 2\n")
@@ -132,6 +140,7 @@ def test_candidates_get_the_inputs_as_written_although_the_reference_empties_the
 
 
 def test_set_order_of_strings_matches_the_reference_run(judge):
+    assert judge.expected.record["hash_seed_dependent"] == ["T/2"]  # found by a second run under another seed
     rows = judge.rows([("T/2", "def h(s):\n    return tuple(set(s.split()))\n")] * 4)
     assert [r["plus_passed"] for r in rows] == [True] * 4  # both under the same pinned hash seed
 

@@ -94,7 +94,7 @@ def plan_task(task: PlusTask, texp: TaskExpected, rule: LimitRule) -> TaskPlan:
         pos += len(idx)
     return TaskPlan(task=task, inputs_json=encode_inputs([everything[i] for i in kept]),
                     expected_json=json.dumps([texp.outputs[i] for i in kept]), phases=phases, originals=originals,
-                    timeout=round(timeout, 3), hash_seed=HASH_SEED if texp.has_strings else None)
+                    timeout=round(timeout, 3), hash_seed=HASH_SEED if texp.hash_seed_dependent else None)
 
 
 def plans(suite: PlusSuite, expected: Expected, rule: LimitRule) -> dict[str, TaskPlan]:

@@ -6,9 +6,11 @@ file, and `--suite-file` takes any file. Why deep copies: evalplus 0.2.x runs th
 input objects themselves, so a reference that empties its input (Mbpp/635, Mbpp/734) changes what
 candidates are given afterwards; here candidates get the inputs as written in the file.
 
-Every reference job runs under PYTHONHASHSEED=0 (and so does every check job of a task whose outputs
-hold strings, see `hash_seed_for`): a reference that returns a set's order (`tuple(set(strings))`) then
-gives the order a candidate computing the same set sees. An input on which the reference fails here
+Every reference job runs under PYTHONHASHSEED=0, and the tasks whose outputs hold strings run again
+under another seed (digests only): where an output changes (a reference returning a set's order,
+`tuple(set(strings))`), the task is `hash_seed_dependent` and its check jobs run under seed 0 too, so
+a candidate computing the same set sees the same order (evalplus gets this only when its expected
+outputs were computed in the same process as the check, i.e. not from its cache). An input on which the reference fails here
 (an exception, MemoryError under the sandbox's memory limit, a run past REFERENCE_TIMEOUT) cannot
 judge anything: it is dropped, and the record lists it with the reason.
 """
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from wizardcoder.eval.plus import values
 from wizardcoder.eval.plus.data import PlusSuite, PlusTask, default_cache_dir
 from wizardcoder.eval.plus.oracles import NOT_NONE_TASKS
 from wizardcoder.eval.plus.program import encode_inputs, harness_version, new_nonce, program, secret
@@ -41,7 +44,7 @@ class TaskExpected:
     outputs: list[dict]  # per input (base then plus): {"v": encoded} | {"d": digest}; None where dropped
     times: list[float | None]  # seconds of the reference call per input
     dropped: dict[int, str]  # input index -> why the reference could not give an output there
-    has_strings: bool = False  # an output holds a str or bytes (its order may follow the hash seed)
+    hash_seed_dependent: bool = False  # outputs change with PYTHONHASHSEED (a set of strings' order)
 
 
 @dataclass
@@ -100,12 +103,12 @@ def _read_cache(path: Path) -> dict | None:
 
 def _to_json(t: TaskExpected) -> dict:
     return {"outputs": t.outputs, "times": t.times, "dropped": {str(k): v for k, v in t.dropped.items()},
-            "has_strings": t.has_strings}
+            "hash_seed_dependent": t.hash_seed_dependent}
 
 
 def _from_json(d: dict) -> TaskExpected:
     return TaskExpected(outputs=d["outputs"], times=d["times"], dropped={int(k): v for k, v in d["dropped"].items()},
-                        has_strings=bool(d.get("has_strings")))
+                        hash_seed_dependent=bool(d.get("hash_seed_dependent")))
 
 
 def _record(suite: PlusSuite, path: Path, tasks: dict[str, TaskExpected], meta: dict, computed_now: bool) -> dict:
@@ -113,6 +116,7 @@ def _record(suite: PlusSuite, path: Path, tasks: dict[str, TaskExpected], meta: 
     return {"cache": str(path), "computed_now": computed_now, "data_sha256": suite.sha256, "source": suite.source,
             **{k: meta.get(k) for k in ("machine", "backend", "seconds", "computed_at", "hash_seed")},
             "inputs_dropped": dropped,
+            "hash_seed_dependent": sorted(tid for tid, t in tasks.items() if t.hash_seed_dependent),
             "why_dropped": "the reference solution fails on them inside the sandbox (its memory or time limits): "
                            "they cannot judge a candidate"}
 
@@ -121,26 +125,49 @@ def _record(suite: PlusSuite, path: Path, tasks: dict[str, TaskExpected], meta: 
 
 
 def compute(suite: PlusSuite, sandbox, progress=None) -> dict[str, TaskExpected]:
-    """Run every task's reference on all its inputs in `sandbox`, in chunks, in parallel."""
+    """Run every task's reference on all its inputs in `sandbox` (chunks of inputs in parallel) under
+    PYTHONHASHSEED=0; then, for the tasks whose outputs hold strings, again under another seed (digests
+    only): a task whose outputs change with the seed is marked, and its check jobs run under seed 0 too."""
+    total = sum(len(t.base_input) + len(t.plus_input) for t in suite.tasks)
+    bar = progress("expected outputs (reference solutions)", total) if progress else None
+    state = _reference_pass(suite, suite.tasks, sandbox, HASH_SEED, False, bar)
+    if bar:
+        bar.close()
+    stringy = [t for t in suite.tasks if any(o is not None and ("d" in o or _holds_strings(o["v"]))
+                                             for o in state[t.task_id].outputs)]
+    if stringy:
+        other = _reference_pass(suite, stringy, sandbox, HASH_SEED + 1, True, None)
+        for t in stringy:
+            a, b = state[t.task_id], other[t.task_id]
+            a.hash_seed_dependent = any(x is not None and y is not None and _digest_of(x) != y["d"]
+                                        for x, y in zip(a.outputs, b.outputs))
+    return state
+
+
+def _digest_of(carried: dict) -> str:
+    return carried["d"] if "d" in carried else values.digest(values.decode(carried["v"]))
+
+
+def _reference_pass(suite: PlusSuite, tasks: list[PlusTask], sandbox, seed: int, digests: bool,
+                    bar) -> dict[str, TaskExpected]:
     from sandbox import Job
 
     state: dict[str, TaskExpected] = {}
     pending: list[tuple[PlusTask, int, int, int]] = []  # task, first, end, start (resume point)
-    for task in suite.tasks:
+    for task in tasks:
         n = len(task.base_input) + len(task.plus_input)
         state[task.task_id] = TaskExpected(outputs=[None] * n, times=[None] * n, dropped={})
         pending += [(task, a, min(a + CHUNK, n), a) for a in range(0, n, CHUNK)]
     not_none = suite.dataset == "mbpp"
     errors = 0
-    bar = progress("expected outputs (reference solutions)", sum(len(s.outputs) for s in state.values())) \
-        if progress else None
     while pending:
         jobs, nonces = [], []
         for task, first, end, start in pending:
             nonce, marker = new_nonce(), _marker()
             inputs = (task.base_input + task.plus_input)[first:end]
             cfg = {"code": task.reference_code, "entry_point": task.entry_point, "first": first, "start": start,
-                   "hash_seed": HASH_SEED, "output_not_none": not_none and task.entry_point in NOT_NONE_TASKS}
+                   "hash_seed": seed, "digests": digests,
+                   "output_not_none": not_none and task.entry_point in NOT_NONE_TASKS}
             jobs.append(Job(program=program("expected"), language="python",
                             timeout=REFERENCE_TIMEOUT, memory_mb=REFERENCE_MEMORY_MB, success_marker=marker,
                             files={"plus.json": json.dumps(cfg), "secret.json": secret(nonce, marker),
@@ -180,11 +207,6 @@ def compute(suite: PlusSuite, sandbox, progress=None) -> dict[str, TaskExpected]
             if resume < end:
                 again.append((task, first, end, resume))
         pending = again
-    if bar:
-        bar.close()
-    for st in state.values():
-        st.has_strings = any(o is not None and "v" in o and _holds_strings(o["v"]) for o in st.outputs) or \
-            any(o is not None and "d" in o for o in st.outputs)
     return state
 
 

@@ -31,7 +31,7 @@ import time
 
 try:  # pasted into one program after values.py and oracles.py, these names are already defined there
     from wizardcoder.eval.plus.oracles import Checker, Digest, Mismatch
-    from wizardcoder.eval.plus.values import carry, decode
+    from wizardcoder.eval.plus.values import carry, decode, digest
 except ImportError:  # pragma: no cover - only inside the sandbox program
     pass
 
@@ -102,7 +102,8 @@ def run_expected(cfg, emit):
         try:
             out = fn(*args)
             msg = {"i": i, "t": time.perf_counter() - t0}
-            msg.update(carry(out is not None if cfg.get("output_not_none") else out))
+            out = out is not None if cfg.get("output_not_none") else out
+            msg.update({"d": digest(out)} if cfg.get("digests") else carry(out))
         except BaseException as exc:
             msg = {"i": i, "t": time.perf_counter() - t0, "e": _describe(exc)}
         line = json.dumps(msg)
@@ -143,7 +144,6 @@ class _Sink:
 def run_check(cfg):
     """Judge the candidate phase by phase; returns the secret (nonce, marker) for the end of the run."""
     _make_undumpable()
-    import subprocess  # noqa: F401  the children disable subprocess.Popen (evalplus does): import it once, here
     with open("solution.py", encoding="utf-8", errors="surrogateescape") as f:
         code = f.read()
     inputs_all = _load_inputs(cfg)
@@ -258,8 +258,6 @@ def _restrict():
     """What evalplus's reliability_guard disables, disabled here too, so that the same programs fail."""
     import builtins
     import faulthandler
-    import shutil
-    import subprocess
 
     faulthandler.disable()
     builtins.exit = builtins.quit = builtins.open = builtins.help = None
@@ -268,10 +266,44 @@ def _restrict():
                  "forkpty", "killpg", "rename", "renames", "truncate", "replace", "unlink", "fchmod",
                  "fchown", "chmod", "chown", "chroot", "lchflags", "lchmod", "lchown", "getcwd", "chdir"):
         setattr(os, name, None)
-    shutil.rmtree = shutil.move = shutil.chown = None
-    subprocess.Popen = None
     for name in ("ipdb", "joblib", "resource", "psutil", "tkinter"):
         sys.modules[name] = None
+    for module in ("shutil", "subprocess"):
+        if module in sys.modules:
+            _DISABLED[module](sys.modules[module])
+    if not all(m in sys.modules for m in _DISABLED):  # importing subprocess costs more than most candidates:
+        sys.meta_path.insert(0, _DisableOnImport())  # disable it if and when it is imported
+
+
+def _disable_shutil(m):
+    m.rmtree = m.move = m.chown = None
+
+
+def _disable_subprocess(m):
+    m.Popen = None
+
+
+_DISABLED = {"shutil": _disable_shutil, "subprocess": _disable_subprocess}
+
+
+class _DisableOnImport:
+    """A meta-path finder that lets shutil / subprocess load normally, then disables their functions."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name not in _DISABLED or name in sys.modules:
+            return None
+        import importlib.machinery
+
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is None or spec.loader is None:
+            return None
+        run = spec.loader.exec_module
+
+        def exec_module(module):
+            run(module)
+            _DISABLED[name](module)
+        spec.loader.exec_module = exec_module
+        return spec
 
 
 def _judge(child, expected, phase, checker, inputs):

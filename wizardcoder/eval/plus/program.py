@@ -33,8 +33,21 @@ def harness_source() -> str:
         stripped = _HOST_ONLY.sub("", text)
         if name != "values.py" and stripped == text:
             raise RuntimeError(f"{name}: its host-only import block is gone; the program would import wizardcoder")
-        parts.append(f"# ---- {name}\n{stripped}")
+        parts.append(f"# ---- {name}\n{_without_docstrings(stripped)}")
     return "\n\n".join(parts)
+
+
+def _without_docstrings(source: str) -> str:
+    """`source` re-emitted without docstrings and comments: every sandbox program compiles it."""
+    import ast
+
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
+                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.unparse(tree)
 
 
 def harness_version() -> str:

@@ -21,7 +21,6 @@ outputs too large to carry are compared by it, exactly (no float tolerance).
 
 # ruff: noqa: TRY004  -- decode() raises ValueError for any malformed data, as json does
 
-import hashlib
 import json
 import math
 
@@ -161,6 +160,8 @@ def _number(x):
 def digest(value):
     """A hex digest equal for values that are `==` (see the module doc); computed without building the
     whole encoding in memory."""
+    import hashlib  # here: loading it costs every sandbox program, and few outputs need a digest
+
     h = hashlib.sha256()
     _feed(h, value, 0)
     return h.hexdigest()
@@ -207,6 +208,8 @@ def _feed(h, value, depth):
 
 
 def _sub(value, depth):
+    import hashlib
+
     s = hashlib.sha256()
     _feed(s, value, depth)
     return s.digest()
