@@ -99,3 +99,32 @@ def test_a_long_reply_stays_fast():
     t0 = time.perf_counter()
     assert extract_program(reply, "f") == "def f():\n    return 1\n"
     assert time.perf_counter() - t0 < 5
+
+
+# ------------------------------------------------------------------ chat replies in eval's instruct mode
+
+
+def _problem():
+    from wizardcoder.eval.problems import HUMANEVAL_STOP, Problem
+
+    return Problem(task_id="T/0", prompt="from typing import List\n\n\ndef solve(values: List[int]) -> float:\n"
+                                         '    """Sum, plus a helper."""\n',
+                   tests="", entry_point="solve", stop=HUMANEVAL_STOP, language="python")
+
+
+def test_instruct_replies_keep_the_helpers_after_the_prompts_imports():
+    from wizardcoder.eval.postprocess import postprocess
+
+    aligned = postprocess(_problem(), REPLY, "instruct")
+    assert aligned.completion is None and not aligned.no_code
+    assert aligned.solution.startswith("from typing import List\n") and "def helper" in aligned.solution
+    assert "print(" not in aligned.solution
+
+
+def test_instruct_replies_without_code_are_marked_and_bodies_still_continue_the_prompt():
+    from wizardcoder.eval.postprocess import postprocess
+
+    none = postprocess(_problem(), "I am not able to write this function, sorry.", "instruct")
+    assert none.no_code and none.solution is None and none.completion == ""
+    body = postprocess(_problem(), "```python\n    return float(sum(values))\n```", "instruct")
+    assert not body.no_code and body.completion == "    return float(sum(values))\n"

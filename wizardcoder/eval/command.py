@@ -11,7 +11,7 @@ from wizardcoder.errors import UserError
 
 log = logging.getLogger(__name__)
 
-HELP = "evaluate a model on HumanEval / MBPP / MultiPL-E: generate, execute in the sandbox, pass@k"
+HELP = "evaluate a model on HumanEval(+) / MBPP(+) / MultiPL-E: generate, execute in the sandbox, pass@k"
 
 EXAMPLES = """\
   wizardcoder eval humaneval --model smollm2-135m-instruct          # embedded model, greedy pass@1
@@ -19,6 +19,8 @@ EXAMPLES = """\
   wizardcoder eval humaneval --base-url http://localhost:8000/v1 --model my-model --api completions \\
       --n 200 --temperature 0.8 --k 1,10,100                         # sampled pass@1/10/100
   wizardcoder eval mbpp --samples samples.jsonl                      # score completions made elsewhere
+  wizardcoder eval mbpp+ --samples s.jsonl --suite-file MbppPlus.jsonl  # EvalPlus: base and plus pass@k
+  wizardcoder eval compare --plus runs/eval/mbpp+-<a> runs/eval/mbpp+-<b>  # compare base+plus verdicts
   wizardcoder eval humaneval --model M --generate-only                # samples now, scoring later
   wizardcoder eval humaneval-cpp --data ../shared/data/multipl-e --limit 20 --sandbox local
   wizardcoder eval humaneval --config configs/eval_humaneval.yaml generation.max_tokens=768
@@ -54,6 +56,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=float, help=flag_help(C, "time_limit.timeout"))
     p.add_argument("--limit", type=int, help=flag_help(C, "suite.limit"))
     p.add_argument("--data", metavar="DIR", help=flag_help(C, "suite.data_dir"))
+    p.add_argument("--suite-file", metavar="PATH", help=flag_help(C, "suite.file"))
     p.add_argument("--output", metavar="DIR", help=flag_help(C, "output_dir", "parent of the run directory"))
     p.add_argument("--config", metavar="FILE", help="YAML config (e.g. configs/eval_humaneval.yaml)")
     p.add_argument("--generate-only", action="store_true",
@@ -61,6 +64,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--force", action="store_true", help="compare: also runs of different suites or prompt templates")
     p.add_argument("--plot", metavar="FILE", help="compare: where the plot goes (default <output>/compare.png)")
+    p.add_argument("--plus", action="store_true",
+                   help="compare: the base+plus verdicts of two EvalPlus runs (humaneval+ / mbpp+) instead of base")
     p.add_argument("overrides", nargs="*", metavar="key=value",
                    help="config overrides, e.g. generation.max_tokens=768 (all keys: wizardcoder config show eval)")
 
@@ -80,7 +85,8 @@ def config_from_args(args: argparse.Namespace):
                       ("samples", "generation.samples_file"), ("n", "generation.n"),
                       ("temperature", "generation.temperature"), ("sandbox", "sandbox.backend"),
                       ("time_limit", "time_limit.profile"), ("timeout", "time_limit.timeout"),
-                      ("limit", "suite.limit"), ("data", "suite.data_dir"), ("output", "output_dir")):
+                      ("limit", "suite.limit"), ("data", "suite.data_dir"), ("suite_file", "suite.file"),
+                      ("output", "output_dir")):
         value = getattr(args, flag)
         if value is not None:
             overrides.append(f"{key}={value}")
@@ -102,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     if args.suite == "compare":
         from wizardcoder.eval.compare import run_command
 
-        return run_command(args.overrides, output=args.output, plot_path=args.plot, force=args.force)
+        return run_command(args.overrides, output=args.output, plot_path=args.plot, force=args.force, plus=args.plus)
     from wizardcoder.eval.report import print_report
     from wizardcoder.eval.runner import run_eval
     from wizardcoder.progress import RichProgress

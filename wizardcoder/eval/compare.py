@@ -43,8 +43,9 @@ class Run:
         return all(n == 1 for n, _ in self.counts.values())
 
 
-def load_run(path: str | Path) -> Run:
-    """A finished eval run directory; a UserError naming the file and the fix otherwise."""
+def load_run(path: str | Path, plus: bool = False) -> Run:
+    """A finished eval run directory; a UserError naming the file and the fix otherwise. `plus`: its base+plus
+    verdicts (EvalPlus suites: a sample counts when it passes the base and the plus inputs)."""
     path = Path(path)
     if not path.is_dir():
         raise UserError(f"{path}: no such run directory; pass a directory made by `wizardcoder eval` "
@@ -60,7 +61,10 @@ def load_run(path: str | Path) -> Run:
     except OSError as exc:
         raise UserError(f"{metrics_path}: unreadable ({exc})") from exc
     try:
-        per_problem = metrics["per_problem"]
+        if plus and "plus_per_problem" not in metrics:
+            raise UserError(f"{metrics_path}: --plus needs an EvalPlus run (humaneval+ or mbpp+); this one is "
+                            f"{metrics.get('suite')!r}")
+        per_problem = metrics["plus_per_problem" if plus else "per_problem"]
         suite = metrics["suite"]
         counts = {t: (int(v["n"]), int(v["c"])) for t, v in per_problem.items() if int(v["n"]) > 0}
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -192,7 +196,7 @@ def plot(result: dict[str, Any], path: Path) -> None:
 
 
 def run_command(paths: list[str], output: str | None = None, plot_path: str | None = None,
-                force: bool = False) -> int:
+                force: bool = False, plus: bool = False) -> int:
     """The CLI: compare, write compare.json + the plot + stats.json, print the summary."""
     from rich.console import Console
     from rich.table import Table
@@ -200,8 +204,9 @@ def run_command(paths: list[str], output: str | None = None, plot_path: str | No
     if len(paths) != 2:
         raise UserError(f"eval compare takes two run directories, got {len(paths)}: "
                         "wizardcoder eval compare RUN_A RUN_B")
-    a, b = load_run(paths[0]), load_run(paths[1])
+    a, b = load_run(paths[0], plus), load_run(paths[1], plus)
     result = compare(a, b, force=force)
+    result["verdicts"] = "base+plus" if plus else "base"
     out = Path(output) if output else Path("runs") / "compare" / f"{a.path.name}-vs-{b.path.name}"
     out.mkdir(parents=True, exist_ok=True)
     figure = Path(plot_path) if plot_path else out / "compare.png"
@@ -214,7 +219,8 @@ def run_command(paths: list[str], output: str | None = None, plot_path: str | No
                                                 "regressed": len(result["regressed"])}, indent=2) + "\n")
     console = Console()
     p1, mc = result["pass@1"], result["mcnemar"]
-    table = Table(title=f"B = {b.path.name}  vs  A = {a.path.name}  ({result['problems_compared']} problems)")
+    table = Table(title=f"B = {b.path.name}  vs  A = {a.path.name}  ({result['problems_compared']} problems, "
+                        f"{result['verdicts']} verdicts)")
     table.add_column("metric")
     table.add_column("value", justify="right")
     table.add_row("pass@1 A", f"{100 * p1['a']:.2f}%")

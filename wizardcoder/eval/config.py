@@ -18,8 +18,20 @@ class SuiteConfig(Settings):
 
     name: str = setting(
         "humaneval",
-        help="humaneval, mbpp, humaneval-cpp, humaneval-java, a JSON/JSONL file (MultiPL-E or HumanEval format) "
-             "or a hub dataset (name[:config])")
+        help="humaneval, mbpp, humaneval+, mbpp+ (EvalPlus: base and plus verdicts), humaneval-cpp, humaneval-java, "
+             "a JSON/JSONL file (MultiPL-E or HumanEval format) or a hub dataset (name[:config])")
+    file: str | None = setting(
+        None, fingerprinted=False,  # the run directory is keyed by what the file holds (runner.run_dir_for)
+        help="humaneval+ / mbpp+: an EvalPlus-format data file (.jsonl or .jsonl.gz); null: EvalPlus's "
+                   "release, downloaded once into the cache (--suite-file)")
+    evalplus_rules: str = setting(
+        "auto", choices=("auto", "0.2", "0.3"),
+        help="humaneval+ / mbpp+: whose comparison rules judge outputs, evalplus 0.2.x's or 0.3.x's; auto: the "
+             "release that reads this data (0.2 for the 399-task MBPP+ v0.1.0 format, else 0.3)")
+    cache_dir: str | None = setting(
+        None, fingerprinted=False,
+        help="humaneval+ / mbpp+: where the release file and the expected outputs are kept; null: "
+             "$XDG_CACHE_HOME/wizardcoder/evalplus")
     data_dir: str | None = setting(
         None, fingerprinted=False,
         help="the folder of MultiPL-E files; null: $WIZARDCODER_DATA, else shared/data/multipl-e beside the "

@@ -55,7 +55,13 @@ def execute(cfg: EvalConfig, problems: list[Problem], run_dir: Path, limits: Tim
     samples = list(read_jsonl(run_dir / "samples.jsonl"))  # none yet: nothing to run
     results = JsonlLog(run_dir / "results.jsonl")
     try:
-        stats = _execute(cfg, by_id, samples, results, progress, limits)
+        if getattr(limits, "plans", None) is not None:  # an EvalPlus suite: one harness program per sample
+            from wizardcoder.eval.plus.stage import execute_plus
+
+            stats = ExecutionStats()
+            execute_plus(cfg, run_dir, limits, samples, results, stats, progress)
+        else:
+            stats = _execute(cfg, by_id, samples, results, progress, limits)
     finally:
         results.close()
     stats.seconds = time.monotonic() - started

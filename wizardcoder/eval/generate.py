@@ -105,10 +105,19 @@ def _import_samples(cfg: EvalConfig, by_id: dict[str, Problem], samples: JsonlLo
         counts[task_id] += 1
         if (task_id, idx) in done:
             continue
-        solution = rec.get("solution")
+        solution, raw, no_code = rec.get("solution"), None, False
+        problem = by_id[task_id]
+        if solution is not None and problem.language == "python":  # a raw chat reply: its code, found with ast
+            from wizardcoder.eval.postprocess import python_reply
+            from wizardcoder.eval.sanitize import is_plain_code
+
+            if not is_plain_code(solution):
+                aligned = python_reply(problem, solution)
+                raw, no_code = solution, aligned.no_code
+                solution = aligned.solution if aligned.solution is not None else problem.prompt + (aligned.completion or "")
         samples.append({"task_id": task_id, "sample_idx": idx, "source": str(path),
                         "completion": None if solution is not None else rec["completion"],
-                        "solution": solution, "raw": None})
+                        "solution": solution, "raw": raw, **({"no_code": True} if no_code else {})})
         imported += 1
     if unknown:
         if not counts:
@@ -166,6 +175,7 @@ def _ask_the_model(cfg: EvalConfig, problems: list[Problem], samples: JsonlLog, 
             reason = completion.finish_reasons[0] if completion.finish_reasons else None
             finish[str(reason)] += 1
             samples.append({"task_id": problem.task_id, "sample_idx": idx, "mode": mode,
+                            **({"no_code": True} if aligned.no_code else {}),
                             "completion": aligned.completion, "solution": aligned.solution,
                             "raw": raw, "finish_reason": reason,
                             **({"rejected": completion.rejected} if completion.rejected is not None else {})})

@@ -23,7 +23,15 @@ def score(cfg: EvalConfig, problems: list[Problem], run_dir: Path, limits: TimeL
     samples_file = cfg.generation.samples_file
     if expected is None:
         expected = expected_samples(cfg, problems)
-    metrics = compute_metrics(cfg, problems, limits.current(read_jsonl(run_dir / "results.jsonl")), expected)
+    current = limits.current(read_jsonl(run_dir / "results.jsonl"))
+    metrics = compute_metrics(cfg, problems, current, expected)
+    if getattr(limits, "plans", None) is not None:  # an EvalPlus suite: base+plus pass@k beside the base one
+        from wizardcoder.eval.plus.stage import plus_metrics
+
+        metrics.update(plus_metrics(problems, current, cfg.k))
+    no_code = sum(1 for s in read_jsonl(run_dir / "samples.jsonl") if s.get("no_code"))
+    if no_code:
+        metrics["no_code_samples"] = no_code  # replies with no Python code in them (scored as failures)
     metrics["time_limits"] = limits.record
     metrics["reproducibility"] = build_record(
         cfg, problems, None if samples_file else resolve_mode(cfg), limits.record,

@@ -28,6 +28,7 @@ _FENCE_LINE = re.compile(r"^[ \t]*```[^\n]*$", re.MULTILINE)
 class Aligned:
     completion: str | None  # appended to the prompt
     solution: str | None  # a full program (the tests are appended to it)
+    no_code: bool = False  # the reply held no code at all (scored as a failure, counted in metrics.json)
 
 
 def truncate(text: str, stop: tuple[str, ...] | list[str]) -> str:
@@ -109,5 +110,34 @@ def postprocess(problem: Problem, raw: str, mode: str) -> Aligned:
     """`mode` "completion": raw continuation of the prompt; "instruct": a chat reply."""
     if mode == "completion":
         return Aligned(completion=truncate(raw, problem.stop), solution=None)
+    if problem.language == "python":
+        return python_reply(problem, raw)
     code = extract_code(raw, problem.language, problem.entry_point)
     return align(problem, code)
+
+
+def python_reply(problem: Problem, reply: str) -> Aligned:
+    """A Python chat reply (or an imported `solution` that is not plain code): the entry point's definition
+    and what it needs, found with ast (`wizardcoder.eval.sanitize`), after the prompt's imports; a reply
+    holding only a function body is appended to the prompt."""
+    from wizardcoder.eval.sanitize import extract_program
+
+    program = extract_program(reply, problem.entry_point)
+    if program is not None and _declares(program, problem.entry_point, "python"):
+        header = "".join(ln + "\n" for ln in problem.prompt.splitlines() if re.match(r"(import|from)\s+\w", ln))
+        return Aligned(completion=None, solution=header + program)
+    code = extract_code(reply, "python", problem.entry_point)
+    if not code.strip():
+        return Aligned(completion="", solution=None, no_code=True)
+    if program is None and "```" not in reply and not _looks_like_body(code):
+        return Aligned(completion="", solution=None, no_code=True)
+    return align(problem, code)
+
+
+def _looks_like_body(code: str) -> bool:
+    """Indented Python that parses as a function body (a reply that continues the prompt's signature)."""
+    try:
+        ast.parse("def _f():\n" + _as_body(code))
+    except (SyntaxError, ValueError):
+        return False
+    return True

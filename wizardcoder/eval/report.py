@@ -14,13 +14,20 @@ def print_report(metrics: dict[str, Any], console: Console | None = None) -> Non
     table = Table(title=f"{metrics['suite']}: {metrics['problems']} problems", show_header=True)
     table.add_column("metric")
     table.add_column("value", justify="right")
+    plus = metrics.get("plus_pass_at_k")
     for name, value in metrics["pass_at_k"].items():
-        table.add_row(name, f"{100 * value:.2f}%")
+        table.add_row(f"{name} (base)" if plus is not None else name, f"{100 * value:.2f}%")
+    for name, value in (plus or {}).items():
+        table.add_row(f"{name} (base + plus)", f"{100 * value:.2f}%")
     for k in metrics["k_not_reported"]:
         table.add_row(f"pass@{k}", f"not reported (needs >= {k} samples per problem)")
     spp = metrics["samples_per_problem"]
     table.add_row("samples per problem", str(spp["min"]) if spp["min"] == spp["max"] else f"{spp['min']}-{spp['max']}")
     table.add_row("samples passed", f"{metrics['passed_samples']} / {metrics['total_samples']}")
+    if plus is not None:
+        table.add_row("samples passed base + plus", f"{metrics['plus_passed_samples']} / {metrics['total_samples']}")
+    if metrics.get("no_code_samples"):
+        table.add_row("replies with no code (failed)", str(metrics["no_code_samples"]))
     for status, count in sorted(stats.get("status_counts", {}).items()):
         table.add_row(f"  status {status}", str(count))
     gen_label = "samples import time" if "samples_imported" in stats else "generation time"

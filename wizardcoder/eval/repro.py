@@ -134,7 +134,15 @@ def summary_lines(record: dict[str, Any]) -> list[tuple[str, str]]:
     memory = f"memory {sb['memory_mb']} MiB" if "memory_mb" in sb else ""
     rows.append(("sandbox", " ".join(str(x) for x in (sb.get("backend"), where, memory) if x)))
     tl = record["time_limit"]
-    if tl["profile"] == "calibrated":
+    if "expected_outputs" in tl:  # humaneval+ / mbpp+: per-input limits and the expected outputs they come with
+        eo = tl["expected_outputs"]
+        rule = (f"{tl['profile']}: every input {tl['seconds_per_input']:g} s" if tl["profile"] == "fixed" else
+                f"{tl['profile']}: per input max({tl['floor']:g} s, {tl['factor']:g} x the reference's time)")
+        rows.append(("time limit", f"{rule}, per phase at most {tl['phase_cap']:g} s + 2 s"))
+        dropped = sum(len(v) for v in eo.get("inputs_dropped", {}).values())
+        rows.append(("expected outputs", f"{eo['cache']} ({'computed now' if eo['computed_now'] else 'cached'}; "
+                                         f"{dropped} inputs dropped; evalplus {tl['evalplus_rules']} rules)"))
+    elif tl["profile"] == "calibrated":
         unc = tl["uncalibrated"]
         rule = (f"calibrated: max({tl['floor']:g} s, {tl['factor']:g} x reference time); "
                 f"{unc['count']} problems at the reference {unc['seconds']:g} s")

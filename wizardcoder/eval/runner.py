@@ -30,6 +30,7 @@ from wizardcoder.eval.config import EvalConfig
 from wizardcoder.eval.execute import execute
 from wizardcoder.eval.generate import generate, samples_digest
 from wizardcoder.eval.metrics import score
+from wizardcoder.eval.plus.stage import is_plus, suite_for
 from wizardcoder.eval.problems import SUITES, Problem, load_suite
 from wizardcoder.eval.timelimits import TimeLimitConfig, TimeLimits, resolve_limits
 from wizardcoder.execution.config import SandboxConfig
@@ -56,14 +57,22 @@ def run_dir_for(cfg: EvalConfig) -> Path:
         key["model_files"] = path_identity(cfg.llm.model) if not cfg.llm.base_url else None
         key["adapter_files"] = path_identity(cfg.llm.adapter, hash_all=True)
     key["sandbox"] = fields["sandbox"]  # time_limit.*: results run under other limits are told apart per row
-    name = Path(cfg.suite.name).stem if cfg.suite.name not in SUITES else cfg.suite.name
+    if is_plus(cfg.suite.name):  # what the data file holds, whatever its path
+        key["suite_data"] = suite_for(cfg).sha256
+    name = Path(cfg.suite.name).stem if cfg.suite.name not in SUITES and not is_plus(cfg.suite.name) \
+        else cfg.suite.name
     name = name.replace("/", "_").replace(":", "_")
     return Path(cfg.output_dir) / f"{name}-{fingerprint(key)}"
 
 
-def time_limits(cfg: EvalConfig, problems: list[Problem]) -> TimeLimits:
+def time_limits(cfg: EvalConfig, problems: list[Problem], progress: Progress | None = None) -> TimeLimits:
     from wizardcoder.eval.repro import suite_digest
     from wizardcoder.execution import open_sandbox
+
+    if is_plus(cfg.suite.name):  # per-input limits, from the expected outputs (computed now or cached)
+        from wizardcoder.eval.plus.stage import plus_limits
+
+        return plus_limits(cfg, problems, progress)
 
     tl = cfg.time_limit
     if tl.timeout is None and cfg.sandbox.timeout != SandboxConfig.timeout:
@@ -89,7 +98,12 @@ def run_eval(cfg: EvalConfig, progress: Progress | None = None, client=None,
 
 def select_problems(cfg: EvalConfig) -> list[Problem]:
     """The suite's problems this run evaluates (the first `suite.limit`)."""
-    problems = load_suite(cfg.suite.name, cfg.suite.data_dir, cfg.suite.split)
+    if is_plus(cfg.suite.name):
+        from wizardcoder.eval.plus.stage import problems_for
+
+        problems = problems_for(cfg)
+    else:
+        problems = load_suite(cfg.suite.name, cfg.suite.data_dir, cfg.suite.split)
     return problems if cfg.suite.limit is None else problems[: cfg.suite.limit]
 
 
@@ -101,7 +115,7 @@ def _run_eval(cfg: EvalConfig, run_dir: Path, progress: Progress, client, genera
     log.info("eval %s: %d problems, run directory %s", cfg.suite.name, len(problems), run_dir)
     stats: dict[str, Any] = {"suite": cfg.suite.name, "problems": len(problems), "run_dir": str(run_dir)}
 
-    limits = None if generate_only else time_limits(cfg, problems)  # calibrating may take a while: fail early
+    limits = None if generate_only else time_limits(cfg, problems, progress)  # may take a while: fail early
     generated = generate(cfg, problems, run_dir, progress, client)
     stats.update(generated.as_dict())
     if limits is None:

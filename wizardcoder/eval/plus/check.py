@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 EVALPLUS_FACTOR, EVALPLUS_FLOOR, EVALPLUS_PHASE_CAP = 4.0, 1.0, 60.0
 PHASE_SLACK = 2.0  # evalplus: join(timeout + 1) on a timeout of min(cap, sum) + 1
 STARTUP = 5.0  # seconds a check job may spend outside the phases (start, fork, reading the data)
-CHECK_MEMORY_MB = 1024
+CHECK_MEMORY_MB = 1024  # as the reference runs (expected.REFERENCE_MEMORY_MB); evalplus: 4 GiB
 
 
 @dataclass(frozen=True)

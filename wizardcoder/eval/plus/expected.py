@@ -21,7 +21,7 @@ import gzip
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -69,22 +69,26 @@ def expected_outputs(suite: PlusSuite, open_sandbox, backend_id: str, cache_dir:
     from wizardcoder.eval.timelimits import machine_id
 
     path = cache_path(suite, backend_id, cache_dir)
-    cached = _read_cache(path)
-    if cached is not None and set(cached["tasks"]) >= {t.task_id for t in suite.tasks}:
-        tasks = {tid: _from_json(v) for tid, v in cached["tasks"].items()}
+    cached = _read_cache(path) or {"tasks": {}, "meta": {}}
+    known = {tid: _from_json(v) for tid, v in cached["tasks"].items()}
+    missing = [t for t in suite.tasks if t.task_id not in known]
+    if not missing:
+        tasks = {t.task_id: known[t.task_id] for t in suite.tasks}
         return Expected(tasks, _record(suite, path, tasks, cached["meta"], computed_now=False))
     t0 = time.monotonic()
     with open_sandbox() as sandbox:
-        tasks = compute(suite, sandbox, progress)
+        known.update(compute(replace(suite, tasks=missing), sandbox, progress))
     meta = {"machine": machine_id(), "backend": backend_id, "seconds": round(time.monotonic() - t0, 2),
             "computed_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "hash_seed": HASH_SEED,
             "harness": harness_version(), "source": suite.source, "sha256": suite.sha256}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    with gzip.open(tmp, "wt", encoding="utf-8") as f:
-        json.dump({"meta": meta, "tasks": {tid: _to_json(v) for tid, v in tasks.items()}}, f)
+    with gzip.open(tmp, "wt", encoding="utf-8") as f:  # the tasks of earlier (e.g. --limit) runs stay
+        json.dump({"meta": meta, "tasks": {tid: _to_json(v) for tid, v in known.items()}}, f)
     tmp.replace(path)
-    log.info("expected outputs of %s computed in %.1f s; cached in %s", suite.name, meta["seconds"], path)
+    log.info("expected outputs of %d %s tasks computed in %.1f s; cached in %s", len(missing), suite.name,
+             meta["seconds"], path)
+    tasks = {t.task_id: known[t.task_id] for t in suite.tasks}
     return Expected(tasks, _record(suite, path, tasks, meta, computed_now=True))
 
 
