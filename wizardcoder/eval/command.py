@@ -20,7 +20,7 @@ EXAMPLES = """\
       --n 200 --temperature 0.8 --k 1,10,100                         # sampled pass@1/10/100
   wizardcoder eval mbpp --samples samples.jsonl                      # score completions made elsewhere
   wizardcoder eval mbpp+ --samples s.jsonl --suite-file MbppPlus.jsonl  # EvalPlus: base and plus pass@k
-  wizardcoder eval compare --plus runs/eval/mbpp+-<a> runs/eval/mbpp+-<b>  # compare base+plus verdicts
+  wizardcoder eval compare runs/eval/mbpp+-<a> runs/eval/mbpp+-<b> --plus  # compare base+plus verdicts
   wizardcoder eval humaneval --model M --generate-only                # samples now, scoring later
   wizardcoder eval humaneval-cpp --data ../shared/data/multipl-e --limit 20 --sandbox local
   wizardcoder eval humaneval --config configs/eval_humaneval.yaml generation.max_tokens=768

@@ -140,8 +140,9 @@ def summary_lines(record: dict[str, Any]) -> list[tuple[str, str]]:
                 f"{tl['profile']}: per input max({tl['floor']:g} s, {tl['factor']:g} x the reference's time)")
         rows.append(("time limit", f"{rule}, per phase at most {tl['phase_cap']:g} s + 2 s"))
         dropped = sum(len(v) for v in eo.get("inputs_dropped", {}).values())
-        rows.append(("expected outputs", f"{eo['cache']} ({'computed now' if eo['computed_now'] else 'cached'}; "
-                                         f"{dropped} inputs dropped; evalplus {tl['evalplus_rules']} rules)"))
+        when = "computed now" if eo["computed_now"] else "cached"
+        rows.append(("expected outputs",
+                     f"{eo['cache']} ({when}; {dropped} inputs dropped; evalplus {tl['evalplus_rules']} rules)"))
     elif tl["profile"] == "calibrated":
         unc = tl["uncalibrated"]
         rule = (f"calibrated: max({tl['floor']:g} s, {tl['factor']:g} x reference time); "
