@@ -21,7 +21,7 @@ class SuiteConfig(Settings):
         help="humaneval, mbpp, humaneval+, mbpp+ (EvalPlus: base and plus verdicts), humaneval-cpp, humaneval-java, "
              "a JSON/JSONL file (MultiPL-E or HumanEval format) or a hub dataset (name[:config])")
     file: str | None = setting(
-        None, fingerprinted=False,  # the run directory is keyed by what the file holds (runner.run_dir_for)
+        None,  # the run directory is also keyed by what the file holds (runner.run_dir_for)
         help="humaneval+ / mbpp+: an EvalPlus-format data file (.jsonl or .jsonl.gz); null: EvalPlus's "
                    "release, downloaded once into the cache (--suite-file)")
     evalplus_rules: str = setting(
