@@ -76,6 +76,7 @@ class TaskPlan:
     originals: dict[str, list[int]]  # phase -> index in base_input / plus_input of each kept input
     timeout: float
     hash_seed: int | None
+    reference_seconds: float = 0.0  # the canonical's time on all kept inputs: slow tasks go first (makespan)
 
 
 def plan_task(task: PlusTask, texp: TaskExpected, rule: LimitRule) -> TaskPlan:
@@ -94,7 +95,8 @@ def plan_task(task: PlusTask, texp: TaskExpected, rule: LimitRule) -> TaskPlan:
         pos += len(idx)
     return TaskPlan(task=task, inputs_json=encode_inputs([everything[i] for i in kept]),
                     expected_json=json.dumps([texp.outputs[i] for i in kept]), phases=phases, originals=originals,
-                    timeout=round(timeout, 3), hash_seed=HASH_SEED if texp.hash_seed_dependent else None)
+                    timeout=round(timeout, 3), hash_seed=HASH_SEED if texp.hash_seed_dependent else None,
+                    reference_seconds=sum(texp.times[i] or 0.0 for i in kept))
 
 
 def plans(suite: PlusSuite, expected: Expected, rule: LimitRule) -> dict[str, TaskPlan]:
@@ -141,7 +143,11 @@ def check_samples(suite: PlusSuite, expected: Expected, samples: Iterable[tuple[
     table = plans(suite, expected, rule)
     samples = list(samples)
     checks = [job_for(table[tid], code, suite, memory_mb) for tid, code in samples]
-    results = sandbox.run_many([c.job for c in checks], progress=progress)
+    order = slow_first([table[tid] for tid, _ in samples])
+    ran = sandbox.run_many([checks[i].job for i in order], progress=progress)
+    results = [None] * len(ran)
+    for i, r in zip(order, ran):
+        results[i] = r
     rows = []
     for (tid, _), check, result in zip(samples, checks, results):
         status = getattr(result.status, "value", str(result.status))
@@ -151,3 +157,8 @@ def check_samples(suite: PlusSuite, expected: Expected, samples: Iterable[tuple[
         rows.append({"task_id": tid, "status": status, **row_for(table[tid], check, result),
                      "duration": round(result.duration, 4)})
     return rows
+
+
+def slow_first(task_plans: list[TaskPlan]) -> list[int]:
+    """Indices of `task_plans` with the slowest tasks first: the last job to start is then a short one."""
+    return sorted(range(len(task_plans)), key=lambda i: -task_plans[i].reference_seconds)

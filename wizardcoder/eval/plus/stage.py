@@ -19,7 +19,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wizardcoder.eval.plus.check import CHECK_MEMORY_MB, TaskPlan, job_for, limit_rule, plans, row_for
+from wizardcoder.eval.plus.check import (
+    CHECK_MEMORY_MB,
+    TaskPlan,
+    job_for,
+    limit_rule,
+    plans,
+    row_for,
+    slow_first,
+)
 from wizardcoder.eval.plus.data import PlusSuite, canonical_suite, load_plus_suite
 from wizardcoder.eval.plus.expected import expected_outputs
 from wizardcoder.eval.timelimits import TimeLimits
@@ -96,6 +104,7 @@ def execute_plus(cfg, run_dir: Path, limits: PlusLimits, samples: list[dict], re
     todo = [s for s in samples if s["task_id"] in limits.plans and (s["task_id"], s["sample_idx"]) not in done]
     stats.results_resumed = len(done)
     if todo:
+        todo = [todo[i] for i in slow_first([limits.plans[s["task_id"]] for s in todo])]
         suite = limits.suite
         memory = max(cfg.sandbox.memory_mb, CHECK_MEMORY_MB)  # what the expected outputs were computed with
         bar = progress("executing in the sandbox (base + plus inputs)", len(todo))
