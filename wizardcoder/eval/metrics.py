@@ -29,9 +29,8 @@ def score(cfg: EvalConfig, problems: list[Problem], run_dir: Path, limits: TimeL
         from wizardcoder.eval.plus.stage import plus_metrics
 
         metrics.update(plus_metrics(problems, current, cfg.k))
-    no_code = sum(1 for s in read_jsonl(run_dir / "samples.jsonl") if s.get("no_code"))
-    if no_code:
-        metrics["no_code_samples"] = no_code  # replies with no Python code in them (scored as failures)
+    # replies with no code in them (scored as failures)
+    metrics["no_code_samples"] = sum(1 for s in read_jsonl(run_dir / "samples.jsonl") if s.get("no_code"))
     metrics["time_limits"] = limits.record
     metrics["reproducibility"] = build_record(
         cfg, problems, None if samples_file else resolve_mode(cfg), limits.record,

@@ -34,6 +34,7 @@ from wizardcoder.eval.timelimits import TimeLimits
 
 log = logging.getLogger(__name__)
 
+MBPP_STOP = ("\nif __name__", "\ndef main(", "\nprint(", '\n"""', "\nassert")
 CHUNK = 64  # samples per sandbox call: results are appended per chunk, so a killed run loses one at most
 
 
@@ -54,14 +55,17 @@ def problems_for(cfg) -> list:
     """The suite's tasks as `Problem`s (what generation, import and the report need)."""
     from wizardcoder.eval.problems import HUMANEVAL_STOP, Problem
 
+    suite = suite_for(cfg)
+    # completion mode's stop sequences, evalplus's codegen's: an MBPP completion writes the whole function
+    stop = MBPP_STOP if suite.dataset == "mbpp" else HUMANEVAL_STOP
     out = []
-    for t in suite_for(cfg).tasks:
+    for t in suite.tasks:
         prompt = t.prompt
         if t.assertion and t.entry_point not in prompt:  # MBPP+ v0.1.0: say which function, as MBPP does
             first = next((line for line in t.assertion.splitlines() if line.strip()), "")
             prompt = prompt.rstrip("\n") + "\n" + first + "\n"
         out.append(Problem(task_id=t.task_id, prompt=prompt, tests="", entry_point=t.entry_point,
-                           stop=HUMANEVAL_STOP, language="python", canonical=t.canonical_solution))
+                           stop=stop, language="python", canonical=t.canonical_solution))
     return out
 
 
