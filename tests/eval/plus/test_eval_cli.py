@@ -98,3 +98,25 @@ def test_compare_plus_refuses_runs_without_plus_verdicts(tmp_path):
     (tmp_path / "metrics.json").write_text(json.dumps({"suite": "humaneval", "per_problem": {"a": {"n": 1, "c": 1}}}))
     with pytest.raises(UserError, match="--plus needs an EvalPlus run"):
         load_run(tmp_path, plus=True)
+
+
+@needs_mbpp_plus
+@pytest.mark.slow
+def test_chat_generation_on_mbpp_plus_goes_through_the_same_extraction(tmp_path, subset_file):
+    from wizardcoder.config import load_config
+    from wizardcoder.eval.config import EvalConfig
+    from wizardcoder.eval.runner import run_eval
+    from wizardcoder.testing.fake_llm import FakeClient
+
+    def reply(request):
+        text = request.messages[-1]["content"]
+        task = next(t for t, code in RIGHT.items() if code.split("def ")[1].split("(")[0] in text)
+        return f"Here you go.\n\n```python\n{RIGHT[task]}\nprint('demo')\n```\n" if task != "Mbpp/4" else "No idea."
+
+    cfg = load_config(EvalConfig, None, ["suite.name=mbpp+", f"suite.file={subset_file}", "sandbox.backend=local",
+                                         "llm.api=chat", f"output_dir={tmp_path / 'runs'}", "suite.limit=3",
+                                         f"suite.cache_dir={tmp_path / 'cache'}"])
+    metrics = run_eval(cfg, client=FakeClient(reply))
+    assert metrics["plus_pass_at_k"]["pass@1"] == pytest.approx(2 / 3) and metrics["no_code_samples"] == 1
+    samples = {s["task_id"]: s for s in map(json.loads, (Path(metrics["stats"]["run_dir"]) / "samples.jsonl").open())}
+    assert "print(" not in samples["Mbpp/2"]["solution"] and samples["Mbpp/4"]["no_code"] is True
