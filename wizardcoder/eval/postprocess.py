@@ -123,7 +123,7 @@ def python_reply(problem: Problem, reply: str) -> Aligned:
     from wizardcoder.eval.sanitize import extract_program
 
     program = extract_program(reply, problem.entry_point)
-    if program is not None and _declares(program, problem.entry_point, "python"):
+    if program is not None and languages.get("python").declares(program, problem.entry_point):
         header = "".join(ln + "\n" for ln in problem.prompt.splitlines() if re.match(r"(import|from)\s+\w", ln))
         return Aligned(completion=None, solution=header + program)
     code = extract_code(reply, "python", problem.entry_point)
