@@ -9,7 +9,7 @@ import pytest
 
 from wizardcoder.errors import UserError
 from wizardcoder.evolve.config import SeedsConfig
-from wizardcoder.evolve.seeds import load_seeds
+from wizardcoder.evolve.seed_loader import load_seeds
 
 ALPACA = [
     {"instruction": "Write a function that reverses a string.", "input": "", "output": "def r(s): return s[::-1]"},

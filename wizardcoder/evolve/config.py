@@ -19,6 +19,7 @@ from wizardcoder.data.config import DatasetConfig
 from wizardcoder.eliminate.config import EliminateConfig
 from wizardcoder.evolve.methods import default_weights, validate_weights
 from wizardcoder.evolve.prompts import LANGUAGES
+from wizardcoder.evolve.seeds import builtin_seed_file
 from wizardcoder.execution.config import SandboxConfig
 from wizardcoder.llm import LLMConfig
 
@@ -177,7 +178,6 @@ def run_fingerprint(cfg: EvolveConfig) -> str:
 def seeds_sha256(cfg: EvolveConfig) -> str | None:
     """A SHA-256 of the seed file or folder (the built-in set included); None for a hub dataset name."""
     from wizardcoder.content_id import content_sha256
-    from wizardcoder.evolve.seeds import builtin_seed_file
 
     path = Path(cfg.seeds.path).expanduser() if cfg.seeds.path else builtin_seed_file(cfg.evolve.lang)
     return content_sha256(path) if path.exists() else None

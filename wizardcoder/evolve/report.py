@@ -12,7 +12,7 @@ from typing import Any
 from wizardcoder.data.store import read_jsonl
 from wizardcoder.evolve.config import EvolveConfig, run_fingerprint
 from wizardcoder.evolve.rundir import RunDir
-from wizardcoder.evolve.seeds import describe_source
+from wizardcoder.evolve.seed_loader import describe_source
 from wizardcoder.records import DROPPED, INFRA_ERROR, PASSED, TaskRecord
 
 log = logging.getLogger(__name__)

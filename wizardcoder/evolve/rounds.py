@@ -51,7 +51,7 @@ from wizardcoder.evolve.steps import EVOLVE, EXECUTE, JUDGE, SELECT, SOLVE
 from wizardcoder.evolve.prompts import PromptSet, load_prompts
 from wizardcoder.evolve.report import RoundStats, run_stats, write_report
 from wizardcoder.evolve.rundir import RunDir
-from wizardcoder.evolve.seeds import describe_source, load_seeds
+from wizardcoder.evolve.seed_loader import describe_source, load_seeds
 from wizardcoder.progress import Progress, no_progress
 from wizardcoder.records import DROPPED, INFRA_ERROR, PASSED, TaskRecord
 

@@ -2,7 +2,7 @@
 
 Sources (`seeds.path`):
 
-- unset: the built-in seed set (`wizardcoder/evolve/seeds/python.jsonl`, verified tasks with tests);
+- unset: the built-in seed set (`wizardcoder/evolve/seeds/`, verified tasks with tests);
 - a `.jsonl` file (streamed line by line), a `.json` file (a list of objects, or an object holding one),
   a `.csv` / `.parquet` file;
 - a directory written by `datasets`' `save_to_disk` (a Dataset, or a DatasetDict: `seeds.split`);
@@ -15,31 +15,20 @@ Reading every kind of source is `wizardcoder.data.rows.read_rows`; this module m
 
 from __future__ import annotations
 
-import importlib.resources
 import logging
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from typing import Any
 
 from wizardcoder.data.rows import Row, read_rows
 from wizardcoder.errors import UserError
 from wizardcoder.evolve.config import SeedsConfig
+from wizardcoder.evolve.seeds import builtin_seed_file
 from wizardcoder.records import Seed
 
 log = logging.getLogger(__name__)
 
 BUILTIN = "builtin"
 OUR_FIELDS = ("id", "instruction", "input", "output", "tests", "entry_point")
-
-
-def builtin_seed_file(lang: str = "python") -> Path:
-    """The shipped seed set for `lang` (the Python set serves every language: the tasks are portable)."""
-    root = importlib.resources.files("wizardcoder.evolve") / "seeds"
-    for name in (f"{lang}.jsonl", "python.jsonl"):
-        candidate = root / name
-        if candidate.is_file():
-            return Path(str(candidate))
-    raise UserError("the built-in seed set is missing from this installation (wizardcoder/evolve/seeds/)")
 
 
 def describe_source(cfg: SeedsConfig) -> str:
