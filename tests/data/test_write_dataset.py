@@ -7,7 +7,7 @@ import json
 import datasets
 import pytest
 
-from wizardcoder.data.dataset import FIELDS, fenced, write_dataset
+from wizardcoder.data.dataset_writer import FIELDS, fenced, write_dataset
 from wizardcoder.errors import UserError
 
 RECORDS = [

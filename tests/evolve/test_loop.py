@@ -185,7 +185,7 @@ def test_a_finalize_cut_short_is_undone(reference, tmp_path, sandbox):
 def test_a_dataset_build_killed_midway_leaves_no_stale_done_marker(reference, tmp_path, sandbox, monkeypatch):
     """A rebuild (here for fewer rounds) replaces dataset.jsonl before it is done; killed there, the next run
     must rebuild instead of trusting the marker of the build before."""
-    from wizardcoder.data import dataset as dataset_module
+    from wizardcoder.data import dataset_writer as dataset_module
 
     out, _, _ = reference
     run_dir = tmp_path / "run"

@@ -46,7 +46,7 @@ from wizardcoder.data.store import (
 )
 from wizardcoder.errors import UserError
 from wizardcoder.evolve.config import EvolveConfig, run_fingerprint, seeds_sha256
-from wizardcoder.evolve.dataset import build_dataset
+from wizardcoder.evolve.dataset_builder import build_dataset
 from wizardcoder.evolve.steps import EVOLVE, EXECUTE, JUDGE, SELECT, SOLVE
 from wizardcoder.evolve.prompts import PromptSet, load_prompts
 from wizardcoder.evolve.report import RoundStats, run_stats, write_report

@@ -26,7 +26,7 @@ def build_dataset(run: RunDir, cfg: EvolveConfig, progress) -> dict[str, Any]:
         return marker
     if marker is not None:  # another build's: gone before this one replaces its files, or a kill leaves it lying
         run.dataset_marker.unlink()
-    from wizardcoder.data.dataset import write_dataset
+    from wizardcoder.data.dataset_writer import write_dataset
     from wizardcoder.data.dedupe import dedupe
 
     include = cfg.evolve.include_seeds_in_dataset
