@@ -19,8 +19,6 @@ DROPPED = "dropped"  # eliminated (heuristic rule, judge, unparseable answer, fa
 INFRA_ERROR = "infra_error"  # the LLM endpoint or the sandbox broke: not a judgement on the task
 SEED = "seed"  # an input task, unevolved
 
-VERDICTS = (PASSED, DROPPED, INFRA_ERROR, SEED)
-
 
 @dataclass(frozen=True)
 class Seed:

@@ -60,10 +60,6 @@ class RunDir:
         return self.root / "report.md"
 
     @property
-    def dataset_dir(self) -> Path:
-        return self.root / "dataset"
-
-    @property
     def dataset_jsonl(self) -> Path:
         return self.root / "dataset.jsonl"
 

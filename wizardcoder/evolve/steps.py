@@ -9,9 +9,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 EVOLVE, JUDGE, SOLVE, EXECUTE, SELECT = "evolve", "judge", "solve", "exec", "select"
-STEPS = (EVOLVE, JUDGE, SOLVE, EXECUTE, SELECT)
-
-
 
 
 def iter_lines(path) -> Iterator[bytes]:
