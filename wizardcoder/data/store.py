@@ -14,7 +14,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -101,7 +101,7 @@ def read_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
 
 
 def iter_jsonl_offsets(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(byte offset, row) for each complete row of a JSON-lines file (see `read_at`)."""
+    """(byte offset, row) for each complete row of a JSON-lines file (`RowReader` reads one back by offset)."""
     path = Path(path)
     if not path.exists():
         return
@@ -115,19 +115,32 @@ def iter_jsonl_offsets(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]
             offset += len(line)
 
 
-def read_at(paths: list[Path], places: Iterable[tuple[int, int]]) -> Iterator[dict[str, Any]]:
-    """The rows at (index into `paths`, byte offset) places, in the order given."""
-    handles: dict[int, Any] = {}
-    try:
-        for index, offset in places:
-            if index not in handles:
-                handles[index] = open(paths[index], "rb")
-            fh = handles[index]
-            fh.seek(offset)
-            yield json.loads(fh.readline())
-    finally:
-        for fh in handles.values():
+class RowReader:
+    """Rows read back by byte offset (as `iter_jsonl_offsets` gives them) from one or more JSON-lines files:
+    `at(offset)` in the first file, `at(offset, file=i)` in the i-th. Each file is opened on first use and
+    held until `close()` (or the end of a `with` block): a resumed run reads many rows, one seek each."""
+
+    def __init__(self, *paths: str | Path):
+        self._paths = paths
+        self._handles: dict[int, Any] = {}
+
+    def at(self, offset: int, file: int = 0) -> dict[str, Any]:
+        fh = self._handles.get(file)
+        if fh is None:
+            fh = self._handles[file] = open(self._paths[file], "rb")  # noqa: SIM115 - closed by close()
+        fh.seek(offset)
+        return json.loads(fh.readline())
+
+    def close(self) -> None:
+        for fh in self._handles.values():
             fh.close()
+        self._handles.clear()
+
+    def __enter__(self) -> RowReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def repair_torn_tail(path: Path) -> None:

@@ -11,7 +11,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from wizardcoder.data.store import iter_jsonl_offsets, read_at, read_json, write_json_atomic
+from wizardcoder.data.store import RowReader, iter_jsonl_offsets, read_json, write_json_atomic
 from wizardcoder.evolve.config import EvolveConfig
 from wizardcoder.evolve.rundir import RunDir
 from wizardcoder.records import PASSED, TaskRecord
@@ -67,8 +67,9 @@ def build_dataset(run: RunDir, cfg: EvolveConfig, progress) -> dict[str, Any]:
     for _, reason in dropped:
         drops[reason] += 1
     del light, dropped
-    written = write_dataset((_dataset_row(row, cfg.evolve.lang) for row in read_at(sources, [e["at"] for e in kept])),
-                            run.root)
+    with RowReader(*sources) as rows:
+        written = write_dataset((_dataset_row(rows.at(offset, source), cfg.evolve.lang)
+                                 for source, offset in (entry["at"] for entry in kept)), run.root)
     info = {
         "rounds": rounds, "candidates": candidates, "rows": len(kept),
         "seeds": sum(1 for e in kept if e["round"] == 0),

@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
-from wizardcoder.data.store import iter_jsonl_offsets
+from wizardcoder.data.store import RowReader, iter_jsonl_offsets
 from wizardcoder.evolve.methods import BY_NAME, choose_method, request_seed
 from wizardcoder.evolve.parsing import ParsedSolution, parse_evolved, parse_solution, reaches_the_end
 from wizardcoder.evolve.sandbox_stage import SandboxStage
@@ -32,7 +32,6 @@ from wizardcoder.evolve.steps import (
     JUDGE,
     SELECT,
     SOLVE,
-    RowReader,
     Task,
     iter_lines,
     task_key,

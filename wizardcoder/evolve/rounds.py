@@ -27,7 +27,6 @@ completed call and the step's decision: `drop: request_rejected`, with the refus
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -38,6 +37,7 @@ from typing import Any
 from wizardcoder.config import save_config
 from wizardcoder.data.store import (
     AtomicJsonlWriter,
+    RowReader,
     iter_jsonl_offsets,
     read_json,
     read_jsonl,
@@ -47,11 +47,11 @@ from wizardcoder.data.store import (
 from wizardcoder.errors import UserError
 from wizardcoder.evolve.config import EvolveConfig, run_fingerprint, seeds_sha256
 from wizardcoder.evolve.dataset_builder import build_dataset
-from wizardcoder.evolve.steps import EVOLVE, EXECUTE, JUDGE, SELECT, SOLVE
 from wizardcoder.evolve.prompts import PromptSet, load_prompts
 from wizardcoder.evolve.report import RoundStats, run_stats, write_report
 from wizardcoder.evolve.rundir import RunDir
 from wizardcoder.evolve.seed_loader import describe_source, load_seeds
+from wizardcoder.evolve.steps import EVOLVE, EXECUTE, JUDGE, SELECT, SOLVE
 from wizardcoder.progress import Progress, no_progress
 from wizardcoder.records import DROPPED, INFRA_ERROR, PASSED, TaskRecord
 
@@ -219,18 +219,18 @@ class _Run:
         stats = RoundStats(r, self.cfg)
         steps = [EVOLVE, JUDGE, SOLVE, EXECUTE, SELECT]
         paths = [self.dir.raw_path(r, step) for step in steps]
-        decision: dict[str, tuple[int, int]] = {}  # task id -> (file, offset) of the row that decided it
+        decision: dict[str, tuple[int, int]] = {}  # task id -> (offset, file) of the row that decided it
         for index, step in enumerate(steps):
             for offset, row in iter_jsonl_offsets(paths[index]):
                 stats.row(step, row)
                 if step in (EVOLVE, JUDGE) and row.get("drop") and not row.get("error") or step == SELECT:
-                    decision[row["task_id"]] = (index, offset)
+                    decision[row["task_id"]] = (offset, index)
 
         pool = AtomicJsonlWriter(self.dir.pool_path(r))
         records = self.dir.store(records_path).open()
         missing = 0
         try:
-            with _Rows(paths) as rows:
+            with RowReader(*paths) as rows:
                 for parent in read_jsonl(self.dir.pool_path(r - 1)):
                     stats.pool_in += 1
                     place = decision.get(parent["id"])
@@ -298,25 +298,3 @@ def _import_in_background(module: str) -> None:
             log.debug("background import of %s failed: %s", module, exc)
 
     threading.Thread(target=load, name=f"wizardcoder-import-{module}", daemon=True).start()
-
-
-class _Rows:
-    """Rows read back by (file index, byte offset) from a round's step files."""
-
-    def __init__(self, paths: list[Path]):  # handles opened on first use, closed by __exit__
-        self.paths = paths
-        self._handles: dict[int, Any] = {}
-
-    def at(self, index: int, offset: int) -> dict[str, Any]:
-        fh = self._handles.get(index)
-        if fh is None:
-            fh = self._handles[index] = open(self.paths[index], "rb")
-        fh.seek(offset)
-        return json.loads(fh.readline())
-
-    def __enter__(self) -> _Rows:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for fh in self._handles.values():
-            fh.close()

@@ -15,8 +15,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from wizardcoder.data.store import RowReader
 from wizardcoder.evolve.selection import choose, failure_reason
-from wizardcoder.evolve.steps import EXECUTE, SELECT, RowReader, Task, task_key
+from wizardcoder.evolve.steps import EXECUTE, SELECT, Task, task_key
 from wizardcoder.languages import find_entry_point
 from wizardcoder.records import DROPPED, INFRA_ERROR, PASSED
 

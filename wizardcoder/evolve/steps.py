@@ -1,9 +1,8 @@
 """What the steps of an evolve round share: their names, the key of each call or program, the task
-being streamed through them, and reads of rows by offset."""
+being streamed through them."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,23 +35,3 @@ class Task:
     instruction: str = ""
     solves: dict[int, dict[str, Any]] = field(default_factory=dict)  # sample -> parsed fields or {"drop"}
     failed_calls: int = 0  # samples that hit an infrastructure error this pass
-
-
-class RowReader:
-    """Random reads of rows by byte offset in one file (resumed tasks)."""
-
-    def __init__(self, path):
-        self._fh = open(path, "rb")  # noqa: SIM115 - held for the reader's lifetime, closed by close()
-
-    def at(self, offset: int) -> dict[str, Any]:
-        self._fh.seek(offset)
-        return json.loads(self._fh.readline())
-
-    def close(self) -> None:
-        self._fh.close()
-
-    def __enter__(self) -> RowReader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
