@@ -2,7 +2,7 @@
 
 `Seed` is one input task as loaded (any source, fields mapped). `TaskRecord` is one task version
 with its lineage: a seed (round 0) or the outcome of one evolution attempt (round >= 1), kept or
-dropped, with the reason. The evolve stage writes `TaskRecord`s to `records.jsonl`; the dataset
+dropped, with the reason (`wizardcoder.reasons`). The evolve stage writes `TaskRecord`s to `records.jsonl`; the dataset
 builder reads the kept ones.
 """
 
@@ -13,11 +13,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-# verdicts of a TaskRecord
-PASSED = "passed"  # the evolved task's solution passed its tests in the sandbox: it goes to the dataset
-DROPPED = "dropped"  # eliminated (heuristic rule, judge, unparseable answer, failed execution): see reason
-INFRA_ERROR = "infra_error"  # the LLM endpoint or the sandbox broke: not a judgement on the task
-SEED = "seed"  # an input task, unevolved
+from wizardcoder.reasons import Reason, TaskVerdict
 
 
 @dataclass(frozen=True)
@@ -44,7 +40,8 @@ class Seed:
         return TaskRecord(
             id=self.id, seed_id=self.id, seed_index=self.index, round=0, method=None, parent_id=None,
             instruction=self.full_instruction, solution=self.output, tests=self.tests,
-            entry_point=self.entry_point, language=language, verdict=SEED, reason="seed", meta=dict(self.meta),
+            entry_point=self.entry_point, language=language, verdict=TaskVerdict.SEED, reason=Reason.SEED,
+            meta=dict(self.meta),
         )
 
 
@@ -63,8 +60,8 @@ class TaskRecord:
     tests: str = ""
     entry_point: str | None = None
     language: str = "python"
-    verdict: str = ""
-    reason: str = ""
+    verdict: str = ""  # a TaskVerdict
+    reason: str = ""  # a Reason
     meta: dict[str, Any] = field(default_factory=dict)
     pass_rate: float | None = None  # evolved tasks: share of the n sampled solutions passing the kept tests
     n_candidates: int | None = None  # evolved tasks: sampled answers that held a solution and tests

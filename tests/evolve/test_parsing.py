@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from wizardcoder.evolve.parsing import NO_SOLUTION, NO_TESTS, ParsedSolution, parse_evolved, parse_solution, reaches_the_end
+from wizardcoder.evolve.parsing import ParsedSolution, parse_evolved, parse_solution, reaches_the_end
+from wizardcoder.reasons import Reason
 
 GOOD = """### Solution
 ```python
@@ -63,7 +64,7 @@ def test_the_entry_point_is_the_function_the_tests_call():
     "```python\ndef add(a, b):\n    return a + b\n\nprint(add(1, 2))\n```",
 ])
 def test_missing_tests(reply):
-    assert parse_solution(reply) == NO_TESTS
+    assert parse_solution(reply) == Reason.NO_TESTS
 
 
 @pytest.mark.parametrize("reply", [
@@ -73,13 +74,13 @@ def test_missing_tests(reply):
     "```\n\n```",
 ])
 def test_junk(reply):
-    assert parse_solution(reply) == NO_SOLUTION
+    assert parse_solution(reply) == Reason.NO_SOLUTION
 
 
 def test_the_copied_template_placeholder_is_not_a_solution():
     reply = ("### Solution\n```python\n# your solution code\n```\n\n### Tests\n```python\n"
              "# assert statements that call your solution\n```")
-    assert parse_solution(reply) == NO_SOLUTION
+    assert parse_solution(reply) == Reason.NO_SOLUTION
 
 
 def test_a_reopened_fence_after_the_placeholder():
@@ -112,7 +113,7 @@ def test_java_headings():
 
 def test_java_tests_without_a_check_are_missing():
     reply = "### Solution\n```java\nclass Solution { static int one() { return 1; } }\n```\n"
-    assert parse_solution(reply, "java") == NO_TESTS
+    assert parse_solution(reply, "java") == Reason.NO_TESTS
 
 
 @pytest.mark.parametrize("reply", [

@@ -20,6 +20,7 @@ from collections.abc import Callable
 import numpy as np
 
 from wizardcoder.data.config import DatasetConfig
+from wizardcoder.reasons import Reason
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,7 @@ def _jaccard(a: np.ndarray, b: np.ndarray) -> float:
 
 def dedupe(records: list[dict], cfg: DatasetConfig | None = None, field: str = "instruction",
            progress: Callable[[int], None] | None = None) -> tuple[list[dict], list[tuple[dict, str]]]:
-    """(kept, dropped) with dropped as (record, "exact_duplicate" | "near_duplicate"), input order kept.
+    """(kept, dropped) with dropped as (record, `Reason.EXACT_DUPLICATE` or `NEAR_DUPLICATE`), input order kept.
 
     `cfg`: the `dataset:` settings (None: the defaults). `progress(n_done)` is called per chunk.
     """
@@ -103,7 +104,7 @@ def dedupe(records: list[dict], cfg: DatasetConfig | None = None, field: str = "
     for i, rec in enumerate(records):
         digest = hashlib.blake2b(normalise(str(rec.get(field) or "")).encode(), digest_size=16).digest()
         if digest in seen:
-            reasons[i] = "exact_duplicate"
+            reasons[i] = Reason.EXACT_DUPLICATE
         else:
             seen[digest] = i
             unique.append(i)
@@ -116,7 +117,8 @@ def dedupe(records: list[dict], cfg: DatasetConfig | None = None, field: str = "
     kept = [rec for rec, why in zip(records, reasons) if why is None]
     dropped = [(rec, why) for rec, why in zip(records, reasons) if why is not None]
     log.info("dedupe: %d records, %d kept, %d exact and %d near duplicates dropped", len(records), len(kept),
-             sum(1 for _, w in dropped if w == "exact_duplicate"), sum(1 for _, w in dropped if w == "near_duplicate"))
+             sum(1 for _, w in dropped if w == Reason.EXACT_DUPLICATE),
+             sum(1 for _, w in dropped if w == Reason.NEAR_DUPLICATE))
     return kept, dropped
 
 
@@ -189,7 +191,7 @@ def _near_duplicates(records, unique, reasons, field, shingle_size, num_perm, th
             if duplicate:
                 break
         if duplicate:
-            reasons[unique[pos]] = "near_duplicate"
+            reasons[unique[pos]] = Reason.NEAR_DUPLICATE
             shingle_cache.pop(pos, None)
             continue
         for band, key in keys:

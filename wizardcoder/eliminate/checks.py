@@ -2,17 +2,15 @@
 tests) in, a `Verdict` out; a language module turns a check into a `Built` program (or a static verdict):
 `wizardcoder.languages`.
 
-Reasons: "passed" | "no_asserts" | "tests_cannot_fail" | "failed" | "timeout" | "compile_error" | "infra_error".
-"infra_error" means the sandbox broke (its ERROR status): it says nothing about the sample and must
-never be counted as a bad one.
+A verdict's reason is a `wizardcoder.reasons.Reason`: passed, no_asserts, tests_cannot_fail, failed,
+timeout, compile_error or infra_error. "infra_error" means the sandbox broke (its ERROR status): it says
+nothing about the sample and must never be counted as a bad one.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-CANNOT_FAIL = "tests_cannot_fail"  # the tests still pass with the entry point returning a default value
-REASONS = ("passed", "no_asserts", CANNOT_FAIL, "failed", "timeout", "compile_error", "infra_error")
 NOT_RUN = "not_run"  # Verdict.status of a check decided without running it
 
 
@@ -20,7 +18,7 @@ NOT_RUN = "not_run"  # Verdict.status of a check decided without running it
 class Verdict:
     key: str
     ok: bool
-    reason: str
+    reason: str  # a Reason (a plain str when read back from a file)
     status: str
     duration: float
     stdout_tail: str

@@ -61,7 +61,7 @@ def _verdict(text: str) -> bool | None:
 
 
 def parse_equivalence(text: str) -> bool:
-    """True when the judge says the two instructions are equal (drop: "no_information_gain")."""
+    """True when the judge says the two instructions are equal (drop: `Reason.NO_INFORMATION_GAIN`)."""
     if not text:
         return False
     lowered = _ECHO.sub(" ", text.lower().replace("*", " ").replace("_", " "))

@@ -1,6 +1,6 @@
 """Cheap text rules that drop a failed evolution before any LLM call or sandbox run.
 
-These follow WizardLM's elimination rules, applied to the evolved instruction:
+These follow WizardLM's elimination rules, applied to the evolved instruction (each a `Reason`):
 
 - "punctuation_only": nothing left after removing punctuation and stop words;
 - "leaked_template": the evolve prompt leaked into the output ("#Rewritten Prompt#", "given prompt", ...);
@@ -20,6 +20,7 @@ import difflib
 import re
 
 from wizardcoder.eliminate import EliminateConfig
+from wizardcoder.reasons import Reason
 
 _WORD = re.compile(r"[A-Za-z0-9_]+")
 
@@ -93,30 +94,30 @@ def _similarity_and_added(parent_words: list[str], evolved_words: list[str]) -> 
     return matcher.ratio(), added
 
 
-def heuristic_reason(parent_instruction: str, evolved: str, cfg: EliminateConfig) -> str | None:
+def heuristic_reason(parent_instruction: str, evolved: str, cfg: EliminateConfig) -> Reason | None:
     """None to keep `evolved`; else the reason code it is dropped for (see the module docstring)."""
     text = (evolved or "").strip()
     evolved_words = words(text)
     if not any(w not in STOP_WORDS for w in evolved_words):
-        return "punctuation_only"
+        return Reason.PUNCTUATION_ONLY
     if _LEAK.search(text) or any(re.search(p, text, re.IGNORECASE) for p in cfg.leak_patterns):
-        return "leaked_template"
+        return Reason.LEAKED_TEMPLATE
     prose = _strip_quoted(text)
     if _REFUSAL_OPENER.search(prose):
-        return "refusal"
+        return Reason.REFUSAL
     if len(evolved_words) < cfg.refusal_max_words and _REFUSAL_ANYWHERE.search(prose):
-        return "refusal"
+        return Reason.REFUSAL
     if len(evolved_words) < cfg.min_words or len("".join(text.split())) < cfg.min_chars:
-        return "too_short"
+        return Reason.TOO_SHORT
     parent_words = words(parent_instruction or "")
     if parent_words:
         if parent_words == evolved_words:
-            return "copied_parent"
+            return Reason.COPIED_PARENT
         # a near-copy is fine when it adds real requirements ("about ten more words" grows a long
         # task by little in relative terms); it must add at least a few content words
         similarity, added = _similarity_and_added(parent_words, evolved_words)
         if similarity >= cfg.copy_similarity and added < cfg.min_new_words:
-            return "copied_parent"
+            return Reason.COPIED_PARENT
     return None
 
 

@@ -4,9 +4,9 @@
     for verdict in verify(sandbox, checks, cfg):   # same order as `checks`, streamed in chunks
         ...
 
-Reasons: "passed" | "no_asserts" | "tests_cannot_fail" | "failed" | "timeout" | "compile_error" | "infra_error".
-"infra_error" means the sandbox broke (its ERROR status): it says nothing about the sample and must
-never be counted as a bad one.
+Reasons (`wizardcoder.reasons.Reason`): passed, no_asserts, tests_cannot_fail, failed, timeout,
+compile_error, infra_error. "infra_error" means the sandbox broke (its ERROR status): it says nothing about
+the sample and must never be counted as a bad one.
 
 How a program is built, per language, is in `wizardcoder.languages` (python, cpp, java; the C-like
 lexer they share): each `build(check, mutation) -> Built`. Programs end with a success marker, a fresh nonce per
@@ -24,10 +24,11 @@ from dataclasses import dataclass
 from sandbox import Job, Result, Status, canonical_language
 from wizardcoder import languages
 from wizardcoder.eliminate import EliminateConfig
-from wizardcoder.eliminate.checks import CANNOT_FAIL, NOT_RUN, REASONS, Verdict
+from wizardcoder.eliminate.checks import NOT_RUN, Verdict
 from wizardcoder.execution import chunks, output_tail
 from wizardcoder.execution.config import SandboxConfig
 from wizardcoder.languages.base import Built, ExecutionCheck, UnknownLanguage
+from wizardcoder.reasons import Reason
 
 log = logging.getLogger(__name__)
 
@@ -35,24 +36,24 @@ def build(check: ExecutionCheck, cfg: EliminateConfig) -> Built:
     """The program (and mutant) for one check, or the static verdict."""
     language = canonical_language(check.language)
     if not check.solution.strip():
-        return Built(static_reason="failed", static_detail="empty solution")
+        return Built(static_reason=Reason.FAILED, static_detail="empty solution")
     if not check.tests.strip():
-        return Built(static_reason="no_asserts", static_detail="no tests")
+        return Built(static_reason=Reason.NO_ASSERTS, static_detail="no tests")
     if language not in languages.LANGUAGES:
         raise UnknownLanguage(f"check {check.key}: unknown language {check.language!r} ({', '.join(languages.LANGUAGES)})")
     return languages.get(language).build(check, language in cfg.mutation_check)
 
 
-def _reason_of(result: Result) -> str:
+def _reason_of(result: Result) -> Reason:
     if result.status is Status.ERROR:
-        return "infra_error"
+        return Reason.INFRA_ERROR
     if result.status is Status.TIMEOUT:
-        return "timeout"
+        return Reason.TIMEOUT
     if result.status is Status.PASSED:
-        return "passed"
-    if result.reason == "compile_error":
-        return "compile_error"
-    return "failed"
+        return Reason.PASSED
+    if result.reason == "compile_error":  # the sandbox's own word
+        return Reason.COMPILE_ERROR
+    return Reason.FAILED
 
 
 def _inconclusive(built: Built, mutant: Result | None) -> str | None:
@@ -75,29 +76,29 @@ def _verdict(check: ExecutionCheck, built: Built, result: Result | None, mutant:
              cfg: EliminateConfig) -> Verdict:
     limit = cfg.tail_chars
     if result is None:
-        return Verdict(check.key, False, built.static_reason or "failed", NOT_RUN, 0.0, "",
+        return Verdict(check.key, False, built.static_reason or Reason.FAILED, NOT_RUN, 0.0, "",
                        output_tail(built.static_detail, limit))
     reason = _reason_of(result)
     duration = result.duration
-    stderr = result.stderr if reason != "compile_error" or result.stderr else result.reason
+    stderr = result.stderr if reason != Reason.COMPILE_ERROR or result.stderr else result.reason
     wanted = canonical_language(check.language) in cfg.mutation_check
-    if reason == "passed" and wanted:
+    if reason == Reason.PASSED and wanted:
         duration += mutant.duration if mutant is not None else 0.0
         why = _inconclusive(built, mutant)
         if why is not None:
-            reason = CANNOT_FAIL
+            reason = Reason.TESTS_CANNOT_FAIL
             stderr = (f"the mutation check could not be done ({why}): the tests were not shown able to fail\n"
                       + stderr)
         elif mutant is not None and mutant.status is Status.ERROR:
-            reason = "infra_error"
+            reason = Reason.INFRA_ERROR
             stderr = f"mutation check: sandbox error: {mutant.reason}"
         elif mutant is not None and mutant.status is Status.PASSED:
-            reason = CANNOT_FAIL
+            reason = Reason.TESTS_CANNOT_FAIL
             stderr = (f"the tests still pass with {', '.join(built.mutated)} returning a default value "
                       "(`return None` / `return {};` / 0, false, null): they cannot fail\n" + stderr)
-    if reason not in ("passed", "compile_error") and result.reason and result.reason not in stderr:
+    if reason not in (Reason.PASSED, Reason.COMPILE_ERROR) and result.reason and result.reason not in stderr:
         stderr = (stderr + "\n" if stderr else "") + f"[sandbox: {result.reason}]"
-    return Verdict(check.key, reason == "passed", reason, result.status.value, duration,
+    return Verdict(check.key, reason == Reason.PASSED, reason, result.status.value, duration,
                    output_tail(result.stdout, limit, {built.marker: "", built.started_marker: ""}),
                    output_tail(stderr, limit))
 
@@ -120,12 +121,12 @@ def _build_safely(check: ExecutionCheck, cfg: EliminateConfig) -> Built:
     try:
         return build(check, cfg)
     except RecursionError:
-        return Built(static_reason="compile_error", static_detail="program too deeply nested to parse")
+        return Built(static_reason=Reason.COMPILE_ERROR, static_detail="program too deeply nested to parse")
     except UnknownLanguage:
         raise  # the caller's mistake, not the sample's
     except Exception as exc:  # a bug of ours must not end a long run nor blame the sample
         log.exception("could not build the program for check %s", check.key)
-        return Built(static_reason="infra_error",
+        return Built(static_reason=Reason.INFRA_ERROR,
                       static_detail=f"wizardcoder could not build the program: {exc!r}")
 
 
@@ -181,5 +182,5 @@ def _finish(chunk: _Chunk, cfg: EliminateConfig, progress) -> Iterator[Verdict]:
         yield verdict
 
 
-__all__ = ["REASONS", "ExecutionCheck", "Verdict", "build", "verify"]
+__all__ = ["ExecutionCheck", "Verdict", "build", "verify"]
 

@@ -8,6 +8,8 @@ import logging
 import time
 from typing import Any
 
+from wizardcoder.reasons import Reason
+
 log = logging.getLogger(__name__)
 
 HELP = "evolve seed tasks with an LLM (Code Evol-Instruct), keep those whose code passes in the sandbox"
@@ -99,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
 def truncation_hint(stats: dict[str, Any], evolve_max_tokens: int) -> str | None:
     """Advice when the token limit, not the model, dropped a good share of the rewrites."""
     evolved = stats["totals"].get("evolved", 0)
-    cut = (stats["totals"].get("dropped") or {}).get("truncated", 0)
+    cut = (stats["totals"].get("dropped") or {}).get(Reason.TRUNCATED, 0)
     if not evolved or cut / evolved < 0.25:
         return None
     return (f"note: {cut} of {evolved} rewrites were cut inside the task by the token limit and dropped "

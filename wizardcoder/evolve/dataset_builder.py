@@ -14,7 +14,8 @@ from typing import Any
 from wizardcoder.data.store import RowReader, iter_jsonl_offsets, read_json, write_json_atomic
 from wizardcoder.evolve.config import EvolveConfig
 from wizardcoder.evolve.rundir import RunDir
-from wizardcoder.records import PASSED, TaskRecord
+from wizardcoder.reasons import TaskVerdict, contaminated
+from wizardcoder.records import TaskRecord
 
 
 def build_dataset(run: RunDir, cfg: EvolveConfig, progress) -> dict[str, Any]:
@@ -49,14 +50,14 @@ def build_dataset(run: RunDir, cfg: EvolveConfig, progress) -> dict[str, Any]:
             for offset, row in iter_jsonl_offsets(path):
                 if source == 0 and not (include and str(row.get("solution") or "").strip()):
                     continue
-                if source == 1 and not (row.get("verdict") == PASSED and row.get("round", 0) <= rounds):
+                if source == 1 and not (row.get("verdict") == TaskVerdict.PASSED and row.get("round", 0) <= rounds):
                     continue
                 candidates += 1
                 bar.advance()
                 suite = decon.contaminated(row["instruction"], row.get("solution"), row.get("tests")) \
                     if decon else None
                 if suite:
-                    drops[f"contaminated:{suite}"] += 1
+                    drops[contaminated(suite)] += 1
                     continue
                 light.append({"instruction": row["instruction"], "key": TaskRecord.from_dict(row).sort_key,
                               "at": (source, offset), "round": row["round"]})

@@ -37,13 +37,7 @@ from wizardcoder.evolve.steps import (
     task_key,
 )
 from wizardcoder.languages import misses_the_task_function, salvage_tests
-from wizardcoder.llm.base import REQUEST_REJECTED
-from wizardcoder.records import INFRA_ERROR
-
-# An evolution the token limit cut: its requirements end mid-sentence, so its tests could not be checked against it.
-TRUNCATED = "truncated"
-# The task names the function(s) to write, and the tests exercise only some other function of the solution.
-TESTS_MISS_THE_TASK = "tests_miss_the_task_function"
+from wizardcoder.reasons import Reason
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +63,7 @@ class _Resume:
             if not row.get("error"):
                 self.solved.setdefault(row["task_id"], {})[row["sample"]] = offset
         for offset, row in iter_jsonl_offsets(run.raw_path(r, EXECUTE)):
-            if row.get("reason") != INFRA_ERROR:
+            if row.get("reason") != Reason.INFRA_ERROR:
                 self.executed.setdefault(row["task_id"], {})[tuple(row["pair"])] = offset
         for _, row in iter_jsonl_offsets(run.raw_path(r, SELECT)):
             self.decided.add(row["task_id"])
@@ -250,7 +244,7 @@ class RoundEngine:
                 self._maybe_submit(task)
             return
         if completion.rejected is not None:  # refused for good: the step's verdict, never asked again
-            row.update(rejected=completion.rejected, drop=REQUEST_REJECTED)
+            row.update(rejected=completion.rejected, drop=Reason.REQUEST_REJECTED)
             if step == EVOLVE:
                 row["instruction"] = task.parent_instruction
             log.warning("round %d: %s: request refused: %s", self.r, key, completion.rejected)
@@ -280,7 +274,7 @@ class RoundEngine:
 
         row["instruction"] = parse_evolved(row["text"])
         if row["finish_reason"] == "length" and reaches_the_end(row["text"], row["instruction"]):
-            row["drop"] = TRUNCATED  # cut by the token limit inside the task: its end is missing
+            row["drop"] = Reason.TRUNCATED  # cut by the token limit inside the task: its end is missing
             return
         row["drop"] = heuristic_reason(task.parent_instruction, row["instruction"], self.cfg.eliminate)
 
@@ -288,7 +282,7 @@ class RoundEngine:
     def _decide_judged(row: dict[str, Any]) -> None:
         from wizardcoder.eliminate.judge import parse_equivalence
 
-        row["drop"] = "no_information_gain" if parse_equivalence(row["text"]) else None
+        row["drop"] = Reason.NO_INFORMATION_GAIN if parse_equivalence(row["text"]) else None
 
     def _decide_solved(self, row: dict[str, Any], instruction: str) -> None:
         """Parse one answer; a test block cut by the token limit keeps its complete statements."""
@@ -303,7 +297,7 @@ class RoundEngine:
                 parsed = again
         if isinstance(parsed, ParsedSolution) and misses_the_task_function(
                 instruction, parsed.solution, parsed.tests, self.lang):
-            parsed = TESTS_MISS_THE_TASK
+            parsed = Reason.TESTS_MISS_THE_TASK
         if isinstance(parsed, ParsedSolution):
             row.update(solution=parsed.solution, tests=parsed.tests, entry_point=parsed.entry_point, drop=None)
         else:

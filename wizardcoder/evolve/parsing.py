@@ -12,10 +12,7 @@ import re
 from dataclasses import dataclass
 
 from wizardcoder.languages import find_entry_point
-
-# reason codes for unparseable solve replies
-NO_SOLUTION = "no_solution"  # no code at all in the reply
-NO_TESTS = "no_tests"  # code, but nothing recognisable as tests
+from wizardcoder.reasons import Reason
 
 _FENCE_LINE = re.compile(r"^[ \t]*(`{3,}|~{3,})[ \t]*([\w+#.-]*)(.*)$")
 
@@ -143,8 +140,8 @@ def _first_outside_fences(pattern: re.Pattern[str], text: str) -> int | None:
     return None
 
 
-def parse_solution(text: str, language: str = "python") -> ParsedSolution | str:
-    """A `ParsedSolution`, or a reason code (NO_SOLUTION, NO_TESTS) when the reply has no usable parts."""
+def parse_solution(text: str, language: str = "python") -> ParsedSolution | Reason:
+    """A `ParsedSolution`, or why the reply has no usable parts (`Reason.NO_SOLUTION`, `Reason.NO_TESTS`)."""
     text = (text or "").replace("\r\n", "\n")
     sections = _sections(text)
     solution = _code_in(sections.get("solution"), language, _looks_like_code)
@@ -164,14 +161,14 @@ def parse_solution(text: str, language: str = "python") -> ParsedSolution | str:
         if solution is None and not sections and _looks_like_code(text, language):
             solution = text  # an unfenced reply that is all code
     if solution is None or not solution.strip():
-        return NO_SOLUTION
+        return Reason.NO_SOLUTION
     if tests is None or not tests.strip():
         split = _split_tests(solution, language)
         if split is None:
-            return NO_TESTS
+            return Reason.NO_TESTS
         solution, tests = split
     if not _looks_like_tests(tests, language):
-        return NO_TESTS
+        return Reason.NO_TESTS
     solution, tests = solution.strip("\n") + "\n", tests.strip("\n") + "\n"
     return ParsedSolution(solution, tests, find_entry_point(solution, tests, language))
 

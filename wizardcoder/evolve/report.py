@@ -13,7 +13,8 @@ from wizardcoder.data.store import read_jsonl
 from wizardcoder.evolve.config import EvolveConfig, run_fingerprint
 from wizardcoder.evolve.rundir import RunDir
 from wizardcoder.evolve.seed_loader import describe_source
-from wizardcoder.records import DROPPED, INFRA_ERROR, PASSED, TaskRecord
+from wizardcoder.reasons import OUTCOME, Reason, TaskVerdict
+from wizardcoder.records import TaskRecord
 
 log = logging.getLogger(__name__)
 
@@ -75,15 +76,15 @@ class RoundStats:
     def add(self, record: TaskRecord, parent: dict[str, Any]) -> None:
         self.verdicts[record.verdict] += 1
         words = len(record.instruction.split())
-        if record.verdict == DROPPED:
+        if record.verdict == TaskVerdict.DROPPED:
             self.dropped[record.reason] += 1
-        if record.verdict == PASSED:
+        if record.verdict == TaskVerdict.PASSED:
             self.passed_words.add(words)
             self.passed_methods[record.method or "?"] += 1
             self.pool_words_total += words
         else:
             self.pool_words_total += len(parent["instruction"].split())
-        if record.verdict != INFRA_ERROR:
+        if record.verdict != TaskVerdict.INFRA_ERROR:
             self.evolved_words.add(words)
 
     def as_dict(self) -> dict[str, Any]:
@@ -92,10 +93,10 @@ class RoundStats:
         if llm.price_per_1k_prompt is not None or llm.price_per_1k_completion is not None:
             cost = (self.prompt_tokens * (llm.price_per_1k_prompt or 0.0)
                     + self.completion_tokens * (llm.price_per_1k_completion or 0.0)) / 1000.0
-        passed = self.verdicts[PASSED]
+        passed = self.verdicts[TaskVerdict.PASSED]
         return {
             "round": self.round, "pool": self.pool_in, "evolved": self.n_evolved, "executed": self.executed,
-            "passed": passed, "infra_error": self.verdicts[INFRA_ERROR],
+            "passed": passed, "infra_error": self.verdicts[TaskVerdict.INFRA_ERROR],
             "dropped": dict(sorted(self.dropped.items())),
             "pass_rate": passed / self.n_evolved if self.n_evolved else 0.0,
             "methods": dict(sorted(self.methods.items())),
@@ -214,23 +215,18 @@ def write_report(run: RunDir, stats: dict[str, Any], cfg: Any = None) -> Path:
     lines += _selection_lines(rounds, totals)
     for title, path in plots:
         lines += [f"## {title}", "", f"![{title}]({path.relative_to(run.root).as_posix()})", ""]
-    lines += [
-        "## Drop reasons",
-        "",
-        "- `too_short`, `refusal`, `punctuation_only`, `leaked_template`, `copied_parent`: heuristic rules on the "
-        "evolved instruction; `truncated`: the rewrite was cut by `evolve.evolve_max_tokens`; "
-        "`no_information_gain`: the LLM judge found it equal to its parent;",
-        "- `no_solution`, `no_tests`: the solve answer had no readable code or no tests; `tests_miss_the_task_function`: "
-        "the task names the function(s) to write and the tests exercise only another function of the solution;",
-        "- `failed`, `timeout`, `compile_error`, `no_asserts`, `tests_cannot_fail`: the code ran in the sandbox and did "
-        "not pass (`tests_cannot_fail`: the chosen tests still pass with the solution broken);",
-        "- `too_hard`, `too_easy`: the share of sampled solutions passing the chosen tests is outside "
-        "[evolve.min_pass_rate, evolve.max_pass_rate];",
-        "- `infra_error` (not a drop): the endpoint or the sandbox broke; the parent was kept.",
-        "",
-    ]
+    lines += _reason_lines()
     run.report_path.write_text("\n".join(lines), encoding="utf-8")
     return run.report_path
+
+
+def _reason_lines() -> list[str]:
+    """What each drop reason means, from `wizardcoder.reasons` (and infra_error, which is not a drop)."""
+    lines = ["## Drop reasons", "", "| reason | where | what it means |", "|---|---|---|"]
+    for reason in Reason:
+        if reason.stage != OUTCOME or reason is Reason.INFRA_ERROR:
+            lines.append(f"| `{reason}` | {reason.stage} | {reason.meaning} |")
+    return lines + [""]
 
 
 def _selection_lines(rounds: list[dict[str, Any]], totals: dict[str, Any]) -> list[str]:
@@ -304,7 +300,7 @@ def _plots(folder: Path, stats: dict[str, Any]) -> list[tuple[str, Path]]:
 
     reasons = sorted({r for s in rounds for r in s["dropped"]})
     if any(s["infra_error"] for s in rounds):
-        reasons.append("infra_error")
+        reasons.append(Reason.INFRA_ERROR)
     fig, ax = plt.subplots(figsize=(6, 3.5))
     rxs = [s["round"] for s in rounds]
     ax.bar(rxs, [s["passed"] for s in rounds], label="passed", color="tab:green")
@@ -312,7 +308,7 @@ def _plots(folder: Path, stats: dict[str, Any]) -> list[tuple[str, Path]]:
     colors = ["tab:blue", "tab:orange", "tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:gray", "tab:olive",
               "tab:cyan"]  # green means passed
     for i, reason in enumerate(reasons):
-        values = [s["infra_error"] if reason == "infra_error" else s["dropped"].get(reason, 0) for s in rounds]
+        values = [s["infra_error"] if reason == Reason.INFRA_ERROR else s["dropped"].get(reason, 0) for s in rounds]
         ax.bar(rxs, values, bottom=bottoms, label=reason, color=colors[i % len(colors)],
                hatch="//" if i >= len(colors) else None)
         bottoms = [b + v for b, v in zip(bottoms, values)]

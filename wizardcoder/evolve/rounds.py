@@ -53,7 +53,8 @@ from wizardcoder.evolve.rundir import RunDir
 from wizardcoder.evolve.seed_loader import describe_source, load_seeds
 from wizardcoder.evolve.steps import EVOLVE, EXECUTE, JUDGE, SELECT, SOLVE
 from wizardcoder.progress import Progress, no_progress
-from wizardcoder.records import DROPPED, INFRA_ERROR, PASSED, TaskRecord
+from wizardcoder.reasons import Reason, TaskVerdict
+from wizardcoder.records import TaskRecord
 
 log = logging.getLogger(__name__)
 
@@ -238,13 +239,13 @@ class _Run:
                         missing += 1
                         if self.cfg.evolve.on_infra_error == "stop":
                             continue
-                        row = {"verdict": INFRA_ERROR, "reason": INFRA_ERROR, "method": None}
+                        row = {"verdict": TaskVerdict.INFRA_ERROR, "reason": Reason.INFRA_ERROR, "method": None}
                     else:
                         row = rows.at(*place)
                     record = self._record(r, parent, row)
                     as_dict = record.to_dict()
                     records.append(as_dict)
-                    pool.write(as_dict if record.verdict == PASSED else parent)
+                    pool.write(as_dict if record.verdict == TaskVerdict.PASSED else parent)
                     stats.add(record, parent)
             if missing and self.cfg.evolve.on_infra_error == "stop":
                 raise InfraErrorStop(
@@ -264,7 +265,7 @@ class _Run:
         log.info("round %d: %d evolved, %d passed, dropped %s", r, s["evolved"], s["passed"], dict(s["dropped"]))
 
     def _record(self, r: int, parent: dict[str, Any], row: dict[str, Any]) -> TaskRecord:
-        verdict = row.get("verdict") or DROPPED  # an evolve/judge drop has no verdict field
+        verdict = row.get("verdict") or TaskVerdict.DROPPED  # an evolve/judge drop has no verdict field
         return TaskRecord(
             id=f"{parent['seed_id']}.r{r}", seed_id=parent["seed_id"], seed_index=parent["seed_index"],
             round=r, method=row.get("method"), parent_id=parent["id"],

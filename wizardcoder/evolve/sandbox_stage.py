@@ -15,11 +15,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from sandbox import Status
 from wizardcoder.data.store import RowReader
 from wizardcoder.evolve.selection import choose, failure_reason
 from wizardcoder.evolve.steps import EXECUTE, SELECT, Task, task_key
 from wizardcoder.languages import find_entry_point
-from wizardcoder.records import DROPPED, INFRA_ERROR, PASSED
+from wizardcoder.reasons import Reason, TaskVerdict
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +164,7 @@ class SandboxStage:
     def _record_verdict(self, job: _Job, verdict) -> None:
         job.results[verdict.key] = verdict
         self._record_pairs(job, verdict, job.duplicates.pop(verdict.key), ran=True)
-        if verdict.reason == INFRA_ERROR:
+        if verdict.reason == Reason.INFRA_ERROR:
             job.infra = True
             log.warning("round %d: %s: sandbox infrastructure error: %s", self.r, verdict.key,
                         (verdict.stderr_tail or "")[-300:])
@@ -194,23 +195,24 @@ class SandboxStage:
                                                             for v in job.verdicts.values()), 4)}
         if not parsed:
             reasons = [task.solves[i]["drop"] for i in sorted(task.solves)]
-            row.update(verdict=DROPPED, reason=failure_reason(reasons), pass_rate=0.0)
+            row.update(verdict=TaskVerdict.DROPPED, reason=failure_reason(reasons), pass_rate=0.0)
             return self._write_selection(row)
         tests = {j: task.solves[j]["tests"] for j in parsed}
-        passes = {pair: v.get("status") == "passed" for pair, v in job.verdicts.items()}
+        passes = {pair: v.get("status") == Status.PASSED for pair, v in job.verdicts.items()}
         choice = choose(self.n, parsed, tests, passes)
         if choice is None:
-            row.update(verdict=DROPPED, pass_rate=0.0,
+            row.update(verdict=TaskVerdict.DROPPED, pass_rate=0.0,
                        reason=failure_reason([job.verdicts[(i, i)]["reason"] for i in parsed]))
             pair = (parsed[0], parsed[0])
         else:
             pair = (choice.solution, choice.tests)
             reason = job.verdicts[pair]["reason"]  # "passed" only if the tests also fail on a broken solution
-            if reason == "passed" and choice.pass_rate < ev.min_pass_rate:
-                reason = "too_hard"
-            elif reason == "passed" and choice.pass_rate > ev.max_pass_rate:
-                reason = "too_easy"
-            row.update(verdict=PASSED if reason == "passed" else DROPPED, reason=reason,
+            if reason == Reason.PASSED and choice.pass_rate < ev.min_pass_rate:
+                reason = Reason.TOO_HARD
+            elif reason == Reason.PASSED and choice.pass_rate > ev.max_pass_rate:
+                reason = Reason.TOO_EASY
+            passed = reason == Reason.PASSED
+            row.update(verdict=TaskVerdict.PASSED if passed else TaskVerdict.DROPPED, reason=reason,
                        pass_rate=round(choice.pass_rate, 4), chosen=list(pair), agreeing=len(choice.group),
                        tests_passed=len(choice.passed_tests))
         sol, tst = task.solves[pair[0]]["solution"], task.solves[pair[1]]["tests"]

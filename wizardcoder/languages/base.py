@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from wizardcoder.reasons import Reason
+
 
 class UnknownLanguage(ValueError):
     """A check or a sample in a language no module of `wizardcoder.languages` handles."""
@@ -32,7 +34,7 @@ class Built:
     # a second nonce, printed just before the tests' code runs: a mutant that fails without printing it
     # failed in the solution's own module-level code, before any test (None: the builder prints none)
     started_marker: str | None = None
-    static_reason: str | None = None
+    static_reason: Reason | None = None
     static_detail: str = ""
     files: dict[str, str] = field(default_factory=dict)  # extra files next to the program (Job.files)
 

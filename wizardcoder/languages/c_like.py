@@ -14,10 +14,10 @@ import dataclasses
 import re
 from collections.abc import Callable, Iterable
 
-from wizardcoder.eliminate.checks import CANNOT_FAIL
 from wizardcoder.languages import c_like_scan
 from wizardcoder.languages.base import Built, ExecutionCheck
 from wizardcoder.languages.c_like_scan import mask_c_like
+from wizardcoder.reasons import Reason
 
 C_KEYWORDS = {"if", "for", "while", "switch", "catch", "return", "sizeof", "else", "do", "new", "delete",
                "synchronized", "try", "main", "operator", "decltype", "alignof", "static_assert", "assert"}
@@ -71,7 +71,7 @@ def with_mutant(built: Built, check: ExecutionCheck, build_program: Callable[...
         mutated = c_like_scan.break_types(check.solution, types, java=java) if types else None
         what = tuple(f"{t}'s methods" for t in types)
         if mutated is None:
-            return Built(static_reason=CANNOT_FAIL,
+            return Built(static_reason=Reason.TESTS_CANNOT_FAIL,
                          static_detail="the tests call no function of the solution: nothing they check can fail")
     if mutated is not None:
         mutant = build_program(dataclasses.replace(check, solution=mutated), marker=built.marker,
@@ -106,9 +106,9 @@ def static_verdict(check: ExecutionCheck, msol: str, mtests: str, checks: re.Pat
     """The "no_asserts" verdict reached without running, for masked C-like `msol` / `mtests`: the
     tests contain none of `checks` (`what` names them), or never reference the solution. None: run it."""
     if not checks.search(mtests):
-        return Built(static_reason="no_asserts", static_detail=f"the tests check nothing (no {what})")
+        return Built(static_reason=Reason.NO_ASSERTS, static_detail=f"the tests check nothing (no {what})")
     why = calls_solution(check, msol, mtests)
-    return Built(static_reason="no_asserts", static_detail=why) if why else None
+    return Built(static_reason=Reason.NO_ASSERTS, static_detail=why) if why else None
 
 
 # ============================================================================== eval's samples

@@ -31,6 +31,7 @@ from wizardcoder.languages.c_like import (
     static_verdict,
 )
 from wizardcoder.languages.c_like_scan import depth_map, mask_c_like, match_brace
+from wizardcoder.reasons import Reason
 
 _CPP_MAIN = re.compile(r"\b(?:int|signed|auto|void)\s+main\s*\(")
 # the tests' own final `exit(0)`: the marker would never be printed
@@ -76,7 +77,7 @@ def _program(check: ExecutionCheck, marker: str | None = None, started: str | No
     test_main = _find_c_main(tests, mtests, _CPP_MAIN)
     if test_main is None:
         if _has_c_definitions(mtests):
-            return Built(static_reason="no_asserts", static_detail="the tests define functions but no main()")
+            return Built(static_reason=Reason.NO_ASSERTS, static_detail="the tests define functions but no main()")
         pre = [ln for ln in tests.splitlines() if ln.lstrip().startswith("#") or ln.strip().startswith("using ")]
         body = "{" + "\n".join(ln for ln in tests.splitlines() if ln not in pre) + "}"
         body = drop_final_exit(body, mask_c_like(body), 0, len(body) - 1, _CPP_FINAL_EXIT)[1:-1]
@@ -94,7 +95,7 @@ def _program(check: ExecutionCheck, marker: str | None = None, started: str | No
         solution = solution[:sol_main[0]] + "/* main() of the solution removed */" + solution[sol_main[3] + 1:]
     override = cpp_runtime_overrides(solution)  # after its own main is gone: that one is no override
     if override:
-        return Built(static_reason="failed", static_detail=override)
+        return Built(static_reason=Reason.FAILED, static_detail=override)
     # every #include goes first, so a header only the tests include is there for the solution too
     # (`#include "solution.h"`-style local headers do not exist here: they are dropped)
     local_include = re.compile(r'^[ \t]*#[ \t]*include[ \t]*"[^"\n]*"[ \t]*$', re.MULTILINE)

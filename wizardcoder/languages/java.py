@@ -30,6 +30,7 @@ from wizardcoder.languages.c_like import (
     static_verdict,
 )
 from wizardcoder.languages.c_like_scan import mask_c_like, match_brace
+from wizardcoder.reasons import Reason
 
 _JAVA_TYPE = re.compile(r"\b(class|interface|enum|record)\s+([A-Za-z_]\w*)")
 _JAVA_IMPORT = re.compile(r"^\s*import\s+(?:static\s+)?[\w.]+(?:\.\*)?\s*;\s*$")
@@ -133,7 +134,7 @@ def _program(check: ExecutionCheck, marker: str | None = None, started: str | No
         return verdict
     shadow = java_shadowing(check.solution, check.tests)
     if shadow:
-        return Built(static_reason="failed", static_detail=shadow)
+        return Built(static_reason=Reason.FAILED, static_detail=shadow)
 
     sol_items, test_items = _java_items(check.solution), _java_items(check.tests)
     imports = list(dict.fromkeys(it.text.strip() for it in sol_items + test_items if it.kind == "import"))
@@ -153,7 +154,7 @@ def _program(check: ExecutionCheck, marker: str | None = None, started: str | No
         return bool(_JAVA_MAIN.search(mask_c_like(text, java=True)))
 
     if not (has_main(test_members) or any(has_main(t.text) for t in test_types)):
-        return Built(static_reason="no_asserts",
+        return Built(static_reason=Reason.NO_ASSERTS,
                       static_detail="the tests have no main method: nothing runs them")
 
     # the solution's own main goes; the tests' main is renamed and wrapped to print the marker

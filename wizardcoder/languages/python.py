@@ -32,6 +32,7 @@ from types import SimpleNamespace
 from wizardcoder.execution import new_marker
 from wizardcoder.languages.base import Built, ExecutionCheck
 from wizardcoder.languages.python_runner import call_name, test_runner
+from wizardcoder.reasons import Reason
 
 # The sandbox image has no pytest; tests that `import pytest` get the stand-in in pytest_shim.py (the same everywhere,
 # so a verdict does not depend on what the host has installed). The runner supplies the tests' own fixtures.
@@ -274,13 +275,13 @@ def build(check: ExecutionCheck, mutation: bool) -> Built:
     try:
         sol_tree = ast.parse(check.solution)
     except SyntaxError as exc:
-        return Built(static_reason="compile_error", static_detail=f"solution: SyntaxError: {exc}")
+        return Built(static_reason=Reason.COMPILE_ERROR, static_detail=f"solution: SyntaxError: {exc}")
     try:
         test_tree = ast.parse(check.tests)
     except SyntaxError as exc:
-        return Built(static_reason="compile_error", static_detail=f"tests: SyntaxError: {exc}")
+        return Built(static_reason=Reason.COMPILE_ERROR, static_detail=f"tests: SyntaxError: {exc}")
     if not _py_has_checks(test_tree):
-        return Built(static_reason="no_asserts", static_detail="the tests assert nothing")
+        return Built(static_reason=Reason.NO_ASSERTS, static_detail="the tests assert nothing")
 
     defined = _top_level_defs(sol_tree)
     test_defs = _top_level_defs(test_tree)
@@ -294,11 +295,11 @@ def build(check: ExecutionCheck, mutation: bool) -> Built:
         shadow = (set(defined) | entry_names) & set(test_defs)
         detail = (f"the tests redefine {sorted(shadow)} instead of calling the solution" if shadow
                   else "the tests never reference the solution's functions")
-        return Built(static_reason="no_asserts", static_detail=detail)
+        return Built(static_reason=Reason.NO_ASSERTS, static_detail=detail)
     if runner.problem:
-        return Built(static_reason="failed", static_detail=runner.problem)
+        return Built(static_reason=Reason.FAILED, static_detail=runner.problem)
     if not runner.runs:
-        return Built(static_reason="no_asserts",
+        return Built(static_reason=Reason.NO_ASSERTS,
                       static_detail="nothing in the tests runs (no calls, no runner)")
 
     # the solution without its __main__ demo; tests without unittest.main()/solution imports
@@ -336,7 +337,7 @@ def build(check: ExecutionCheck, mutation: bool) -> Built:
     # oracle, and the tests would then check the solution against itself
     clash = sorted(set(imported) & _solution_bindings(sol_tree))
     if clash:
-        return Built(static_reason="failed", static_detail=(
+        return Built(static_reason=Reason.FAILED, static_detail=(
             f"the tests import {', '.join(f'{n} ({imported[n]})' for n in clash)} and the solution defines "
             f"{'that name' if len(clash) == 1 else 'those names'} too: which one the tests mean is ambiguous "
             "(in one program the solution's would silently replace the tests' own)"))

@@ -13,7 +13,6 @@ Importing this package is cheap: openai, torch and transformers load only when a
 """
 
 from wizardcoder.llm.base import (
-    REQUEST_REJECTED,
     WAIT,
     Completion,
     LLMAuthError,
@@ -26,7 +25,6 @@ from wizardcoder.llm.base import (
 from wizardcoder.llm.config import LLMConfig, LLMConfigError, create_client
 
 __all__ = [
-    "REQUEST_REJECTED",
     "WAIT",
     "Completion",
     "LLMAuthError",

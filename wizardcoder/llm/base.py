@@ -31,9 +31,6 @@ class LLMEndpointConfigError(LLMError, UserError):
     request (a base_url without /v1). Bad input (exit 2): the message lists what the endpoint does serve."""
 
 
-REQUEST_REJECTED = "request_rejected"  # the verdict reason a stage records for a `Completion.rejected`
-
-
 @dataclass(frozen=True)
 class Request:
     """One generation request. Chat when `messages` is given, plain completion when `prompt` is."""
@@ -102,7 +99,8 @@ class Completion:
       401/403/408/409/425/429; but a 404 before any request succeeded is an `error`: it means a wrong URL or
       model, not a bad prompt). Asking again gets the same answer, so the client never retries it and it
       never counts toward the circuit breaker. A stage must record it as a verdict for that input (reason
-      `REQUEST_REJECTED`, "request_rejected") next to the call's key, so no rerun asks again, and carry on.
+      `wizardcoder.reasons.Reason.REQUEST_REJECTED`) next to the call's key, so no rerun asks again, and
+      carry on.
     * **error** (`error` is set): an *infrastructure* failure (429, 5xx, timeouts, connection errors, garbled
       replies) that outlived the retries. Never a verdict and never a bad sample: leave the call unrecorded
       (or recorded as failed) so a rerun asks again.
