@@ -27,13 +27,22 @@ def test_python_cut_inside_a_test_function_keeps_its_complete_statements():
 
 @pytest.mark.parametrize("cut", [
     'assert f("a, b") == ["a",\n',  # cut inside a call
-    'x = """a docstring\nassert f(1) == 1\n',  # cut inside a string: nothing complete after the opener
+    'x = """a docstring\nassert f(1) == 1\n',  # cut inside a string: the assert in it is text, not a statement
     "for x in range(3):\n",  # a block header with no body
 ])
-def test_python_salvage_never_returns_code_that_does_not_parse(cut):
+def test_python_a_cut_with_no_whole_statement_before_it_keeps_nothing(cut):
+    assert salvage_tests(cut, "python") is None
+
+
+@pytest.mark.parametrize("cut", [
+    'assert f(0) == []\nassert f("a, b") == ["a",\n',
+    'assert f(0) == []\nx = """a docstring\nassert f(1) == 1\n',
+    "assert f(0) == []\nfor x in range(3):\n",
+])
+def test_python_salvage_keeps_the_whole_statements_before_the_cut_and_nothing_after(cut):
     kept = salvage_tests(cut, "python")
-    if kept is not None:
-        ast.parse(kept)
+    assert kept == "assert f(0) == []\n"
+    ast.parse(kept)
 
 
 def test_complete_blocks_are_left_alone():
