@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from wizardcoder.evolve.parsing import ParsedSolution, parse_evolved, parse_solution, reaches_the_end
+from wizardcoder.evolve.parsing import (
+    ParsedSolution,
+    parse_evolved,
+    parse_solution,
+    reaches_the_end,
+    solution_with_tests,
+)
 from wizardcoder.reasons import Reason
 
 GOOD = """### Solution
@@ -149,3 +155,10 @@ def test_evolved_instruction_keeps_its_code():
 def test_a_cut_counts_only_inside_the_task(text, cut_inside_the_task):
     """A reply cut by the token limit loses its task only where the cut is inside what parse_evolved keeps."""
     assert reaches_the_end(text, parse_evolved(text)) is cut_inside_the_task
+
+
+def test_a_solution_with_salvaged_tests_is_checked_without_markdown():
+    """What the engine does with a cut test block (no reply text rebuilt and parsed again)."""
+    parsed = solution_with_tests("def f(x):\n    return x\n\n", "\nassert f(1) == 1", "python")
+    assert parsed == ParsedSolution("def f(x):\n    return x\n", "assert f(1) == 1\n", "f")
+    assert solution_with_tests("def f(x):\n    return x\n", "import math\n", "python") == Reason.NO_TESTS

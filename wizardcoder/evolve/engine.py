@@ -24,7 +24,13 @@ from typing import Any
 
 from wizardcoder.data.store import RowReader, iter_jsonl_offsets
 from wizardcoder.evolve.methods import BY_NAME, choose_method, request_seed
-from wizardcoder.evolve.parsing import ParsedSolution, parse_evolved, parse_solution, reaches_the_end
+from wizardcoder.evolve.parsing import (
+    ParsedSolution,
+    parse_evolved,
+    parse_solution,
+    reaches_the_end,
+    solution_with_tests,
+)
 from wizardcoder.evolve.sandbox_stage import SandboxStage
 from wizardcoder.evolve.steps import (
     EVOLVE,
@@ -290,11 +296,8 @@ class RoundEngine:
         if isinstance(parsed, ParsedSolution) and row["finish_reason"] == "length":
             kept = salvage_tests(parsed.tests, self.lang)
             if kept is not None:
-                fence = "```"
-                again = parse_solution(f"### Solution\n{fence}\n{parsed.solution}{fence}\n\n"
-                                       f"### Tests\n{fence}\n{kept}{fence}\n", self.lang)
                 row["salvaged"] = True
-                parsed = again
+                parsed = solution_with_tests(parsed.solution, kept, self.lang)
         if isinstance(parsed, ParsedSolution) and misses_the_task_function(
                 instruction, parsed.solution, parsed.tests, self.lang):
             parsed = Reason.TESTS_MISS_THE_TASK

@@ -167,6 +167,12 @@ def parse_solution(text: str, language: str = "python") -> ParsedSolution | Reas
         if split is None:
             return Reason.NO_TESTS
         solution, tests = split
+    return solution_with_tests(solution, tests, language)
+
+
+def solution_with_tests(solution: str, tests: str, language: str) -> ParsedSolution | Reason:
+    """A solution and tests taken from a reply as a `ParsedSolution` (each ending in one newline, the entry
+    point found), or `Reason.NO_TESTS` when `tests` holds nothing recognisable as tests."""
     if not _looks_like_tests(tests, language):
         return Reason.NO_TESTS
     solution, tests = solution.strip("\n") + "\n", tests.strip("\n") + "\n"
