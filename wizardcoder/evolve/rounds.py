@@ -49,14 +49,26 @@ from wizardcoder.evolve.config import EvolveConfig, run_fingerprint, seeds_sha25
 from wizardcoder.evolve.dataset_builder import build_dataset
 from wizardcoder.evolve.prompts import PromptSet, load_prompts
 from wizardcoder.evolve.report import RoundStats, run_stats, write_report
+from wizardcoder.evolve.resources import RunResources
 from wizardcoder.evolve.rundir import RunDir
 from wizardcoder.evolve.seed_loader import describe_source, load_seeds
-from wizardcoder.evolve.steps import EVOLVE, EXECUTE, JUDGE, SELECT, SOLVE
+from wizardcoder.evolve.steps import (
+    EVOLVE,
+    EXECUTE,
+    JUDGE,
+    SELECT,
+    SOLVE,
+    ResumeState,
+    RoundContext,
+    iter_lines,
+)
 from wizardcoder.progress import Progress, no_progress
 from wizardcoder.reasons import Reason, TaskVerdict
 from wizardcoder.records import TaskRecord
 
 log = logging.getLogger(__name__)
+
+_BAR_LABELS = {EVOLVE: "evolve", JUDGE: "judge", SOLVE: "solve", SELECT: "execute"}
 
 
 class InfraErrorStop(RuntimeError):
@@ -100,32 +112,10 @@ class _Run:
         self.dir = RunDir(default_run_dir(cfg), fsync=cfg.output.fsync)
         self.prompts: PromptSet = load_prompts(self.lang, cfg.evolve.prompts)
         self.progress = progress
-        self._client, self._own_client = client, client is None
-        self._sandbox, self._own_sandbox = sandbox, sandbox is None
-
-    # -- resources, opened on first use -----------------------------------------------------------
-    @property
-    def client(self):
-        if self._client is None:
-            from wizardcoder.llm import create_client
-
-            self._client = create_client(self.cfg.llm)
-            self._client.preflight()  # an unreachable endpoint or unknown model fails now, naming it
-        return self._client
-
-    @property
-    def sandbox(self):
-        if self._sandbox is None:
-            from wizardcoder.execution import open_sandbox
-
-            self._sandbox = open_sandbox(self.cfg.sandbox)
-        return self._sandbox
+        self.resources = RunResources(cfg, client, sandbox)
 
     def close(self) -> None:
-        if self._own_client and self._client is not None:
-            self._client.close()
-        if self._own_sandbox and self._sandbox is not None:
-            self._sandbox.close()
+        self.resources.close()
 
     # -- the stage ----------------------------------------------------------------------------------
     def execute(self) -> EvolveResult:
@@ -189,12 +179,41 @@ class _Run:
 
     # -- one round ------------------------------------------------------------------------------------
     def _round(self, r: int) -> None:
-        from wizardcoder.evolve.engine import RoundEngine
-
         started = time.monotonic()
         log.info("round %d/%d", r, self.cfg.evolve.rounds)
-        self._retrying(lambda: RoundEngine(self, r)())
+        self._retrying(lambda: self._pass(r))
         self._finalize(r, time.monotonic() - started)
+
+    def _pass(self, r: int) -> int:
+        """One pass over round r (evolve/engine.py): the LLM side in this thread, the sandbox side in its own;
+        returns the infrastructure errors hit (the tasks parked). The client and the sandbox are opened only
+        when some task of the pool has no decision yet."""
+        # imported here, not at the top: the eliminator's parsers (a fifth of a second) load only for a round
+        # with work left, not with `wizardcoder.evolve` at every CLI start
+        from wizardcoder.evolve.engine import RoundEngine
+        from wizardcoder.evolve.sandbox_stage import SandboxStage
+
+        resume = ResumeState.read(self.dir, r)
+        pool = sum(1 for _ in iter_lines(self.dir.pool_path(r - 1)))
+        if len(resume.decided) >= pool:
+            return 0
+        client, sandbox = self.resources.open()
+        due = pool - len(resume.evolved)
+        steps = (EVOLVE, JUDGE, SOLVE, SELECT) if self.cfg.evolve.judge else (EVOLVE, SOLVE, SELECT)
+        bars = {step: self.progress(f"round {r}: {_BAR_LABELS[step]}", due if step == EVOLVE else None)
+                for step in steps}
+        ctx = RoundContext(r, self.cfg, self.dir, self.prompts, resume, bars)
+        stage = SandboxStage(ctx, sandbox)
+        try:
+            stage.start()
+            errors = RoundEngine(ctx, client, stage).run()
+        finally:
+            stage.stop()
+            for bar in bars.values():
+                bar.close()
+        if stage.failure is not None:
+            raise stage.failure
+        return errors + stage.errors
 
     def _retrying(self, step: Callable[[], int]) -> None:
         for attempt in range(self.cfg.evolve.infra_retries + 1):
@@ -275,15 +294,9 @@ class _Run:
             meta=parent.get("meta") or {}, pass_rate=row.get("pass_rate"), n_candidates=row.get("n_candidates"),
         )
 
-    def _client_usage(self) -> dict[str, Any] | None:
-        """This invocation's client counters (requests, retries apart, refusals, per endpoint); None if no
-        call was made. Not summed over resumed runs: the rounds' counters are."""
-        usage = getattr(self._client, "usage", None) if self._client is not None else None
-        return usage.as_dict() if hasattr(usage, "as_dict") else None
-
     def _write_stats(self, dataset: dict[str, Any]) -> dict[str, Any]:
         stats = run_stats(self.dir, self.cfg, dataset)
-        stats["llm"]["usage"] = self._client_usage()
+        stats["llm"]["usage"] = self.resources.usage()  # this invocation's (the rounds' counters span resumes)
         write_json_atomic(self.dir.stats_path, stats)
         return stats
 

@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandbox import Status
+from sandbox import Sandbox, Status
 from wizardcoder.data.store import RowReader
 from wizardcoder.evolve.selection import choose, failure_reason
-from wizardcoder.evolve.steps import EXECUTE, SELECT, Task, task_key
+from wizardcoder.evolve.steps import EXECUTE, SELECT, RoundContext, Task, task_key
 from wizardcoder.languages import find_entry_point
 from wizardcoder.reasons import Reason, TaskVerdict
 
@@ -42,19 +42,19 @@ class _Job:
 
 
 class SandboxStage:
-    """Runs the programs of the tasks `submit`ted by a RoundEngine `engine` and selects their pairs."""
+    """The sandbox side of one pass over round `ctx.r`: runs the programs of each `submit`ted task in
+    `sandbox` (opened by the caller), in a thread of its own, and writes the task's selection. `start()`
+    before the first task, `stop()` after the last; a failure of its thread is raised by the next `submit`,
+    and kept in `failure` for the caller to raise after `stop()`."""
 
-    def __init__(self, engine):
-        self.engine = engine
-        self.r, self.n, self.cfg, self.lang, self.dir = engine.r, engine.n, engine.cfg, engine.lang, engine.dir
+    def __init__(self, ctx: RoundContext, sandbox: Sandbox):
+        self.ctx, self.sandbox = ctx, sandbox
+        self.r, self.cfg, self.lang, self.dir = ctx.r, ctx.cfg, ctx.cfg.evolve.lang, ctx.run_dir
+        self.n = ctx.cfg.evolve.solve_samples
         self.errors = 0  # tasks parked by a sandbox ERROR
         self.failure: BaseException | None = None
         self._exec_queue: queue.Queue = queue.Queue(maxsize=_EXEC_BACKLOG)
         self._exec_thread: threading.Thread | None = None
-
-    @property
-    def started(self) -> bool:
-        return self._exec_thread is not None
 
     def submit(self, task: Task) -> None:
         while True:
@@ -67,7 +67,6 @@ class SandboxStage:
                 continue
 
     def start(self) -> None:
-        _ = self.engine.run.sandbox  # opened here, in the main thread (its signal hooks), before the sandbox thread uses it
         self.exec_store = self.dir.store(self.dir.raw_path(self.r, EXECUTE)).open()
         self.select_store = self.dir.store(self.dir.raw_path(self.r, SELECT)).open()
         self._exec_thread = threading.Thread(target=self._exec_main, name="wizardcoder-evolve-sandbox",
@@ -96,7 +95,7 @@ class SandboxStage:
             cfg = dataclasses.replace(self.cfg.eliminate,
                                       chunk_size=min(self.cfg.eliminate.chunk_size, _STREAM_CHUNK))
             by_key: dict[str, _Job] = {}
-            for verdict in verify(self.engine.run.sandbox, self._checks(by_key), cfg, limits=self.cfg.sandbox):
+            for verdict in verify(self.sandbox, self._checks(by_key), cfg, limits=self.cfg.sandbox):
                 job = by_key.pop(verdict.key)
                 self._record_verdict(job, verdict)
         except BaseException as exc:  # noqa: BLE001 - handed to the main thread, which raises it
@@ -155,7 +154,7 @@ class SandboxStage:
             self._select(job)
 
     def _resumed_verdicts(self, task_id: str) -> dict[tuple[int, int], dict[str, Any]]:
-        done = self.engine.resume.executed.get(task_id)
+        done = self.ctx.resume.executed.get(task_id)
         if not done:
             return {}
         with RowReader(self.dir.raw_path(self.r, EXECUTE)) as rows:
@@ -223,7 +222,7 @@ class SandboxStage:
 
     def _write_selection(self, row: dict[str, Any]) -> None:
         self.select_store.append(row)
-        self.engine.bars[SELECT].advance()
+        self.ctx.bars[SELECT].advance()
 
 
 def _resumed_verdict(row: dict[str, Any]):

@@ -134,6 +134,11 @@ class LLMConfig(Settings):
         """How many stop sequences one request may carry (the OpenAI API takes 4; callers apply the rest)."""
         return 4 if self.resolved_provider() == "openai" else None
 
+    def batches_requests(self) -> bool:
+        """A local model runs one batch at a time (its rows share the sampling settings): a stage sends what
+        belongs together (a task's samples) as one request. An endpoint takes requests one by one."""
+        return self.resolved_provider() in ("embedded", "transformers")
+
     def seeds_each_request(self) -> bool:
         """An endpoint takes a sampling seed per request; a local model batches requests of equal
         sampling settings, so they share one seed."""
