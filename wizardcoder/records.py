@@ -2,8 +2,8 @@
 
 `Seed` is one input task as loaded (any source, fields mapped). `TaskRecord` is one task version
 with its lineage: a seed (round 0) or the outcome of one evolution attempt (round >= 1), kept or
-dropped, with the reason (`wizardcoder.reasons`). The evolve stage writes `TaskRecord`s to `records.jsonl`; the dataset
-builder reads the kept ones.
+dropped, with the reason (`wizardcoder.reasons`). The evolve stage writes `TaskRecord`s to
+`records.jsonl`; the dataset builder reads the kept ones.
 """
 
 from __future__ import annotations

@@ -89,7 +89,7 @@ def _jaccard(a: np.ndarray, b: np.ndarray) -> float:
 
 def dedupe(records: list[dict], cfg: DatasetConfig | None = None, field: str = "instruction",
            progress: Callable[[int], None] | None = None) -> tuple[list[dict], list[tuple[dict, str]]]:
-    """(kept, dropped) with dropped as (record, `Reason.EXACT_DUPLICATE` or `NEAR_DUPLICATE`), input order kept.
+    """(kept, dropped), dropped as (record, `Reason.EXACT_DUPLICATE` or `NEAR_DUPLICATE`), in input order.
 
     `cfg`: the `dataset:` settings (None: the defaults). `progress(n_done)` is called per chunk.
     """

@@ -101,7 +101,7 @@ def read_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
 
 
 def iter_jsonl_offsets(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(byte offset, row) for each complete row of a JSON-lines file (`RowReader` reads one back by offset)."""
+    """(byte offset, row) for each complete row of a JSON-lines file (`RowReader` reads it back)."""
     path = Path(path)
     if not path.exists():
         return

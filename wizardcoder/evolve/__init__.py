@@ -6,7 +6,8 @@
     print(result.run_dir, result.stats["totals"])
 
 Modules: `methods` (the evolution methods, as data), `prompts/` (the words, per language),
-`parsing` (model text -> fields), `seed_loader` (load seed tasks; the built-in sets are `seeds/`), `rounds` (the loop), `dataset_builder` (the
+`parsing` (model text -> fields), `seed_loader` (load seed tasks; the built-in sets are `seeds/`),
+`rounds` (the loop: each round's passes run by `engine` and `sandbox_stage`), `dataset_builder` (the
 passing tasks -> the dataset), `rundir` (append-only files, resume), `report` (stats.json and
 report.md), `config`, `command` (the CLI). Its scripted test model is `wizardcoder.testing.scripted_evolve`.
 """

@@ -308,7 +308,8 @@ def _plots(folder: Path, stats: dict[str, Any]) -> list[tuple[str, Path]]:
     colors = ["tab:blue", "tab:orange", "tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:gray", "tab:olive",
               "tab:cyan"]  # green means passed
     for i, reason in enumerate(reasons):
-        values = [s["infra_error"] if reason == Reason.INFRA_ERROR else s["dropped"].get(reason, 0) for s in rounds]
+        values = [s["infra_error"] if reason == Reason.INFRA_ERROR else s["dropped"].get(reason, 0)
+                  for s in rounds]
         ax.bar(rxs, values, bottom=bottoms, label=reason, color=colors[i % len(colors)],
                hatch="//" if i >= len(colors) else None)
         bottoms = [b + v for b, v in zip(bottoms, values)]
