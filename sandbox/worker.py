@@ -28,6 +28,8 @@ AST types compile() builds), and the per-job checks avoid listings (see handle).
 
 from __future__ import annotations
 
+import atexit
+import builtins
 import errno
 import json
 import math
@@ -39,6 +41,8 @@ import shutil
 import signal
 import sys
 import time
+import traceback
+import types
 
 OUTPUT_LIMIT = 64 * 1024          # bytes of stdout/stderr sent back per job (per stream): head + tail
 FSIZE_LIMIT = 16 * 1024 * 1024    # RLIMIT_FSIZE for jobs: bounds the files they write (not their output)
@@ -76,8 +80,6 @@ WARMABLE = frozenset((
     "typing", "hashlib", "statistics", "fractions", "decimal", "copy", "datetime", "json", "operator",
     "numbers", "contextlib", "dataclasses", "array", "struct", "unittest", "textwrap", "calendar",
 ))
-# What the worker itself and every job's start (run_python_main) need, imported at start-up.
-PREIMPORT = ("atexit", "builtins", "traceback", "types")
 _IMPORT_RE = re.compile(r"^[ \t]*(?:from[ \t]+([A-Za-z_]\w*)|import[ \t]+([^\n#;]+))", re.MULTILINE)
 
 
@@ -904,12 +906,8 @@ def find_java_main(source: str) -> str | None:
 def run_python_main(path: str, fresh_stdin: bool = False) -> int:
     """In the forked child: run the file at `path` as __main__ in a fresh module; the exit status. The
     standard streams are the worker's own (see prepare_stdio); stdin is opened anew when the job has one."""
-    import atexit
-    import builtins
-    import traceback
-    import types
-
-    # No random.seed() here: `random` re-seeds itself in every forked child (its at-fork hook), or,
+    # Module-level imports, not import statements here: each one would look the module up again in the
+    # child (pages copied for nothing). No random.seed() here: `random` re-seeds itself in every forked child (its at-fork hook), or,
     # if it was not preimported, when the job imports it.
     atexit._clear()
     if fresh_stdin:
@@ -1012,11 +1010,6 @@ def main(argv: list[str]) -> int:
     _set_dumpable(0)
     _limit_malloc_arenas()
     os.umask(0o077)
-    for name in PREIMPORT:
-        try:
-            __import__(name)
-        except ImportError:
-            pass
     # The first compile() in a process builds the AST types (~100 classes): here, once, not in every job.
     compile("pass", "<warm-up>", "exec")
     import gc
