@@ -33,7 +33,7 @@ import weakref
 
 import docker
 import docker.errors
-from docker.types import LogConfig
+from docker.types import LogConfig, Mount
 
 from .base import DEFAULT_COMPILE_TIMEOUT, Channel, PooledSandbox, WorkerPool, default_workers
 from .types import SandboxUnavailable, Status
@@ -357,7 +357,9 @@ class DockerSandbox(PooledSandbox):
             path = os.path.join(self._socket_dir, f"{self._seq}.sock")
             kwargs = {**self._create_kwargs, "command": [*self._create_kwargs["command"], "--connect", CHANNEL_PATH],
                       "host_config": self.client.api.create_host_config(
-                          binds={path: {"bind": CHANNEL_PATH, "mode": "ro"}}, **self._host_config)}
+                          # a mount, not a bind: where the engine cannot see this path (the engine in
+                          # another machine or mount namespace) it refuses, instead of making a directory
+                          mounts=[Mount(CHANNEL_PATH, path, type="bind", read_only=True)], **self._host_config)}
             try:
                 return _Container(self.client, self.image, kwargs, name, self._startup_timeout, socket_path=path)
             except (ChannelSetupError, docker.errors.APIError) as exc:
