@@ -346,7 +346,11 @@ class DockerSandbox(PooledSandbox):
         self._startup_timeout = float(startup_timeout)
         _install_exit_hooks()
         _OPEN.add(self)
-        self._pool = WorkerPool(self._start_container, self.workers, spares=spares, name="docker-sandbox")
+        try:
+            self._pool = WorkerPool(self._start_container, self.workers, spares=spares, name="docker-sandbox")
+        except BaseException:
+            self.close()  # the channel sockets' directory
+            raise
         log.info("docker sandbox ready: %d container(s) of %s", self.workers, image)
 
     def _start_container(self) -> _Container:
