@@ -43,6 +43,9 @@ class Request:
     stop: tuple[str, ...] = ()
     seed: int | None = None
     n: int = 1
+    # a JSON schema the answer must follow, as OpenAI's `json_schema` object ({"name", "schema", "strict"}); where
+    # the server takes none, the request goes without it and the answer is parsed as markdown
+    response_format: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if (self.messages is None) == (self.prompt is None):
@@ -69,6 +72,10 @@ class Request:
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p!r}")
         if not isinstance(self.n, int) or self.n < 1:
             raise ValueError(f"n must be an int >= 1, got {self.n!r}")
+        if self.response_format is not None and not (
+                isinstance(self.response_format, Mapping) and isinstance(self.response_format.get("schema"), Mapping)
+                and self.response_format.get("name")):
+            raise ValueError("response_format must be a json_schema object: {'name': ..., 'schema': {...}}")
 
     @property
     def is_chat(self) -> bool:
@@ -91,7 +98,12 @@ class Request:
 class Completion:
     """What came back for one Request. Exactly one of three outcomes:
 
-    * **texts** (`ok` is True): `n` texts with their finish reasons and token counts.
+    * **texts** (`ok` is True): `n` texts with their finish reasons and token counts. A text is the *answer*:
+      a reasoning model's thinking (a `reasoning_content` / `reasoning` field, or a `<think>` block and the
+      like inline, see `reasoning.py`) is in `reasonings`, never in `texts`; `raw_texts` holds each reply as
+      the server sent it (for audit). `answer_missing[i]` is True when reply i has no answer to parse: its
+      thinking was cut by the token limit (finish reason "length") or it stopped right after thinking.
+      `structured` says the request went out with its JSON schema (`Request.response_format`) on.
     * **rejected** (`rejected` is the reason, carrying the server's own message, e.g.
       "HTTP 400: This model's maximum context length is 2048 tokens ..."; `http_status` is the status,
       None when the client refused before sending because prompt + max_tokens exceed
@@ -113,10 +125,25 @@ class Completion:
     error: str | None = None
     rejected: str | None = None
     http_status: int | None = None
+    reasonings: tuple[str, ...] = ()  # per text, "" where none (empty: no reasoning at all)
+    raw_texts: tuple[str, ...] = ()  # per text, as sent (empty: the texts themselves)
+    answer_missing: tuple[bool, ...] = ()  # per text (empty: none missing)
+    reasoning_tokens: int = 0  # part of completion_tokens
+    structured: bool = False
 
     @property
     def text(self) -> str:
         return self.texts[0] if self.texts else ""
+
+    def reasoning(self, i: int = 0) -> str:
+        return self.reasonings[i] if i < len(self.reasonings) else ""
+
+    def raw_text(self, i: int = 0) -> str:
+        """Reply i as the server sent it, thinking included."""
+        return self.raw_texts[i] if i < len(self.raw_texts) else (self.texts[i] if i < len(self.texts) else "")
+
+    def missing(self, i: int = 0) -> bool:
+        return i < len(self.answer_missing) and self.answer_missing[i]
 
     @property
     def ok(self) -> bool:
@@ -137,8 +164,12 @@ class Usage:
     """Counters over a client's lifetime. `requests` counts requests (each once, however many attempts);
     `retries` counts the extra attempts apart; `failures` the requests that ended in an infrastructure error,
     `rejected` those refused for good. `cost` is set where prices are configured; `estimated` counts replies
-    without a `usage` block whose tokens we estimated (about 4 characters per token). `endpoints` holds
-    per-endpoint counters (URL -> counters) for clients that spread requests over several endpoints."""
+    without a `usage` block whose tokens we estimated (about 4 characters per token). `reasoning_tokens` is the
+    part of `completion_tokens` spent thinking (the server's `completion_tokens_details.reasoning_tokens`, else
+    counted from the reasoning text: `reasoning_estimated` replies). `resent` counts requests sent again at once
+    with an adjusted body (a parameter the endpoint refused) or a larger token limit (a reply cut inside its
+    thinking). `endpoints` holds per-endpoint counters (URL -> counters) for clients that spread requests over
+    several endpoints."""
 
     requests: int = 0
     prompt_tokens: int = 0
@@ -147,6 +178,9 @@ class Usage:
     failures: int = 0
     rejected: int = 0
     estimated: int = 0
+    reasoning_tokens: int = 0
+    reasoning_estimated: int = 0
+    resent: int = 0
     cost: float | None = None
     endpoints: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -167,7 +201,8 @@ class UsageCounter:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _counts: dict[str, int] = field(
         default_factory=lambda: dict.fromkeys(
-            ("requests", "prompt_tokens", "completion_tokens", "retries", "failures", "rejected", "estimated"), 0
+            ("requests", "prompt_tokens", "completion_tokens", "retries", "failures", "rejected", "estimated",
+             "reasoning_tokens", "reasoning_estimated", "resent"), 0
         )
     )
 

@@ -31,6 +31,9 @@ def provider_names() -> tuple[str, ...]:
     return BUILTIN_PROVIDERS + tuple(_REGISTERED)
 
 
+REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
+
+
 class LLMConfigError(SettingError):
     """A bad `llm.*` value (a ConfigError and a ValueError, naming its key)."""
 
@@ -79,6 +82,26 @@ class LLMConfig(Settings):
     batch_size: int = setting(8, ge=1, fingerprinted=False, help="rows per generate() call (local providers)")
     device: str = setting("auto", fingerprinted=False,
                           help="local providers: auto (cuda if available, else cpu), cpu, cuda, cuda:N or mps")
+    token_limit_param: str = setting(
+        "auto", choices=("auto", "max_tokens", "max_completion_tokens"), fingerprinted=False,
+        help="the name of the token-limit parameter in requests; auto: max_completion_tokens on OpenAI's own chat "
+             "API, max_tokens elsewhere. Either way an endpoint that refuses the one sent gets the other from then on")
+    reasoning_effort: str | None = setting(
+        None, choices=REASONING_EFFORTS,
+        help="sent as reasoning_effort (OpenAI o-series / gpt-5, gpt-oss on vLLM, ...); null: not sent. An endpoint "
+             "that refuses it gets requests without it (one warning)")
+    reasoning_budget: int = setting(
+        4096, ge=0,
+        help="tokens added to each request's token limit once the model shows it reasons (a think block, a "
+             "reasoning field or reasoning tokens in its replies; at once when llm.reasoning_effort is set), so "
+             "the thinking does not use up the answer's budget; a reply cut inside its thinking before then is "
+             "asked again at once with it. 0: never")
+    structured: str = setting(
+        "auto", choices=("auto", "json_schema", "off"),
+        help="ask for answers as JSON following a schema (solve: the solution and the tests; evolve: the "
+             "rewritten instruction); answers that are not such JSON are read as markdown, and an endpoint that "
+             "refuses schemas gets markdown requests from then on. auto: json_schema behind an endpoint, off on "
+             "local models")
     price_per_1k_prompt: float | None = setting(None, ge=0, fingerprinted=False,
                                                 help="USD per 1k prompt tokens: usage.cost is reported when set")
     price_per_1k_completion: float | None = setting(None, ge=0, fingerprinted=False,
@@ -151,6 +174,12 @@ class LLMConfig(Settings):
         if provider == "embedded" or self.adapter:
             return True
         return provider not in LOCAL_PROVIDERS and self.api == "chat"
+
+    def wants_schema(self) -> bool:
+        """Whether requests carry a JSON schema for their answer (`structured`; `auto`: behind an endpoint)."""
+        if self.structured == "auto":
+            return self.resolved_provider() == "openai"
+        return self.structured == "json_schema"
 
     def local_template(self) -> str | None:
         """How instructions are rendered for a local model (None: the provider takes chat messages)."""

@@ -31,13 +31,14 @@ from collections.abc import Callable, Collection
 from typing import Any
 
 from wizardcoder.llm.adaptive import ConcurrencyLimit
+from wizardcoder.llm.quirks import Quirks
 
 log = logging.getLogger(__name__)
 
 SHARD_SIZE = 32  # concurrency slots per HTTP connection pool
 DEFAULT_BASE_URL = "https://api.openai.com/v1"  # where the openai package sends requests without a base_url
 COUNTERS = ("requests", "attempts", "failed_attempts", "rate_limited", "rejected", "prompt_tokens",
-            "completion_tokens", "taken_out", "timeouts")
+            "completion_tokens", "reasoning_tokens", "taken_out", "timeouts")
 RECENT = 50  # attempts remembered per endpoint for its state
 DEGRADED_SHARE = 0.2  # an endpoint that failed this share of its recent attempts is degraded
 
@@ -191,6 +192,7 @@ class Endpoint:
         self.busy_since = 0.0  # monotonic time its in-flight count last rose from zero
         self.last_answer_at = 0.0  # ... it last answered
         self.latency_total = 0.0  # seconds its answered attempts took, summed
+        self.quirks = Quirks()  # what its request bodies must look like, learned from its refusals (quirks.py)
 
     @property
     def healthy(self) -> bool:
@@ -244,7 +246,8 @@ class Endpoint:
 
     def snapshot(self) -> dict[str, Any]:
         state, reason = self.state()
-        return {**self.counts, "state": state, "reason": reason, "concurrency": self.limit.allowed}
+        adjusted = {"adjusted": list(self.quirks.notes)} if self.quirks.notes else {}
+        return {**self.counts, "state": state, "reason": reason, "concurrency": self.limit.allowed, **adjusted}
 
 
 class EndpointPool:

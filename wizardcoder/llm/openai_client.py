@@ -32,6 +32,12 @@ Design:
   before any succeeded raises `LLMEndpointConfigError` (a base_url without /v1, a wrong model).
 * **Preflight** (`preflight()`, called by the stages before their work): every endpoint answers
   `GET /models` within seconds, and lists the model asked for; else a clear error naming the URL.
+* **Reasoning models** (`reasoning.py`, `quirks.py`): the thinking is taken out of every reply (a reasoning
+  field, or `<think>` blocks and the like inline) and kept apart from the answer. An HTTP 400 that refuses a
+  parameter (`max_tokens` on OpenAI's reasoning models, a temperature, a JSON schema) adjusts that endpoint's
+  body once and sends the request again at once: no refusal of the prompt. Once the model shows it thinks,
+  requests get `reasoning_budget` tokens on top of their own limit, and a reply cut inside its thinking
+  before that is asked again at once with the budget.
 """
 
 from __future__ import annotations
@@ -73,6 +79,7 @@ from wizardcoder.llm.endpoints import (
 from wizardcoder.llm.health import HealthMonitor
 from wizardcoder.llm.openai_wire import (  # parse_retry_after: re-exported
     MalformedReply,
+    Reply,
     parse_reply,
     parse_retry_after,
     post,
@@ -80,6 +87,7 @@ from wizardcoder.llm.openai_wire import (  # parse_retry_after: re-exported
     resolve_key,
     server_message,
 )
+from wizardcoder.llm.quirks import ModelHabits, default_token_limit, error_object, refused_parameter
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +153,10 @@ class OpenAIClient(LLMClient):
         price_per_1k_completion: float | None = None,
         extra_body: Mapping[str, Any] | None = None,
         seed: int | None = None,
+        token_limit_param: str = "auto",
+        api: str = "chat",
+        reasoning_effort: str | None = None,
+        reasoning_budget: int = 0,
     ):
         if concurrency < 1 or max_retries < 0 or timeout <= 0:
             raise ValueError("concurrency >= 1, max_retries >= 0 and timeout > 0 are required")
@@ -177,6 +189,10 @@ class OpenAIClient(LLMClient):
         self.overload_window = overload_window
         self.overload_warn_every = overload_warn_every
         self.extra_body = dict(extra_body or {})
+        if reasoning_effort:
+            self.extra_body["reasoning_effort"] = reasoning_effort
+        self.token_limit_param = default_token_limit(urls[0], api == "chat", token_limit_param)
+        self.habits = ModelHabits(reasoning_budget, thinks=bool(reasoning_effort))
         self._rng = random.Random(seed)
         self._usage = UsageCounter(price_per_1k_prompt, price_per_1k_completion)
         self._outcomes: collections.deque[bool] = collections.deque(maxlen=breaker_window)
@@ -212,6 +228,10 @@ class OpenAIClient(LLMClient):
             status_interval=getattr(cfg, "status_interval", 30.0),
             price_per_1k_prompt=cfg.price_per_1k_prompt,
             price_per_1k_completion=cfg.price_per_1k_completion,
+            token_limit_param=getattr(cfg, "token_limit_param", "auto"),
+            api=getattr(cfg, "api", "chat"),
+            reasoning_effort=getattr(cfg, "reasoning_effort", None),
+            reasoning_budget=getattr(cfg, "reasoning_budget", 0),
             **kwargs,
         )
 
@@ -258,6 +278,8 @@ class OpenAIClient(LLMClient):
             probe_timeout=self.preflight_timeout,
             adaptive=self.adaptive_concurrency,
         )
+        for endpoint in self._pool.endpoints:
+            endpoint.quirks.token_limit = self.token_limit_param
         monitor = HealthMonitor(self._pool, self.timeout, window=self.overload_window,
                                 warn_every=self.overload_warn_every, status_every=self.status_interval)
         self._monitor = asyncio.get_running_loop().create_task(monitor.run())
@@ -418,14 +440,14 @@ class OpenAIClient(LLMClient):
 
     async def _complete_on(self, request: Request) -> Completion:
         model = await self._resolve_model()
-        texts: list[str] = []
-        reasons: list[str] = []
-        prompt_tokens = completion_tokens = 0
+        got = Reply()
+        structured = request.response_format is not None
         calls = 0
         # Some servers (llama.cpp) ignore n > 1: ask again for what is missing.
-        while len(texts) < request.n and calls < request.n:
+        while len(got.texts) < request.n and calls < request.n:
             calls += 1
-            part = await self._with_retries(request, model, request.n - len(texts))
+            budget = self.habits.budget()
+            part = await self._with_retries(request, model, request.n - len(got.texts), budget)
             if isinstance(part, _Failure):
                 if part.rejected:
                     self._usage.add(requests=1, rejected=1)
@@ -434,15 +456,29 @@ class OpenAIClient(LLMClient):
                 self._usage.add(requests=1, failures=1)
                 log.warning("LLM request failed permanently: %s", part.message)
                 return Completion.failed(part.message, part.status)
-            got_texts, got_reasons, p_tok, c_tok = part
-            texts += got_texts
-            reasons += got_reasons
-            prompt_tokens += p_tok
-            completion_tokens += c_tok
+            reply, sent_structured = part
+            if self.habits.learn(reply, budget):
+                calls -= 1  # cut inside its thinking before the budget applied: asked again at once with it
+                self._usage.add(resent=1)
+                self._count_tokens_only(got, reply)
+                continue
+            structured = structured and sent_structured
+            _extend(got, reply)
         self._usage.add(requests=1)
+        n = request.n
         return Completion(
-            tuple(texts[: request.n]), tuple(reasons[: request.n]), prompt_tokens, completion_tokens
+            tuple(got.texts[:n]), tuple(got.reasons[:n]), got.prompt_tokens, got.completion_tokens,
+            reasonings=tuple(got.reasonings[:n]) if any(got.reasonings) else (),
+            raw_texts=tuple(got.raw_texts[:n]) if got.raw_texts != got.texts else (),
+            answer_missing=tuple(got.missing[:n]) if any(got.missing) else (),
+            reasoning_tokens=got.reasoning_tokens, structured=structured,
         )
+
+    @staticmethod
+    def _count_tokens_only(got: Reply, reply: Reply) -> None:
+        got.prompt_tokens += reply.prompt_tokens
+        got.completion_tokens += reply.completion_tokens
+        got.reasoning_tokens += reply.reasoning_tokens
 
     async def _resolve_model(self) -> str:
         if self.model:
@@ -471,9 +507,10 @@ class OpenAIClient(LLMClient):
         return self._rng.uniform(0, min(self.backoff_cap, self.backoff_base * 2**attempt))
 
     async def _with_retries(
-        self, request: Request, model: str, n: int
-    ) -> tuple[list[str], list[str], int, int] | _Failure:
-        """The reply to `request` with `n` choices, or how it failed (refused, or retries ran out)."""
+        self, request: Request, model: str, n: int, budget: int = 0
+    ) -> tuple[Reply, bool] | _Failure:
+        """The reply to `request` with `n` choices (and whether its JSON schema went with it), or how it failed
+        (refused, or retries ran out). `budget`: tokens on top of the request's limit (reasoning)."""
         import openai
 
         assert self._pool is not None
@@ -487,9 +524,10 @@ class OpenAIClient(LLMClient):
             endpoint, shard, started = await pool.acquire(avoid, refused_by)
             retry_after: float | None = None
             busy = False
+            sent: dict[str, Any] = {}
             try:
-                texts, reasons, p_tok, c_tok, estimated = await _within(
-                    self._call(endpoint.clients[shard], request, model, n), self.timeout + ATTEMPT_GRACE)
+                reply, structured = await _within(
+                    self._call(endpoint, shard, request, model, n, budget, sent), self.timeout + ATTEMPT_GRACE)
             except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
                 raise _Fatal(self._auth_error(exc, endpoint)) from exc
             except openai.APIStatusError as exc:
@@ -497,6 +535,12 @@ class OpenAIClient(LLMClient):
                 endpoint.last_answer_at = time.monotonic()  # it answers: busy or unwell, not stalled
                 if 400 <= status < 500 and status not in RETRIED_STATUSES:
                     pool.succeeded(endpoint)  # it answered: a refusal is no sign of trouble
+                    if self._adjusted(endpoint, exc, sent):
+                        continue  # a parameter it does not take, now left out: sent again at once
+                    if budget:  # the reasoning budget may not fit the model's context: again at once without it
+                        budget = 0
+                        self._usage.add(resent=1)
+                        continue
                     message = f"HTTP {status}: {server_message(exc)[:1000]}"
                     refused_by.add(endpoint)
                     if pool.any_ready(other_than=refused_by):
@@ -556,10 +600,13 @@ class OpenAIClient(LLMClient):
                 pool.succeeded(endpoint)
                 endpoint.answered(started, time.monotonic())
                 endpoint.counts["requests"] += 1
-                endpoint.counts["prompt_tokens"] += p_tok
-                endpoint.counts["completion_tokens"] += c_tok
-                self._usage.add(prompt_tokens=p_tok, completion_tokens=c_tok, estimated=estimated)
-                return texts, reasons, p_tok, c_tok
+                endpoint.counts["prompt_tokens"] += reply.prompt_tokens
+                endpoint.counts["completion_tokens"] += reply.completion_tokens
+                endpoint.counts["reasoning_tokens"] += reply.reasoning_tokens
+                self._usage.add(prompt_tokens=reply.prompt_tokens, completion_tokens=reply.completion_tokens,
+                                estimated=reply.estimated, reasoning_tokens=reply.reasoning_tokens,
+                                reasoning_estimated=reply.reasoning_estimated)
+                return reply, structured
             finally:
                 pool.release(endpoint, shard)
                 if self._refusals_waiting:  # they wait while requests that could succeed are in flight
@@ -609,17 +656,42 @@ class OpenAIClient(LLMClient):
             self._refusals_waiting -= 1
         return self._answered
 
-    async def _call(
-        self, client: Any, request: Request, model: str, n: int
-    ) -> tuple[list[str], list[str], int, int, int]:
-        body = request_body(request, model, n, self.extra_body)
+    async def _call(self, endpoint: Endpoint, shard: int, request: Request, model: str, n: int, budget: int,
+                    sent: dict[str, Any]) -> tuple[Reply, bool]:
+        """One attempt; `sent` gets the body (what a refusal is read against)."""
+        body = request_body(request, model, n, self.extra_body, endpoint.quirks, request.max_tokens + budget)
+        sent.update(body)
         chat = request.messages is not None
         path = "/chat/completions" if chat else "/completions"
-        return parse_reply(await post(client, path, body, chat, self.timeout, self._raw_response), request)
+        data = await post(endpoint.clients[shard], path, body, chat, self.timeout, self._raw_response)
+        structured = "response_format" in body or "json_schema" in body
+        return parse_reply(data, request, self.habits.starts_inside), structured
+
+    def _adjusted(self, endpoint: Endpoint, exc: Any, sent: dict[str, Any]) -> bool:
+        """Whether a refusal was of a parameter this endpoint does not take, now adjusted (warned once)."""
+        parameter = refused_parameter(server_message(exc), error_object(getattr(exc, "body", None)), sent)
+        note = endpoint.quirks.learn(parameter) if parameter else None
+        if note is None:
+            return False
+        self._usage.add(resent=1)
+        if note:  # "": adjusted already, after another request's refusal
+            log.warning("LLM endpoint %s: %s (said: %s)", endpoint.label, note, server_message(exc)[:200])
+        return True
 
     @property
     def usage(self) -> Usage:
         return self._usage.snapshot(self._pool.usage() if self._pool is not None else None)
+
+
+def _extend(got: Reply, reply: Reply) -> None:
+    got.texts += reply.texts
+    got.reasons += reply.reasons
+    got.reasonings += reply.reasonings
+    got.raw_texts += reply.raw_texts
+    got.missing += reply.missing
+    got.prompt_tokens += reply.prompt_tokens
+    got.completion_tokens += reply.completion_tokens
+    got.reasoning_tokens += reply.reasoning_tokens
 
 
 # llm.timeout bounds each read of a reply; a server that drips bytes would keep an attempt alive forever, so the

@@ -11,10 +11,13 @@ import logging
 import os
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 from wizardcoder.llm.base import LLMAuthError, Request, estimate_tokens, request_text, truncate_at_stop
+from wizardcoder.llm.quirks import Quirks
+from wizardcoder.llm.reasoning import split_reasoning
 
 log = logging.getLogger(__name__)
 
@@ -91,10 +94,12 @@ def resolve_key(api_key: str | None, api_key_env: str, base_url: str | None) -> 
 
 
 
-def request_body(request: Request, model: str, n: int, extra_body: Mapping[str, Any]) -> dict[str, Any]:
+def request_body(request: Request, model: str, n: int, extra_body: Mapping[str, Any], quirks: Quirks,
+                 max_tokens: int | None = None) -> dict[str, Any]:
+    """The JSON body of `request` as the endpoint with `quirks` takes it; `max_tokens` overrides the request's
+    (a reasoning budget on top)."""
     body: dict[str, Any] = {
         "model": model,
-        "max_tokens": request.max_tokens,
         "temperature": request.temperature,
         "top_p": request.top_p,
     }
@@ -109,41 +114,96 @@ def request_body(request: Request, model: str, n: int, extra_body: Mapping[str, 
         body["messages"] = [dict(m) for m in request.messages]
     else:
         body["prompt"] = request.prompt
-    return body
+    return quirks.apply(body, max_tokens or request.max_tokens, request.response_format)
 
 
-def parse_reply(data: dict[str, Any], request: Request) -> tuple[list[str], list[str], int, int, int]:
-    """(texts, finish reasons, prompt tokens, completion tokens, 1 if the tokens were estimated) from a reply;
-    `MalformedReply` when it holds no usable completion."""
+@dataclass
+class Reply:
+    """One reply's choices taken apart (see `Completion`), and its token counts."""
+
+    texts: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    reasonings: list[str] = field(default_factory=list)
+    raw_texts: list[str] = field(default_factory=list)
+    missing: list[bool] = field(default_factory=list)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    reasoning_tokens: int = 0
+    estimated: int = 0  # 1: the token counts are estimates (no usage block)
+    reasoning_estimated: int = 0  # 1: the reasoning tokens are counted from the reasoning text
+    opened_in_prompt: bool = False  # a reply began inside a reasoning block
+    marker: str = ""  # the reasoning delimiter or field found ("" for none)
+
+    @property
+    def thinks(self) -> bool:
+        return bool(self.marker) or self.reasoning_tokens > 0
+
+    def cut_while_thinking(self) -> bool:
+        return any(m and r == "length" for m, r in zip(self.missing, self.reasons))
+
+
+REASONING_FIELDS = ("reasoning_content", "reasoning", "thinking")  # vLLM/SGLang/llama.cpp, vLLM>=0.10/Ollama, Ollama
+
+
+def parse_reply(data: dict[str, Any], request: Request, starts_inside: bool = False) -> Reply:
+    """The choices of a reply, each split into answer and reasoning (`reasoning.split_reasoning`; a reasoning
+    field is recorded, never parsed), with the token counts; `MalformedReply` when it holds no usable
+    completion."""
     chat = request.messages is not None
     choices = data.get("choices")
     if not isinstance(choices, list) or not choices:
         error = data.get("error")
         said = error.get("message", error) if isinstance(error, dict) else error
         raise MalformedReply("the reply has no choices" + (f"; the server said: {str(said)[:300]}" if said else ""))
-    texts: list[str] = []
-    reasons: list[str] = []
+    reply = Reply()
+    field_tokens = 0  # estimated tokens of reasoning fields (inline reasoning is in the text)
     for choice in sorted(choices, key=_choice_index):
         if not isinstance(choice, dict):
             raise MalformedReply(f"a choice is {type(choice).__name__}, not an object")
+        field_reasoning = ""
         if chat:
             message = choice.get("message")
             if not isinstance(message, dict):
                 raise MalformedReply("a choice has no message")
             text = message.get("content") or ""
+            field_name = next((f for f in REASONING_FIELDS if isinstance(message.get(f), str) and message[f]), None)
+            if field_name:
+                field_reasoning = message[field_name]
+                field_tokens += estimate_tokens(field_reasoning)
+                reply.marker = reply.marker or field_name
         else:
             text = choice.get("text")
         if not isinstance(text, str):
             raise MalformedReply(f"choice text is {type(text).__name__}, not str")
-        text, stopped = truncate_at_stop(text, request.stop)
-        texts.append(text)
-        reasons.append("stop" if stopped else str(choice.get("finish_reason") or "stop"))
+        finish = str(choice.get("finish_reason") or "stop")
+        split = split_reasoning(text, starts_inside)
+        answer, stopped = truncate_at_stop(split.answer, request.stop)
+        reasoning = "\n".join(part for part in (field_reasoning, split.reasoning) if part)
+        reply.texts.append(answer)
+        reply.reasons.append("stop" if stopped else finish)
+        reply.reasonings.append(reasoning)
+        reply.raw_texts.append(text)
+        # a reasoning field and no content: the thinking used the whole budget, or the model said nothing more
+        reply.missing.append(split.answer_missing or (bool(field_reasoning) and not text.strip()))
+        reply.opened_in_prompt = reply.opened_in_prompt or split.opened_in_prompt
+        reply.marker = reply.marker or split.marker
     usage = data.get("usage")
     p_tok = usage.get("prompt_tokens") if isinstance(usage, dict) else None
     c_tok = usage.get("completion_tokens") if isinstance(usage, dict) else None
+    details = usage.get("completion_tokens_details") if isinstance(usage, dict) else None
+    r_tok = details.get("reasoning_tokens") if isinstance(details, dict) else None
+    thought = sum(estimate_tokens(r) for r in reply.reasonings)
+    if _token_count(r_tok):
+        reply.reasoning_tokens = r_tok
+    elif thought:
+        reply.reasoning_tokens, reply.reasoning_estimated = thought, 1
     if _token_count(p_tok) and _token_count(c_tok):
-        return texts, reasons, p_tok, c_tok, 0
-    return texts, reasons, estimate_tokens(request_text(request)), sum(estimate_tokens(t) for t in texts), 1
+        reply.prompt_tokens, reply.completion_tokens = p_tok, c_tok
+    else:
+        reply.prompt_tokens = estimate_tokens(request_text(request))
+        reply.completion_tokens = sum(estimate_tokens(t) for t in reply.raw_texts) + field_tokens
+        reply.estimated = 1
+    return reply
 
 
 def _choice_index(choice: Any) -> int:

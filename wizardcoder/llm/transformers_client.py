@@ -28,6 +28,7 @@ from wizardcoder.llm.base import (
     UsageCounter,
     truncate_at_stop,
 )
+from wizardcoder.llm.reasoning import with_answers
 
 log = logging.getLogger(__name__)
 
@@ -243,11 +244,12 @@ class TransformersClient(LLMClient):
                     results[index].append(result)
             for index, request in items:
                 texts, reasons, counts = zip(*results[index])
-                completion = Completion(tuple(texts), tuple(reasons), len(encoded[index]), sum(counts))
+                completion = with_answers(Completion(tuple(texts), tuple(reasons), len(encoded[index]), sum(counts)))
                 self._usage.add(
                     requests=1,
                     prompt_tokens=completion.prompt_tokens,
                     completion_tokens=completion.completion_tokens,
+                    reasoning_tokens=completion.reasoning_tokens,
                 )
                 out.append((index, completion))
         return out

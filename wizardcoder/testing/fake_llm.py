@@ -22,6 +22,7 @@ from wizardcoder.llm.base import (
     request_text,
     truncate_at_stop,
 )
+from wizardcoder.llm.reasoning import with_answers
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +92,10 @@ class FakeClient(LLMClient):
             reasons.append("stop")
         prompt_tokens = estimate_tokens(request_text(request))
         completion_tokens = sum(estimate_tokens(t) for t in texts)
-        self._usage.add(requests=1, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
-        return Completion(tuple(texts), tuple(reasons), prompt_tokens, completion_tokens)
+        completion = with_answers(Completion(tuple(texts), tuple(reasons), prompt_tokens, completion_tokens))
+        self._usage.add(requests=1, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+                        reasoning_tokens=completion.reasoning_tokens)
+        return completion
 
     def generate(
         self, requests: Iterable[Request], progress: ProgressFn | None = None

@@ -27,6 +27,7 @@ from typing import Any
 
 from wizardcoder.testing.faults import Fault  # re-exported: tests build faults from here
 from wizardcoder.testing.slots import Slots
+from wizardcoder.testing.teachers import TeacherStyle
 
 CHAT_PATH = "/v1/chat/completions"
 COMPLETIONS_PATH = "/v1/completions"
@@ -79,6 +80,8 @@ class FakeOpenAIServer:
         --parallel); the others queue, first come first served. A request whose client hangs up (times out)
         while queued or generating is dropped and frees its slot, as llama.cpp cancels it (`cancelled`).
     token_seconds: seconds each completion token (word) of a reply takes to generate, in its slot.
+    teacher: answer like a kind of teacher (`teachers.TeacherStyle`): thinking in the reply or a reasoning field,
+        refused parameters, JSON schemas honoured or refused, reasoning tokens, replies cut at the token limit.
     outage: set it (from any thread) to a status, e.g. 503, and every completion request gets that status
         until it is set back to None (a 5xx storm). `stop()` is the kill switch: the port closes, open
         connections drop, and new ones are refused.
@@ -103,6 +106,7 @@ class FakeOpenAIServer:
         models_reply: bytes | None = None,
         slots: int | None = None,
         token_seconds: float = 0.0,
+        teacher: TeacherStyle | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ):
@@ -117,6 +121,7 @@ class FakeOpenAIServer:
         self.models_reply = models_reply  # GET /models answers these bytes instead of the model list
         self.slots = slots
         self.token_seconds = token_seconds
+        self.teacher = teacher
         self._slots: Slots | None = None  # made per start, on the server's loop
         self.outage: int | None = None
         self.host = host
@@ -359,6 +364,8 @@ class FakeOpenAIServer:
                 fault = Fault.context_length_exceeded()
             elif self.outage is not None:
                 fault = Fault.server_error(self.outage)
+            elif fault is None and self.teacher is not None:
+                fault = self.teacher.refusal(body)
             if self.slots is None or reader is None:
                 return await self._answer(path, body, fault, writer)
             if self._slots is None:
@@ -416,8 +423,9 @@ class FakeOpenAIServer:
             raise ValueError(f"unknown fault kind {fault.kind!r}")
         else:
             if reader is not None and self.token_seconds and self._slots is not None:
-                words = sum(count_words(c["message"]["content"] if "message" in c else c["text"])
-                            for c in payload["choices"])
+                words = (payload["usage"]["completion_tokens"] if "usage" in payload else
+                         sum(count_words(c["message"].get("content") or "" if "message" in c else c["text"])
+                             for c in payload["choices"]))
                 if not await self._slots.generate(words, reader):
                     self.cancelled += 1
                     return False
@@ -434,23 +442,23 @@ class FakeOpenAIServer:
         stop = body.get("stop") or []
         stop = [stop] if isinstance(stop, str) else list(stop)
         choices = []
+        completion_tokens = reasoning_tokens = 0
         for i in range(n):
             text = self.reply(body)
-            reason = "stop"
             cuts = [text.find(s) for s in stop if s and s in text]
             if cuts:
                 text = text[: min(cuts)]
-            if path == CHAT_PATH:
-                choices.append(
-                    {
-                        "index": i,
-                        "message": {"role": "assistant", "content": text},
-                        "finish_reason": reason,
-                        "logprobs": None,
-                    }
-                )
+            if self.teacher is not None:
+                fields, reason, tokens, thought = self.teacher.choice(body, text, path == CHAT_PATH)
+                reasoning_tokens += thought
             else:
-                choices.append({"index": i, "text": text, "finish_reason": reason, "logprobs": None})
+                fields, reason, tokens = ({"content": text} if path == CHAT_PATH else {"text": text}), "stop", None
+            completion_tokens += count_words(text) if tokens is None else tokens
+            if path == CHAT_PATH:
+                choices.append({"index": i, "message": {"role": "assistant", **fields}, "finish_reason": reason,
+                                "logprobs": None})
+            else:
+                choices.append({"index": i, **fields, "finish_reason": reason, "logprobs": None})
         payload: dict[str, Any] = {
             "id": f"{'chatcmpl' if path == CHAT_PATH else 'cmpl'}-{self._ids}",
             "object": "chat.completion" if path == CHAT_PATH else "text_completion",
@@ -464,14 +472,13 @@ class FakeOpenAIServer:
             else:
                 prompt = body_text(body)
             prompt_tokens = count_words(prompt)
-            completion_tokens = sum(
-                count_words(c["message"]["content"] if "message" in c else c["text"]) for c in choices
-            )
             payload["usage"] = {
                 "prompt_tokens": prompt_tokens,
                 "completion_tokens": completion_tokens,
                 "total_tokens": prompt_tokens + completion_tokens,
             }
+            if reasoning_tokens:
+                payload["usage"]["completion_tokens_details"] = {"reasoning_tokens": reasoning_tokens}
         return payload
 
 
