@@ -51,7 +51,11 @@ class Reason(str, Enum):
         "identical or near-identical to its parent (no information gain, by a cheap check)")
     TRUNCATED = ("truncated", INSTRUCTION,
         "the rewrite was cut inside the task by `evolve.evolve_max_tokens`: its end is missing, so "
-        "its tests could not be checked against it")
+        "its tests could not be checked against it; or a reasoning model's thinking was cut by the token "
+        "limit (any answer: raise `llm.reasoning_budget`), so there is no answer")
+    NO_ANSWER = ("no_answer", LLM_CALL,
+        "a reasoning model stopped right after its thinking: there is no answer to parse (its thinking "
+        "is kept in raw/ and never parsed instead)")
     NO_INFORMATION_GAIN = ("no_information_gain", INSTRUCTION,
         "the LLM judge found it equal to its parent")
     REQUEST_REJECTED = ("request_rejected", LLM_CALL,

@@ -26,13 +26,7 @@ from wizardcoder.data.store import JsonlStore, RowReader, iter_jsonl_offsets
 from wizardcoder.eliminate.judge import equivalence_request, parse_equivalence
 from wizardcoder.eliminate.rules import heuristic_reason
 from wizardcoder.evolve.methods import BY_NAME, choose_method, request_seed
-from wizardcoder.evolve.parsing import (
-    ParsedSolution,
-    parse_evolved,
-    parse_solution,
-    reaches_the_end,
-    solution_with_tests,
-)
+from wizardcoder.evolve.parsing import ParsedSolution, reaches_the_end, solution_with_tests
 from wizardcoder.evolve.sandbox_stage import SandboxStage
 from wizardcoder.evolve.steps import (
     EVOLVE,
@@ -46,6 +40,12 @@ from wizardcoder.evolve.steps import (
     SolveCall,
     Task,
     task_key,
+)
+from wizardcoder.evolve.structured import (
+    EVOLVE_SCHEMA,
+    SOLVE_SCHEMA,
+    parse_evolved_answer,
+    parse_solution_answer,
 )
 from wizardcoder.languages import misses_the_task_function, salvage_tests
 from wizardcoder.llm.base import WAIT, Completion, LLMClient, Request
@@ -149,10 +149,12 @@ class RoundEngine:
             if evolved_rows is not None:
                 evolved_rows.close()
 
-    def _request(self, prompt: str, key: str, max_tokens: int | None, n: int = 1) -> Request:
+    def _request(self, prompt: str, key: str, max_tokens: int | None, n: int = 1,
+                 schema: dict[str, Any] | None = None) -> Request:
         seed = request_seed(self.cfg.evolve.seed, key) if self.seed_per_request else self.cfg.evolve.seed
         return Request.from_text(prompt, api=self.cfg.llm.api, max_tokens=max_tokens,
-                                 temperature=self.cfg.evolve.temperature, seed=seed, n=n)
+                                 temperature=self.cfg.evolve.temperature, seed=seed, n=n,
+                                 response_format=schema if self.cfg.llm.wants_schema() else None)
 
     # -- every answer ---------------------------------------------------------------------------------
     def _answered(self, call: Call, completion: Completion) -> None:
@@ -172,6 +174,7 @@ class RoundEngine:
                    finish_reason=completion.finish_reasons[0] if completion.finish_reasons else None,
                    prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
                    error=completion.error)
+        _audit(row, completion)
         if completion.error:
             self._failed(call, row)
             return
@@ -179,6 +182,9 @@ class RoundEngine:
         if refused:  # refused for good: the step's decision, never asked again
             row.update(rejected=completion.rejected, drop=Reason.REQUEST_REJECTED)
             log.warning("round %d: %s: request refused: %s", self.r, call.key, completion.rejected)
+        elif completion.missing():  # the thinking was cut, or nothing came after it: nothing to parse
+            row["drop"] = Reason.TRUNCATED if row["finish_reason"] == "length" else Reason.NO_ANSWER
+            refused = True  # decided: no parsing (a judge without an answer lets the task go on)
         if isinstance(call, EvolveCall):
             self._evolved(task, row, refused)
         elif isinstance(call, JudgeCall):
@@ -205,14 +211,16 @@ class RoundEngine:
         method = task.method
         prompt = self.ctx.prompts.evolve_prompt(method, BY_NAME[method].kind, task.parent_instruction)
         key = task_key(self.r, task.id, EVOLVE)
-        return self._request(prompt, key, self.cfg.evolve.evolve_max_tokens), EvolveCall(task, key)
+        request = self._request(prompt, key, self.cfg.evolve.evolve_max_tokens, schema=EVOLVE_SCHEMA)
+        return request, EvolveCall(task, key)
 
     def _evolved(self, task: Task, row: dict[str, Any], refused: bool) -> None:
         if refused:
             row["instruction"] = task.parent_instruction
         else:
-            evolved = row["instruction"] = parse_evolved(row["text"])
-            if row["finish_reason"] == "length" and reaches_the_end(row["text"], evolved):
+            evolved, from_json = parse_evolved_answer(row["text"])
+            row["instruction"] = evolved
+            if row["finish_reason"] == "length" and (from_json or reaches_the_end(row["text"], evolved)):
                 row["drop"] = Reason.TRUNCATED  # cut by the token limit inside the task: its end is missing
             else:
                 row["drop"] = heuristic_reason(task.parent_instruction, evolved, self.cfg.eliminate)
@@ -231,7 +239,9 @@ class RoundEngine:
         self._ready.append((request, JudgeCall(task, task_key(self.r, task.id, JUDGE))))
 
     def _judged(self, task: Task, row: dict[str, Any], refused: bool) -> None:
-        if not refused:
+        if row.get("drop") in (Reason.TRUNCATED, Reason.NO_ANSWER):
+            row["drop"] = None  # no verdict from the judge: the task goes on, as when it finds a gain
+        elif not refused:
             row["drop"] = Reason.NO_INFORMATION_GAIN if parse_equivalence(row["text"]) else None
         self._record(JUDGE, row)
         if not row["drop"]:
@@ -253,12 +263,13 @@ class RoundEngine:
         missing = [sample for sample in range(self.n) if sample not in task.solves]
         if self.batch_samples:
             key = task_key(self.r, task.id, SOLVE, missing[0])
-            request = self._request(prompt, key, max_tokens, n=len(missing))
+            request = self._request(prompt, key, max_tokens, n=len(missing), schema=SOLVE_SCHEMA)
             self._ready.append((request, SolveBatch(task, tuple(missing))))
             return
         for sample in missing:
             key = task_key(self.r, task.id, SOLVE, sample)
-            self._ready.append((self._request(prompt, key, max_tokens), SolveCall(task, sample, key)))
+            request = self._request(prompt, key, max_tokens, schema=SOLVE_SCHEMA)
+            self._ready.append((request, SolveCall(task, sample, key)))
 
     def _solved(self, task: Task, sample: int, row: dict[str, Any], refused: bool) -> None:
         if not refused:
@@ -269,7 +280,7 @@ class RoundEngine:
 
     def _decide_solved(self, row: dict[str, Any], instruction: str) -> None:
         """Parse one answer; a test block cut by the token limit keeps its complete statements."""
-        parsed = parse_solution(row["text"], self.lang)
+        parsed, _ = parse_solution_answer(row["text"], self.lang)
         if isinstance(parsed, ParsedSolution) and row["finish_reason"] == "length":
             kept = salvage_tests(parsed.tests, self.lang)
             if kept is not None:
@@ -300,8 +311,25 @@ def _split(completion: Completion, n: int) -> list[Completion]:
     texts = list(completion.texts) + [""] * (n - len(completion.texts))
     reasons = list(completion.finish_reasons) + ["stop"] * (n - len(completion.finish_reasons))
     share, extra = divmod(completion.completion_tokens, n)
+    thought, thought_extra = divmod(completion.reasoning_tokens, n)
     return [Completion((texts[i],), (reasons[i],), completion.prompt_tokens if i == 0 else 0,
-                       share + (extra if i == 0 else 0)) for i in range(n)]
+                       share + (extra if i == 0 else 0), reasonings=(completion.reasoning(i),),
+                       raw_texts=(completion.raw_text(i),), answer_missing=(completion.missing(i),),
+                       reasoning_tokens=thought + (thought_extra if i == 0 else 0), structured=completion.structured)
+            for i in range(n)]
+
+
+def _audit(row: dict[str, Any], completion: Completion) -> None:
+    """What a raw row keeps of an answer beyond the text that was parsed: a reasoning model's thinking and its
+    token count, the reply as the server sent it, whether it went with a JSON schema. Never parsed."""
+    if completion.reasoning_tokens:
+        row["reasoning_tokens"] = completion.reasoning_tokens
+    if completion.reasoning():
+        row["reasoning"] = completion.reasoning()
+    if completion.raw_text() != completion.text:
+        row["raw"] = completion.raw_text()
+    if completion.structured:
+        row["structured"] = True
 
 
 def _solve_fields(row: dict[str, Any]) -> dict[str, Any]:

@@ -220,7 +220,8 @@ def create_client(cfg: LLMConfig) -> LLMClient:
             cfg.device,
         )
         return TransformersClient(
-            str(model), adapter=cfg.adapter, gguf_file=gguf_file, batch_size=cfg.batch_size, device=cfg.device
+            str(model), adapter=cfg.adapter, gguf_file=gguf_file, batch_size=cfg.batch_size, device=cfg.device,
+            constrained=cfg.wants_schema(),
         )
     if provider == "embedded":
         from wizardcoder.llm.embedded import create_embedded_client
@@ -230,7 +231,8 @@ def create_client(cfg: LLMConfig) -> LLMClient:
             "on %s: a tiny model for demos and tests, expect low quality. Set llm.base_url for real runs.",
             cfg.device,
         )
-        return create_embedded_client(adapter=cfg.adapter, batch_size=cfg.batch_size, device=cfg.device)
+        return create_embedded_client(adapter=cfg.adapter, batch_size=cfg.batch_size, device=cfg.device,
+                                      constrained=cfg.wants_schema())
     if provider in _REGISTERED:
         return _REGISTERED[provider](cfg)
     raise LLMConfigError(f"llm.provider: unknown provider {provider!r}")  # pragma: no cover - validated above

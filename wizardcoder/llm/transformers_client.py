@@ -12,6 +12,7 @@ generation ends when every row is), and the text is cut at the first one.
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import os
 from collections.abc import Iterable, Iterator, Sequence
@@ -140,6 +141,7 @@ class TransformersClient(LLMClient):
         seed: int = 0,
         merge_adapter: bool = True,
         num_threads: int | None = None,
+        constrained: bool = False,
     ):
         import torch
 
@@ -180,6 +182,9 @@ class TransformersClient(LLMClient):
                 eos.update(source)
         self.eos_ids = sorted(eos)
         self._usage = UsageCounter()
+        # requests with a JSON schema are decoded under it (constrained.py); else the schema is ignored
+        self.constrained = constrained
+        self._constraints: Any = None
 
     @property
     def usage(self) -> Usage:
@@ -230,7 +235,9 @@ class TransformersClient(LLMClient):
     def _run_chunk(self, chunk: list[tuple[int, Request]]) -> list[tuple[int, Completion]]:
         def key(item: tuple[int, Request]) -> tuple:
             r = item[1]
-            return (0.0, 1.0, None) if r.temperature == 0 else (float(r.temperature), float(r.top_p), r.seed)
+            schema = _schema_key(r.response_format) if self.constrained else ""
+            return ((0.0, 1.0, None) if r.temperature == 0 else (float(r.temperature), float(r.top_p), r.seed)) + (
+                schema,)
 
         out: list[tuple[int, Completion]] = []
         for _, group in itertools.groupby(sorted(chunk, key=lambda it: (str(key(it)), it[0])), key=key):
@@ -244,7 +251,8 @@ class TransformersClient(LLMClient):
                     results[index].append(result)
             for index, request in items:
                 texts, reasons, counts = zip(*results[index])
-                completion = with_answers(Completion(tuple(texts), tuple(reasons), len(encoded[index]), sum(counts)))
+                completion = with_answers(Completion(tuple(texts), tuple(reasons), len(encoded[index]), sum(counts),
+                                                     structured=self._constrains(request)))
                 self._usage.add(
                     requests=1,
                     prompt_tokens=completion.prompt_tokens,
@@ -253,6 +261,16 @@ class TransformersClient(LLMClient):
                 )
                 out.append((index, completion))
         return out
+
+    def _constrains(self, request: Request) -> bool:
+        """Whether `request` is decoded under its JSON schema."""
+        if not (self.constrained and request.response_format is not None):
+            return False
+        if self._constraints is None:
+            from wizardcoder.llm.constrained import SchemaConstraints
+
+            self._constraints = SchemaConstraints(self.tokenizer, self.model.config.vocab_size)
+        return self._constraints.available
 
     def _generate_rows(self, rows: list[tuple[list[int], Request]]) -> list[tuple[str, str, int]]:
         """Left-pad the rows, generate once, and return (text, finish_reason, completion_tokens) per row."""
@@ -283,12 +301,16 @@ class TransformersClient(LLMClient):
         )
         if sampled and first.seed is not None:
             torch.manual_seed(first.seed)
+        extra: dict[str, Any] = {}
+        if self._constrains(first):
+            extra["logits_processor"] = [self._constraints.processor(first.response_format, len(rows))]
         with torch.inference_mode():
             output = self.model.generate(
                 input_ids=input_ids,
                 attention_mask=attention,
                 generation_config=config,
                 stopping_criteria=StoppingCriteriaList([criteria]),
+                **extra,
             )
         results = []
         eos = set(self.eos_ids)
@@ -303,3 +325,8 @@ class TransformersClient(LLMClient):
             reason = "stop" if (stopped or hit_eos) else "length"
             results.append((text, reason, len(generated)))
         return results
+
+
+def _schema_key(response_format: Any) -> str:
+    """Rows of one `generate` call share one schema (or none)."""
+    return json.dumps(response_format["schema"], sort_keys=True) if response_format else ""
