@@ -71,8 +71,8 @@ class TeacherStyle:
         any value but 1.
     schemas: honour a `response_format` of type json_schema; False: refuse it with HTTP 400, as an older
         llama.cpp does (which takes its own top-level `json_schema`: refuse that too with
-        refuses={"json_schema"}). `structured` turns the scripted answer into the JSON the schema asks for (None:
-        `{"<first property>": answer}`).
+        refuses={"json_schema"}). `structured` turns the scripted answer into the JSON the schema asks for
+        (default `as_json`).
     enforce_limit: cut the reply (thinking first) at the token limit the request asks for, counting words as
         tokens, with finish reason "length".
     reasoning_usage: report `completion_tokens_details.reasoning_tokens` (False: servers that do not).
@@ -113,7 +113,7 @@ class TeacherStyle:
         tokens) for one scripted answer."""
         schema = _schema(body)
         if schema is not None and (self.schemas or "json_schema" in body):
-            answer = self.structured(body, answer) if self.structured else json.dumps({_first_key(schema): answer})
+            answer = (self.structured or as_json)(body, answer)
         thinking = "" if self.wire == "plain" else (self.draft(body, answer) if self.draft else "Let me think.")
         limit = body.get("max_completion_tokens", body.get("max_tokens"))
         finish = "stop"
@@ -148,6 +148,18 @@ def _schema(body: dict) -> dict | None:
     return body.get("json_schema") if isinstance(body.get("json_schema"), dict) else None
 
 
-def _first_key(schema: dict) -> str:
-    properties = schema.get("properties") or {"answer": {}}
-    return next(iter(properties))
+def as_json(body: dict, answer: str) -> str:
+    """A scripted markdown answer as the JSON the request's schema asks for: a solve answer's solution and tests
+    (as evolve's markdown parser reads them; an answer it cannot read goes whole into "solution"), an evolve
+    answer as its "instruction", else the answer under the schema's first property."""
+    from wizardcoder.evolve.parsing import ParsedSolution, parse_solution
+
+    properties = list((_schema(body) or {}).get("properties") or ["answer"])
+    if properties == ["solution", "tests"]:
+        prompt = str((body.get("messages") or [{}])[-1].get("content", "")) or str(body.get("prompt", ""))
+        language = "cpp" if "C++" in prompt else "java" if "Java " in prompt else "python"
+        parsed = parse_solution(answer, language)
+        if isinstance(parsed, ParsedSolution):
+            return json.dumps({"solution": parsed.solution, "tests": parsed.tests})
+        return json.dumps({"solution": answer, "tests": ""})
+    return json.dumps({properties[0]: answer})
