@@ -55,11 +55,11 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=320, help="the embedded model's solve limit (default 320)")
     args = parser.parse_args()
 
+    from sandbox import create_sandbox
     from wizardcoder.evolve.prompts import load_prompts
     from wizardcoder.evolve.structured import SOLVE_SCHEMA
     from wizardcoder.llm.embedded import create_embedded_client
     from wizardcoder.llm.transformers_client import resolve_device
-    from sandbox import create_sandbox
 
     seeds = [json.loads(line) for line in (REPO / "wizardcoder/evolve/seeds/python.jsonl").read_text().splitlines()]
     prompts = [load_prompts("python").solve_prompt(s["instruction"]) for s in seeds[: args.limit]]
