@@ -176,3 +176,13 @@ def test_inline_and_field_styles_are_all_known_to_the_fake():
     assert set(WIRE_STYLES) == {"plain", *FIELDS, *INLINE}
     with pytest.raises(ValueError, match="wire must be one of"):
         TeacherStyle("telepathy")
+
+
+def test_structured_off_reads_as_off_though_yaml_makes_it_false():
+    from wizardcoder.config import load_config
+    from wizardcoder.evolve import EvolveConfig
+
+    cfg = load_config(EvolveConfig, None, ["llm.structured=off", "llm.base_url=http://127.0.0.1:9/v1"])
+    assert cfg.llm.structured == "off" and not cfg.llm.wants_schema()
+    assert load_config(EvolveConfig, None, ["llm.base_url=http://127.0.0.1:9/v1"]).llm.wants_schema()
+    assert not load_config(EvolveConfig, None, []).llm.wants_schema()  # the embedded model: off by default

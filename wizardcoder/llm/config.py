@@ -96,7 +96,7 @@ class LLMConfig(Settings):
              "reasoning field or reasoning tokens in its replies; at once when llm.reasoning_effort is set), so "
              "the thinking does not use up the answer's budget; a reply cut inside its thinking before then is "
              "asked again at once with it. 0: never")
-    structured: str = setting(
+    structured: str | bool = setting(  # bool: YAML reads a bare `off` as false
         "auto", choices=("auto", "json_schema", "off"),
         help="ask for answers as JSON following a schema (solve: the solution and the tests; evolve: the "
              "rewritten instruction); answers that are not such JSON are read as markdown, and an endpoint that "
@@ -108,6 +108,8 @@ class LLMConfig(Settings):
                                                     help="USD per 1k completion tokens")
 
     def __post_init__(self) -> None:
+        if isinstance(self.structured, bool):  # `structured: off` in YAML (or the override) is false
+            self.structured = "json_schema" if self.structured else "off"
         super().__post_init__()
 
         def bad(key: str, problem: str) -> LLMConfigError:
