@@ -78,6 +78,7 @@ def test_a_reasoning_teacher_keeps_exactly_the_plain_teachers_tasks(tmp_path, sa
         assert files_holding(out / "raw", MARK)  # the thinking is kept for audit
         stats = json.loads((out / "stats.json").read_text())
         assert stats["llm"]["usage"]["reasoning_tokens"] > 0
+        assert stats["totals"]["reasoning_tokens"] > 0  # counted from raw/ rows, as report.md shows them
 
 
 def test_a_teacher_that_refuses_max_tokens_and_schemas_keeps_them_too(tmp_path, sandbox, plain):

@@ -31,6 +31,7 @@ class RoundStats:
         self.llm_failed_calls = 0
         self.prompt_tokens = 0
         self.completion_tokens = 0
+        self.reasoning_tokens = 0  # part of completion_tokens: a reasoning model's thinking
         self.methods: Counter[str] = Counter()
         self.passed_methods: Counter[str] = Counter()
         self.verdicts: Counter[str] = Counter()
@@ -56,6 +57,7 @@ class RoundStats:
                 self.llm_calls += 1
             self.prompt_tokens += int(row.get("prompt_tokens") or 0)
             self.completion_tokens += int(row.get("completion_tokens") or 0)
+            self.reasoning_tokens += int(row.get("reasoning_tokens") or 0)
             if row.get("error"):
                 return
         if step == "evolve" and not row.get("rejected"):
@@ -103,7 +105,7 @@ class RoundStats:
             "passed_by_method": dict(sorted(self.passed_methods.items())),
             "llm_calls": self.llm_calls, "llm_failed_calls": self.llm_failed_calls,
             "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens, "cost": cost,
+            "completion_tokens": self.completion_tokens, "reasoning_tokens": self.reasoning_tokens, "cost": cost,
             "mean_instruction_words": self.evolved_words.value,
             "mean_passed_instruction_words": self.passed_words.value,
             "mean_pool_instruction_words": self.pool_words_total / self.pool_in if self.pool_in else 0.0,
@@ -141,8 +143,8 @@ def run_stats(run: RunDir, cfg: EvolveConfig, dataset: dict[str, Any]) -> dict[s
     dropped: Counter[str] = Counter()
     for s in rounds:
         dropped.update(s["dropped"])
-        for key in ("evolved", "passed", "infra_error", "prompt_tokens", "completion_tokens", "llm_calls",
-                    "samples", "salvaged", "programs", "sandbox_seconds"):
+        for key in ("evolved", "passed", "infra_error", "prompt_tokens", "completion_tokens", "reasoning_tokens",
+                    "llm_calls", "samples", "salvaged", "programs", "sandbox_seconds"):
             totals[key] = totals.get(key, 0) + s.get(key, 0)
         if s.get("cost") is not None:
             totals["cost"] = totals.get("cost", 0.0) + s["cost"]
@@ -180,7 +182,8 @@ def write_report(run: RunDir, stats: dict[str, Any], cfg: Any = None) -> Path:
         f"- rounds done: {len(rounds)}; evolved {totals.get('evolved', 0)}, passed in the sandbox "
         f"{totals.get('passed', 0)} ({totals.get('pass_rate', 0):.0%}), "
         f"infrastructure errors {totals.get('infra_error', 0)}",
-        f"- tokens: {totals.get('prompt_tokens', 0)} prompt + {totals.get('completion_tokens', 0)} completion{cost}",
+        f"- tokens: {totals.get('prompt_tokens', 0)} prompt + {totals.get('completion_tokens', 0)} completion"
+        + (f" (of which {totals['reasoning_tokens']} reasoning)" if totals.get("reasoning_tokens") else "") + cost,
         f"- dataset: **{dataset.get('rows', 0)} rows** ({dataset.get('seeds', 0)} seeds, "
         f"{dataset.get('evolved', 0)} evolved); dropped when building: {_fmt(dataset.get('dropped') or {}) or 'none'}",
         "",
