@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from wizardcoder.evolve.parsing import NO_TESTS, ParsedSolution
+from wizardcoder.evolve.parsing import ParsedSolution
 from wizardcoder.evolve.structured import (
     EVOLVE_SCHEMA,
     SOLVE_SCHEMA,
@@ -15,6 +15,7 @@ from wizardcoder.evolve.structured import (
     parse_solution_answer,
 )
 from wizardcoder.llm import Request
+from wizardcoder.reasons import Reason
 
 SOLUTION = "def add(a, b):\n    return a + b\n"
 TESTS = "assert add(1, 2) == 3\nassert add(-1, 1) == 0\n"
@@ -48,7 +49,7 @@ def test_json_that_does_not_parse_falls_back_to_markdown_of_the_same_text():
 
 def test_json_fields_get_the_markdown_parsers_checks():
     parsed, structured = parse_solution_answer(json.dumps({"solution": SOLUTION, "tests": "print(1)"}), "python")
-    assert structured and parsed == NO_TESTS
+    assert structured and parsed == Reason.NO_TESTS
 
 
 def test_a_json_evolve_answer_and_its_markdown_fallback():

@@ -13,7 +13,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from wizardcoder.evolve.parsing import ParsedSolution, code_blocks, parse_evolved, parse_solution
+from wizardcoder.evolve.parsing import (
+    ParsedSolution,
+    code_blocks,
+    parse_evolved,
+    parse_solution,
+    solution_with_tests,
+)
+from wizardcoder.reasons import Reason
 
 EVOLVE_SCHEMA: dict[str, Any] = {
     "name": "rewritten_task",
@@ -70,18 +77,19 @@ def structured_evolved(text: str | None) -> str | None:
     return parse_evolved(instruction)
 
 
-def structured_solution(text: str | None, language: str) -> ParsedSolution | str | None:
-    """A JSON solve answer read through the markdown parser's checks (a `ParsedSolution` or its reason code),
-    or None: not such JSON (then parse the text as markdown)."""
+def structured_solution(text: str | None, language: str) -> ParsedSolution | Reason | None:
+    """A JSON solve answer through the markdown parser's checks (a `ParsedSolution` or the `Reason` it has
+    none), or None: not such JSON (then parse the text as markdown)."""
     value = json_object(text)
     if not value:
         return None
     solution, tests = value.get("solution"), value.get("tests")
     if not isinstance(solution, str) or not isinstance(tests, str):
         return None
-    fence = "```"
-    return parse_solution(f"### Solution\n{fence}\n{_unfenced(solution)}\n{fence}\n\n"
-                          f"### Tests\n{fence}\n{_unfenced(tests)}\n{fence}\n", language)
+    solution = _unfenced(solution)
+    if not solution.strip():
+        return Reason.NO_SOLUTION
+    return solution_with_tests(solution, _unfenced(tests), language)
 
 
 def parse_evolved_answer(text: str | None) -> tuple[str, bool]:
@@ -90,7 +98,7 @@ def parse_evolved_answer(text: str | None) -> tuple[str, bool]:
     return (structured, True) if structured is not None else (parse_evolved(text or ""), False)
 
 
-def parse_solution_answer(text: str | None, language: str) -> tuple[ParsedSolution | str, bool]:
+def parse_solution_answer(text: str | None, language: str) -> tuple[ParsedSolution | Reason, bool]:
     """(a `ParsedSolution` or a reason code, whether it came from JSON): JSON first, else markdown."""
     structured = structured_solution(text, language)
     return (structured, True) if structured is not None else (parse_solution(text or "", language), False)
