@@ -19,7 +19,7 @@ from wizardcoder.eliminate import EliminateConfig
 from wizardcoder.eliminate.verify import ExecutionCheck, verify
 from wizardcoder.execution.config import SandboxConfig
 from wizardcoder.languages import find_entry_point, misses_the_task_function
-from wizardcoder.languages.c_like_scan import break_c_like
+from wizardcoder.languages.c_like_syntax import break_c_like
 
 CPP_ADD = "int helper(int x) { return x; }\nint add(int a, int b) { return helper(a) + b; }\n"
 JAVA_ADD = "class Calc {\n    static int helper(int x) { return x; }\n    static int add(int a, int b) { return helper(a) + b; }\n}\n"

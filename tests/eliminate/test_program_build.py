@@ -7,7 +7,7 @@ import pytest
 from sandbox import create_sandbox
 from wizardcoder.eliminate import EliminateConfig
 from wizardcoder.eliminate.verify import ExecutionCheck, build, verify
-from wizardcoder.languages.c_like_scan import mask_c_like, match_brace
+from wizardcoder.languages.c_like_syntax import mask_c_like, match_brace
 
 CFG = EliminateConfig(mutation_check=[])
 

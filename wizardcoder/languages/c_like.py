@@ -1,9 +1,9 @@
 """What the C++ and Java builders share: what a solution defines, the static verdicts, and the mutant a
-C++ / Java build gets (`with_mutant`; the scan and the rewrite live in `c_like_scan.py`).
+C++ / Java build gets (`with_mutant`; the scan and the rewrite live in `c_like_syntax.py`).
 
 C++ and Java get the "tests must be able to fail" check too (`mutation_check`, on for all three by
 default; it costs a second compile): every definition of the entry point (given, else the function the
-tests call: `c_like_scan.find_entry_point`) returns a default value (`c_like_scan.break_c_like`:
+tests call: `c_like_syntax.find_entry_point`) returns a default value (`c_like_syntax.break_c_like`:
 `return {};` in C++, 0/false/null in Java, nothing for void), and the tests must then fail, else
 "tests_cannot_fail". Tests that call no function of the solution cannot fail either.
 """
@@ -14,9 +14,9 @@ import dataclasses
 import re
 from collections.abc import Callable, Iterable
 
-from wizardcoder.languages import c_like_scan
+from wizardcoder.languages import c_like_syntax
 from wizardcoder.languages.base import Built, ExecutionCheck
-from wizardcoder.languages.c_like_scan import mask_c_like
+from wizardcoder.languages.c_like_syntax import mask_c_like
 from wizardcoder.reasons import Reason
 
 C_KEYWORDS = {"if", "for", "while", "switch", "catch", "return", "sizeof", "else", "do", "new", "delete",
@@ -59,16 +59,16 @@ def with_mutant(built: Built, check: ExecutionCheck, build_program: Callable[...
     if built.program is None:
         return built
     language = "java" if java else "cpp"
-    scanned = c_like_scan.find_entry_point(check.solution, check.tests, language)
+    scanned = c_like_syntax.find_entry_point(check.solution, check.tests, language)
     names = [n.split(".")[-1].split("::")[-1] for n in dict.fromkeys((check.entry_point, scanned)) if n]
     mutated, what = None, ()
     for name in names:  # a given entry point the solution does not define: the one the tests call
-        mutated, what = c_like_scan.break_c_like(check.solution, name, java=java), (name,)
+        mutated, what = c_like_syntax.break_c_like(check.solution, name, java=java), (name,)
         if mutated is not None:
             break
     if mutated is None and scanned is None:  # no named function called: the types' methods and operators
-        types = c_like_scan.referenced_types(check.solution, check.tests, language)
-        mutated = c_like_scan.break_types(check.solution, types, java=java) if types else None
+        types = c_like_syntax.referenced_types(check.solution, check.tests, language)
+        mutated = c_like_syntax.break_types(check.solution, types, java=java) if types else None
         what = tuple(f"{t}'s methods" for t in types)
         if mutated is None:
             return Built(static_reason=Reason.TESTS_CANNOT_FAIL,

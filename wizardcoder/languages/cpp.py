@@ -18,7 +18,7 @@ import json
 import re
 
 from wizardcoder.execution import new_marker
-from wizardcoder.languages import c_like, c_like_scan
+from wizardcoder.languages import c_like, c_like_syntax
 from wizardcoder.languages.base import Built, ExecutionCheck
 from wizardcoder.languages.c_like import (
     C_FUNC_DEF,
@@ -30,7 +30,7 @@ from wizardcoder.languages.c_like import (
     sample_code,
     static_verdict,
 )
-from wizardcoder.languages.c_like_scan import depth_map, mask_c_like, match_brace
+from wizardcoder.languages.c_like_syntax import depth_map, mask_c_like, match_brace
 from wizardcoder.reasons import Reason
 
 _CPP_MAIN = re.compile(r"\b(?:int|signed|auto|void)\s+main\s*\(")
@@ -125,12 +125,12 @@ build = builder(_program, java=False)
 
 def entry_point(solution: str, tests: str) -> str | None:
     """The function of the solution the tests exercise, or None when they reference none of them."""
-    return c_like_scan.find_entry_point(solution, tests, "cpp")
+    return c_like_syntax.find_entry_point(solution, tests, "cpp")
 
 
 def defined_names(solution: str) -> set[str]:
     """The functions, methods, named lambdas and types the solution defines."""
-    return c_like_scan.defined_names(solution, java=False)
+    return c_like_syntax.defined_names(solution, java=False)
 
 
 

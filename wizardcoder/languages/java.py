@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 
 from wizardcoder.execution import new_marker
-from wizardcoder.languages import c_like, c_like_scan
+from wizardcoder.languages import c_like, c_like_syntax
 from wizardcoder.languages.base import Built, ExecutionCheck
 from wizardcoder.languages.c_like import (
     C_KEYWORDS,
@@ -29,7 +29,7 @@ from wizardcoder.languages.c_like import (
     sample_code,
     static_verdict,
 )
-from wizardcoder.languages.c_like_scan import mask_c_like, match_brace
+from wizardcoder.languages.c_like_syntax import mask_c_like, match_brace
 from wizardcoder.reasons import Reason
 
 _JAVA_TYPE = re.compile(r"\b(class|interface|enum|record)\s+([A-Za-z_]\w*)")
@@ -232,12 +232,12 @@ build = builder(_program, java=True)
 
 def entry_point(solution: str, tests: str) -> str | None:
     """The function of the solution the tests exercise, or None when they reference none of them."""
-    return c_like_scan.find_entry_point(solution, tests, "java")
+    return c_like_syntax.find_entry_point(solution, tests, "java")
 
 
 def defined_names(solution: str) -> set[str]:
     """The functions, methods, named lambdas and types the solution defines."""
-    return c_like_scan.defined_names(solution, java=True)
+    return c_like_syntax.defined_names(solution, java=True)
 
 
 
