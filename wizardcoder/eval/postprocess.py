@@ -68,7 +68,7 @@ def align(problem: Problem, code: str) -> Aligned:
             return Aligned(completion=None, solution=_python_program(problem.prompt, code))
         return Aligned(completion=_as_body(code), solution=None)
     if problem.entry_point and languages.get(problem.language).declares(code, problem.entry_point):
-        body = function_body(code, problem.entry_point)
+        body = function_body(code, problem.entry_point, java=problem.language == "java")
         if body is not None:
             return Aligned(completion=body, solution=None)
     return Aligned(completion=truncate(code, problem.stop), solution=None)

@@ -12,42 +12,28 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from wizardcoder.languages import c_like_syntax
 from wizardcoder.languages.base import Built, ExecutionCheck
 from wizardcoder.languages.c_like_syntax import mask_c_like
 from wizardcoder.reasons import Reason
 
-C_KEYWORDS = {"if", "for", "while", "switch", "catch", "return", "sizeof", "else", "do", "new", "delete",
-               "synchronized", "try", "main", "operator", "decltype", "alignof", "static_assert", "assert"}
-C_FUNC_DEF = re.compile(r"\b([A-Za-z_]\w*)\s*\([^;{}()]*(?:\([^;{}()]*\)[^;{}()]*)*\)\s*"
-                         r"(?:const\s*|noexcept\s*|override\s*|final\s*|throws\s+[\w.,\s]+|->\s*[\w:<>,\s*&]+)*\{")
-C_TYPE_DEF = re.compile(r"\b(?:class|struct|interface|enum|record|union)\s+([A-Za-z_]\w*)")
 
-
-def defined_names(masked: str) -> set[str]:
-    names = {m.group(1) for m in C_FUNC_DEF.finditer(masked)}
-    names |= {m.group(1) for m in C_TYPE_DEF.finditer(masked)}
-    return {n for n in names if n not in C_KEYWORDS}
-
-
-def mentions(masked: str, names: Iterable[str]) -> set[str]:
-    return {n for n in names if re.search(rf"(?<![\w.]){re.escape(n)}\b|(?<=\.){re.escape(n)}\b", masked)}
-
-
-def calls_solution(check: ExecutionCheck, msol: str, mtests: str) -> str | None:
-    """None when the tests reference the solution; else why not."""
-    defined = defined_names(msol)
-    own = defined_names(mtests)
-    wanted = set(defined) - own
+def calls_solution(check: ExecutionCheck, java: bool) -> str | None:
+    """None when the tests reference the solution (a function, method, named lambda or type it defines);
+    else why not."""
+    defined = c_like_syntax.defined_names(check.solution, java)
+    tests = c_like_syntax.parse(check.tests, java)
+    own = c_like_syntax.defined_functions(tests) | c_like_syntax.type_names(tests)
+    wanted = defined - own
     if check.entry_point:
         wanted.add(check.entry_point.split(".")[-1].split("::")[-1])
     if not wanted:
         if defined:
             return f"the tests redefine {sorted(defined)} instead of calling the solution"
         return None  # nothing recognisable in the solution: do not guess
-    if mentions(mtests, wanted):
+    if wanted & {name for _, name in c_like_syntax.references(tests)}:
         return None
     return "the tests never reference the solution's functions or types"
 
@@ -102,58 +88,47 @@ def drop_final_exit(text: str, masked: str, open_brace: int, close_brace: int, f
     return text[:start] + re.sub(r"[^\n]", " ", text[start:end]) + text[end:]
 
 
-def static_verdict(check: ExecutionCheck, msol: str, mtests: str, checks: re.Pattern, what: str) -> Built | None:
-    """The "no_asserts" verdict reached without running, for masked C-like `msol` / `mtests`: the
-    tests contain none of `checks` (`what` names them), or never reference the solution. None: run it."""
-    if not checks.search(mtests):
+def static_verdict(check: ExecutionCheck, checks: re.Pattern, what: str, java: bool) -> Built | None:
+    """The "no_asserts" verdict reached without running: the tests contain none of `checks` (`what`
+    names them; searched outside comments and literals, macro bodies included), or never reference the
+    solution. None: run it."""
+    if not checks.search(mask_c_like(check.tests, java)):
         return Built(static_reason=Reason.NO_ASSERTS, static_detail=f"the tests check nothing (no {what})")
-    why = calls_solution(check, msol, mtests)
+    why = calls_solution(check, java)
     return Built(static_reason=Reason.NO_ASSERTS, static_detail=why) if why else None
 
 
 # ============================================================================== eval's samples
-def declares(code: str, name: str) -> bool:
-    """Whether `code` defines the function `name` (a reply holding the whole function)."""
-    return re.search(rf"\b{re.escape(name)}\s*\([^;{{}}]*\)\s*(?:throws[^{{]*)?\{{", code) is not None
-
-
-def function_body(code: str, name: str) -> str | None:
-    """The text between the braces of the C-like function `name` in `code` (exclusive), plus a newline."""
-    m = re.search(rf"\b{re.escape(name)}\s*\([^;{{}}]*\)\s*(?:throws[^{{]*)?\{{", code)
-    if m is None:
-        return None
-    depth, i = 1, m.end()
-    in_str: str | None = None
-    while i < len(code):
-        ch = code[i]
-        if in_str:
-            if ch == "\\":
-                i += 2
-                continue
-            if ch == in_str:
-                in_str = None
-        elif ch in "\"'":
-            in_str = ch
-        elif code.startswith("//", i):
-            j = code.find("\n", i)
-            i = len(code) if j == -1 else j
-            continue
-        elif ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-            if depth == 0:
-                body = code[m.end(): i].rstrip()
-                return body.lstrip("\n") + "\n" if body.strip() else "\n"
-        i += 1
+def _definition(code: str, name: str, java: bool | None) -> tuple[c_like_syntax.Source, c_like_syntax.Definition] | None:
+    """The first definition of the function `name` in `code` (`java` None: in either language)."""
+    for grammar in ((False, True) if java is None else (java,)):
+        src = c_like_syntax.parse(code, grammar)
+        found = next((d for d in c_like_syntax.definitions(src) if d.name == name and not d.is_lambda), None)
+        if found is not None:
+            return src, found
     return None
 
 
-def sample_code(completion: str | None, solution: str | None, entry_point: str) -> str:
+def declares(code: str, name: str, java: bool | None = None) -> bool:
+    """Whether `code` defines the function `name` (a reply holding the whole function)."""
+    return _definition(code, name, java) is not None
+
+
+def function_body(code: str, name: str, java: bool | None = None) -> str | None:
+    """The text between the braces of the C-like function `name` in `code` (exclusive), plus a newline."""
+    found = _definition(code, name, java)
+    if found is None:
+        return None
+    src, definition = found
+    body = code[src.char(definition.body.start_byte) + 1:src.char(definition.body.end_byte) - 1].rstrip()
+    return body.lstrip("\n") + "\n" if body.strip() else "\n"
+
+
+def sample_code(completion: str | None, solution: str | None, entry_point: str, java: bool) -> str:
     """The model's code in an eval sample: its completion, or the body of a full solution's entry point
     (MultiPL-E's C++ / Java tests start by closing the function)."""
     if solution is not None:
-        body = function_body(solution, entry_point)
+        body = function_body(solution, entry_point, java)
         return body if body is not None else solution
     return completion or ""
 

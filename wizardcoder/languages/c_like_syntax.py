@@ -23,7 +23,6 @@ functions an empty body. The return type is the definition's `type` node with it
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -51,6 +50,13 @@ def _parser(java: bool) -> tree_sitter.Parser:
     return tree_sitter.Parser(tree_sitter.Language(grammar.language()))
 
 
+@lru_cache(maxsize=32)
+def _query(java: bool, kinds: frozenset[str]) -> tree_sitter.Query:
+    language = _parser(java).language
+    known = [k for k in sorted(kinds) if language.id_for_node_kind(k, True) is not None]
+    return tree_sitter.Query(language, "[" + " ".join(f"({k})" for k in known) + "] @node")
+
+
 @dataclass(frozen=True)
 class Source:
     """A text and its syntax tree; node positions are byte offsets into `data`."""
@@ -63,15 +69,21 @@ class Source:
     def of(self, node: tree_sitter.Node) -> str:
         return self.data[node.start_byte:node.end_byte].decode("utf-8", errors="replace")
 
-    def walk(self, node: tree_sitter.Node | None = None) -> Iterator[tree_sitter.Node]:
-        """Every node under `node` (the root), in source order."""
-        stack = [node or self.root]
-        while stack:
-            current = stack.pop()
-            yield current
-            stack.extend(reversed(current.children))
+    def char(self, offset: int) -> int:
+        """The character index of byte `offset` (C++ / Java builders cut the text as a str)."""
+        if self.text.isascii():
+            return offset
+        return len(self.data[:offset].decode("utf-8", errors="surrogatepass"))
+
+    def find(self, *kinds: str, under: tree_sitter.Node | None = None) -> list[tree_sitter.Node]:
+        """The nodes of these kinds under `under` (the root), in source order (a query: the walk runs in C)."""
+        found = tree_sitter.QueryCursor(_query(self.java, frozenset(kinds))).captures(under or self.root)
+        return sorted(found.get("node", ()), key=lambda n: (n.start_byte, -n.end_byte))
 
 
+# a check's texts are read by several steps (static verdict, main, entry point, mutant, isolation): each
+# text is parsed once
+@lru_cache(maxsize=64)
 def parse(text: str, java: bool) -> Source:
     data = text.encode("utf-8", errors="surrogatepass")
     return Source(text, data, _parser(java).parse(data).root_node, java)
@@ -88,6 +100,7 @@ def _char_offsets(src: Source) -> list[int] | None:
     return index
 
 
+@lru_cache(maxsize=64)
 def mask_c_like(text: str, java: bool = False) -> str:
     """`text` with comments and string/char literal contents blanked (same length, newlines and quotes
     kept), so searches and brace matching on it never look inside them."""
@@ -100,33 +113,16 @@ def mask_c_like(text: str, java: bool = False) -> str:
             if out[k] != "\n":
                 out[k] = " "
 
-    stack = [src.root]
-    while stack:
-        node = stack.pop()
-        if node.type in _COMMENTS or node.type in _LITERALS:
-            a, b = (node.start_byte, node.end_byte) if chars is None else (chars[node.start_byte], chars[node.end_byte])
-            if node.type in _COMMENTS:
-                blank(a, b)
-            else:  # `R"x(...)x"`, `u8"..."`, `'}'`: the quotes stay, what they enclose goes
-                piece = text[a:b]
-                first = min((i for i in (piece.find('"'), piece.find("'")) if i >= 0), default=-1)
-                last = piece.rfind(piece[first]) if first >= 0 else -1
-                blank(a + first + 1, a + last if last > first else b)
-            continue
-        stack.extend(node.children)
+    for node in src.find(*_COMMENTS, *_LITERALS):
+        a, b = (node.start_byte, node.end_byte) if chars is None else (chars[node.start_byte], chars[node.end_byte])
+        if node.type in _COMMENTS:
+            blank(a, b)
+        else:  # `R"x(...)x"`, `u8"..."`, `'}'`: the quotes stay, what they enclose goes
+            piece = text[a:b]
+            first = min((i for i in (piece.find('"'), piece.find("'")) if i >= 0), default=-1)
+            last = piece.rfind(piece[first]) if first >= 0 else -1
+            blank(a + first + 1, a + last if last > first else b)
     return "".join(out)
-
-
-def depth_map(masked: str) -> list[int]:
-    """The brace depth at each position of masked text."""
-    depths, depth = [], 0
-    for ch in masked:
-        if ch == "}":
-            depth -= 1
-        depths.append(depth)
-        if ch == "{":
-            depth += 1
-    return depths
 
 
 def match_brace(masked: str, open_idx: int) -> int:
@@ -251,7 +247,7 @@ def _lambda_name(src: Source, node: tree_sitter.Node) -> tuple[str, str] | None:
 def definitions(src: Source) -> list[Definition]:
     """Every function, method and named lambda with a body, in source order."""
     found = []
-    for node in src.walk():
+    for node in src.find("function_definition", "method_declaration", "lambda_expression"):
         if node.type == "function_definition" and not src.java:
             definition = _cpp_definition(src, node)
         elif node.type == "method_declaration" and src.java:
@@ -278,8 +274,8 @@ def definitions(src: Source) -> list[Definition]:
 def type_names(src: Source) -> set[str]:
     """The classes, structs, unions, enums, interfaces and records the text defines (with a body)."""
     kinds = _JAVA_TYPES if src.java else _CPP_TYPES
-    return {src.of(n.child_by_field_name("name")) for n in src.walk()
-            if n.type in kinds and n.child_by_field_name("name") is not None and n.child_by_field_name("body")}
+    return {src.of(n.child_by_field_name("name")) for n in src.find(*kinds)
+            if n.child_by_field_name("name") is not None and n.child_by_field_name("body")}
 
 
 def defined_functions(src: Source) -> set[str]:
@@ -300,7 +296,7 @@ def defined_names(solution: str, java: bool) -> set[str]:
 def references(src: Source) -> list[tuple[int, str]]:
     """(byte offset, name) of every name the text uses, macro bodies included."""
     found = []
-    for node in src.walk():
+    for node in src.find(*_NAMES, "preproc_arg"):
         if node.type in _NAMES:
             found.append((node.start_byte, src.of(node)))
         elif node.type == "preproc_arg":  # a macro's body is text to the parser
@@ -309,11 +305,36 @@ def references(src: Source) -> list[tuple[int, str]]:
     return found
 
 
+def find_main(src: Source) -> tuple[tree_sitter.Node, tree_sitter.Node, tree_sitter.Node] | None:
+    """(definition, name, body) of the `main` function defined at the top level, else None."""
+    for node in src.root.named_children:
+        declarator, _ = _function_declarator(_child(node, "declarator")) if node.type == "function_definition" \
+            else (None, "")
+        name = _child(declarator, "declarator") if declarator is not None else None
+        body = _child(node, "body")
+        if name is not None and body is not None and src.of(name) == "main":
+            return node, name, body
+    return None
+
+
+def defines_at_top_level(src: Source) -> bool:
+    """Whether the text defines functions or types outside any block (so it is no block of statements)."""
+    kinds = _JAVA_TYPES | {"method_declaration"} if src.java else _CPP_TYPES | {"function_definition"}
+    for node in src.root.named_children:
+        if node.type == "template_declaration":
+            node = node.named_children[-1] if node.named_children else node
+        if node.type in kinds and (node.type in ("function_definition", "method_declaration")
+                                   or _child(node, "body") is not None):
+            return True
+    return False
+
+
 # ======================================================================== the entry point
 def _checks(src: Source) -> list[tuple[int, int]]:
     """(start, end) of each statement that checks something, with the `if (...)` that guards it."""
     spans = []
-    for node in src.walk():
+    for node in src.find("call_expression", "method_invocation", "return_statement", "throw_statement",
+                         "throw_expression", "assert_statement", "static_assert_declaration"):
         if node.type in ("call_expression", "method_invocation"):
             callee = _child(node, "function") if node.type == "call_expression" else _child(node, "name")
             name = src.of(callee).split("::")[-1].split(".")[-1].strip() if callee is not None else ""
@@ -482,7 +503,6 @@ __all__ = [
     "defined_functions",
     "defined_names",
     "definitions",
-    "depth_map",
     "find_entry_point",
     "mask_c_like",
     "match_brace",

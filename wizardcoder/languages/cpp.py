@@ -21,19 +21,14 @@ from wizardcoder.execution import new_marker
 from wizardcoder.languages import c_like, c_like_syntax
 from wizardcoder.languages.base import Built, ExecutionCheck
 from wizardcoder.languages.c_like import (
-    C_FUNC_DEF,
-    C_KEYWORDS,
-    C_TYPE_DEF,
     builder,
-    declares,
     drop_final_exit,
     sample_code,
     static_verdict,
 )
-from wizardcoder.languages.c_like_syntax import depth_map, mask_c_like, match_brace
+from wizardcoder.languages.c_like_syntax import mask_c_like
 from wizardcoder.reasons import Reason
 
-_CPP_MAIN = re.compile(r"\b(?:int|signed|auto|void)\s+main\s*\(")
 # the tests' own final `exit(0)`: the marker would never be printed
 _CPP_FINAL_EXIT = re.compile(r"(?:(?:::\s*)?std\s*::\s*|::\s*)?(?:exit|_Exit|_exit|quick_exit)\s*\(\s*(?:0|EXIT_SUCCESS)\s*\)\s*;")
 _CPP_CHECKS = re.compile(
@@ -41,56 +36,51 @@ _CPP_CHECKS = re.compile(
     r"|\breturn\s+(?!0\s*;)[^;\s]|\bthrow\b")
 
 
-def _find_c_main(src: str, masked: str, regex: re.Pattern) -> tuple[int, int, int, int] | None:
-    """(decl start, name start, open brace, close brace) of a depth-0 `main` definition."""
-    depths = depth_map(masked)
-    for m in regex.finditer(masked):
-        if depths[m.start()] != 0:
-            continue
-        close_paren = masked.find(")", m.end())
-        open_brace = masked.find("{", close_paren)
-        if close_paren < 0 or open_brace < 0 or ";" in masked[close_paren:open_brace]:
-            continue
-        end = match_brace(masked, open_brace)
-        if end < 0:
-            return None
-        name = masked.rfind("main", m.start(), m.end())
-        return m.start(), name, open_brace, end
-    return None
+_HOISTED = {"preproc_include", "preproc_def", "preproc_function_def", "preproc_call", "using_declaration",
+            "alias_declaration", "namespace_alias_definition"}
 
 
-def _has_c_definitions(masked: str) -> bool:
-    """Whether depth-0 text defines functions or types (so it is not a block of bare statements)."""
-    depths = depth_map(masked)
-    for m in C_FUNC_DEF.finditer(masked):
-        if depths[m.start()] == 0 and m.group(1) not in C_KEYWORDS:
-            return True
-    return any(depths[m.start()] == 0 for m in C_TYPE_DEF.finditer(masked))
+def _main(text: str) -> tuple[int, int, int, int, str] | None:
+    """(definition start, name start, open brace, close brace, parameters) of the top-level `main`
+    definition of `text` (character positions), else None."""
+    src = c_like_syntax.parse(text, java=False)
+    found = c_like_syntax.find_main(src)
+    if found is None:
+        return None
+    node, name, body = found
+    params = next((c for c in name.parent.named_children if c.type == "parameter_list"), None)
+    return (src.char(node.start_byte), src.char(name.start_byte), src.char(body.start_byte),
+            src.char(body.end_byte) - 1, src.of(params)[1:-1].strip() if params is not None else "")
+
+
+def _statements_as_main(tests: str) -> str:
+    """Tests that are bare statements, as the body of `wizardcoder_tests_main`: their includes, macros and
+    using-declarations (a macro's continued lines too) stay outside it."""
+    src = c_like_syntax.parse(tests, java=False)
+    pre = [src.of(n) for n in src.root.children if n.type in _HOISTED]
+    body = "{" + "\n".join(src.of(n) for n in src.root.children if n.type not in _HOISTED) + "}"
+    body = drop_final_exit(body, mask_c_like(body), 0, len(body) - 1, _CPP_FINAL_EXIT)[1:-1]
+    return "\n".join(p.rstrip("\n") for p in pre) + "\nint wizardcoder_tests_main() {\n" + body + "\n    return 0;\n}\n"
 
 
 def _program(check: ExecutionCheck, marker: str | None = None, started: str | None = None) -> Built:
     solution, tests = check.solution, check.tests
-    msol, mtests = mask_c_like(solution), mask_c_like(tests)
-    verdict = static_verdict(check, msol, mtests, _CPP_CHECKS, "assert/abort/exit/throw")
+    verdict = static_verdict(check, _CPP_CHECKS, "assert/abort/exit/throw", java=False)
     if verdict is not None:
         return verdict
-    test_main = _find_c_main(tests, mtests, _CPP_MAIN)
+    test_main = _main(tests)
     if test_main is None:
-        if _has_c_definitions(mtests):
+        if c_like_syntax.defines_at_top_level(c_like_syntax.parse(tests, java=False)):
             return Built(static_reason=Reason.NO_ASSERTS, static_detail="the tests define functions but no main()")
-        pre = [ln for ln in tests.splitlines() if ln.lstrip().startswith("#") or ln.strip().startswith("using ")]
-        body = "{" + "\n".join(ln for ln in tests.splitlines() if ln not in pre) + "}"
-        body = drop_final_exit(body, mask_c_like(body), 0, len(body) - 1, _CPP_FINAL_EXIT)[1:-1]
-        tests = "\n".join(pre) + "\nint wizardcoder_tests_main() {\n" + body + "\n    return 0;\n}\n"
+        tests = _statements_as_main(tests)
         call_args = ""
     else:
-        start, name, open_brace, close = test_main
-        tests = drop_final_exit(tests, mtests, open_brace, close, _CPP_FINAL_EXIT)
-        params = mtests[mtests.find("(", name) + 1:mtests.find(")", name)].strip()
+        start, name, open_brace, close, params = test_main
+        tests = drop_final_exit(tests, mask_c_like(tests), open_brace, close, _CPP_FINAL_EXIT)
         call_args = "" if params in ("", "void") else "argc, argv"
         tests = (tests[:start] + "int wizardcoder_tests_main" + tests[name + 4:close] + "    return 0;\n"
                  + tests[close:])
-    sol_main = _find_c_main(solution, msol, _CPP_MAIN)
+    sol_main = _main(solution)
     if sol_main is not None:
         solution = solution[:sol_main[0]] + "/* main() of the solution removed */" + solution[sol_main[3] + 1:]
     override = cpp_runtime_overrides(solution)  # after its own main is gone: that one is no override
@@ -135,6 +125,11 @@ def defined_names(solution: str) -> set[str]:
 
 
 
+def declares(code: str, name: str) -> bool:
+    """Whether `code` defines the function `name` (a reply holding the whole function)."""
+    return c_like.declares(code, name, java=False)
+
+
 def salvage_tests(tests: str) -> str | None:
     """The complete part of a test block cut by the token limit (`c_like.salvage_tests`), or None."""
     return c_like.salvage_tests(tests, java=False)
@@ -145,7 +140,7 @@ def sample_program(prompt: str, tests: str, marker: str, completion: str | None 
     """`prompt + completion + tests` (a full solution: its entry point's body as the completion) with no
     macro of the model's reaching the tests (`#define assert(x)`), then the marker; a program that fails
     with the reason when the model's code defines a runtime function the harness relies on."""
-    model = sample_code(completion, solution, entry_point)
+    model = sample_code(completion, solution, entry_point, java=False)
     override = cpp_runtime_overrides(prompt + model)  # the prompt opens the function it completes
     if override:
         return rejected_program(override)

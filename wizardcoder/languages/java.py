@@ -18,87 +18,83 @@ import json
 import re
 from dataclasses import dataclass
 
+import tree_sitter
+
 from wizardcoder.execution import new_marker
 from wizardcoder.languages import c_like, c_like_syntax
 from wizardcoder.languages.base import Built, ExecutionCheck
 from wizardcoder.languages.c_like import (
-    C_KEYWORDS,
     builder,
-    declares,
     drop_final_exit,
     sample_code,
     static_verdict,
 )
-from wizardcoder.languages.c_like_syntax import mask_c_like, match_brace
+from wizardcoder.languages.c_like_syntax import mask_c_like
 from wizardcoder.reasons import Reason
 
-_JAVA_TYPE = re.compile(r"\b(class|interface|enum|record)\s+([A-Za-z_]\w*)")
-_JAVA_IMPORT = re.compile(r"^\s*import\s+(?:static\s+)?[\w.]+(?:\.\*)?\s*;\s*$")
-_JAVA_PACKAGE = re.compile(r"^\s*package\s+[\w.]+\s*;\s*$")
-_JAVA_MAIN = re.compile(r"\bvoid\s+main\s*\(")
-_JAVA_METHOD = re.compile(r"(?<![\w<>\[\]?,.])[\w<>\[\]?,.]+\s+([A-Za-z_]\w*)\s*\([^()]*\)\s*(?:throws\s+[\w.,\s]+)?\{")
 # the tests' own final `System.exit(0)`: the marker would never be printed
 _JAVA_FINAL_EXIT = re.compile(r"(?:java\s*\.\s*lang\s*\.\s*)?(?:System|Runtime\s*\.\s*getRuntime\s*\(\s*\))\s*\.\s*"
                               r"(?:exit|halt)\s*\(\s*0\s*\)\s*;")
 _JAVA_CHECKS = re.compile(r"\bassert\b|\bthrow\b|\bSystem\s*\.\s*exit\s*\(\s*(?!0\s*\))[^)\s]|\bfail\s*\(")
+_TYPES = {"class_declaration", "interface_declaration", "enum_declaration", "record_declaration",
+          "annotation_type_declaration"}
+_COMMENTS = {"line_comment", "block_comment"}
 
 
 @dataclass
 class _JavaItem:
     text: str
-    kind: str  # "import" | "package" | "type" | "member" | "blank"
+    kind: str  # "import" | "package" | "type" | "member"
     name: str = ""
+    node_type: str = ""  # of a type: class_declaration, interface_declaration...
 
 
-def _java_items(src: str) -> list[_JavaItem]:
-    """Split Java source into its depth-0 items: imports, package, types, other (members/statements)."""
-    masked = mask_c_like(src, java=True)
-    items: list[_JavaItem] = []
-    depth, start = 0, 0
-    for k, ch in enumerate(masked):
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-            if depth == 0:
-                items.append(_classify(src[start:k + 1], masked[start:k + 1]))
-                start = k + 1
-        elif ch == ";" and depth == 0:
-            items.append(_classify(src[start:k + 1], masked[start:k + 1]))
-            start = k + 1
-    if src[start:].strip():
-        items.append(_classify(src[start:], masked[start:]))
-    return [it for it in items if it.kind != "blank"]
+def _java_items(text: str) -> list[_JavaItem]:
+    """The top-level items of Java source, each with the comments before it: imports, the package, types,
+    and the rest (members, statements)."""
+    src = c_like_syntax.parse(text, java=True)
+    items, start = [], 0
+    for node in src.root.children:
+        if node.type in _COMMENTS:
+            continue
+        piece = text[start:src.char(node.end_byte)]
+        start = src.char(node.end_byte)
+        if node.type == "import_declaration":
+            items.append(_JavaItem(piece, "import"))
+        elif node.type == "package_declaration":
+            items.append(_JavaItem(piece, "package"))
+        elif node.type in _TYPES and node.child_by_field_name("name") is not None:
+            items.append(_JavaItem(piece, "type", src.of(node.child_by_field_name("name")), node.type))
+        else:
+            items.append(_JavaItem(piece, "member"))
+    return items
 
 
-def _classify(text: str, masked: str) -> _JavaItem:
-    stripped = masked.strip()
-    if not stripped:
-        return _JavaItem(text, "blank")
-    if _JAVA_IMPORT.match(stripped):
-        return _JavaItem(text, "import")
-    if _JAVA_PACKAGE.match(stripped):
-        return _JavaItem(text, "package")
-    brace = masked.find("{")
-    header = masked[:brace] if brace >= 0 else masked
-    m = _JAVA_TYPE.search(header)
-    before = re.sub(r"@[\w.]+\s*(?:\([^()]*\))?", " ", header[:m.start()]) if m else ""
-    if m and "(" not in before and "=" not in before:
-        return _JavaItem(text, "type", m.group(2))
-    return _JavaItem(text, "member")
+def _first_type(text: str) -> tuple[c_like_syntax.Source, tree_sitter.Node] | None:
+    src = c_like_syntax.parse(text, java=True)
+    node = next((n for n in src.root.named_children if n.type in _TYPES), None)
+    return (src, node) if node is not None else None
 
 
 def _java_unpublic(type_text: str) -> str:
     """A top-level type declaration without its `public` modifier (comments and annotations kept)."""
-    masked = mask_c_like(type_text, java=True)
-    m = _JAVA_TYPE.search(masked)
-    if not m:
+    found = _first_type(type_text)
+    modifiers = next((c for c in found[1].children if c.type == "modifiers"), None) if found else None
+    public = next((c for c in modifiers.children if c.type == "public"), None) if modifiers else None
+    if public is None:
         return type_text
-    publics = list(re.finditer(r"\bpublic\b\s*", masked[:m.start()]))
-    if not publics:
-        return type_text
-    public = publics[-1]
-    return type_text[:public.start()] + type_text[public.end():]
+    src = found[0]
+    end = src.char(public.end_byte)
+    while end < len(type_text) and type_text[end].isspace():
+        end += 1
+    return type_text[:src.char(public.start_byte)] + type_text[end:]
+
+
+def _type_body(type_text: str) -> str:
+    """What is between the braces of a type declaration."""
+    src, node = _first_type(type_text)
+    body = node.child_by_field_name("body")
+    return type_text[src.char(body.start_byte) + 1:src.char(body.end_byte) - 1]
 
 
 def _java_body_insert(type_text: str, members: str) -> str:
@@ -107,29 +103,40 @@ def _java_body_insert(type_text: str, members: str) -> str:
     return type_text[:close] + "\n" + members + "\n" + type_text[close:]
 
 
+def _mains(text: str) -> tuple[c_like_syntax.Source, list[tree_sitter.Node]]:
+    """The `void main(...)` methods of `text` (a type or members), at any depth."""
+    src = c_like_syntax.parse(text, java=True)
+    return src, [n for n in src.find("method_declaration")
+                 if src.of(n.child_by_field_name("name")) == "main" and n.child_by_field_name("type") is not None
+                 and src.of(n.child_by_field_name("type")) == "void"]
+
+
+def _has_main(text: str) -> bool:
+    return bool(_mains(text)[1])
+
+
 def _java_remove_main(text: str) -> str:
-    """`text` (a type or members) without its `static void main(...)` methods."""
-    while True:
-        masked = mask_c_like(text, java=True)
-        m = _JAVA_MAIN.search(masked)
-        if not m:
-            return text
-        start = max(masked.rfind(";", 0, m.start()), masked.rfind("}", 0, m.start()),
-                    masked.rfind("{", 0, m.start())) + 1
-        open_brace = masked.find("{", m.end())
-        close = match_brace(masked, open_brace) if open_brace >= 0 else -1
-        if close < 0:
-            return text
-        text = text[:start] + "\n" + text[close + 1:]
+    """`text` (a type or members) without its `void main(...)` methods."""
+    src, mains = _mains(text)
+    for node in reversed(mains):
+        text = text[:src.char(node.start_byte)] + "\n" + text[src.char(node.end_byte):]
+    return text
 
 
-def _java_has_method(masked: str) -> bool:
-    return any(m.group(1) not in C_KEYWORDS or m.group(1) == "main" for m in _JAVA_METHOD.finditer(masked))
+def _rename_main(text: str) -> str:
+    """The tests' `main` renamed `wizardcoderTestsMain`, without a final unconditional `System.exit(0)`."""
+    src, mains = _mains(text)
+    if not mains:
+        return text
+    name, body = mains[0].child_by_field_name("name"), mains[0].child_by_field_name("body")
+    if body is not None:
+        text = drop_final_exit(text, mask_c_like(text, java=True), src.char(body.start_byte),
+                               src.char(body.end_byte) - 1, _JAVA_FINAL_EXIT)
+    return text[:src.char(name.start_byte)] + "wizardcoderTestsMain" + text[src.char(name.end_byte):]
 
 
 def _program(check: ExecutionCheck, marker: str | None = None, started: str | None = None) -> Built:
-    msol, mtests = mask_c_like(check.solution, java=True), mask_c_like(check.tests, java=True)
-    verdict = static_verdict(check, msol, mtests, _JAVA_CHECKS, "assert/throw/System.exit(nonzero)")
+    verdict = static_verdict(check, _JAVA_CHECKS, "assert/throw/System.exit(nonzero)", java=True)
     if verdict is not None:
         return verdict
     shadow = java_shadowing(check.solution, check.tests)
@@ -144,21 +151,18 @@ def _program(check: ExecutionCheck, marker: str | None = None, started: str | No
     test_rest = "\n".join(it.text for it in test_items if it.kind == "member").strip()
     test_members = ""
     if test_rest:
-        if _java_has_method(mask_c_like(test_rest, java=True)):
+        if c_like_syntax.defines_at_top_level(c_like_syntax.parse(test_rest, java=True)):
             test_members = test_rest
         else:  # bare statements: the body of main
             test_members = ("public static void main(java.lang.String[] args) throws java.lang.Throwable {\n"
                             + test_rest + "\n}")
 
-    def has_main(text: str) -> bool:
-        return bool(_JAVA_MAIN.search(mask_c_like(text, java=True)))
-
-    if not (has_main(test_members) or any(has_main(t.text) for t in test_types)):
+    if not (_has_main(test_members) or any(_has_main(t.text) for t in test_types)):
         return Built(static_reason=Reason.NO_ASSERTS,
                       static_detail="the tests have no main method: nothing runs them")
 
     # the solution's own main goes; the tests' main is renamed and wrapped to print the marker
-    sol_types = [_JavaItem(_java_remove_main(t.text), "type", t.name) for t in sol_types]
+    sol_types = [_JavaItem(_java_remove_main(t.text), "type", t.name, t.node_type) for t in sol_types]
     sol_members = _java_remove_main(sol_members) if sol_members else ""
     marker = marker or new_marker()
     started = started or new_marker().replace("PASS", "STARTED", 1)
@@ -176,46 +180,32 @@ def _program(check: ExecutionCheck, marker: str | None = None, started: str | No
                "    wizardcoderTestsMain(args);\n    java.lang.System.out.flush();\n    java.lang.System.out.println();\n"
                f'    java.lang.System.out.println("{marker}");\n    java.lang.System.out.flush();\n}}\n')
 
-    def rename_main(text: str) -> str:
-        masked = mask_c_like(text, java=True)
-        m = _JAVA_MAIN.search(masked)
-        if not m:
-            return text
-        name = masked.rfind("main", m.start(), m.end())
-        open_brace = masked.find("{", m.end())
-        close = match_brace(masked, open_brace) if open_brace >= 0 else -1
-        if close >= 0:
-            text = drop_final_exit(text, masked, open_brace, close, _JAVA_FINAL_EXIT)
-        return text[:name] + "wizardcoderTestsMain" + text[name + 4:]
-
-    if test_members and has_main(test_members):
-        test_members = rename_main(test_members) + wrapper
-    test_types = [_JavaItem(_java_body_insert(rename_main(t.text), wrapper) if has_main(t.text) else t.text,
-                            "type", t.name) for t in test_types]
+    if test_members and _has_main(test_members):
+        test_members = _rename_main(test_members) + wrapper
+    test_types = [_JavaItem(_java_body_insert(_rename_main(t.text), wrapper) if _has_main(t.text) else t.text,
+                            "type", t.name, t.node_type) for t in test_types]
 
     sol_by_name = {t.name: i for i, t in enumerate(sol_types)}
     extra_types: list[str] = []
     for t in test_types:  # a test type named like a solution type is merged into it
         if t.name in sol_by_name:
             i = sol_by_name[t.name]
-            body = t.text[t.text.find("{", _JAVA_TYPE.search(mask_c_like(t.text, java=True)).end()) + 1:
-                          t.text.rfind("}")]
-            sol_types[i] = _JavaItem(_java_body_insert(sol_types[i].text, body), "type", t.name)
+            sol_types[i] = _JavaItem(_java_body_insert(sol_types[i].text, _type_body(t.text)), "type", t.name,
+                                     sol_types[i].node_type)
         else:
             extra_types.append(t.text)
-    host_index = next((i for i, t in enumerate(sol_types)
-                       if re.search(r"\bclass\b", mask_c_like(t.text, java=True).split("{", 1)[0])), None)
+    host_index = next((i for i, t in enumerate(sol_types) if t.node_type == "class_declaration"), None)
     generated_main_class = ""
     if sol_members:
-        main_test = next((i for i, t in enumerate(extra_types) if has_main(t)), None)
+        main_test = next((i for i, t in enumerate(extra_types) if _has_main(t)), None)
         if main_test is not None and not test_members:
             extra_types[main_test] = _java_body_insert(extra_types[main_test], sol_members)
             sol_members = ""
     if test_members or sol_members:
         members = "\n".join(x for x in (sol_members, test_members) if x)
         if host_index is not None and not sol_members:
-            sol_types[host_index] = _JavaItem(_java_body_insert(sol_types[host_index].text, members), "type",
-                                              sol_types[host_index].name)
+            host = sol_types[host_index]
+            sol_types[host_index] = _JavaItem(_java_body_insert(host.text, members), "type", host.name, host.node_type)
         else:
             name = "Main" if "Main" not in sol_by_name and all(t.name != "Main" for t in test_types) \
                 else "WizardcoderMain"
@@ -242,6 +232,11 @@ def defined_names(solution: str) -> set[str]:
 
 
 
+def declares(code: str, name: str) -> bool:
+    """Whether `code` defines the function `name` (a reply holding the whole function)."""
+    return c_like.declares(code, name, java=True)
+
+
 def salvage_tests(tests: str) -> str | None:
     """The complete part of a test block cut by the token limit (`c_like.salvage_tests`), or None."""
     return c_like.salvage_tests(tests, java=True)
@@ -252,7 +247,7 @@ def sample_program(prompt: str, tests: str, marker: str, completion: str | None 
     """`prompt + completion + tests` (a full solution: its entry point's body as the completion), then the
     marker; a program that fails with the reason when the model's code declares a type or field named
     like a JDK class the tests use."""
-    model = sample_code(completion, solution, entry_point)
+    model = sample_code(completion, solution, entry_point, java=True)
     shadow = java_shadowing(model, tests, imports=prompt)
     if shadow:
         return rejected_program(shadow)
