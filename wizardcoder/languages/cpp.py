@@ -218,8 +218,6 @@ _CPP_RUNTIME_PREFIXES = ("__cxa_", "__gxx_", "__libc_", "_Unwind_", "__assert", 
 _CPP_ALTERNATIVE = {"<%": "{ ", "%>": "} ", "??<": "{  ", "??>": "}  "}  # same length: positions keep
 _CPP_SYMBOL_TRICK = re.compile(r"\b(?:asm|__asm__|__asm|alias|weakref|ifunc|symver|redefine_extname)\b")
 _CPP_DEFINE_TEXT = re.compile(r"^[ \t]*(?:#|%:)[ \t]*define[ \t]+([A-Za-z_]\w*)(.*)$", re.MULTILINE)
-_CPP_DIRECTIVE = re.compile(r"^[ \t]*(?:#|%:).*$", re.MULTILINE)
-_CPP_NAMESPACE_OPENER = re.compile(r"(?:\bnamespace\b[\s\w:]*|\bextern\s*\"\s*\"\s*)$")
 
 
 def _is_runtime_name(name: str) -> bool:
@@ -230,22 +228,22 @@ def _runtime_words(text: str) -> list[str]:
     return [w for w in re.findall(r"[A-Za-z_]\w*", text) if _is_runtime_name(w)]
 
 
-def _namespace_scope(masked: str) -> list[bool]:
-    """For each position of masked C++, whether it is at namespace scope (only `namespace` and
-    `extern "C"` blocks around it, no class, function or initialiser braces)."""
-    out, stack, last = [], [], 0  # stack: one bool per open brace, True for a namespace-like block
-    for k, ch in enumerate(masked):
-        if ch == "{":
-            stack.append(bool(_CPP_NAMESPACE_OPENER.search(masked[max(last, k - 300):k].rstrip())))
-            last = k + 1
-        elif ch == "}":
-            if stack:
-                stack.pop()
-            last = k + 1
-        elif ch == ";":
-            last = k + 1
-        out.append(all(stack))
-    return out
+# blocks whose names are still at namespace scope: a definition in them is a free function
+_NAMESPACE_BLOCKS = {"translation_unit", "namespace_definition", "linkage_specification", "declaration_list",
+                     "template_declaration", "preproc_if", "preproc_ifdef", "preproc_else", "preproc_elif",
+                     "preproc_elifdef", "ERROR"}
+
+
+def _at_namespace_scope(node) -> bool:
+    """Whether `node` sits outside any function body, class body or initialiser (only namespaces,
+    `extern "C"` blocks, templates and preprocessor conditionals around it)."""
+    parent = node.parent
+    while parent is not None:
+        if parent.type in ("compound_statement", "field_declaration_list", "initializer_list", "lambda_expression",
+                           "enumerator_list", "argument_list", "parameter_list"):
+            return False
+        parent = parent.parent
+    return True
 
 
 def cpp_runtime_overrides(model_code: str) -> str | None:
@@ -277,51 +275,31 @@ def cpp_runtime_overrides(model_code: str) -> str | None:
         more = {n for n, body in macros.items() if n not in suspect and set(re.findall(r"\w+", body)) & suspect}
         suspect |= more
         grown = bool(more)
-    masked = _CPP_DIRECTIVE.sub(lambda d: re.sub(r"[^\n]", " ", d.group()), mask_c_like(code))
-    scope = _namespace_scope(masked)
-    own_types = set(re.findall(r"\b(?:class|struct|union)\s+([A-Za-z_]\w*)", masked))
-    for m in re.finditer(r"[A-Za-z_]\w*", masked):
-        name = m.group()
-        if name not in macros and not _is_runtime_name(name) or not scope[m.start()] \
-                or masked[max(0, m.start() - 100):m.start()].rstrip().endswith((".", "->")):
-            continue
-        args = re.match(r"\s*\(([^;{}]*)", masked[m.end():m.end() + 2000]) if name in macros else None
-        if name in suspect or args and _runtime_words(code[m.end():m.end() + args.end()]):
+    src = c_like_syntax.parse(code, java=False)
+    own_types = c_like_syntax.type_names(src)
+    for node in src.find("identifier", "type_identifier"):
+        name = src.of(node)
+        if name not in macros or node.parent.type.startswith("preproc") or not _at_namespace_scope(node):
+            continue  # not a use of one of its macros outside functions (`#define NAME`, `#ifdef NAME`: no use)
+        after = code[src.char(node.end_byte):src.char(node.end_byte) + 2000]
+        args = re.match(r"\s*\(([^;{}]*)", after)
+        if name in suspect or args and _runtime_words(args.group()):
             return (f"the solution uses its macro `{name}` outside any function, with the name of a libc/C++ runtime "
                     "function or pasted tokens: it could define a function the test harness relies on")
-        if not _is_runtime_name(name):
+    for d in c_like_syntax.definitions(src):
+        if d.is_lambda or not _is_runtime_name(d.name) or not _at_namespace_scope(d.node):
             continue
-        owner = re.search(r"([A-Za-z_]\w*)\s*(?:<[^;{}()]*>)?\s*::\s*$", masked[max(0, m.start() - 200):m.start()])
-        if owner and owner.group(1) in own_types:
+        if d.owner in own_types:
             continue  # `void Logger::write(...) {` defines a method of the solution's own class
-        if _defines_function(masked, m.end()):
-            return (f"the solution defines a function named `{name}` outside any class, which would replace the "
-                    "libc / C++ runtime function of that name the test harness relies on (a failing assert or "
-                    "exit would no longer fail)")
+        return (f"the solution defines a function named `{d.name}` outside any class, which would replace the "
+                "libc / C++ runtime function of that name the test harness relies on (a failing assert or "
+                "exit would no longer fail)")
+    for node in src.find("ERROR"):  # what the parser could not read may hide a definition: over-report
+        named = _runtime_words(mask_c_like(src.of(node)))
+        if named and "{" in src.of(node):
+            return (f"the solution has code that does not parse around `{named[0]}`, the name of a function the "
+                    "test harness relies on: it could define it")
     return None
-
-
-def _defines_function(masked: str, after_name: int) -> bool:
-    """Whether the name ending at `after_name` starts a function definition: `(params)`, then only
-    declarator and qualifier text (`noexcept`, `-> T`, attributes, `)(int)` of a returned function
-    pointer) up to a `{`."""
-    k = after_name
-    template = re.match(r"\s*<[^;{}()]*>", masked[k:k + 300])
-    k += template.end() if template else 0
-    while k < len(masked) and masked[k].isspace():
-        k += 1
-    if k >= len(masked) or masked[k] != "(":
-        return False
-    ends = [i for i in (masked.find("{", k), masked.find(";", k)) if i >= 0]
-    if not ends or masked[min(ends)] != "{":
-        return False
-    gap = masked[k:min(ends)]
-    while True:  # balanced parentheses (parameters, noexcept(...), attributes) out
-        shorter = re.sub(r"\([^()]*\)", " ", gap)
-        if shorter == gap:
-            break
-        gap = shorter
-    return bool(re.fullmatch(r"[\s\w:<>,*&\[\]\->.)]*", gap))
 
 
 # the language interface (`base.Language`) and the names other modules import

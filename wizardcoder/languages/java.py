@@ -358,14 +358,38 @@ _JDK_TYPES = {
 
 _JAVA_TYPES = {pkg: frozenset(names.split()) for pkg, names in _JDK_TYPES.items()}
 _JAVA_IMPORT = re.compile(r"\bimport\s+(?:static\s+)?([\w.]+?)\s*\.\s*(\*|\w+)\s*;")
-_J_GAP = r"(?:\s|/\*.*?\*/|//[^\n]*\n)"
-_JAVA_KEYWORDS_BEFORE_TYPE = {"new", "instanceof", "extends", "implements", "throws", "return", "case",
-                              "import", "package", "throw", "assert", "else", "do"}
+# what declares a field or variable (the name field of each), lambda parameters aside
+_VARIABLES = ("variable_declarator", "formal_parameter", "catch_formal_parameter", "enum_constant", "resource",
+              "enhanced_for_statement",
+              "instanceof_expression")
 
 
 def _java_unescape(text: str) -> str:
     """javac reads `\\u0053ystem` as `System` before anything else."""
     return re.sub(r"\\u+([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), text)
+
+
+def _declarations(code: str) -> dict[str, str]:
+    """name -> "type" / "field or variable" for each name the code declares, at any depth; a name inside
+    what the parser could not read counts as declared (over-report rather than miss)."""
+    src = c_like_syntax.parse(code, java=True)
+    found: dict[str, str] = {}
+    for node in src.find(*_VARIABLES, "lambda_expression", "inferred_parameters", "ERROR"):
+        if node.type == "ERROR":
+            names = [n for n in src.find("identifier", "type_identifier", under=node)]
+        elif node.type == "lambda_expression":
+            param = node.child_by_field_name("parameters")
+            names = [param] if param is not None and param.type == "identifier" else []
+        elif node.type == "inferred_parameters":
+            names = [c for c in node.named_children if c.type == "identifier"]
+        else:
+            names = [node.child_by_field_name("name")] if node.child_by_field_name("name") is not None else []
+        for name in names:
+            found.setdefault(src.of(name), "field or variable")
+    for node in src.find(*_TYPES):
+        if node.child_by_field_name("name") is not None:
+            found[src.of(node.child_by_field_name("name"))] = "type"
+    return found
 
 
 def java_shadowing(model_code: str, tests: str, imports: str = "") -> str | None:
@@ -377,7 +401,6 @@ def java_shadowing(model_code: str, tests: str, imports: str = "") -> str | None
     (the prompt). Over-reports rather than misses, except inside comments and string literals."""
     code, tests = _java_unescape(model_code), _java_unescape(tests)
     both = code + "\n" + tests + "\n" + _java_unescape(imports)
-    code = mask_c_like(code, java=True)  # declarations only: "expected a String, got null" declares nothing
     shadowable = set(_JAVA_TYPES["java.lang"])
     for pkg, name in _JAVA_IMPORT.findall(both):
         if name == "*":
@@ -385,19 +408,9 @@ def java_shadowing(model_code: str, tests: str, imports: str = "") -> str | None
         elif name[:1].isupper():
             shadowable.add(name)
     used = {n for n in re.findall(r"(?<![\w.$])([A-Z]\w*)", tests) if n in shadowable}
+    declared = _declarations(code)
     for name in ["java", *sorted(used)]:
-        n = re.escape(name)
-        kind = None
-        if re.search(rf"\b(?:class|interface|enum|record){_J_GAP}+{n}\b", code, re.DOTALL):
-            kind = "type"
-        else:
-            for m in re.finditer(rf"(\w+|[>\]]){_J_GAP}+{n}{_J_GAP}*[=;,):]", code, re.DOTALL):
-                if m.group(1) not in _JAVA_KEYWORDS_BEFORE_TYPE:
-                    kind = "field or variable"
-                    break
-            for body in re.findall(r"\benum\b[^{]*\{([^;}]*)", code):  # enum constants are fields too
-                if re.search(rf"(?:^|,){_J_GAP}*(?:@\w+{_J_GAP}*)*{n}\b", body, re.DOTALL):
-                    kind = "field or variable"
+        kind = declared.get(name)
         if kind:
             hidden = "the JDK's packages (java.lang.System...)" if name == "java" else f"the JDK's {name}"
             return (f"the solution declares a {kind} named `{name}`, which would hide {hidden} from the tests "
