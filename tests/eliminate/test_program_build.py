@@ -7,7 +7,7 @@ import pytest
 from sandbox import create_sandbox
 from wizardcoder.eliminate import EliminateConfig
 from wizardcoder.eliminate.verify import ExecutionCheck, build, verify
-from wizardcoder.languages.c_like_syntax import mask_c_like, match_brace
+from wizardcoder.languages.c_like_syntax import mask_c_like
 
 CFG = EliminateConfig(mutation_check=[])
 
@@ -20,6 +20,16 @@ def local():
 
 def reasons(sb, checks, cfg=CFG):
     return {v.key: v.reason for v in verify(sb, checks, cfg)}
+
+
+def match_brace(masked: str, open_idx: int) -> int:
+    """Index of the `}` closing the `{` at `open_idx`; -1 when unbalanced."""
+    depth = 0
+    for k in range(open_idx, len(masked)):
+        depth += {"{": 1, "}": -1}.get(masked[k], 0)
+        if depth == 0:
+            return k
+    return -1
 
 
 def test_mask_blanks_comments_and_strings_but_keeps_length():

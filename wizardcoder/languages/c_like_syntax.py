@@ -103,7 +103,7 @@ def _char_offsets(src: Source) -> list[int] | None:
 @lru_cache(maxsize=64)
 def mask_c_like(text: str, java: bool = False) -> str:
     """`text` with comments and string/char literal contents blanked (same length, newlines and quotes
-    kept), so searches and brace matching on it never look inside them."""
+    kept), so token searches on it never look inside them."""
     src = parse(text, java)
     chars = _char_offsets(src)
     out = list(text)
@@ -123,20 +123,6 @@ def mask_c_like(text: str, java: bool = False) -> str:
             last = piece.rfind(piece[first]) if first >= 0 else -1
             blank(a + first + 1, a + last if last > first else b)
     return "".join(out)
-
-
-def match_brace(masked: str, open_idx: int) -> int:
-    """Index of the `}` closing the `{` at `open_idx` in masked text; -1 when unbalanced."""
-    depth = 0
-    for k in range(open_idx, len(masked)):
-        ch = masked[k]
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-            if depth == 0:
-                return k
-    return -1
 
 
 # ============================================================================ definitions
@@ -505,7 +491,6 @@ __all__ = [
     "definitions",
     "find_entry_point",
     "mask_c_like",
-    "match_brace",
     "parse",
     "referenced_types",
     "references",
