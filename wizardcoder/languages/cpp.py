@@ -63,6 +63,17 @@ def _statements_as_main(tests: str) -> str:
     return "\n".join(p.rstrip("\n") for p in pre) + "\nint wizardcoder_tests_main() {\n" + body + "\n    return 0;\n}\n"
 
 
+def _includes(text: str) -> tuple[str, list[str]]:
+    """`text` without its local `#include "x.h"` lines (no such header exists here), and its other
+    `#include` lines (anywhere in the text, as the preprocessor sees them)."""
+    src = c_like_syntax.parse(text, java=False)
+    found = [n for n in src.find("preproc_include") if n.child_by_field_name("path") is not None]
+    local = [n for n in found if n.child_by_field_name("path").type == "string_literal"]
+    for node in reversed(local):
+        text = text[:src.char(node.start_byte)] + "\n" + text[src.char(node.end_byte):]
+    return text, [src.of(n).strip() for n in found if n not in local]
+
+
 def _program(check: ExecutionCheck, marker: str | None = None, started: str | None = None) -> Built:
     solution, tests = check.solution, check.tests
     verdict = static_verdict(check, _CPP_CHECKS, "assert/abort/exit/throw", java=False)
@@ -88,10 +99,9 @@ def _program(check: ExecutionCheck, marker: str | None = None, started: str | No
         return Built(static_reason=Reason.FAILED, static_detail=override)
     # every #include goes first, so a header only the tests include is there for the solution too
     # (`#include "solution.h"`-style local headers do not exist here: they are dropped)
-    local_include = re.compile(r'^[ \t]*#[ \t]*include[ \t]*"[^"\n]*"[ \t]*$', re.MULTILINE)
-    solution, tests = local_include.sub("", solution), local_include.sub("", tests)
-    includes = list(dict.fromkeys(ln.strip() for ln in (solution + "\n" + tests).splitlines()
-                                  if re.match(r"\s*#\s*include\b", ln)))
+    solution, sol_includes = _includes(solution)
+    tests, test_includes = _includes(tests)
+    includes = list(dict.fromkeys(sol_includes + test_includes))
     marker = marker or new_marker()
     started = started or new_marker().replace("PASS", "STARTED", 1)
     program = (
