@@ -66,8 +66,13 @@ def test_cases() -> list[tuple[str, str, str, str]]:
             + [(k, lang, sol, tests) for k, (lang, sol, tests) in HARD_CASES.items()])
 
 
+# MultiPL-E's Java imports org.javatuples: the sandbox image has it (sandbox/worker.py JAVA_LIBRARIES)
+JAVA_CLASSPATH = [p for p in ("/usr/share/java/javatuples.jar",) if os.path.exists(p)]
+
+
 def compiles(language: str, program: str, cache: Path) -> bool:
-    key = cache / (hashlib.sha256((language + program).encode()).hexdigest() + ".ok")
+    classpath = ":".join(JAVA_CLASSPATH) if language == "java" else ""
+    key = cache / (hashlib.sha256((language + classpath + program).encode()).hexdigest() + ".ok")
     if key.exists():
         return key.read_text() == "1"
     with tempfile.TemporaryDirectory() as d:
@@ -76,7 +81,7 @@ def compiles(language: str, program: str, cache: Path) -> bool:
             argv = ["g++", "-std=c++17", "-fsyntax-only", str(path)]
         else:
             path = Path(d) / "Main.java"
-            argv = ["javac", "-d", d, str(path)]
+            argv = ["javac", "-d", d, *(["-cp", classpath] if classpath else []), str(path)]
         path.write_text(program)
         ok = subprocess.run(argv, capture_output=True, check=False).returncode == 0
     key.write_text("1" if ok else "0")
