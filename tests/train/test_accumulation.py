@@ -4,16 +4,13 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
 from tests.train.conftest import make_records
+from tests.train.distributed import torchrun
 from wizardcoder.cli import main
 from wizardcoder.config import load_config
 from wizardcoder.train import TrainConfig, train
@@ -107,25 +104,12 @@ def test_a_launcher_accumulation_that_disagrees_is_refused(monkeypatch, data_jso
     assert ACCUM_ENV in err and "train.grad_accum=2" in err and "set train.grad_accum=4" in err
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_two_ddp_processes_equal_one_at_the_same_global_batch(tiny_model_dir, data96, tmp_path):
     one = tmp_path / "one"
     train(load_config(TrainConfig, None, _overrides(tiny_model_dir, data96, one, 8, 1, True)))
     two = tmp_path / "two"  # 2 processes x batch 2 x accumulation 2
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-           "OMP_NUM_THREADS": "1"}
-    env.pop(ACCUM_ENV, None)
-    proc = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-         "--master_port", str(_free_port()), str(Path(__file__).with_name("ddp_worker.py")),
-         *_overrides(tiny_model_dir, data96, two, 2, 2, True)],
-        env=env, capture_output=True, text=True, timeout=600, check=False)
+    proc = torchrun(Path(__file__).with_name("ddp_worker.py"), *_overrides(tiny_model_dir, data96, two, 2, 2, True))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert json.loads((two / "stats.json").read_text())["world_size"] == 2
     _assert_same_run(_result(one), _result(two))

@@ -28,10 +28,23 @@ class ResponseLoss(nn.Module):
     def __init__(self, model: nn.Module):
         super().__init__()
         self.model = model
-        base = model.get_base_model() if hasattr(model, "get_base_model") else model
+        base = self._base()
         cfg = base.config
         self.softcap = getattr(cfg, "final_logit_softcapping", None)
         self.fast = cfg.model_type in FAST_PATH_TYPES and hasattr(base, "model")
+        # accelerate's FSDP TRANSFORMER_BASED_WRAP reads the layer classes to wrap from the module it prepares
+        # (this one): without them the whole model would be one FSDP unit, gathered in full on every GPU
+        self._no_split_modules = list(getattr(base, "_no_split_modules", None) or [])
+
+    def _base(self) -> nn.Module:
+        return self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
+
+    # FSDP2 (accelerate) gives the embeddings and the output head their own unit when it can find them
+    def get_input_embeddings(self) -> nn.Module:
+        return self._base().get_input_embeddings()
+
+    def get_output_embeddings(self) -> nn.Module | None:
+        return self._base().get_output_embeddings()
 
     def forward(self, input_ids, labels, position_ids=None, attention_mask=None, loss_index=None):
         """`loss_index`: flat positions in B x (L-1) whose next token is a label (the collator's); without it
@@ -41,7 +54,7 @@ class ResponseLoss(nn.Module):
             loss_index = (targets != IGNORE).nonzero().squeeze(1)
         y = targets.index_select(0, loss_index)
         if self.fast:
-            base = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
+            base = self._base()
             hidden = base.model(input_ids=input_ids, position_ids=position_ids, attention_mask=attention_mask,
                                 use_cache=False).last_hidden_state
             h = hidden[:, :-1].reshape(-1, hidden.shape[-1]).index_select(0, loss_index)

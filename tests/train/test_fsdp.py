@@ -1,0 +1,50 @@
+"""FSDP2 as configs/accelerate/fsdp.yaml sets it up, on 2 CPU processes (gloo): one launch, stopped after 2
+steps and resumed to the end in the same processes; compared with one plain process at the same global batch."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.train.distributed import torchrun
+from tests.train.test_accumulation import _assert_same_run, _overrides, _result
+from wizardcoder.config import load_config
+from wizardcoder.train import TrainConfig, train
+
+pytestmark = pytest.mark.slow
+
+WORKER = Path(__file__).with_name("fsdp_worker.py")
+
+
+@pytest.fixture(scope="module")
+def fsdp_run(tiny_model_dir, data_jsonl, tmp_path_factory):
+    """(run directory, reports by phase and rank, the one-process run's directory)."""
+    root = tmp_path_factory.mktemp("fsdp")
+    out, reports = root / "two", root / "reports"
+    reports.mkdir()
+    # 2 processes x batch 2 = a global batch of 4 rows; a checkpoint every step
+    args = [*_overrides(tiny_model_dir, data_jsonl, out, 2, 1, True), "run.save_steps=1"]
+    proc = torchrun(WORKER, str(reports), "stop2,run", *args)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    found = {p.stem: json.loads(p.read_text()) for p in reports.glob("*.json")}
+    one = root / "one"
+    train(load_config(TrainConfig, None, _overrides(tiny_model_dir, data_jsonl, one, 4, 1, True)))
+    return out, found, one
+
+
+def test_each_decoder_layer_is_its_own_fsdp_unit(fsdp_run):
+    _, reports, _ = fsdp_run
+    for rank in (0, 1):
+        report = reports[f"stop2-rank{rank}"]
+        assert report["distributed_type"] == "FSDP"
+        layers = [u for u in report["fsdp_units"] if u.rsplit(".", 1)[0].endswith("layers")]
+        assert len(layers) == report["layers"] == 2, report["fsdp_units"]
+
+
+def test_stopped_and_resumed_under_fsdp_trains_what_one_process_trains(fsdp_run):
+    out, reports, one = fsdp_run
+    assert reports["run-rank0"]["resumed_from"].endswith("step-00000002")
+    assert reports["run-rank0"]["step"] == 4
+    _assert_same_run(_result(one), _result(out))
