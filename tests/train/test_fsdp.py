@@ -4,12 +4,14 @@ steps and resumed to the end in the same processes; compared with one plain proc
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
 from tests.train.distributed import torchrun
 from tests.train.test_accumulation import _assert_same_run, _overrides, _result
+from wizardcoder.cli import main
 from wizardcoder.config import load_config
 from wizardcoder.train import TrainConfig, train
 
@@ -31,11 +33,11 @@ def fsdp_run(tiny_model_dir, data_jsonl, tmp_path_factory):
     found = {p.stem: json.loads(p.read_text()) for p in reports.glob("*.json")}
     one = root / "one"
     train(load_config(TrainConfig, None, _overrides(tiny_model_dir, data_jsonl, one, 4, 1, True)))
-    return out, found, one
+    return out, found, one, args
 
 
 def test_each_decoder_layer_is_its_own_fsdp_unit(fsdp_run):
-    _, reports, _ = fsdp_run
+    _, reports, _, _ = fsdp_run
     for rank in (0, 1):
         report = reports[f"stop2-rank{rank}"]
         assert report["distributed_type"] == "FSDP"
@@ -44,7 +46,40 @@ def test_each_decoder_layer_is_its_own_fsdp_unit(fsdp_run):
 
 
 def test_stopped_and_resumed_under_fsdp_trains_what_one_process_trains(fsdp_run):
-    out, reports, one = fsdp_run
+    out, reports, one, _ = fsdp_run
     assert reports["run-rank0"]["resumed_from"].endswith("step-00000002")
     assert reports["run-rank0"]["step"] == 4
     _assert_same_run(_result(one), _result(out))
+
+
+def _relaunch_on_one_process(args: list[str], capsys) -> tuple[int, str]:
+    """The same command on one process: `wizardcoder train KEY=VALUE...` (the worker's overrides)."""
+    rc = main(["train", *args])
+    return rc, capsys.readouterr().err
+
+
+def test_one_process_does_not_go_on_from_a_two_process_run(fsdp_run, tmp_path, capsys):
+    out, _, _, args = fsdp_run
+    adapter = (out / "adapter" / "adapter_model.safetensors").read_bytes()
+    metrics = (out / "train_metrics.json").read_text()
+    rc, err = _relaunch_on_one_process(args, capsys)  # the finished run
+    assert rc == 2, err
+    assert "4 rows per step (2 processes x train.batch_size 2 x train.grad_accum 1)" in err
+    assert "2 rows per step (1 process x train.batch_size 2" in err and "train.batch_size=4" in err
+    assert (out / "adapter" / "adapter_model.safetensors").read_bytes() == adapter
+    assert (out / "train_metrics.json").read_text() == metrics
+    # a run stopped at a checkpoint (no adapter yet): refused before the checkpoint is loaded
+    stopped = tmp_path / "stopped"
+    shutil.copytree(out, stopped)
+    shutil.rmtree(stopped / "adapter")
+    (stopped / "train_metrics.json").unlink()
+    rc, err = _relaunch_on_one_process([a if not a.startswith("run.output=") else f"run.output={stopped}"
+                                        for a in args], capsys)
+    assert rc == 2, err
+    assert "checkpoint" in err and "step-00000003" in err and "train.batch_size=4" in err
+    # at the same global batch, one plain process cannot load an FSDP checkpoint: said before loading anything
+    rc, err = _relaunch_on_one_process([*[a for a in args if not a.startswith("run.output=")],
+                                        f"run.output={stopped}", "train.batch_size=4"], capsys)
+    assert rc == 2, err
+    assert "written by a FSDP launch and this one is plain" in err
+    assert not (stopped / "adapter").exists()

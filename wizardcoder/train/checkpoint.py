@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 from pathlib import Path
 
@@ -18,6 +19,7 @@ class TrainState:
     eval_history: list = dataclasses.field(default_factory=list)
     tokens_seen: int = 0
     data_fingerprint: str = ""  # of the training data's contents: resuming on changed data is refused
+    global_batch: int = 0  # rows per optimizer step (processes x batch_size x grad_accum) the steps were planned at
 
     def state_dict(self):
         return dataclasses.asdict(self)
@@ -56,17 +58,49 @@ def register_adapter_only_hooks(accel) -> None:
     accel.register_load_state_pre_hook(load_hook)
 
 
-def save_checkpoint(accel, root: Path, step: int, keep: int) -> None:
-    """Write checkpoint `step`, mark it complete, then drop all but the last `keep` complete ones."""
+BATCH_SHAPE_FILE = "batch_shape.json"
+
+
+def storage_format(distributed_type) -> str:
+    """How a checkpoint stores weights and optimizer state: FSDP and DeepSpeed each their own way, one process and
+    DDP alike (accelerate's DistributedType, or its value)."""
+    name = getattr(distributed_type, "value", distributed_type)
+    return name if name in ("FSDP", "DEEPSPEED") else "plain"
+
+
+def save_checkpoint(accel, root: Path, step: int, keep: int, batch_shape: dict) -> None:
+    """Write checkpoint `step` (with the batch shape its steps were planned at and how it is stored), mark it
+    complete, then drop all but the last `keep` complete ones."""
     path = root / f"step-{step:08d}"
     accel.save_state(str(path))
     accel.wait_for_everyone()
     if accel.is_main_process:
+        record = {**batch_shape, "storage": storage_format(accel.distributed_type)}
+        (path / BATCH_SHAPE_FILE).write_text(json.dumps(record))
         (path / "COMPLETE").write_text(str(step))
         done = sorted(p for p in root.glob("step-*") if (p / "COMPLETE").exists())
         for old in done[:-keep] if keep > 0 else []:
             shutil.rmtree(old, ignore_errors=True)
     accel.wait_for_everyone()
+
+
+def checkpoint_batch_shape(path: Path) -> dict | None:
+    """The batch shape a checkpoint was written at, and its storage format (None for checkpoints older than the
+    record)."""
+    file = path / BATCH_SHAPE_FILE
+    return json.loads(file.read_text()) if file.is_file() else None
+
+
+def check_same_storage(recorded: dict | None, distributed_type, where: str) -> None:
+    """Refuse to load a checkpoint written by another kind of launch (FSDP, DeepSpeed, plain): it would fail deep
+    inside accelerate, naming a file that kind of launch never writes."""
+    if not recorded or "storage" not in recorded:
+        return
+    now = storage_format(distributed_type)
+    if recorded["storage"] != now:
+        raise UserError(f"{where} was written by a {recorded['storage']} launch and this one is {now}: they store "
+                        "weights and optimizer state differently. Launch it as it was launched (the same accelerate "
+                        "config), or use another --output or run.resume=false to start over")
 
 
 def last_checkpoint(root: Path) -> Path | None:

@@ -9,10 +9,55 @@ normalised over the whole optimizer step without a synchronisation.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 from wizardcoder.errors import UserError
 from wizardcoder.train import data as D
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchShape:
+    """Processes x micro-batch rows x accumulation: the global batch decides which rows each step holds."""
+
+    world: int
+    batch_size: int
+    grad_accum: int
+
+    @property
+    def global_batch(self) -> int:
+        return self.world * self.batch_size * self.grad_accum
+
+    def describe(self) -> str:
+        return (f"{self.global_batch} rows per step ({_processes(self.world)} x train.batch_size {self.batch_size} x "
+                f"train.grad_accum {self.grad_accum})")
+
+    def check_same_global_batch(self, recorded: dict | None, where: str) -> None:
+        """Refuse to go on from `where` (a checkpoint, a finished run) trained at another global batch: its
+        step numbers would point at other rows, and what was planned would not be what ran."""
+        if not recorded:  # written before the batch shape was recorded
+            return
+        was = BatchShape(recorded["world"], recorded["batch_size"], recorded["grad_accum"])
+        if was.global_batch == self.global_batch:
+            return
+        raise UserError(f"{where} was trained with {was.describe()}; this launch makes {self.describe()}, so its "
+                        f"steps would hold other rows. To go on with it, keep {was.global_batch} rows per step: "
+                        f"{self._how_to_reach(was.global_batch)}. To start over instead, use another --output or "
+                        "run.resume=false")
+
+    def _how_to_reach(self, rows: int) -> str:
+        if rows % self.world:
+            divisors = ", ".join(str(d) for d in range(1, min(rows, 64) + 1) if rows % d == 0)
+            return (f"launch a number of processes that divides {rows} ({divisors}) with train.batch_size x "
+                    f"train.grad_accum = {rows} / processes")
+        per_process = rows // self.world
+        if per_process % self.grad_accum == 0:
+            return f"set train.batch_size={per_process // self.grad_accum} with {_processes(self.world)}"
+        return f"set train.batch_size=1 train.grad_accum={per_process} with {_processes(self.world)}"
+
+
+def _processes(n: int) -> str:
+    return f"{n} process" if n == 1 else f"{n} processes"
 
 
 class BatchPlan:

@@ -26,6 +26,8 @@ from wizardcoder.errors import UserError
 from wizardcoder.train import data as D
 from wizardcoder.train.checkpoint import (
     TrainState,
+    check_same_storage,
+    checkpoint_batch_shape,
     last_checkpoint,
     register_adapter_only_hooks,
     save_checkpoint,
@@ -33,7 +35,7 @@ from wizardcoder.train.checkpoint import (
 from wizardcoder.train.config import TrainConfig
 from wizardcoder.train.launch import deepspeed_settings, launcher_grad_accum, resolve_grad_accum
 from wizardcoder.train.metrics import MetricsSink, plot_losses
-from wizardcoder.train.plan import BatchPlan, row_tokens
+from wizardcoder.train.plan import BatchPlan, BatchShape, row_tokens
 from wizardcoder.train.probe import ProbeResult, probe_packing
 from wizardcoder.train.progress import open_progress
 
@@ -44,12 +46,15 @@ OOM_HINT = ("CUDA ran out of memory. Lower train.batch_size (and raise train.gra
             "keep data.packing=true, or use lora.qlora=true (4-bit base; needs bitsandbytes).")
 
 
-def run_dir_for(cfg: TrainConfig, data_fingerprint: str | None = None) -> Path:
-    """run.output, else runs/train/<fingerprint of the config and of the training data's contents>."""
+def run_dir_for(cfg: TrainConfig, data_fingerprint: str | None = None, world: int = 1) -> Path:
+    """run.output, else runs/train/<fingerprint of the config, the training data's contents and the number of
+    processes> (with the config's batch size and accumulation, it sets the global batch: what each step holds)."""
     if cfg.run.output:
         return Path(cfg.run.output)
     data_path = Path(cfg.data.path or "")
     ident = {"config": fingerprint_fields(cfg), "data": str(data_path.resolve())}  # without run.output, device, ...
+    if world != 1:  # one process keys its run as before the number was part of the key
+        ident["processes"] = world
     ident["config"]["data"]["path"] = None  # in "data", resolved: one file however it is spelled
     ident["config"]["model"]["path"] = local_path(cfg.model.path)
     if data_path.exists():
@@ -149,9 +154,10 @@ class LoRARecipe:
         # accelerate's own accumulation: accumulate() skips the gradient all-reduce (DDP, FSDP) and tells
         # DeepSpeed where the step boundary is; backward() divides the loss by this number (see train_step)
         self.accel.gradient_accumulation_steps = grad_accum
+        self.shape = BatchShape(self.world, cfg.train.batch_size, grad_accum)
         set_seed(cfg.train.seed)
         self.data_fingerprint = D.content_fingerprint(Path(cfg.data.path))
-        self.run_dir = run_dir_for(cfg, self.data_fingerprint)
+        self.run_dir = run_dir_for(cfg, self.data_fingerprint, self.world)
         self.ckpt_root = self.run_dir / "checkpoints"
         self.state = TrainState()
         self.metrics = MetricsSink()
@@ -171,9 +177,11 @@ class LoRARecipe:
         self._setup_data()
         if self._already_finished():
             return False
+        self._check_last_checkpoint()
         self._setup_model()
         self._setup_optimizer()
         self.state.data_fingerprint = self.data_fingerprint
+        self.state.global_batch = self.shape.global_batch
         self._resume()
         self.metrics = MetricsSink.open(self.cfg, self.run_dir, self.accel.is_main_process)
         log.info("train: %d examples (%d eval) in %d rows, %d optimizer steps, %d/%d trainable params, attn=%s",
@@ -236,6 +244,7 @@ class LoRARecipe:
             return False
         done = json.loads(metrics_file.read_text())
         self._check_same_data(done.get("data_fingerprint"), str(metrics_file))
+        self.shape.check_same_global_batch(done.get("batch_shape"), f"the finished run in {self.run_dir}")
         if done.get("steps") != self.total_steps:
             return False
         log.info("%s already finished (%d steps): nothing to do (delete it or set run.resume=false to retrain)",
@@ -277,6 +286,14 @@ class LoRARecipe:
         self.accel.register_for_checkpointing(self.sched, self.state)
         register_adapter_only_hooks(self.accel)
 
+    def _check_last_checkpoint(self) -> None:
+        """Before the model is loaded: the checkpoint a resume would start from fits this launch."""
+        last = last_checkpoint(self.ckpt_root) if self.cfg.run.resume else None
+        if last is not None:
+            recorded = checkpoint_batch_shape(last)
+            self.shape.check_same_global_batch(recorded, f"checkpoint {last}")
+            check_same_storage(recorded, self.accel.distributed_type, f"checkpoint {last}")
+
     def _resume(self) -> None:
         if not self.cfg.run.resume:
             return
@@ -284,6 +301,10 @@ class LoRARecipe:
         if last is not None:
             self.accel.load_state(str(last))
             self._check_same_data(self.state.data_fingerprint, str(last))
+            if self.state.step > self.total_steps:
+                raise UserError(f"checkpoint {last} is at step {self.state.step}, past the end of this run's plan "
+                                f"({self.total_steps} steps): train.epochs, train.max_steps or the rows changed "
+                                "since; set them back to go on, or use another --output or run.resume=false")
             self.resumed_from = str(last)
             log.info("resumed from %s (step %d of %d)", last, self.state.step, self.total_steps)
 
@@ -318,7 +339,8 @@ class LoRARecipe:
                 if self.eval_ex and cfg.run.eval_steps > 0 and state.step % cfg.run.eval_steps == 0 and not done:
                     self.evaluate()
                 if self._saving(state.step) and not done:
-                    save_checkpoint(self.accel, self.ckpt_root, state.step, cfg.run.save_total_limit)
+                    save_checkpoint(self.accel, self.ckpt_root, state.step, cfg.run.save_total_limit,
+                                    dataclasses.asdict(self.shape))
                 bar.advance()
         finally:
             bar.close()
@@ -446,6 +468,7 @@ class LoRARecipe:
         train_losses = [h["loss"] for h in state.history]
         return {
             "steps": state.step, "total_steps": self.total_steps, "data_fingerprint": self.data_fingerprint,
+            "batch_shape": {**dataclasses.asdict(self.shape), "global_batch": self.shape.global_batch},
             "epochs": self.total_steps / self.plan.steps_per_epoch,
             "train_loss_first": train_losses[0] if train_losses else None,
             "train_loss_last": train_losses[-1] if train_losses else None,
