@@ -100,11 +100,19 @@ def load_tokenizer(model_dir: Path):
 
 
 def resolve_attn(requested: str, device: str) -> str:
+    """auto: flash_attention_2 on CUDA when flash-attn imports, else sdpa. Importing it is the test: a wheel
+    built for another torch is found but fails with an ImportError ("undefined symbol") when imported."""
     if requested != "auto":
         return requested
-    if device == "cuda" and importlib.util.find_spec("flash_attn") is not None:
-        return "flash_attention_2"
-    return "sdpa"
+    if device != "cuda" or importlib.util.find_spec("flash_attn") is None:
+        return "sdpa"
+    try:
+        import flash_attn  # noqa: F401
+    except (ImportError, OSError) as exc:
+        log.warning("flash-attn is installed but does not import (%s): using sdpa attention. Reinstall flash-attn "
+                    "built for this torch, or set model.attn_implementation=sdpa to silence this", exc)
+        return "sdpa"
+    return "flash_attention_2"
 
 
 def load_model(model_dir: Path, dtype, attn: str, device: str, qlora: bool = False):
@@ -134,13 +142,15 @@ def load_model(model_dir: Path, dtype, attn: str, device: str, qlora: bool = Fal
 
 def with_attention_fallback(attn: str, build):
     """`build(impl)` with the requested attention first; an architecture that lacks it falls back to sdpa,
-    then eager (e.g. gemma2)."""
+    then eager (e.g. gemma2), and so does a kernel that does not import (transformers imports it at model init)."""
     tried = [attn] + [a for a in ("sdpa", "eager") if a != attn]
     for i, impl in enumerate(tried):
         try:
             return build(impl)
-        except (ValueError, ImportError) as exc:
-            if i == len(tried) - 1 or "attention" not in str(exc).lower():
+        except (ValueError, ImportError, OSError) as exc:
+            # sdpa and eager import nothing more: their ImportErrors are about something else
+            broken_kernel = isinstance(exc, (ImportError, OSError)) and impl not in ("sdpa", "eager")
+            if i == len(tried) - 1 or not (broken_kernel or "attention" in str(exc).lower()):
                 raise
             log.warning("attention %r not available for this model (%s); trying %r", impl, exc, tried[i + 1])
     raise AssertionError("unreachable")
