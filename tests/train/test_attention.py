@@ -55,3 +55,36 @@ def test_a_flash_kernel_that_fails_at_model_init_falls_back(broken_flash_attn, t
 
     with pytest.raises(OSError, match="model.safetensors"):
         M.with_attention_fallback("sdpa", no_such_file)
+
+
+def test_flash_kernels_are_known_by_any_name():
+    assert M.is_flash("flash_attention_2") and M.is_flash("kernels-community/flash-attn3")
+    assert not M.is_flash("sdpa") and not M.is_flash("flex_attention") and not M.is_flash("eager")
+
+
+@pytest.mark.slow
+def test_rows_follow_the_attention_the_model_loaded_with(tiny_model_dir, data_jsonl, tmp_path, monkeypatch):
+    """flash asked on a CPU: the model loads with sdpa, so a micro-batch stays 4 rows (flattened into one row, sdpa
+    would attend over it with a dense (4 x length)^2 mask)."""
+    import json
+
+    from wizardcoder.config import load_config
+    from wizardcoder.train import TrainConfig, train
+
+    shapes, load = [], M.load_model
+
+    def load_and_watch(*args, **kwargs):
+        model = load(*args, **kwargs)
+        model.model.register_forward_pre_hook(lambda m, a, kw: shapes.append(tuple(kw["input_ids"].shape)),
+                                              with_kwargs=True)
+        return model
+
+    monkeypatch.setattr(M, "load_model", load_and_watch)
+    cfg = load_config(TrainConfig, None, [
+        f"model.path={tiny_model_dir}", f"data.path={data_jsonl}", f"run.output={tmp_path}", "run.device=cpu",
+        "model.attn_implementation=flash_attention_2", "data.max_seq_len=256", "train.batch_size=4",
+        "train.max_steps=1", "run.tensorboard=false", "data.eval_fraction=0", "run.save_steps=0",
+        "train.gradient_checkpointing=false"])
+    stats = json.loads((train(cfg) / "stats.json").read_text())
+    assert stats["attn_implementation"] == "sdpa" and stats["packing"] is True
+    assert shapes and all(rows == 4 for rows, _ in shapes), shapes

@@ -99,6 +99,12 @@ def load_tokenizer(model_dir: Path):
     return tok
 
 
+def is_flash(attn: str) -> bool:
+    """A flash-attention kernel, by any name (flash_attention_2/3, a hub kernel such as kernels-community/flash-attn3):
+    as transformers' is_flash_attention_requested decides, it then runs packed rows as varlen sequences."""
+    return "flash" in attn
+
+
 def resolve_attn(requested: str, device: str) -> str:
     """auto: flash_attention_2 on CUDA when flash-attn imports, else sdpa. Importing it is the test: a wheel
     built for another torch is found but fails with an ImportError ("undefined symbol") when imported."""

@@ -33,18 +33,21 @@ class ProbeResult:
     error: str = ""
 
 
-def probe_packing(model_dir: Path, attn: str, device: str = "cpu", flatten: bool = False) -> ProbeResult:
-    """Compare one packed row against its examples run separately, on a tiny random model of the same class."""
+def probe_packing(model_dir: Path, attn: str, device: str = "cpu") -> ProbeResult:
+    """Compare one packed row against its examples run separately, on a tiny random model of the same class.
+
+    The row is built as training builds it for the attention the model ends up with (flattened for a flash
+    kernel), and goes in with the same arguments."""
     import torch
     from transformers import AutoConfig
 
     from wizardcoder.train import data as D
-    from wizardcoder.train.model import with_attention_fallback
+    from wizardcoder.train.model import is_flash, with_attention_fallback
 
     t = time.perf_counter()
     config = AutoConfig.from_pretrained(str(model_dir))
     small = shrink_config(config)
-    dtype = torch.bfloat16 if attn.startswith("flash") else torch.float32
+    dtype = torch.bfloat16 if is_flash(attn) else torch.float32
 
     def build(impl):
         from transformers import AutoModelForCausalLM
@@ -60,11 +63,11 @@ def probe_packing(model_dir: Path, attn: str, device: str = "cpu", flatten: bool
     vocab = model.get_input_embeddings().weight.shape[0]
     g = torch.Generator().manual_seed(0)
     examples = [D.Example(torch.randint(3, vocab, (n,), generator=g).tolist(), 2) for n in PROBE_LENGTHS]
-    batch = D.Collator(pad_id=0, packing=True, flatten=flatten, pad_to_multiple_of=32)([examples])
+    batch = D.Collator(pad_id=0, packing=True, flatten=is_flash(used), pad_to_multiple_of=32)([examples])
+    inputs = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items() if k != "labels"}
     try:
         with torch.no_grad():
-            packed = model(input_ids=batch["input_ids"].to(device), position_ids=batch["position_ids"].to(device),
-                           use_cache=False).logits[0].float()
+            packed = model(**inputs, use_cache=False).logits[0].float()
             alone = [model(input_ids=torch.tensor([ex.input_ids], device=device), use_cache=False).logits[0].float()
                      for ex in examples]
     except Exception as exc:  # noqa: BLE001 - the packed forward itself fails: do not pack

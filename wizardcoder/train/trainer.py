@@ -207,27 +207,40 @@ class LoRARecipe:
                             f"data.max_seq_len={cfg.data.max_seq_len} or empty)")
         self.train_ex, self.eval_ex = D.split_eval(examples, cfg.data.eval_fraction, cfg.train.seed)
         self.attn = M.resolve_attn(cfg.model.attn_implementation, self.device)
+        self._plan_rows()
+
+    def _plan_rows(self) -> None:
+        """Packing (if the probe passes with self.attn), the rows, the batch plan and the number of steps."""
+        cfg = self.cfg
         self.packing = cfg.data.packing and self._packing_is_exact()
-        flatten = self.packing and self.attn.startswith("flash")
         self.capacity = cfg.data.pack_len or cfg.data.max_seq_len
         self.rows = D.make_rows(self.train_ex, self.packing, self.capacity)
         self.eval_rows = D.make_rows(self.eval_ex, self.packing, self.capacity)
-        fixed = self.capacity if (self.packing and (self.attn == "flex_attention" or cfg.train.compile)) else None
-        self.collate = D.Collator(self.tok.pad_token_id, packing=self.packing, flatten=flatten, width=fixed,
-                                  loss_index=True)
         self.plan = BatchPlan(self.rows, self.train_ex, cfg.train.batch_size, cfg.train.grad_accum, self.world,
                               self.accel.process_index, cfg.train.seed)
         self.total_steps = (cfg.train.max_steps if cfg.train.max_steps > 0
                             else math.ceil(cfg.train.epochs * self.plan.steps_per_epoch))
         self.warmup = round(cfg.train.warmup_ratio * self.total_steps)
 
+    def _make_collator(self) -> None:
+        """After the model is loaded: a flash kernel (by any name, hub kernels included) takes a micro-batch as one
+        flattened row; any other attention would attend over it with a dense (rows x length)^2 mask."""
+        from wizardcoder.train import model as M
+
+        flatten = self.packing and M.is_flash(self.attn)
+        fixed = self.capacity if (self.packing and (self.attn == "flex_attention" or self.cfg.train.compile)) else None
+        self.collate = D.Collator(self.tok.pad_token_id, packing=self.packing, flatten=flatten, width=fixed,
+                                  loss_index=True)
+
     def _packing_is_exact(self) -> bool:
         """Run the packing probe (on the GPU only for attention that needs one); on a mismatch, warn and pad."""
         import transformers
 
-        gpu_only = self.attn.startswith("flash") or self.attn == "flex_attention"
+        from wizardcoder.train.model import is_flash
+
+        gpu_only = is_flash(self.attn) or self.attn == "flex_attention"
         device = self.device if gpu_only else "cpu"
-        self.probe = probe_packing(self.model_dir, self.attn, device, flatten=self.attn.startswith("flash"))
+        self.probe = probe_packing(self.model_dir, self.attn, device)
         log.info("packing probe: %s attn=%s max logit difference %.2e in %.2fs", self.probe.model_class,
                  self.probe.attn, self.probe.max_diff, self.probe.seconds)
         if not self.probe.ok:
@@ -259,7 +272,17 @@ class LoRARecipe:
 
         cfg = self.cfg
         model = M.load_model(self.model_dir, self.dtype, self.attn, self.device, cfg.lora.qlora)
-        self.attn = model.config._attn_implementation
+        loaded = model.config._attn_implementation
+        if loaded != self.attn:  # a fallback (or transformers' own choice): plan for the attention the model has
+            log.info("attention: %s asked, the model loaded %s", self.attn, loaded)
+            was = (self.packing, self.total_steps)
+            self.attn = loaded
+            if cfg.data.packing:
+                self._plan_rows()  # the packing probe again, with this attention
+            if (self.packing, self.total_steps) != was:
+                log.warning("with attention %s packing is %s: %d optimizer steps", loaded,
+                            "on" if self.packing else "off", self.total_steps)
+        self._make_collator()
         self.peft_model, self.targets = M.add_lora(model, cfg.lora.r, cfg.lora.alpha, cfg.lora.dropout,
                                                    cfg.lora.target_modules, cfg.lora.qlora,
                                                    cfg.train.gradient_checkpointing)
