@@ -9,12 +9,14 @@ from attending to the others.
 from __future__ import annotations
 
 import bisect
+import functools
 import logging
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from wizardcoder.data.rows import read_rows
@@ -92,6 +94,11 @@ class Example:
 
     def __len__(self) -> int:
         return len(self.input_ids)
+
+    @functools.cached_property
+    def array(self) -> np.ndarray:
+        """input_ids as an array, made once: the collator concatenates these instead of Python lists."""
+        return np.asarray(self.input_ids, dtype=np.int64)
 
 
 @dataclass
@@ -215,7 +222,10 @@ def epoch_batches(n_rows: int, batch_size: int, seed: int, epoch: int) -> list[l
 class Collator:
     """Rows of examples -> tensors. Packed: position ids restart per example, no attention mask.
 
-    `flatten=True` puts the whole micro-batch into one row (padding-free; for flash-attention varlen).
+    `flatten=True` puts the whole micro-batch into one row (padding-free, for a flash kernel's varlen path) and adds
+    the examples' boundaries as transformers' flash path takes them: `cu_seq_lens_q/k` (int32) and
+    `max_length_q/k` (Python ints). Given these, it neither finds the boundaries from the position ids in every
+    layer nor reads a length back from the GPU (each a device synchronisation).
     `width` pads every row to that fixed width (one shape for torch.compile / flex attention).
     `loss_index=True` adds the flat positions (in B x (L-1)) whose next token is a label, computed here on
     the CPU so the loss needs no device synchronisation to find them.
@@ -228,41 +238,53 @@ class Collator:
     width: int | None = None
     loss_index: bool = False
 
-    def __call__(self, rows: Sequence[Sequence[Example]]) -> dict[str, torch.Tensor]:
+    def __call__(self, rows: Sequence[Sequence[Example]]) -> dict[str, torch.Tensor | int]:
         if self.flatten:
             rows = [[ex for row in rows for ex in row]]
-        seqs, labels, positions = [], [], []
-        for row in rows:
-            ids, lab, pos = [], [], []
-            for ex in row:
-                ids.extend(ex.input_ids)
-                lab.extend([IGNORE] * ex.n_prompt + ex.input_ids[ex.n_prompt:])
-                lab[len(lab) - len(ex)] = IGNORE  # never predict an example's first token from the one before
-                pos.extend(range(len(ex)))
-            seqs.append(ids)
-            labels.append(lab)
-            positions.append(pos)
-        width = max(len(s) for s in seqs)
+        examples = [ex for row in rows for ex in row]
+        lengths = np.fromiter((len(ex) for ex in examples), dtype=np.int64, count=len(examples))
+        prompts = np.fromiter((ex.n_prompt for ex in examples), dtype=np.int64, count=len(examples))
+        ids = np.concatenate([ex.array for ex in examples])
+        pos = np.arange(ids.size) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        # prompt tokens carry no label, nor an example's first token (never predicted from the example before)
+        labels = np.where(pos < np.repeat(np.maximum(prompts, 1), lengths), IGNORE, ids)
+        row_lengths = [sum(len(ex) for ex in row) for row in rows]
+        width = max(row_lengths)
         if self.width is not None and not self.flatten:
             width = max(width, self.width)
         elif self.pad_to_multiple_of > 1 and not self.flatten:
             width = -(-width // self.pad_to_multiple_of) * self.pad_to_multiple_of
-        n = len(seqs)
-        input_ids = torch.full((n, width), self.pad_id, dtype=torch.long)
-        label_t = torch.full((n, width), IGNORE, dtype=torch.long)
-        pos_t = torch.zeros((n, width), dtype=torch.long)
-        mask = torch.zeros((n, width), dtype=torch.long)
-        for r, (s, lab, pos) in enumerate(zip(seqs, labels, positions)):
-            k = len(s)
-            input_ids[r, :k] = torch.tensor(s)
-            label_t[r, :k] = torch.tensor(lab)
-            pos_t[r, :k] = torch.tensor(pos)
-            mask[r, :k] = 1
-            if k < width:  # padding: its own segment (positions from 0), attends only to itself
-                pos_t[r, k:] = torch.arange(width - k)
-        batch = {"input_ids": input_ids, "labels": label_t, "position_ids": pos_t}
+        n = len(rows)
+        input_ids = np.full((n, width), self.pad_id, dtype=np.int64)
+        label_t = np.full((n, width), IGNORE, dtype=np.int64)
+        pos_t = np.empty((n, width), dtype=np.int64)
+        start = 0
+        for r, k in enumerate(row_lengths):
+            input_ids[r, :k] = ids[start:start + k]
+            label_t[r, :k] = labels[start:start + k]
+            pos_t[r, :k] = pos[start:start + k]
+            pos_t[r, k:] = np.arange(width - k)  # padding: its own segment (positions from 0), attends to itself
+            start += k
+        batch: dict[str, torch.Tensor | int] = {"input_ids": torch.from_numpy(input_ids),
+                                                "labels": torch.from_numpy(label_t),
+                                                "position_ids": torch.from_numpy(pos_t)}
         if not self.packing:
-            batch["attention_mask"] = mask
+            batch["attention_mask"] = torch.from_numpy(
+                (np.arange(width)[None, :] < np.array(row_lengths)[:, None]).astype(np.int64))
+        if self.flatten:
+            bounds = torch.from_numpy(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32))
+            batch.update(cu_seq_lens_q=bounds, cu_seq_lens_k=bounds, max_length_q=int(lengths.max()),
+                         max_length_k=int(lengths.max()))
         if self.loss_index:
-            batch["loss_index"] = (label_t[:, 1:].reshape(-1) != IGNORE).nonzero().squeeze(1)
+            batch["loss_index"] = torch.from_numpy(np.flatnonzero(label_t[:, 1:] != IGNORE))
         return batch
+
+
+def to_device(batch: dict, device, non_blocking: bool = True) -> dict:
+    """Tensors to `device` (asynchronously from pinned memory); the Python numbers as they are."""
+    return {k: v.to(device, non_blocking=non_blocking) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+
+
+def pin(batch: dict) -> dict:
+    """Page-locked copies of the tensors, so a non_blocking copy to the GPU does not wait for the host."""
+    return {k: v.pin_memory() if isinstance(v, torch.Tensor) else v for k, v in batch.items()}

@@ -46,9 +46,10 @@ class ResponseLoss(nn.Module):
     def get_output_embeddings(self) -> nn.Module | None:
         return self._base().get_output_embeddings()
 
-    def forward(self, input_ids, labels, position_ids=None, attention_mask=None, loss_index=None):
+    def forward(self, input_ids, labels, position_ids=None, attention_mask=None, loss_index=None, **attn_kwargs):
         """`loss_index`: flat positions in B x (L-1) whose next token is a label (the collator's); without it
-        they are found on the device (one synchronisation)."""
+        they are found on the device (one synchronisation). `attn_kwargs`: the boundaries of flattened examples
+        (cu_seq_lens_q/k, max_length_q/k), passed through to the attention."""
         targets = labels[:, 1:].reshape(-1)
         if loss_index is None:
             loss_index = (targets != IGNORE).nonzero().squeeze(1)
@@ -56,12 +57,12 @@ class ResponseLoss(nn.Module):
         if self.fast:
             base = self._base()
             hidden = base.model(input_ids=input_ids, position_ids=position_ids, attention_mask=attention_mask,
-                                use_cache=False).last_hidden_state
+                                use_cache=False, **attn_kwargs).last_hidden_state
             h = hidden[:, :-1].reshape(-1, hidden.shape[-1]).index_select(0, loss_index)
             total = _chunked_ce(h, y, base.get_output_embeddings(), self.softcap)
         else:  # any other architecture: the model's own forward, full logits
             logits = self.model(input_ids=input_ids, position_ids=position_ids, attention_mask=attention_mask,
-                                use_cache=False).logits
+                                use_cache=False, **attn_kwargs).logits
             logits = logits[:, :-1].reshape(-1, logits.shape[-1]).index_select(0, loss_index)
             total = F.cross_entropy(logits.float(), y, reduction="sum")
         return total, loss_index.numel()

@@ -36,6 +36,7 @@ from wizardcoder.train.config import TrainConfig
 from wizardcoder.train.launch import deepspeed_settings, launcher_grad_accum, resolve_grad_accum
 from wizardcoder.train.metrics import MetricsSink, plot_losses
 from wizardcoder.train.plan import BatchPlan, BatchShape, row_tokens
+from wizardcoder.train.prefetch import Prefetcher
 from wizardcoder.train.probe import ProbeResult, probe_packing
 from wizardcoder.train.progress import open_progress
 
@@ -118,6 +119,14 @@ def _train(cfg: TrainConfig, device: str, progress: bool, stop_after: int | None
             recipe.save()
         recipe.cleanup()
     return recipe.run_dir
+
+
+class StepBatches(NamedTuple):
+    """One optimizer step's micro-batches of this process, collated (pinned for a CUDA copy), and its counts."""
+
+    micro: list[dict]
+    label_tokens: int  # of the whole step, all processes
+    tokens: int  # in this process's micro-batches
 
 
 class PendingLoss(NamedTuple):
@@ -350,12 +359,13 @@ class LoRARecipe:
         if self.device == "cuda":
             torch.cuda.reset_peak_memory_stats()
         first_step = state.step
+        prefetch = Prefetcher(self.step_batches, range(state.step, self.total_steps))
         try:
             while state.step < self.total_steps:
                 if stop_after is not None and state.step - first_step >= stop_after:
                     log.info("stopping at step %d as asked (stop_after=%d)", state.step, stop_after)
                     return False
-                pending.append(self.train_step())
+                pending.append(self.train_step(prefetch.get(state.step)))
                 done = state.step == self.total_steps
                 if state.step % max(1, cfg.run.logging_steps) == 0 or done or self._saving(state.step):
                     self._log_losses(pending)
@@ -366,6 +376,7 @@ class LoRARecipe:
                                     dataclasses.asdict(self.shape))
                 bar.advance()
         finally:
+            prefetch.close()
             bar.close()
         self.elapsed = time.time() - t_loop
         if self.eval_ex:
@@ -373,23 +384,29 @@ class LoRARecipe:
         self.peak_mem = torch.cuda.max_memory_allocated() if self.device == "cuda" else None
         return True
 
-    def train_step(self) -> PendingLoss:
+    def step_batches(self, step: int) -> StepBatches:
+        """Collate (and pin, for a CUDA copy) this process's micro-batches of `step`: run ahead by the prefetcher."""
+        micro, label_tokens = self.plan.step(step)
+        batches = [self.collate([[self.train_ex[i] for i in self.rows[r]] for r in rows]) for rows in micro]
+        if self.device == "cuda":
+            batches = [D.pin(b) for b in batches]
+        tokens = sum(row_tokens(self.rows[r], self.train_ex) for rows in micro for r in rows)
+        return StepBatches(batches, label_tokens, tokens)
+
+    def train_step(self, batches: StepBatches) -> PendingLoss:
         """One optimizer step over this process's micro-batches of the step; the loss stays on the device."""
         import torch
 
         accel, state, cfg = self.accel, self.state, self.cfg
-        micro, step_label_tokens = self.plan.step(state.step)
+        micro, step_label_tokens, step_tokens = batches
         denom = max(1, step_label_tokens)
         # The loss is normalised once, over the response tokens of the whole optimizer step (all processes, all
         # micro-batches): accelerate's backward (or DeepSpeed's) divides by grad_accum and DDP/FSDP/DeepSpeed
         # average gradients over processes, so x grad_accum x world undoes both.
         scale = cfg.train.grad_accum * self.world / denom
         step_loss = torch.zeros((), device=accel.device)
-        step_tokens = 0
-        for j, batch_rows in enumerate(micro):
-            batch = self.collate([[self.train_ex[i] for i in self.rows[r]] for r in batch_rows])
-            batch = {key: v.to(accel.device, non_blocking=True) for key, v in batch.items()}
-            step_tokens += sum(row_tokens(self.rows[r], self.train_ex) for r in batch_rows)
+        for j, batch in enumerate(micro):
+            batch = D.to_device(batch, accel.device)
             with accel.accumulate(self.module):
                 if accel.sync_gradients != (j == len(micro) - 1):  # the plan and accelerate's counter must agree
                     raise RuntimeError(f"gradient accumulation out of step at step {state.step}, micro-batch {j}")
@@ -442,8 +459,7 @@ class LoRARecipe:
             for i in range(per_rank):
                 index = rank + i * self.world
                 b = batches[index] if index < len(batches) else batches[0]
-                batch = self.collate([[self.eval_ex[j] for j in row] for row in b])
-                batch = {k: v.to(accel.device) for k, v in batch.items()}
+                batch = D.to_device(self.collate([[self.eval_ex[j] for j in row] for row in b]), accel.device)
                 with accel.autocast():
                     s, n = self.module(**batch)
                 if index < len(batches):
