@@ -98,6 +98,11 @@ def test_resume_continues_the_same_run(tiny_model_dir, data_jsonl, tmp_path):
     train(_cfg(tiny_model_dir, data_jsonl, part, *steps), stop_after=5)  # "preempted" after step 5
     assert not (part / "adapter").exists()
     assert sorted(p.name for p in (part / "checkpoints").iterdir()) == ["step-00000003"]
+    from wizardcoder.errors import UserError
+
+    with pytest.raises(UserError, match="at step 3, past the end of this run's plan"):  # a plan of 2 steps now
+        train(_cfg(tiny_model_dir, data_jsonl, part, "train.max_steps=2", *steps[1:]))
+    assert not (part / "adapter").exists()
     train(_cfg(tiny_model_dir, data_jsonl, part, *steps))  # resumes from step 3
     a = json.loads((full / "train_metrics.json").read_text())
     b = json.loads((part / "train_metrics.json").read_text())
