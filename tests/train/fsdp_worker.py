@@ -67,6 +67,8 @@ def main() -> None:
                 stop = int(phase[4:]) if phase.startswith("stop") else None
                 if recipe.train(stop_after=stop):
                     recipe.save()
+                    gathered = recipe.adapter_state_dict()  # what save() wrote the adapter from
+                    report["gathered"] = sorted(gathered)
                 report["step"] = recipe.state.step
         except UserError as exc:
             report["user_error"] = str(exc)

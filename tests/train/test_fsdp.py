@@ -52,6 +52,22 @@ def test_stopped_and_resumed_under_fsdp_trains_what_one_process_trains(fsdp_run)
     _assert_same_run(_result(one), _result(out))
 
 
+def test_checkpoints_and_the_adapter_hold_the_lora_weights_only(fsdp_run):
+    import torch.distributed.checkpoint as dcp
+
+    out, reports, _, _ = fsdp_run
+    checkpoints = sorted((out / "checkpoints").glob("step-*"))
+    assert [c.name for c in checkpoints] == ["step-00000002", "step-00000003"]
+    for checkpoint in checkpoints:
+        saved = dcp.FileSystemReader(str(checkpoint / "fsdp_trainable")).read_metadata().state_dict_metadata
+        weights = [k for k in saved if k.startswith("model.")]
+        assert weights and all("lora_A" in k or "lora_B" in k for k in weights), weights
+        assert not list(checkpoint.glob("pytorch_model_fsdp*"))  # accelerate's save_state: the base too
+    gathered = reports["run-rank0"]["gathered"]
+    assert len(gathered) == 2 * 2 * 7 and all("lora_A" in k or "lora_B" in k for k in gathered)
+    assert reports["run-rank1"]["gathered"] == []  # gathered on the main process only
+
+
 def _relaunch_on_one_process(args: list[str], capsys) -> tuple[int, str]:
     """The same command on one process: `wizardcoder train KEY=VALUE...` (the worker's overrides)."""
     rc = main(["train", *args])

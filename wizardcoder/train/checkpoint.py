@@ -1,4 +1,10 @@
-"""Checkpoints: the adapter weights, optimizer, scheduler and RNG (accelerate's save_state) and where the run is."""
+"""Checkpoints: the trainable (adapter) weights, optimizer, scheduler, RNG and where the run is; never the frozen base.
+
+One process and DDP: accelerate's save_state, its model weights cut to the trainable ones by a hook. DeepSpeed:
+its engine's checkpoint without the frozen parameters. FSDP: torch.distributed.checkpoint of the trainable
+parameters and the optimizer (each rank writes its shards; accelerate's save_state would write the sharded
+base too), the scheduler, TrainState, RNG and grad scaler as accelerate stores them.
+"""
 
 from __future__ import annotations
 
@@ -59,6 +65,79 @@ def register_adapter_only_hooks(accel) -> None:
 
 
 BATCH_SHAPE_FILE = "batch_shape.json"
+FSDP_TRAINABLE_DIR = "fsdp_trainable"  # torch.distributed.checkpoint of {"model": trainable, "optimizer": ...}
+
+
+class Checkpoints:
+    """Save and load the run's checkpoints under `root`; `objects` (scheduler, TrainState) have state_dict()."""
+
+    def __init__(self, accel, root: Path, module, optimizer, objects: list):
+        self.accel, self.root, self.module, self.optimizer, self.objects = accel, root, module, optimizer, objects
+        self.format = storage_format(accel.distributed_type)
+        if self.format != "FSDP":
+            accel.register_for_checkpointing(*objects)
+        if self.format == "plain":
+            register_adapter_only_hooks(accel)
+
+    def save(self, step: int, keep: int, batch_shape: dict) -> None:
+        """Write checkpoint `step` (with the batch shape its steps were planned at and how it is stored), mark it
+        complete, then drop all but the last `keep` complete ones."""
+        accel, path = self.accel, self.root / f"step-{step:08d}"
+        if self.format == "FSDP":
+            self._save_fsdp(path)
+        elif self.format == "DEEPSPEED":
+            accel.save_state(str(path), exclude_frozen_parameters=True)
+        else:
+            accel.save_state(str(path))
+        accel.wait_for_everyone()
+        if accel.is_main_process:
+            (path / BATCH_SHAPE_FILE).write_text(json.dumps({**batch_shape, "storage": self.format}))
+            (path / "COMPLETE").write_text(str(step))
+            done = sorted(p for p in self.root.glob("step-*") if (p / "COMPLETE").exists())
+            for old in done[:-keep] if keep > 0 else []:
+                shutil.rmtree(old, ignore_errors=True)
+        accel.wait_for_everyone()
+
+    def load(self, path: Path) -> None:
+        if self.format == "FSDP":
+            self._load_fsdp(path)
+        elif self.format == "DEEPSPEED":
+            self.accel.load_state(str(path), load_module_strict=False)  # saved without the frozen parameters
+        else:
+            self.accel.load_state(str(path))
+
+    def _fsdp_state(self):
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, get_state_dict
+
+        options = StateDictOptions(ignore_frozen_params=True)
+        return get_state_dict(self.module, self.optimizer.optimizer, options=options)  # the wrapped torch optimizer
+
+    def _save_fsdp(self, path: Path) -> None:
+        import torch.distributed.checkpoint as dcp
+        from accelerate.checkpointing import save_accelerator_state, save_custom_state
+
+        model_sd, optim_sd = self._fsdp_state()
+        dcp.save({"model": model_sd, "optimizer": optim_sd}, checkpoint_id=str(path / FSDP_TRAINABLE_DIR))
+        accel = self.accel
+        save_accelerator_state(str(path), [], [], [], [], accel.process_index, accel.step, accel.scaler)  # RNG, scaler
+        if accel.is_main_process:
+            for i, obj in enumerate(self.objects):
+                save_custom_state(obj, str(path), i)
+
+    def _load_fsdp(self, path: Path) -> None:
+        import torch.distributed.checkpoint as dcp
+        from accelerate.checkpointing import load_accelerator_state, load_custom_state
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, set_state_dict
+
+        model_sd, optim_sd = self._fsdp_state()
+        dcp.load({"model": model_sd, "optimizer": optim_sd}, checkpoint_id=str(path / FSDP_TRAINABLE_DIR))
+        set_state_dict(self.module, self.optimizer.optimizer, model_state_dict=model_sd, optim_state_dict=optim_sd,
+                       options=StateDictOptions(ignore_frozen_params=True, strict=False))
+        accel = self.accel
+        restored = load_accelerator_state(str(path), [], [], [], [], accel.process_index, accel.scaler)
+        accel.step = restored.get("step", accel.step)
+        for i, obj in enumerate(self.objects):
+            load_custom_state(obj, str(path), i)
 
 
 def storage_format(distributed_type) -> str:
@@ -66,22 +145,6 @@ def storage_format(distributed_type) -> str:
     DDP alike (accelerate's DistributedType, or its value)."""
     name = getattr(distributed_type, "value", distributed_type)
     return name if name in ("FSDP", "DEEPSPEED") else "plain"
-
-
-def save_checkpoint(accel, root: Path, step: int, keep: int, batch_shape: dict) -> None:
-    """Write checkpoint `step` (with the batch shape its steps were planned at and how it is stored), mark it
-    complete, then drop all but the last `keep` complete ones."""
-    path = root / f"step-{step:08d}"
-    accel.save_state(str(path))
-    accel.wait_for_everyone()
-    if accel.is_main_process:
-        record = {**batch_shape, "storage": storage_format(accel.distributed_type)}
-        (path / BATCH_SHAPE_FILE).write_text(json.dumps(record))
-        (path / "COMPLETE").write_text(str(step))
-        done = sorted(p for p in root.glob("step-*") if (p / "COMPLETE").exists())
-        for old in done[:-keep] if keep > 0 else []:
-            shutil.rmtree(old, ignore_errors=True)
-    accel.wait_for_everyone()
 
 
 def checkpoint_batch_shape(path: Path) -> dict | None:

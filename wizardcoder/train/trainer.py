@@ -25,12 +25,11 @@ from wizardcoder.content_id import local_path
 from wizardcoder.errors import UserError
 from wizardcoder.train import data as D
 from wizardcoder.train.checkpoint import (
+    Checkpoints,
     TrainState,
     check_same_storage,
     checkpoint_batch_shape,
     last_checkpoint,
-    register_adapter_only_hooks,
-    save_checkpoint,
 )
 from wizardcoder.train.config import TrainConfig
 from wizardcoder.train.launch import deepspeed_settings, launcher_grad_accum, resolve_grad_accum
@@ -315,8 +314,7 @@ class LoRARecipe:
         if self.deepspeed:  # no dataloader goes through prepare: tell DeepSpeed the batch shape and the clipping
             self.accel.state.deepspeed_plugin.deepspeed_config.update(deepspeed_settings(cfg, self.world))
         self.module, self.optim = self.accel.prepare(self.module, optim)
-        self.accel.register_for_checkpointing(self.sched, self.state)
-        register_adapter_only_hooks(self.accel)
+        self.checkpoints = Checkpoints(self.accel, self.ckpt_root, self.module, self.optim, [self.sched, self.state])
 
     def _check_last_checkpoint(self) -> None:
         """Before the model is loaded: the checkpoint a resume would start from fits this launch."""
@@ -331,7 +329,7 @@ class LoRARecipe:
             return
         last = last_checkpoint(self.ckpt_root)
         if last is not None:
-            self.accel.load_state(str(last))
+            self.checkpoints.load(last)
             self._check_same_data(self.state.data_fingerprint, str(last))
             if self.state.step > self.total_steps:
                 raise UserError(f"checkpoint {last} is at step {self.state.step}, past the end of this run's plan "
@@ -372,8 +370,7 @@ class LoRARecipe:
                 if self.eval_ex and cfg.run.eval_steps > 0 and state.step % cfg.run.eval_steps == 0 and not done:
                     self.evaluate()
                 if self._saving(state.step) and not done:
-                    save_checkpoint(self.accel, self.ckpt_root, state.step, cfg.run.save_total_limit,
-                                    dataclasses.asdict(self.shape))
+                    self.checkpoints.save(state.step, cfg.run.save_total_limit, dataclasses.asdict(self.shape))
                 bar.advance()
         finally:
             prefetch.close()
@@ -477,17 +474,12 @@ class LoRARecipe:
 
     def save(self) -> None:
         """The adapter (+ tokenizer, optionally the merged model), train_metrics.json, stats.json, loss.png."""
-        from accelerate.utils import DistributedType
-
         from wizardcoder.train.model import merge_adapter
 
         accel, cfg = self.accel, self.cfg
         accel.wait_for_everyone()
         adapter_dir = self.run_dir / "adapter"
-        peft_sd = None
-        if accel.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED):  # gather the shards
-            full_state = accel.get_state_dict(self.module)
-            peft_sd = {k[len("model."):]: v for k, v in full_state.items() if k.startswith("model.")}
+        peft_sd = self.adapter_state_dict()  # every process takes part in gathering the shards
         if accel.is_main_process:
             unwrapped = accel.unwrap_model(self.module)
             if hasattr(unwrapped, "_orig_mod"):
@@ -501,6 +493,29 @@ class LoRARecipe:
             (self.run_dir / "stats.json").write_text(json.dumps(self._stats(), indent=2))
             plot_losses(self.state.history, self.state.eval_history, self.run_dir / "loss.png")
         accel.wait_for_everyone()
+
+    def adapter_state_dict(self) -> dict | None:
+        """The trainable weights, gathered whole on the main process only (others get {}); the frozen base never
+        moves. None where the model holds them whole (one process, DDP, ZeRO-1/2): peft takes them itself."""
+        from accelerate.utils import DistributedType
+
+        accel = self.accel
+        if accel.distributed_type == DistributedType.FSDP:
+            from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+            options = StateDictOptions(full_state_dict=True, cpu_offload=True, ignore_frozen_params=True)
+            state = get_model_state_dict(self.module, options=options)
+        elif self.deepspeed and accel.state.deepspeed_plugin.zero_stage == 3:
+            import deepspeed
+
+            named = [(n, p) for n, p in self.module.named_parameters() if p.requires_grad]
+            with deepspeed.zero.GatheredParameters([p for _, p in named]):
+                state = {n: p.detach().cpu().clone() for n, p in named} if accel.is_main_process else {}
+        else:
+            return None
+        # keys of the module trained (ResponseLoss, maybe compiled) -> the peft model's own
+        names = {k.replace("_orig_mod.", ""): v for k, v in state.items()}
+        return {k[len("model."):]: v for k, v in names.items() if k.startswith("model.")}
 
     def _metrics(self) -> dict:
         state, eval_loss = self.state, self.eval_loss
