@@ -27,8 +27,8 @@ def fsdp_run(tiny_model_dir, data_jsonl, tmp_path_factory):
     out, reports = root / "two", root / "reports"
     reports.mkdir()
     # 2 processes x batch 2 = a global batch of 4 rows; a checkpoint every step
-    args = [*_overrides(tiny_model_dir, data_jsonl, out, 2, 1, True), "run.save_steps=1"]
-    proc = torchrun(WORKER, str(reports), "stop2,run", *args)
+    args = [*_overrides(tiny_model_dir, data_jsonl, out, 2, 1, True), "run.save_steps=1", "run.merge=true"]
+    proc = torchrun(WORKER, str(reports), "stop2,run", *args, timeout=300)
     assert proc.returncode == 0, proc.stderr[-4000:]
     found = {p.stem: json.loads(p.read_text()) for p in reports.glob("*.json")}
     one = root / "one"
@@ -66,6 +66,28 @@ def test_checkpoints_and_the_adapter_hold_the_lora_weights_only(fsdp_run):
     gathered = reports["run-rank0"]["gathered"]
     assert len(gathered) == 2 * 2 * 7 and all("lora_A" in k or "lora_B" in k for k in gathered)
     assert reports["run-rank1"]["gathered"] == []  # gathered on the main process only
+
+
+def test_the_merged_model_is_the_base_plus_the_adapter(fsdp_run, tiny_model_dir):
+    """Merged on the main process from the files (its own shards are not the model), while the others wait."""
+    import torch
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM
+
+    out = fsdp_run[0]
+    base = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir)).state_dict()
+    merged = AutoModelForCausalLM.from_pretrained(str(out / "merged")).state_dict()
+    adapter = load_file(str(out / "adapter" / "adapter_model.safetensors"))
+    adapted = 0
+    for name, weight in base.items():
+        a = adapter.get("base_model.model." + name.replace(".weight", ".lora_A.weight"))
+        if a is None:
+            assert torch.equal(merged[name], weight), name
+            continue
+        b = adapter["base_model.model." + name.replace(".weight", ".lora_B.weight")]
+        torch.testing.assert_close(merged[name], weight + b @ a * (16 / 8), atol=1e-5, rtol=1e-5)
+        adapted += 1
+    assert adapted == 2 * 7
 
 
 def _relaunch_on_one_process(args: list[str], capsys) -> tuple[int, str]:

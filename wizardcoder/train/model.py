@@ -162,15 +162,15 @@ def with_attention_fallback(attn: str, build):
     raise AssertionError("unreachable")
 
 
-def merge_adapter(peft_model, model_dir: Path, adapter_dir: Path, out: Path, tok, qlora: bool) -> None:
-    """Write the base model with the adapter merged in (for a QLoRA run: into full-precision base weights)."""
-    import torch
-
-    if qlora:  # merge into full-precision base weights, not the 4-bit ones
+def merge_adapter(peft_model, model_dir: Path, adapter_dir: Path, out: Path, tok, from_files: bool, dtype) -> None:
+    """Write the base model with the adapter merged in. `from_files`: the trained model cannot be merged in place
+    (a 4-bit base: merged into full-precision weights instead; a base sharded over processes, FSDP or ZeRO-3:
+    only this process's shards are here), so the base and the saved adapter are loaded again, on this process."""
+    if from_files:
         from peft import PeftModel
         from transformers import AutoModelForCausalLM
 
-        base = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.bfloat16)
+        base = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=dtype)
         peft_model = PeftModel.from_pretrained(base, str(adapter_dir))
     merged = peft_model.merge_and_unload()
     merged.save_pretrained(str(out))

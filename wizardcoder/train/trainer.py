@@ -487,8 +487,9 @@ class LoRARecipe:
             unwrapped.model.save_pretrained(str(adapter_dir), state_dict=peft_sd)
             self.tok.save_pretrained(str(adapter_dir))
             if cfg.run.merge:
+                sharded = peft_sd is not None  # FSDP / ZeRO-3: this process holds only its shards of the base
                 merge_adapter(unwrapped.model, self.model_dir, adapter_dir, self.run_dir / "merged", self.tok,
-                              cfg.lora.qlora)
+                              cfg.lora.qlora or sharded, self.dtype)
             (self.run_dir / "train_metrics.json").write_text(json.dumps(self._metrics(), indent=2))
             (self.run_dir / "stats.json").write_text(json.dumps(self._stats(), indent=2))
             plot_losses(self.state.history, self.state.eval_history, self.run_dir / "loss.png")
