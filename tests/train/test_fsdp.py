@@ -45,6 +45,11 @@ def test_each_decoder_layer_is_its_own_fsdp_unit(fsdp_run):
         assert len(layers) == report["layers"] == 2, report["fsdp_units"]
 
 
+def test_each_process_draws_its_own_dropout(fsdp_run):
+    _, reports, _, _ = fsdp_run
+    assert reports["stop2-rank0"]["rand_after_setup"] != reports["stop2-rank1"]["rand_after_setup"]
+
+
 def test_stopped_and_resumed_under_fsdp_trains_what_one_process_trains(fsdp_run):
     out, reports, one, _ = fsdp_run
     assert reports["run-rank0"]["resumed_from"].endswith("step-00000002")

@@ -178,6 +178,8 @@ class LoRARecipe:
 
     def setup(self) -> bool:
         """Data, model, optimizer, resume. False when this run directory already holds the finished run."""
+        from accelerate.utils import set_seed
+
         if self.accel.is_main_process:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             save_config(self.cfg, self.run_dir / "config.yaml")
@@ -188,9 +190,11 @@ class LoRARecipe:
         self._check_last_checkpoint()
         self._setup_model()
         self._setup_optimizer()
+        # the model (LoRA init included) is the same on every process; what comes next, dropout, must not be
+        set_seed(self.cfg.train.seed, device_specific=True)  # seed + process index
         self.state.data_fingerprint = self.data_fingerprint
         self.state.global_batch = self.shape.global_batch
-        self._resume()
+        self._resume()  # a checkpoint brings each process's own RNG states back
         self.metrics = MetricsSink.open(self.cfg, self.run_dir, self.accel.is_main_process)
         log.info("train: %d examples (%d eval) in %d rows, %d optimizer steps, %d/%d trainable params, attn=%s",
                  len(self.train_ex), len(self.eval_ex), len(self.rows), self.total_steps, self.n_trainable,
