@@ -126,3 +126,14 @@ def test_deepspeed_takes_the_batch_shape_and_clipping_from_the_train_config():
     assert deepspeed_settings(off, world=1)["gradient_clipping"] == 0.0  # DeepSpeed's "no clipping"
     text = (ROOT / "configs" / "accelerate" / "deepspeed_zero2.yaml").read_text()
     assert "gradient_clipping = train.max_grad_norm" in text and "gradient_clipping:" not in text
+
+
+@pytest.mark.parametrize("name", ["ddp", "fsdp", "deepspeed_zero2"])
+def test_launch_configs_take_the_number_of_processes_from_the_command(name):
+    """No machine's GPU count is assumed (8 made a 4-GPU machine fail on an invalid device ordinal):
+    accelerate asks for --num_processes, and each config's first line passes it."""
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    path = ROOT / "configs" / "accelerate" / f"{name}.yaml"
+    assert load_config_from_file(str(path)).num_processes == -1  # accelerate launch: "pass in --num_processes"
+    assert "--num_processes N " in path.read_text().splitlines()[0]

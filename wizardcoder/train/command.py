@@ -14,7 +14,7 @@ EXAMPLES = """\
   wizardcoder train --data my.jsonl --model /models/qwen2.5-coder-1.5b --config configs/train_lora.yaml \\
       train.batch_size=4 train.grad_accum=4 lora.r=32 data.response_field=response
   wizardcoder train --data tiny.jsonl --model ./tiny-llama --device cpu train.max_steps=20
-  accelerate launch --config_file configs/accelerate/ddp.yaml -m wizardcoder.cli train --data ... --model ...
+  accelerate launch --config_file configs/accelerate/ddp.yaml --num_processes 8 -m wizardcoder.cli train --data ... --model ...
 """
 
 log = logging.getLogger(__name__)
