@@ -142,3 +142,21 @@ def test_changed_data_is_never_already_finished(tiny_model_dir, data_jsonl, tmp_
     os.utime(data, ns=(st.st_atime_ns, st.st_mtime_ns))
     with pytest.raises(UserError, match="other data"):
         train(cfg)
+
+
+def test_a_step_the_grad_scaler_skips_does_not_advance_the_schedule(tiny_model_dir, data_jsonl, tmp_path):
+    """fp16 on a GPU: accelerate's optimizer steps through a GradScaler, which skips a step whose gradients
+    overflow. Here a CPU GradScaler starts at a scale that overflows the first step, then backs off."""
+    from wizardcoder.train.trainer import LoRARecipe
+
+    recipe = LoRARecipe(_cfg(tiny_model_dir, data_jsonl, tmp_path, "train.max_steps=4", "train.warmup_ratio=0.5",
+                             "data.eval_fraction=0", "run.save_steps=0"), "cpu")
+    assert recipe.setup()
+    scaler = torch.amp.GradScaler("cpu", init_scale=1e38, backoff_factor=1e-36)
+    recipe.accel.scaler = recipe.optim.scaler = scaler
+    recipe.optim.__setstate__({})  # what accelerate's optimizer sets up when it is built with a scaler
+    recipe.train()
+    lrs = [h["lr"] for h in recipe.state.history]
+    assert scaler.get_scale() < 1e3  # the first step overflowed and was skipped
+    assert recipe.sched.last_epoch == 3  # 4 steps, 3 taken
+    assert lrs[1] == lrs[0] < lrs[2]  # the warm-up waited for the skipped step

@@ -419,7 +419,8 @@ class LoRARecipe:
             accel.clip_grad_norm_(self.module.parameters(), cfg.train.max_grad_norm)
         lr = self.optim.param_groups[0]["lr"]
         self.optim.step()
-        self.sched.step()
+        if not accel.optimizer_step_was_skipped:  # fp16: the grad scaler skips steps with inf/nan gradients
+            self.sched.step()
         self.optim.zero_grad(set_to_none=True)
         state.step += 1
         state.tokens_seen += step_tokens * self.world
