@@ -111,6 +111,10 @@ class RunConfig(Settings):
     merge: bool = setting(False, help="also write the base model with the adapter merged in (merged/)")
     tensorboard: bool = setting(True, fingerprinted=False, help="write TensorBoard logs")
     wandb: bool = setting(False, fingerprinted=False, help="log to Weights & Biases when wandb is installed")
+    peak_tflops: float = setting(
+        0.0, ge=0, fingerprinted=False,
+        help="one GPU's dense bf16/fp16 peak in TFLOP/s, for the MFU in train_metrics.json (0: from the GPU's name "
+             "when known, e.g. 989 for an H100 SXM or H200; none on CPU)")
 
 
 @dataclass
