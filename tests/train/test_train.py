@@ -160,3 +160,29 @@ def test_a_step_the_grad_scaler_skips_does_not_advance_the_schedule(tiny_model_d
     assert scaler.get_scale() < 1e3  # the first step overflowed and was skipped
     assert recipe.sched.last_epoch == 3  # 4 steps, 3 taken
     assert lrs[1] == lrs[0] < lrs[2]  # the warm-up waited for the skipped step
+
+
+def test_throughput_leaves_evaluation_and_checkpoints_out_and_counts_model_flops(tiny_model_dir, data_jsonl,
+                                                                                 tmp_path):
+    """One epoch, one row per step: every training example once. Its model FLOPs are 4·N·n + 6·L·d·n(n+1)."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    from wizardcoder.train import data as D
+
+    run = train(_cfg(tiny_model_dir, data_jsonl, tmp_path, "train.epochs=1", "train.batch_size=1",
+                     "data.pack_len=1024", "run.eval_steps=2", "run.save_steps=2", "run.peak_tflops=0.001",
+                     "train.gradient_checkpointing=false"))
+    m = json.loads((run / "train_metrics.json").read_text())
+    assert m["eval_seconds"] > 0 and m["checkpoint_seconds"] > 0
+    assert m["train_seconds"] + m["eval_seconds"] + m["checkpoint_seconds"] < m["runtime_s"]
+    assert m["tokens_per_second"] == pytest.approx(m["tokens_seen"] / m["train_seconds"])
+    cfg = AutoConfig.from_pretrained(str(tiny_model_dir))
+    h, kv = cfg.hidden_size, cfg.num_key_value_heads * (cfg.hidden_size // cfg.num_attention_heads)
+    n_linear = cfg.num_hidden_layers * (2 * h * h + 2 * h * kv + 3 * h * cfg.intermediate_size) + h * cfg.vocab_size
+    examples, _ = D.tokenize_records(D.load_records(data_jsonl), AutoTokenizer.from_pretrained(str(tiny_model_dir)),
+                                     max_seq_len=256)
+    trained, _ = D.split_eval(examples, 0.1, seed=0)
+    assert sum(len(e) for e in trained) == m["tokens_seen"]
+    expected = sum(4 * n_linear * len(e) + 6 * cfg.num_hidden_layers * h * len(e) * (len(e) + 1) for e in trained)
+    assert m["model_flops"] == pytest.approx(expected, rel=1e-9)
+    assert m["mfu"] == pytest.approx(m["model_flops_per_second"] / 1e9)  # run.peak_tflops=0.001

@@ -16,7 +16,7 @@ import math
 import os
 import time
 from collections.abc import Callable
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -126,6 +126,7 @@ class StepBatches(NamedTuple):
     micro: list[dict]
     label_tokens: int  # of the whole step, all processes
     tokens: int  # in this process's micro-batches
+    flops: float  # model FLOPs of this process's examples (wizardcoder.train.flops)
 
 
 class PendingLoss(NamedTuple):
@@ -172,7 +173,9 @@ class LoRARecipe:
         self.resumed_from: str | None = None
         self.eval_loss: float | None = None
         self.probe: ProbeResult | None = None
-        self.tokens_timed, self.elapsed, self.peak_mem = 0, 0.0, None
+        self.peak_mem = None
+        # of this call's optimizer steps, all processes; time in evaluation and checkpoints is not training time
+        self.timed = {"tokens": 0, "flops": 0.0, "train_seconds": 0.0, "eval_seconds": 0.0, "checkpoint_seconds": 0.0}
 
     # ------------------------------------------------------------------------------------ setup
 
@@ -280,6 +283,7 @@ class LoRARecipe:
         import torch
 
         from wizardcoder.train import model as M
+        from wizardcoder.train.flops import model_shape
         from wizardcoder.train.loss import ResponseLoss
 
         cfg = self.cfg
@@ -298,6 +302,8 @@ class LoRARecipe:
         self.peft_model, self.targets = M.add_lora(model, cfg.lora.r, cfg.lora.alpha, cfg.lora.dropout,
                                                    cfg.lora.target_modules, cfg.lora.qlora,
                                                    cfg.train.gradient_checkpointing)
+        shape = model_shape(self.peft_model)
+        self.example_flops = [shape.example_flops(len(ex)) for ex in self.train_ex]
         self.n_trainable = sum(p.numel() for p in self.peft_model.parameters() if p.requires_grad)
         self.n_total = sum(p.numel() for p in self.peft_model.parameters())
         self.module = ResponseLoss(self.peft_model)
@@ -357,11 +363,11 @@ class LoRARecipe:
         bar = open_progress(progress and self.accel.is_main_process, self.total_steps, state.step)
         self.module.train()
         pending: list[PendingLoss] = []
-        self.tokens_timed, t_loop = 0, time.time()
         if self.device == "cuda":
             torch.cuda.reset_peak_memory_stats()
         first_step = state.step
         prefetch = Prefetcher(self.step_batches, range(state.step, self.total_steps))
+        t_loop = time.perf_counter()
         try:
             while state.step < self.total_steps:
                 if stop_after is not None and state.step - first_step >= stop_after:
@@ -372,18 +378,51 @@ class LoRARecipe:
                 if state.step % max(1, cfg.run.logging_steps) == 0 or done or self._saving(state.step):
                     self._log_losses(pending)
                 if self.eval_ex and cfg.run.eval_steps > 0 and state.step % cfg.run.eval_steps == 0 and not done:
-                    self.evaluate()
+                    with self._timing("eval_seconds"):
+                        self.evaluate()
                 if self._saving(state.step) and not done:
-                    self.checkpoints.save(state.step, cfg.run.save_total_limit, dataclasses.asdict(self.shape))
+                    with self._timing("checkpoint_seconds"):
+                        self.checkpoints.save(state.step, cfg.run.save_total_limit, dataclasses.asdict(self.shape))
                 bar.advance()
         finally:
             prefetch.close()
             bar.close()
-        self.elapsed = time.time() - t_loop
+            self._sync()
+            self.timed["train_seconds"] = (time.perf_counter() - t_loop - self.timed["eval_seconds"]
+                                           - self.timed["checkpoint_seconds"])
+        self._sum_timed_over_processes()
         if self.eval_ex:
             self.eval_loss = self.evaluate()
         self.peak_mem = torch.cuda.max_memory_allocated() if self.device == "cuda" else None
         return True
+
+    @contextmanager
+    def _timing(self, key: str):
+        """Wall time of a pause in training (evaluation, a checkpoint), from when the device is done with the steps
+        before it, so that their work is not counted in the pause."""
+        self._sync()
+        t = time.perf_counter()
+        try:
+            yield
+        finally:
+            self._sync()
+            self.timed[key] += time.perf_counter() - t
+
+    def _sync(self) -> None:
+        import torch
+
+        if self.device == "cuda":
+            torch.cuda.synchronize()
+
+    def _sum_timed_over_processes(self) -> None:
+        """Tokens and FLOPs of all processes (each counted its own examples): one collective, after the loop."""
+        import torch
+
+        if self.world > 1:
+            counts = torch.tensor([self.timed["tokens"], self.timed["flops"]], dtype=torch.float64,
+                                  device=self.accel.device)
+            tokens, flops = self.accel.reduce(counts, reduction="sum").tolist()
+            self.timed.update(tokens=int(tokens), flops=flops)
 
     def step_batches(self, step: int) -> StepBatches:
         """Collate (and pin, for a CUDA copy) this process's micro-batches of `step`: run ahead by the prefetcher."""
@@ -392,14 +431,15 @@ class LoRARecipe:
         if self.device == "cuda":
             batches = [D.pin(b) for b in batches]
         tokens = sum(row_tokens(self.rows[r], self.train_ex) for rows in micro for r in rows)
-        return StepBatches(batches, label_tokens, tokens)
+        flops = sum(self.example_flops[i] for rows in micro for r in rows for i in self.rows[r])
+        return StepBatches(batches, label_tokens, tokens, flops)
 
     def train_step(self, batches: StepBatches) -> PendingLoss:
         """One optimizer step over this process's micro-batches of the step; the loss stays on the device."""
         import torch
 
         accel, state, cfg = self.accel, self.state, self.cfg
-        micro, step_label_tokens, step_tokens = batches
+        micro, step_label_tokens, step_tokens, step_flops = batches
         denom = max(1, step_label_tokens)
         # The loss is normalised once, over the response tokens of the whole optimizer step (all processes, all
         # micro-batches): accelerate's backward (or DeepSpeed's) divides by grad_accum and DDP/FSDP/DeepSpeed
@@ -424,7 +464,8 @@ class LoRARecipe:
         self.optim.zero_grad(set_to_none=True)
         state.step += 1
         state.tokens_seen += step_tokens * self.world
-        self.tokens_timed += step_tokens
+        self.timed["tokens"] += step_tokens
+        self.timed["flops"] += step_flops
         return PendingLoss(state.step, step_loss, lr, denom)
 
     def _log_losses(self, pending: list[PendingLoss]) -> None:
@@ -535,10 +576,27 @@ class LoRARecipe:
             "eval_loss": eval_loss,
             "eval_perplexity": math.exp(eval_loss) if eval_loss is not None and eval_loss < 50 else None,
             "tokens_seen": state.tokens_seen,
-            "tokens_per_second": self.tokens_timed * self.world / self.elapsed if self.elapsed > 0 else None,
+            **self._throughput(),
             "peak_memory_gb": self.peak_mem / 2**30 if self.peak_mem else None,
             "runtime_s": time.time() - self.t_start, "resumed_from": self.resumed_from,
             "history": state.history, "eval_history": state.eval_history,
+        }
+
+    def _throughput(self) -> dict:
+        """Real (not padding) tokens and model FLOPs per second of training, evaluation and checkpoints left out;
+        MFU over the processes' peak (wizardcoder.train.flops says how the FLOPs are counted)."""
+        from wizardcoder.train.flops import peak_flops
+
+        timed = self.timed
+        seconds = timed["train_seconds"]
+        flops_per_second = timed["flops"] / seconds if seconds > 0 else None
+        peak = peak_flops(self.device, self.cfg.run.peak_tflops)
+        return {
+            "tokens_per_second": timed["tokens"] / seconds if seconds > 0 else None,
+            "model_flops": timed["flops"], "model_flops_per_second": flops_per_second,
+            "mfu": flops_per_second / (peak * self.world) if flops_per_second and peak else None,
+            "peak_flops_per_device": peak, "train_seconds": seconds, "eval_seconds": timed["eval_seconds"],
+            "checkpoint_seconds": timed["checkpoint_seconds"],
         }
 
     def _stats(self) -> dict:
