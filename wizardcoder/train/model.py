@@ -122,21 +122,9 @@ def resolve_attn(requested: str, device: str) -> str:
 
 
 def load_model(model_dir: Path, dtype, attn: str, device: str, qlora: bool = False):
-    import torch
     from transformers import AutoModelForCausalLM
 
-    kwargs = {"dtype": dtype}
-    if qlora:
-        if device != "cuda":
-            raise UserError("lora.qlora=true needs a CUDA GPU; set lora.qlora=false on CPU")
-        if importlib.util.find_spec("bitsandbytes") is None:
-            raise UserError("lora.qlora=true needs bitsandbytes: pip install bitsandbytes (or set lora.qlora=false)")
-        from transformers import BitsAndBytesConfig
-
-        kwargs["quantization_config"] = BitsAndBytesConfig(
-            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-            bnb_4bit_compute_dtype=torch.bfloat16)
-        kwargs["device_map"] = {"": torch.cuda.current_device()}
+    kwargs = load_kwargs(dtype, device, qlora)
 
     def build(impl):
         return AutoModelForCausalLM.from_pretrained(str(model_dir), **kwargs, attn_implementation=impl)
@@ -144,6 +132,34 @@ def load_model(model_dir: Path, dtype, attn: str, device: str, qlora: bool = Fal
     model = with_attention_fallback(attn, build)
     model.config.use_cache = False
     return model
+
+
+def check_qlora(device: str) -> None:
+    """QLoRA's needs, said before anything is done."""
+    if device != "cuda":
+        raise UserError("lora.qlora=true needs a CUDA GPU; set lora.qlora=false on CPU")
+    if importlib.util.find_spec("bitsandbytes") is None:
+        raise UserError("lora.qlora=true needs bitsandbytes: pip install 'bitsandbytes>=0.45' (or set lora.qlora=false)")
+
+
+def load_kwargs(dtype, device: str, qlora: bool) -> dict:
+    """from_pretrained's arguments: the dtype, and for QLoRA the 4-bit base on this process's GPU."""
+    if not qlora:
+        return {"dtype": dtype}
+    check_qlora(device)
+    import torch
+
+    return {"dtype": dtype, "quantization_config": qlora_config(dtype),
+            "device_map": {"": torch.cuda.current_device()}}
+
+
+def qlora_config(dtype):
+    """QLoRA's base: 4-bit NF4 with double quantisation, computing in the training dtype (float16 on GPUs without
+    bfloat16), and stored in it too, so that FSDP can shard the 4-bit weights like the others (uint8 cannot)."""
+    from transformers import BitsAndBytesConfig
+
+    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                              bnb_4bit_compute_dtype=dtype, bnb_4bit_quant_storage=dtype)
 
 
 def with_attention_fallback(attn: str, build):
@@ -203,12 +219,11 @@ def add_lora(model, r: int, alpha: int, dropout: float, target_modules: list[str
     from peft import LoraConfig, get_peft_model
 
     targets = target_modules or default_target_modules(model)
-    if qlora:
+    if qlora:  # the QLoRA recipe's casts (norms and head in float32); checkpointing below, the same either way
         from peft import prepare_model_for_kbit_training
 
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=gradient_checkpointing,
-                                                gradient_checkpointing_kwargs={"use_reentrant": False})
-    elif gradient_checkpointing:
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+    if gradient_checkpointing:
         if hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5.2x
             model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
         else:

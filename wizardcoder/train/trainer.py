@@ -85,6 +85,10 @@ def train(cfg: TrainConfig, progress: bool = False, stop_after: int | None = Non
     if not cfg.data.path:
         raise UserError("no training data: pass --data (a dataset directory or a .jsonl file)")
     device = _pick_device(cfg.run.device)
+    if cfg.lora.qlora:
+        from wizardcoder.train.model import check_qlora
+
+        check_qlora(device)
     try:
         return _train(cfg, device, progress, stop_after)
     except torch.cuda.OutOfMemoryError as exc:
