@@ -28,7 +28,7 @@ def test_qlora_needs_a_gpu_and_bitsandbytes(monkeypatch):
     find_spec = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "bitsandbytes" else find_spec(
         name, *a))
-    with pytest.raises(UserError, match=r"pip install 'bitsandbytes>=0\.45'"):
+    with pytest.raises(UserError, match=r"pip install 'bitsandbytes>=0\.46\.1'"):
         M.load_kwargs(torch.float16, "cuda", True)
 
 

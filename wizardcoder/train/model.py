@@ -139,7 +139,7 @@ def check_qlora(device: str) -> None:
     if device != "cuda":
         raise UserError("lora.qlora=true needs a CUDA GPU; set lora.qlora=false on CPU")
     if importlib.util.find_spec("bitsandbytes") is None:
-        raise UserError("lora.qlora=true needs bitsandbytes: pip install 'bitsandbytes>=0.45' (or set lora.qlora=false)")
+        raise UserError("lora.qlora=true needs bitsandbytes: pip install 'bitsandbytes>=0.46.1' (or set lora.qlora=false)")
 
 
 def load_kwargs(dtype, device: str, qlora: bool) -> dict:
