@@ -3,7 +3,15 @@
 Compared in pairs with the same packing: ours (packed rows) vs trl-packed (SFTConfig packing=True), and
 ours-padded (data.packing=false) vs trl (SFTTrainer's default padding). Both sides get the same data, sequence
 length, per-device batch (rows), steps, LoRA (r, alpha, dropout, target modules), bf16, gradient
-checkpointing, cosine schedule and attention implementation.
+checkpointing, cosine schedule and attention kernel: `--attn` is resolved once (auto: flash_attention_2 when
+flash-attn imports on the GPU, else sdpa) and given to both; each side prints the settings it ran with, and a
+pair whose sides did not load the same kernel gets no ratio.
+
+The packed pair needs a kernel that takes a flattened batch without a dense mask (flash_attention_*, a hub
+flash kernel, flex_attention): TRL 1.16 packs into one flattened row per batch (padding_free), which sdpa
+attends with a dense (rows x length)^2 mask while ours keeps its rows, so under sdpa/eager the packed pair would
+compare different work and is skipped (use --attn flex_attention on a GPU without flash-attn). TRL is optional
+(pip install 'trl==1.16.*' datasets): without it the TRL side is skipped, with a message.
 
     python benchmarks/bench_train.py                      # GPU: SmolLM2-135M- and 1.5B-shaped models
     python benchmarks/bench_train.py --shapes 135m --steps 40 --batch-size 8 --seq-len 2048
@@ -19,11 +27,9 @@ micro-step (real = not the pad token, so padding is not counted); tokens/s is ta
 micro-step after `--warmup` steps to the last one. Peak memory is torch.cuda.max_memory_allocated over the
 training loop (counters reset when the loop starts, after model loading, on both sides).
 
-MFU uses the standard approximation FLOPs = 6 * N * tokens, with N = parameters of the base model excluding
-the input embedding (the output head is counted), attention FLOPs ignored, over the peak dense bf16
-throughput of the GPU (--peak-tflops, default 989 for H100/H200 SXM). With a frozen base, the true work
-is ~4N/token (no weight gradients) plus 2N when activations are recomputed (gradient checkpointing), so
-6N is exact for the default gradient checkpointing=on and an overestimate without it.
+MFU: model FLOPs as the trainer counts them (wizardcoder/train/flops.py: 4·N·n + 6·L·d·n(n+1) per example of
+n tokens on a frozen base, recomputation not counted), averaged per token over the benchmark's examples and
+applied to each side's tokens/s, over the GPU's dense bf16 peak (by its name, or --peak-tflops).
 """
 
 from __future__ import annotations
@@ -169,15 +175,20 @@ def worker(args) -> dict:
             return model
 
         M.load_model = load_and_measure
-        cfg = load_config(TrainConfig, None, [
+        overrides = [
             f"model.path={work / 'model'}", f"data.path={work / 'data.jsonl'}", f"run.output={work / 'ours'}",
             f"run.device={args.device}", f"data.max_seq_len={args.seq_len}", f"train.batch_size={args.batch_size}",
             f"train.max_steps={args.steps}", "data.eval_fraction=0", "run.save_steps=0", "run.tensorboard=false",
             "run.logging_steps=100000", f"train.gradient_checkpointing={str(args.gc).lower()}",
             f"lora.r={args.lora_r}", f"lora.alpha={2 * args.lora_r}", "lora.dropout=0.05",
             f"model.attn_implementation={args.attn}", f"train.compile={str(args.compile).lower()}",
-            "run.resume=false", f"data.packing={str(args.worker == 'ours').lower()}", *args.ours_override])
-        train(cfg)
+            "run.resume=false", f"data.packing={str(args.worker == 'ours').lower()}", *args.ours_override]
+        run_dir = train(load_config(TrainConfig, None, overrides))
+        stats = json.loads((run_dir / "stats.json").read_text())
+        settings = {"attn": stats["attn_implementation"], "packing": stats["packing"],
+                    "flattened": stats["packing"] and M.is_flash(stats["attn_implementation"]),
+                    "rows_per_micro_batch": args.batch_size, "row_length": stats["row_capacity"],
+                    "gradient_checkpointing": args.gc, "overrides": args.ours_override}
     else:
         from datasets import Dataset
         from peft import LoraConfig
@@ -189,8 +200,7 @@ def worker(args) -> dict:
         rows = [json.loads(line) for line in (work / "data.jsonl").open()]
         ds = Dataset.from_list([{"prompt": render_prompt(r["instruction"]), "completion": r["output"]} for r in rows])
         dtype = torch.bfloat16 if cuda else torch.float32
-        model = AutoModelForCausalLM.from_pretrained(str(work / "model"), dtype=dtype,
-                                                     attn_implementation="sdpa" if args.attn == "auto" else args.attn)
+        model = AutoModelForCausalLM.from_pretrained(str(work / "model"), dtype=dtype, attn_implementation=args.attn)
         if cuda:
             model.to("cuda")
         meter.attach(model)
@@ -211,9 +221,14 @@ def worker(args) -> dict:
                                                     target_modules=targets, task_type="CAUSAL_LM"),
                              callbacks=[ResetPeakMemory()])
         trainer.train()
+        settings = {"attn": trainer.model.config._attn_implementation, "packing": sft.packing,
+                    "packing_strategy": sft.packing_strategy if sft.packing else None,
+                    "flattened": bool(getattr(trainer, "padding_free", sft.padding_free)),
+                    "rows_per_micro_batch": args.batch_size, "max_length": args.seq_len,
+                    "gradient_checkpointing": args.gc}
     rate, tokens, seconds = meter.rate(args.warmup)
     out = {"tokens_per_s": rate, "tokens": tokens, "seconds": seconds, "micro_steps": len(meter.marks),
-           "peak_mem_gb": torch.cuda.max_memory_allocated() / 2**30 if cuda else None}
+           "peak_mem_gb": torch.cuda.max_memory_allocated() / 2**30 if cuda else None, "settings": settings}
     print("RESULT " + json.dumps(out), flush=True)
     return out
 
@@ -241,17 +256,61 @@ def run_worker(name: str, args, work: Path) -> dict | None:
     return res
 
 
-def flops_params(model_dir: Path) -> tuple[int, int]:
-    """(N for 6*N*tokens: params without the input embedding, head counted once), total params."""
-    from transformers import AutoConfig
+def flops_per_token(model_dir: Path, data: Path, seq_len: int) -> tuple[float, int]:
+    """(model FLOPs per token averaged over the benchmark's examples as the trainer counts them, parameters)."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
-    cfg = AutoConfig.from_pretrained(str(model_dir))
-    h, inter, layers, vocab = cfg.hidden_size, cfg.intermediate_size, cfg.num_hidden_layers, cfg.vocab_size
-    kv = cfg.num_key_value_heads * (h // cfg.num_attention_heads)
-    per_layer = h * h * 2 + 2 * h * kv + 3 * h * inter
-    n = layers * per_layer + h * vocab  # + output head
-    total = n + (0 if cfg.tie_word_embeddings else h * vocab)
-    return n, total
+    from wizardcoder.train import data as D
+    from wizardcoder.train.flops import model_shape
+
+    with torch.device("meta"):  # shapes only
+        model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(str(model_dir)))
+    shape = model_shape(model)
+    examples, _ = D.tokenize_records(D.load_records(data), AutoTokenizer.from_pretrained(str(model_dir)),
+                                     max_seq_len=seq_len)
+    flops = sum(shape.example_flops(len(e)) for e in examples)
+    return flops / sum(len(e) for e in examples), sum(p.numel() for p in model.parameters())
+
+
+def resolve_attn(requested: str, device: str) -> str:
+    """One kernel for both sides: auto as the trainer resolves it (flash-attn when it imports on a GPU, else sdpa)."""
+    from wizardcoder.train.model import resolve_attn as trainer_resolve
+
+    return trainer_resolve(requested, device)
+
+
+def flattens_without_dense_mask(attn: str) -> bool:
+    """Kernels that attend a flattened batch by its examples' boundaries (varlen) or skip masked blocks (flex)."""
+    from wizardcoder.train.model import is_flash
+
+    return is_flash(attn) or attn == "flex_attention"
+
+
+def plan_pairs(pairs: list[tuple[str, str]], attn: str, missing: str | None
+               ) -> tuple[list[tuple[str, str | None]], list[str]]:
+    """The (ours, baseline) pairs to run, a baseline left out (None) where it cannot be run or compared; notes why."""
+    kept, notes = [], []
+    if missing:
+        notes.append(f"TRL side skipped: {missing} not importable here (pip install 'trl==1.16.*' datasets); "
+                     "ours still runs")
+    for mine, theirs in pairs:
+        if theirs == "trl-packed" and not flattens_without_dense_mask(attn):
+            notes.append(f"pair {mine}:{theirs} skipped under attn={attn}: TRL packs each batch into one flattened "
+                         "row, which this kernel attends with a dense (rows x length)^2 mask, while ours keeps its "
+                         "rows: not the same work. Use --attn flex_attention (or a flash kernel) for a fair packed pair.")
+            theirs = None
+        elif missing and theirs.startswith("trl"):
+            theirs = None
+        kept.append((mine, theirs))
+    return kept, notes
+
+
+def trl_missing() -> str | None:
+    import importlib.util
+
+    missing = [m for m in ("trl", "datasets") if importlib.util.find_spec(m) is None]
+    return ", ".join(missing) if missing else None
 
 
 def main() -> int:
@@ -268,18 +327,23 @@ def main() -> int:
     ap.add_argument("--warmup", type=int, default=5, help="micro-steps not timed (allocator, kernels, compile)")
     ap.add_argument("--examples", type=int, default=6000)
     ap.add_argument("--lora-r", type=int, default=16)
-    ap.add_argument("--attn", default="auto", help="attention for both: auto (ours: flash if installed else sdpa), sdpa")
+    ap.add_argument("--attn", default="auto",
+                    help="attention kernel for both sides: auto (flash_attention_2 if flash-attn imports on the GPU, "
+                         "else sdpa), sdpa, flex_attention, flash_attention_2, ...")
     ap.add_argument("--gc", dest="gc", action="store_true", default=True, help="gradient checkpointing (default on)")
     ap.add_argument("--no-gc", dest="gc", action="store_false")
     ap.add_argument("--compile", action="store_true", help="ours: torch.compile")
     ap.add_argument("--ours-override", action="append", default=[], help="extra key=value for our trainer")
-    ap.add_argument("--peak-tflops", type=float, default=989.0, help="dense bf16 peak of the GPU, for MFU")
+    ap.add_argument("--peak-tflops", type=float, default=0.0,
+                    help="dense bf16 peak of one GPU in TFLOP/s, for MFU (0: from the GPU's name)")
     ap.add_argument("--keep", default=None, help="work directory to keep (default: a temporary one)")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--work", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
 
     import torch
+
+    from wizardcoder.train.flops import peak_flops
 
     if args.device is None:
         args.device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -292,12 +356,17 @@ def main() -> int:
     elif args.device == "cpu":
         print("no GPU: this benchmark is meant for a GPU (use --tiny for a CPU smoke check)", file=sys.stderr)
         return 2
-    pairs = [tuple(p.split(":")) for p in args.pairs.split(",") if p]
-    names = list(dict.fromkeys(n for pair in pairs for n in pair))
+    args.attn = resolve_attn(args.attn, args.device)  # one kernel, given to both sides
+    kept, notes = plan_pairs([tuple(p.split(":")) for p in args.pairs.split(",") if p], args.attn, trl_missing())
+    for note in notes:
+        print(note)
+    names = list(dict.fromkeys(n for pair in kept for n in pair if n))
+    peak = peak_flops(args.device, args.peak_tflops)
     print(f"device={args.device} seq_len={args.seq_len} batch_size={args.batch_size} steps={args.steps} "
-          f"(timed after {args.warmup} micro-steps) lora_r={args.lora_r} gc={args.gc} attn={args.attn}")
+          f"(timed after {args.warmup} micro-steps) lora_r={args.lora_r} gc={args.gc} attn={args.attn} (both sides)")
     if args.device == "cuda":
-        print(f"gpu: {torch.cuda.get_device_name()}, torch {torch.__version__}")
+        print(f"gpu: {torch.cuda.get_device_name()}, torch {torch.__version__}, peak "
+              + (f"{peak / 1e12:.0f} TFLOP/s" if peak else "unknown (pass --peak-tflops for MFU)"))
     rows = []
     for shape in args.shapes.split(","):
         with tempfile.TemporaryDirectory(prefix=f"bench-train-{shape}-") as tmp:
@@ -308,27 +377,34 @@ def main() -> int:
             tok = make_tokenizer(work / "model", words)
             make_model(work / "model", shape, tok, "bfloat16" if args.device == "cuda" else "float32")
             info = make_data(work / "data.jsonl", words, args.examples, args.seq_len, seed=1)
-            n_flops, n_total = flops_params(work / "model")
-            print(f"\n[{shape}] params {n_total / 1e6:.1f}M (N for 6N: {n_flops / 1e6:.1f}M); data: {info}")
+            per_token, n_total = flops_per_token(work / "model", work / "data.jsonl", args.seq_len)
+            print(f"\n[{shape}] params {n_total / 1e6:.1f}M; model FLOPs per token {per_token:.3g} "
+                  f"(wizardcoder/train/flops.py); data: {info}")
             results = {}
             for name in names:
                 res = run_worker(name, args, work)
                 results[name] = res
                 if res is None:
                     continue
-                mfu = 6 * n_flops * res["tokens_per_s"] / (args.peak_tflops * 1e12) if args.device == "cuda" else None
+                mfu = per_token * res["tokens_per_s"] / peak if peak else None
                 mem = f"{res['peak_mem_gb']:.2f} GiB" if res["peak_mem_gb"] is not None else "n/a (cpu)"
                 print(f"  {name:11s} {res['tokens_per_s']:10.0f} tokens/s   peak mem {mem:>12s}   "
-                      + (f"MFU {100 * mfu:5.1f}%" if mfu is not None else "MFU n/a (cpu)")
+                      + (f"MFU {100 * mfu:5.1f}%" if mfu is not None else "MFU n/a")
                       + f"   ({res['tokens']} real tokens in {res['seconds']:.1f}s; wall {res['wall_s']:.0f}s)")
-            for mine, name in pairs:
-                ours, base = results.get(mine), results.get(name)
-                if ours and base:
-                    line = f"  {mine} / {name}: {ours['tokens_per_s'] / base['tokens_per_s']:.2f}x tokens/s"
-                    if ours["peak_mem_gb"] and base["peak_mem_gb"]:
-                        line += f", {ours['peak_mem_gb'] / base['peak_mem_gb']:.2f}x peak memory"
-                    print(line)
-            rows.append({"shape": shape, "data": info, "results": results})
+                print(f"  {'':11s} settings: {json.dumps(res['settings'])}")
+            for mine, theirs in kept:
+                ours, base = results.get(mine), results.get(theirs) if theirs else None
+                if not (ours and base):
+                    continue
+                if ours["settings"]["attn"] != base["settings"]["attn"]:
+                    print(f"  {mine} / {theirs}: no ratio, the sides loaded different kernels "
+                          f"({ours['settings']['attn']} vs {base['settings']['attn']})")
+                    continue
+                line = f"  {mine} / {theirs}: {ours['tokens_per_s'] / base['tokens_per_s']:.2f}x tokens/s"
+                if ours["peak_mem_gb"] and base["peak_mem_gb"]:
+                    line += f", {ours['peak_mem_gb'] / base['peak_mem_gb']:.2f}x peak memory"
+                print(line + f" (both {ours['settings']['attn']})")
+            rows.append({"shape": shape, "data": info, "flops_per_token": per_token, "results": results})
     if args.keep:
         Path(args.keep, "bench_train.json").write_text(json.dumps(rows, indent=2))
     return 0
