@@ -151,3 +151,16 @@ def test_content_fingerprint_follows_the_contents(tmp_path, data_jsonl):
     (ds / "a.arrow").write_bytes(b"x" * 5000)
     (ds / "a.arrow").rename(ds / "b.arrow")
     assert D.content_fingerprint(ds) != fp
+
+
+def test_the_loss_plot_is_skipped_with_a_warning_without_matplotlib(tmp_path, monkeypatch, caplog):
+    """A bare GPU image has torch and transformers but maybe no matplotlib: the run must still finish."""
+    import logging
+    import sys
+
+    from wizardcoder.train.metrics import plot_losses
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # not installed
+    with caplog.at_level(logging.WARNING, logger="wizardcoder"):
+        plot_losses([{"step": 1, "loss": 2.0}], [], tmp_path / "loss.png")
+    assert not (tmp_path / "loss.png").exists() and "matplotlib is not installed" in caplog.text

@@ -61,9 +61,16 @@ def _wandb(cfg: TrainConfig, run_dir: Path):
 
 
 def plot_losses(history: list[dict], eval_history: list[dict], path: Path) -> None:
+    """The loss curve as a PNG; without matplotlib (a bare GPU image), a warning instead: the numbers are in
+    train_metrics.json, and a finished run must not fail on its picture."""
     if not history:
         return
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:
+        log.warning("matplotlib is not installed: no %s (pip install matplotlib); the losses are in "
+                    "train_metrics.json", path.name)
+        return
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
