@@ -69,8 +69,8 @@ build_offline_base() {
     ROOTFS_TMP="$(mktemp -d /tmp/wizardcoder-rootfs.XXXXXX)"
     trap 'rm -rf "$ROOTFS_TMP"' EXIT
     local rootfs="$ROOTFS_TMP"
-    say "debootstrap $SUITE from $mirror into $rootfs (python3, g++, default-jdk-headless; a few minutes)"
-    debootstrap --variant=minbase --include=python3,g++,default-jdk-headless,libjavatuples-java "$SUITE" "$rootfs" "$mirror" >&2
+    say "debootstrap $SUITE from $mirror into $rootfs (python3 + pytest, g++, default-jdk-headless; a few minutes)"
+    debootstrap --variant=minbase --include=python3,python3-pytest,g++,default-jdk-headless,libjavatuples-java "$SUITE" "$rootfs" "$mirror" >&2
     rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
     say "importing the rootfs as $OFFLINE_BASE"
     tar -C "$rootfs" -c . | docker import - "$OFFLINE_BASE" >/dev/null
