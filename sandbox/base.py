@@ -286,13 +286,17 @@ class WorkerPool:
         ch = slot.channel
         recycle = ""
         t_prev = started
+        for i, request in enumerate(requests):  # a job needing a module the worker lacks is not run
+            out[i] = _unmet_requirements(ch, request)
+        pending = [(i, request) for i, request in enumerate(requests) if out[i] is None]
         try:
-            ch.send(b"".join((json.dumps(r) + "\n").encode() for r in requests))
+            if pending:
+                ch.send(b"".join((json.dumps(r) + "\n").encode() for _, r in pending))
         except OSError as exc:
-            out[0] = self._lost(ch, exc, started)
+            out[pending[0][0]] = self._lost(ch, exc, started)
             recycle = f"send failed: {exc}"
-            requests = []
-        for i, request in enumerate(requests):
+            pending = []
+        for i, request in pending:
             try:
                 line = ch.recv_line(t_prev + host_timeouts[i])
             except (ChannelClosed, OSError) as exc:
@@ -368,7 +372,7 @@ class PooledSandbox(Sandbox):
             requests.append({"id": job_id, "language": job.language, "program": job.program,
                              "files": dict(job.files), "stdin": job.stdin, "timeout": job.timeout,
                              "memory_mb": job.memory_mb, "success_marker": job.success_marker,
-                             "compile_timeout": self.compile_timeout})
+                             "compile_timeout": self.compile_timeout, "requires": list(job.requires)})
             host_timeouts.append(host_timeout(job, self.compile_timeout))
         return [a if a is None or isinstance(a, Result) else _to_result(a)
                 for a in self._pool.execute(requests, host_timeouts)]
@@ -444,6 +448,18 @@ def _to_result(answer: dict) -> Result:
                       duration=float(answer.get("duration", 0.0)), reason=answer.get("reason", ""))
     except (KeyError, ValueError, TypeError) as exc:
         return Result.error(f"malformed answer from the sandbox worker: {exc}")
+
+
+def _unmet_requirements(ch: Channel, request: dict) -> Result | None:
+    """ERROR for a job that requires a Python module the worker did not report in its ready frame (a sandbox
+    image older than the job's needs, a local python without it): never a verdict on the program."""
+    have = getattr(ch, "hello", {}).get("modules") or {}
+    missing = [module for module in request.get("requires") or () if module not in have]
+    if not missing:
+        return None
+    return Result.error(f"{', '.join(missing)} is not installed where the sandbox runs (the program needs it): "
+                        "rebuild the sandbox image (bash sandbox/build_image.sh), or install it for the local "
+                        "backend's python")
 
 
 def default_workers(workers: int | None) -> int:

@@ -51,7 +51,9 @@ def truncate(text: str, limit: int = OUTPUT_LIMIT) -> str:
 
 @dataclass(frozen=True)
 class Job:
-    """One program to run. `files` are extra files written next to the program (relative paths)."""
+    """One program to run. `files` are extra files written next to the program (relative paths); `requires`
+    names Python packages the program needs beside the standard library (those a worker reports in its ready
+    frame: pytest): a sandbox without one answers ERROR, never a verdict."""
 
     program: str
     language: str = "python"
@@ -60,6 +62,7 @@ class Job:
     files: Mapping[str, str] = field(default_factory=dict)
     stdin: str = ""
     success_marker: str | None = None
+    requires: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         language = canonical_language(self.language)
@@ -82,10 +85,11 @@ class Job:
         object.__setattr__(self, "files", files)
         if self.success_marker is not None and ("\n" in self.success_marker or not self.success_marker):
             raise ValueError("Job.success_marker must be a non-empty single line")
+        object.__setattr__(self, "requires", tuple(self.requires))
 
     def __hash__(self) -> int:
         return hash((self.program, self.language, self.timeout, self.memory_mb,
-                     tuple(sorted(self.files.items())), self.stdin, self.success_marker))
+                     tuple(sorted(self.files.items())), self.stdin, self.success_marker, self.requires))
 
 
 @dataclass(frozen=True)

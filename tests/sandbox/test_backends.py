@@ -444,3 +444,12 @@ def test_docker_containers_removed_when_the_process_ends(how):
     label = {"label": f"wizardcoder.sandbox.session={session}"}
     left = docker.from_env().containers.list(all=True, filters=label)
     assert left == [], f"{how}: {len(left)} container(s) left"
+
+
+def test_a_job_requiring_a_module_the_worker_lacks_is_an_error_never_run(sb):
+    # the worker reports the packages it can warm up (pytest) in its ready frame; anything else it lacks
+    missing = sb.run(Job("print('ran')", requires=("no_such_module",), success_marker="ran"))
+    assert missing.status is Status.ERROR and "no_such_module is not installed" in missing.reason
+    assert "ran" not in missing.stdout
+    r = sb.run(Job("import pytest\nprint('ran')", requires=("pytest",), success_marker="ran"))
+    assert r.status is Status.PASSED, r
