@@ -204,6 +204,7 @@ class Worker:
         self.root = root
         self.scan_dirs = [d for d in scan_dirs if d]
         self.counter = 0
+        self.request: dict | None = None  # the job being run
         # Private copies of the protocol fds (stdin/stdout, or the socket the host gave); 0/1 are pointed
         # at /dev/null.
         self.proto_in = os.dup(0) if channel_fd is None else channel_fd
@@ -410,20 +411,14 @@ class Worker:
         compile_timeout = float(req.get("compile_timeout", 60.0))
         memory_mb = int(req.get("memory_mb", 512))
         limit = int(req.get("output_limit", OUTPUT_LIMIT))
-        for rel, content in (req.get("files") or {}).items():
-            path = os.path.normpath(os.path.join(jobdir, rel))
-            if not path.startswith(jobdir + os.sep):
-                raise _Infra(f"file path escapes the job dir: {rel!r}")
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(path, "w", encoding="utf-8") as f:
-                f.write(content)
+        self.request = req  # a forked job forgets it (see forget_secrets)
+        _write_files(jobdir, req.get("files") or {})
         stdin_path = None  # no stdin: the job keeps the worker's /dev/null
         if req.get("stdin"):
             os.mkdir(iodir, 0o700)
             stdin_path = os.path.join(iodir, "stdin")
             _write(stdin_path, req["stdin"])
         program = req.get("program", "")
-        marker = req.get("success_marker")
         mem_bytes = memory_mb * 1024 * 1024
         compile_mb = max(memory_mb, COMPILE_MEMORY_FLOOR_MB)
 
@@ -431,7 +426,8 @@ class Worker:
             main = os.path.join(jobdir, "main.py")
             _write(main, program)
             warm_up(program)
-            step = self.spawn(("python", main), jobdir, stdin_path, "run", timeout, mem_bytes, marker, limit)
+            step = self.spawn(("python", main), jobdir, stdin_path, "run", timeout, mem_bytes,
+                              req.get("success_marker"), limit)
         elif language == "cpp":
             if not self.tools["g++"]:
                 raise _Infra("g++ is not installed where the sandbox runs")
@@ -441,7 +437,7 @@ class Worker:
                               data_bytes=compile_mb << 20)
             if step["ok"]:
                 step = self.spawn(("exec", [os.path.join(jobdir, "prog")]), jobdir, stdin_path, "run", timeout,
-                                  mem_bytes, marker, limit)
+                                  mem_bytes, req.get("success_marker"), limit)
         else:
             if not (self.tools["javac"] and self.tools["java"]):
                 raise _Infra("a JDK (javac, java) is not installed where the sandbox runs")
@@ -464,7 +460,8 @@ class Worker:
                         "-XX:ThreadStackSize=1024", "-XX:MaxMetaspaceSize=128m", "-XX:ReservedCodeCacheSize=64m",
                         "-XX:+UseSerialGC", "-XX:-UsePerfData", "-XX:ActiveProcessorCount=1", "-cp", classpath,
                         main_class]
-                step = self.spawn(("exec", argv), jobdir, stdin_path, "run", timeout, None, marker, limit,
+                step = self.spawn(("exec", argv), jobdir, stdin_path, "run", timeout, None,
+                                  req.get("success_marker"), limit,
                                   data_bytes=(heap + JAVA_MAIN_STACK_MB + JVM_OWN_MB) << 20)
         return self.verdict(step, req.get("success_marker"))
 
@@ -491,6 +488,8 @@ class Worker:
             code = 70
             try:
                 self.inbuf = b""  # queued requests of later jobs: not for this job's eyes
+                marker = None
+                self.forget_secrets(sinks)
                 self.child_setup(jobdir, stdin_path, out_w, err_w, limits)
                 if what[0] == "exec":
                     os.execve(what[1][0], what[1], os.environ)
@@ -557,6 +556,15 @@ class Worker:
             out.append((which, (soft_v, hard_v)))
         return out
 
+    def forget_secrets(self, sinks: list) -> None:
+        """In a job's child, before its code runs: the success marker must not be found in the memory the job
+        inherits (this request, the output scanners): a program that found it (a gc scan of its strings) could
+        print it without passing. (run_job keeps it in no variable of its own.)"""
+        if self.request is not None:
+            self.request.clear()
+        for sink in sinks:
+            sink.marker = sink._interior = None
+
     def child_setup(self, jobdir: str, stdin_path: str | None, fd_out: int, fd_err: int, limits: list) -> None:
         """In the forked child, before any job code: its own session, default signals, stdio on the job's
         pipes, no other descriptor of the worker, the job dir, the limits. Kept short: every page of the
@@ -603,6 +611,17 @@ class Worker:
 
 class _Infra(Exception):
     """The sandbox itself failed (not the program)."""
+
+
+def _write_files(jobdir: str, files: dict) -> None:
+    """The job's extra files (in a frame of their own: none of their contents is left in run_job's variables)."""
+    for rel, content in files.items():
+        path = os.path.normpath(os.path.join(jobdir, rel))
+        if not path.startswith(jobdir + os.sep):
+            raise _Infra(f"file path escapes the job dir: {rel!r}")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(content)
 
 
 def _write(path: str, text: str) -> None:
