@@ -161,8 +161,10 @@ def test_python_a_solution_cannot_neutralise_the_runners_failure_path(sb, patch,
     right = wrong.replace("a - b", "a + b")
     verdicts = run(sb, ExecutionCheck("wrong", "python", wrong, tests, "add"),
                    ExecutionCheck("right", "python", right, tests, "add"))
-    # the sandbox's forked child itself ends with os._exit: a solution that replaces it cannot pass anyway
-    assert [v.reason for v in verdicts] == ["failed", "failed" if "os._exit" in patch else "passed"], verdicts
+    # the sandbox's forked child itself ends with os._exit: a solution that replaces it cannot pass anyway,
+    # except under pytest, whose driver ends the process with the os._exit it took before the solution ran
+    right_fails = "os._exit" in patch and tests is not PYTEST_TESTS
+    assert [v.reason for v in verdicts] == ["failed", "failed" if right_fails else "passed"], verdicts
 
 
 PRIMES = ("def primes_up_to(n):\n    return [p for p in range(2, n + 1) if all(p % d for d in range(2, p))]\n\n"

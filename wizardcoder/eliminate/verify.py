@@ -114,7 +114,8 @@ class _Chunk:
 
 def _job(built: Built, language: str, limits: SandboxConfig, mutant: bool = False) -> Job:
     return Job(built.mutant if mutant else built.program, language=language, timeout=limits.timeout,
-               memory_mb=limits.memory_mb, files=built.files, success_marker=built.marker)
+               memory_mb=limits.memory_mb, files=built.files, success_marker=built.marker,
+               requires=built.requires)
 
 
 def _build_safely(check: ExecutionCheck, cfg: EliminateConfig) -> Built:

@@ -37,6 +37,7 @@ class Built:
     static_reason: Reason | None = None
     static_detail: str = ""
     files: dict[str, str] = field(default_factory=dict)  # extra files next to the program (Job.files)
+    requires: tuple[str, ...] = ()  # Python modules the program needs from the sandbox (Job.requires)
 
 
 

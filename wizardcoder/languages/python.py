@@ -3,19 +3,19 @@ marker, a fresh random nonce per check written to stdout at the very end, so `ex
 `os._exit(0)` before the tests never passes. What the failure path needs (`os._exit`, `os.write`, the
 streams) is captured at the top, before the solution runs. Tests may be plain asserts, a HumanEval-style
 `def check(candidate)` (called with the entry point when nothing calls it), pytest-style `test_*`
-functions / `Test*` classes (called in order when nothing calls them: async ones through asyncio.run,
-with `mark.parametrize` values, the fixtures the tests define, setup/teardown_{module,function,class,method};
-a test needing anything else, e.g. pytest's `capsys`, is "failed", never skipped), or `unittest.TestCase`
-classes (run by a runner; `unittest.main()` / `pytest.main()`, also inside `sys.exit(...)`, and a final
-`sys.exit(0)` are neutralised). The tests' top-level imports are moved before the solution; a name they
+functions / `Test*` classes nobody calls (run under real pytest by `pytest_driver.py`, shipped with the
+program: the success marker only after a session that passed, by the rules written there), or
+`unittest.TestCase` classes (run by a runner; `unittest.main()` / `pytest.main()`, also inside
+`sys.exit(...)`, and a final `sys.exit(0)` are neutralised). The tests' top-level imports are moved before the solution; a name they
 import that the solution also defines is "failed" (ambiguous: the solution's would replace the tests' oracle).
-Tests that import pytest get a small stand-in (`PYTEST_SHIM`: raises, approx, fail, skip, mark.parametrize,
-xfail, skip/skipif, param, fixture), the same on every backend.
+Tests that import pytest get the real one (the sandbox image has Debian's python3-pytest; the local backend
+uses the host's, a dependency of wizardcoder): such a job requires pytest, and a sandbox without it answers
+an infrastructure error, never a verdict.
 `from solution import f` where the solution defines `f` is dropped; `import solution` binds the
 program itself. Static checks (ast): the tests must assert something (assert statements, `assert*`
-calls, `raise`, `pytest.raises`) and reference the entry point or a function/class the solution
-defines (and does not redefine it). Then "tests must be able to fail": when the program passes, it
-runs again with the body of the entry point (or the called solution functions) replaced by
+calls, `raise`, `pytest.raises`, `pytest.warns`) and reference the entry point or a function/class the
+solution defines (and does not redefine it). Then "tests must be able to fail": when the program passes,
+it runs again with the body of the entry point (or the called solution functions) replaced by
 `return None`; if that still passes, the tests check nothing: "tests_cannot_fail" (this also catches
 assertions swallowed by `try/except Exception`). A second nonce (`Built.started_marker`) is printed
 once the solution's module-level code is done: a mutant that fails without it never reached the tests.
@@ -34,9 +34,10 @@ from wizardcoder.languages.base import Built, ExecutionCheck
 from wizardcoder.languages.python_runner import call_name, test_runner
 from wizardcoder.reasons import Reason
 
-# The sandbox image has no pytest; tests that `import pytest` get the stand-in in pytest_shim.py (the same everywhere,
-# so a verdict does not depend on what the host has installed). The runner supplies the tests' own fixtures.
-PYTEST_SHIM = importlib.resources.files(__package__).joinpath("pytest_shim.py").read_text(encoding="utf-8")
+# Runs pytest-style tests under real pytest inside the sandbox; shipped with each such program as DRIVER_FILE,
+# and the marker as MARKER_FILE, which the driver deletes before the solution runs (so no file holds it).
+PYTEST_DRIVER = importlib.resources.files(__package__).joinpath("pytest_driver.py").read_text(encoding="utf-8")
+DRIVER_FILE, MARKER_FILE = "_wc_pytest.py", ".wc-marker"
 
 _ASSERT_CALL = re.compile(r"^(assert|fail)")
 _SOLUTION_MODULES = {"solution", "main", "code", "program", "submission", "answer"}
@@ -104,7 +105,7 @@ def _py_has_checks(tree: ast.Module) -> bool:
         if isinstance(node, ast.Call):
             name = call_name(node)
             last = name.rsplit(".", 1)[-1]
-            if _ASSERT_CALL.match(last) or name.endswith("raises"):
+            if _ASSERT_CALL.match(last) or name.endswith(("raises", "warns", "deprecated_call")):
                 return True
             if last in ("exit", "_exit") and node.args and not (
                     isinstance(node.args[0], ast.Constant) and node.args[0].value in (0, None)):
@@ -346,19 +347,32 @@ def build(check: ExecutionCheck, mutation: bool) -> Built:
     marker, started = new_marker(), new_marker().replace("PASS", "STARTED", 1)
     fut_s, solution = _hoist_future(solution)
     fut_t, tests = _hoist_future(tests)
-    head = "\n".join([*dict.fromkeys(fut_s + fut_t), _CAPTURE + runner.helper, *dict.fromkeys(hoisted)])
+    futures = list(dict.fromkeys(fut_s + fut_t))
     # printed once the solution's module-level code is done: a mutant that fails without it never reached
     # the tests, which proves nothing about them
     start = f"_wc_write(1, b'\\n{started}\\n')\n"
-    tail = ("\n\n" + runner.code +
-            "\n_wc_stdout.flush()\n"
-            f"_wc_write(1, b'\\n{marker}\\n')\n")
+    files: dict[str, str] = {}
+    if runner.pytest_names:  # the program is the driver (as __main__) and the module pytest imports (as main)
+        driver = ("if __name__ == \"__main__\":  # pytest runs the tests, importing this file as `main`\n"
+                  "    import pytest  # (the sandbox's worker warms pytest up for the programs that import it)\n"
+                  f"    import {DRIVER_FILE[:-3]}\n"
+                  f"    {DRIVER_FILE[:-3]}.run(__file__, {runner.pytest_names!r}, {runner.pytest_required!r}, "
+                  f"{MARKER_FILE!r})\n")
+        head = "\n".join([*futures, driver, _CAPTURE, *dict.fromkeys(hoisted)])
+        tail = "\n"
+        files = {DRIVER_FILE: PYTEST_DRIVER, MARKER_FILE: marker}
+    else:
+        head = "\n".join([*futures, _CAPTURE, *dict.fromkeys(hoisted)])
+        tail = ("\n\n" + runner.code +
+                "\n_wc_stdout.flush()\n"
+                f"_wc_write(1, b'\\n{marker}\\n')\n")
 
     def assemble(sol: str) -> str:
         return head + "\n" + sol + "\n\n" + start + tests + tail
 
-    built = Built(program=assemble(solution), marker=marker, started_marker=started,
-                  files={"pytest.py": PYTEST_SHIM} if _imports_pytest(test_tree) else {})
+    requires = ("pytest",) if runner.pytest_names or _imports_pytest(test_tree) else ()
+    built = Built(program=assemble(solution), marker=marker, started_marker=started, files=files,
+                  requires=requires)
     if mutation:
         if check.entry_point:
             targets = {check.entry_point.split(".")[-1]} | ({check.entry_point.split(".")[0]} & set(defined))
@@ -455,7 +469,7 @@ def with_marker(text: str, marker: str) -> str:
 
 # the language interface (`base.Language`) and the names other modules import
 __all__ = [
-    "PYTEST_SHIM",
+    "PYTEST_DRIVER",
     "build",
     "declares",
     "defined_names",
