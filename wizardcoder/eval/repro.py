@@ -120,15 +120,16 @@ def summary_lines(record: dict[str, Any]) -> list[tuple[str, str]]:
     rows.append(("prompt", tmpl.get("mode", "") + template))
     gen = record["generation"]
     if "samples_file" in gen:
-        rows.append(("samples", f"{gen['samples_file']} (sha256 {str(gen.get('samples_sha256'))[:12]})"))
+        digest = f" (sha256 {gen['samples_sha256'][:12]})" if gen.get("samples_sha256") else ""
+        rows.append(("samples", f"{gen['samples_file']}{digest}"))
     else:
         settings = (f"n={gen['n']} temperature={gen['temperature']} top_p={gen['top_p']} "
                     f"max_tokens={gen['max_tokens']} seed={gen['seed']}")
         rows.append(("generation", settings))
         model = record["model"]
         adapter = f" + adapter {model.get('adapter_fingerprint')}" if model.get("adapter") else ""
-        rows.append(("model", f"{model.get('name') or model.get('provider')} ({model.get('fingerprint')})"
-                              + adapter))
+        identity = f" ({model['fingerprint']})" if model.get("fingerprint") else ""  # none for the embedded model
+        rows.append(("model", f"{model.get('name') or model.get('provider')}{identity}{adapter}"))
     sb = record["sandbox"]
     where = sb.get("image_digest", "")[:19] or sb.get("isolation", "")
     memory = f"memory {sb['memory_mb']} MiB" if "memory_mb" in sb else ""

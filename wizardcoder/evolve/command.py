@@ -115,13 +115,16 @@ def print_summary(stats: dict[str, Any], seconds: float) -> None:
     from rich.table import Table
 
     table = Table(title=f"wizardcoder evolve ({stats['lang']}): {stats['run_dir']}", box=box.SIMPLE_HEAD)
-    for column in ("round", "pool", "evolved", "passed", "pass %", "infra", "words"):
+    # "words": the evolved tasks' mean instruction length, report.md's "mean words (evolved)"
+    for column in ("round", "pool", "evolved", "passed", "pass %", "infra", "words (evolved)"):
         table.add_column(column, justify="right", no_wrap=True)
     table.add_column("dropped (top 3)", overflow="fold")
     for s in stats["rounds"]:
         drops = sorted(s["dropped"].items(), key=lambda kv: -kv[1])[:3]
-        table.add_row(str(s["round"]), str(s["pool"]), str(s["evolved"]), str(s["passed"]),
-                      f"{s['pass_rate']:.0%}", str(s["infra_error"]), f"{s['mean_pool_instruction_words']:.1f}",
+        evolved = s["evolved"]
+        table.add_row(str(s["round"]), str(s["pool"]), str(evolved), str(s["passed"]),
+                      f"{s['pass_rate']:.0%}" if evolved else "-", str(s["infra_error"]),
+                      f"{s['mean_instruction_words']:.1f}" if evolved else "-",
                       ", ".join(f"{k} {v}" for k, v in drops) or "-")
     console = Console()
     console.print(table)
@@ -137,9 +140,9 @@ def print_summary(stats: dict[str, Any], seconds: float) -> None:
 
         for url, c in summary_endpoints(endpoints).items():
             console.print(endpoint_summary(url, c), markup=False, highlight=False)
-    console.print(f"{t.get('evolved', 0)} evolved, {t.get('passed', 0)} passed in the sandbox "
-                  f"({t.get('pass_rate', 0):.0%}); {tokens} tokens{cost}; report: {stats['run_dir']}/report.md; "
-                  f"{seconds:.0f} s")
+    share = f" ({t.get('pass_rate', 0):.0%})" if t.get("evolved") else ""
+    console.print(f"{t.get('evolved', 0)} evolved, {t.get('passed', 0)} passed in the sandbox{share}; {tokens} "
+                  f"tokens{cost}; report: {stats['run_dir']}/report.md; {seconds:.0f} s")
     per_kept = t.get("cost_per_kept_task") or {}
     if per_kept.get("llm_tokens") is not None:
         console.print(f"per kept task: {per_kept['llm_tokens']:.0f} LLM tokens, {per_kept['sandbox_seconds']:.2f} "

@@ -174,14 +174,14 @@ def write_report(run: RunDir, stats: dict[str, Any], cfg: Any = None) -> Path:
     urls = llm.get("base_url") or []
     model += f" at {', '.join([urls] if isinstance(urls, str) else urls)}" if urls else ""
     cost = f"; cost ${totals['cost']:.4f}" if totals.get("cost") is not None else ""
+    evolved = totals.get("evolved", 0)
     lines = [
         f"# Evolve run `{Path(stats['run_dir']).name}`",
         "",
         f"- language: **{stats['lang']}**; seeds: `{stats['seeds_source']}` ({totals['seeds']} tasks)",
         f"- model: {model}",
-        f"- rounds done: {len(rounds)}; evolved {totals.get('evolved', 0)}, passed in the sandbox "
-        f"{totals.get('passed', 0)} ({totals.get('pass_rate', 0):.0%}), "
-        f"infrastructure errors {totals.get('infra_error', 0)}",
+        (f"- rounds done: {len(rounds)}; evolved {evolved}, passed in the sandbox {totals.get('passed', 0)} "
+         f"({_share(totals.get('pass_rate'), evolved)}), infrastructure errors {totals.get('infra_error', 0)}"),
         f"- tokens: {totals.get('prompt_tokens', 0)} prompt + {totals.get('completion_tokens', 0)} completion"
         + (f" (of which {totals['reasoning_tokens']} reasoning)" if totals.get("reasoning_tokens") else "") + cost,
         f"- dataset: **{dataset.get('rows', 0)} rows** ({dataset.get('seeds', 0)} seeds, "
@@ -196,12 +196,14 @@ def write_report(run: RunDir, stats: dict[str, Any], cfg: Any = None) -> Path:
         ("| round | pool | evolved | passed | pass rate | infra errors | mean words (evolved) "
          "| mean words (pool) | tokens | dropped |"),
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
-        f"| 0 (seeds) | {totals['seeds']} | | | | | | {totals.get('seed_mean_instruction_words', 0):.1f} | | |",
+        (f"| 0 (seeds) | {totals['seeds']} | | | | | | "
+         f"{_figure(totals.get('seed_mean_instruction_words'), totals['seeds'], '.1f')} | | |"),
     ]
     for s in rounds:
         lines.append(
-            f"| {s['round']} | {s['pool']} | {s['evolved']} | {s['passed']} | {s['pass_rate']:.0%} | "
-            f"{s['infra_error']} | {s['mean_instruction_words']:.1f} | {s['mean_pool_instruction_words']:.1f} | "
+            f"| {s['round']} | {s['pool']} | {s['evolved']} | {s['passed']} | {_share(s['pass_rate'], s['evolved'])} | "
+            f"{s['infra_error']} | {_figure(s['mean_instruction_words'], s['evolved'], '.1f')} | "
+            f"{_figure(s['mean_pool_instruction_words'], s['pool'], '.1f')} | "
             f"{s['prompt_tokens'] + s['completion_tokens']} | {_fmt(s['dropped']) or '-'} |")
     lines += ["", "## Methods", "", "| round | " + " | ".join(_methods(rounds)) + " |",
               "|---:|" + "---:|" * len(_methods(rounds))]
@@ -243,9 +245,13 @@ def _selection_lines(rounds: list[dict[str, Any]], totals: dict[str, Any]) -> li
         lines.append(f"| {s['round']} | {s.get('solve_samples', 1)} | {s.get('samples', 0)} | "
                      f"{s.get('samples_parsed', 0)} | {s.get('salvaged', 0)} | {s.get('programs', 0)} | "
                      f"{s.get('sandbox_seconds', 0):.1f} | {'-' if per_kept is None else f'{per_kept:.0f}'} | "
-                     f"{s.get('sandbox_seconds_per_kept') if s.get('sandbox_seconds_per_kept') is not None else '-'} |")
-    lines += ["", f"Whole run, per kept task: {cost.get('llm_tokens')} LLM tokens, "
-              f"{cost.get('sandbox_seconds')} sandbox seconds.", "",
+                     f"{_figure(s.get('sandbox_seconds_per_kept'), s.get('passed'), '.2f')} |")
+    if cost.get("llm_tokens") is None:
+        whole = "Whole run: no task was kept, so there is no cost per kept task."
+    else:
+        whole = (f"Whole run, per kept task: {cost['llm_tokens']:.0f} LLM tokens, "
+                 f"{cost.get('sandbox_seconds') or 0:.2f} sandbox seconds.")
+    lines += ["", whole, "",
               "### Pass rate of the chosen tests (tasks per share of the n solutions passing them)", ""]
     for s in rounds:
         hist = s.get("pass_rate_histogram") or {}
@@ -253,6 +259,15 @@ def _selection_lines(rounds: list[dict[str, Any]], totals: dict[str, Any]) -> li
         lines.append(f"- round {s['round']}: {cells}")
     lines.append("")
     return lines
+
+
+def _figure(value: float | None, count: int | None, spec: str) -> str:
+    """A figure over `count` items, or "-" when there was nothing to measure (no None, no 0.0 for "none")."""
+    return "-" if value is None or not count else format(value, spec)
+
+
+def _share(rate: float | None, count: int | None) -> str:
+    return _figure(rate, count, ".0%")
 
 
 def _fmt(counts: dict[str, int]) -> str:
