@@ -162,3 +162,69 @@ def test_a_solution_with_salvaged_tests_is_checked_without_markdown():
     parsed = solution_with_tests("def f(x):\n    return x\n\n", "\nassert f(1) == 1", "python")
     assert parsed == ParsedSolution("def f(x):\n    return x\n", "assert f(1) == 1\n", "f")
     assert solution_with_tests("def f(x):\n    return x\n", "import math\n", "python") == Reason.NO_TESTS
+
+
+# A reply seen from a real server: a "### Test" block that only prints, then the asserts under another heading.
+PRINTS_THEN_ASSERTS = """### Solution
+```python
+def add(a, b):
+    return a + b
+```
+
+### Test
+```python
+print(add(1, 2))
+```
+
+### Test with assertions
+```python
+assert add(1, 2) == 3
+assert add(-1, 1) == 0
+```
+"""
+
+
+def test_the_tests_section_with_checks_is_taken_not_the_first():
+    parsed = parse_solution(PRINTS_THEN_ASSERTS)
+    assert isinstance(parsed, ParsedSolution), parsed
+    assert parsed.tests == "assert add(1, 2) == 3\nassert add(-1, 1) == 0\n"
+
+
+def test_python_tests_under_several_headings_are_merged_in_order():
+    reply = ("### Solution\n```python\ndef add(a, b):\n    return a + b\n```\n"
+             "### Tests\n```python\nassert add(1, 2) == 3\n```\n"
+             "### More tests (edge cases)\n```python\nassert add(0, 0) == 0\n```\n")
+    parsed = parse_solution(reply)
+    assert isinstance(parsed, ParsedSolution)
+    assert parsed.tests == "assert add(1, 2) == 3\n\nassert add(0, 0) == 0\n"
+
+
+def test_cpp_a_printing_test_section_is_passed_over():
+    reply = ("### Solution\n```cpp\nint twice(int x) { return 2 * x; }\n```\n"
+             "### Test\n```cpp\n#include <iostream>\nvoid show() { std::cout << twice(2); }\n```\n"
+             "### Test with assertions\n```cpp\n#include <cassert>\nint main() {\n    assert(twice(2) == 4);\n"
+             "    return 0;\n}\n```\n")
+    parsed = parse_solution(reply, "cpp")
+    assert isinstance(parsed, ParsedSolution), parsed
+    assert parsed.tests.startswith("#include <cassert>") and "std::cout" not in parsed.tests
+
+
+def test_cpp_two_mains_keep_the_one_with_more_checks():
+    one = "int main() {\n    assert(twice(2) == 4);\n    return 0;\n}"
+    three = "int main() {\n    assert(twice(1) == 2);\n    assert(twice(2) == 4);\n    assert(twice(0) == 0);\n}"
+    reply = (f"### Solution\n```cpp\nint twice(int x) {{ return 2 * x; }}\n```\n### Test\n```cpp\n{one}\n```\n"
+             f"### Test with assertions\n```cpp\n{three}\n```\n")
+    parsed = parse_solution(reply, "cpp")
+    assert isinstance(parsed, ParsedSolution)
+    assert parsed.tests == three + "\n"
+
+
+def test_java_helpers_and_main_under_two_headings_are_joined():
+    helper = "class Check {\n    static void eq(int a, int b) { assert a == b; }\n}"
+    main = ("class Main {\n    public static void main(String[] args) {\n        Check.eq(Solution.twice(2), 4);\n"
+            "        assert Solution.twice(0) == 0;\n    }\n}")
+    reply = ("### Solution\n```java\nclass Solution {\n    static int twice(int x) { return 2 * x; }\n}\n```\n"
+             f"### Test helpers\n```java\n{helper}\n```\n### Tests\n```java\n{main}\n```\n")
+    parsed = parse_solution(reply, "java")
+    assert isinstance(parsed, ParsedSolution)
+    assert parsed.tests == f"{helper}\n\n{main}\n"

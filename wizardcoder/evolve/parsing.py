@@ -9,6 +9,7 @@ asserts, an unclosed last fence). What cannot be read yields a reason code, neve
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from wizardcoder.languages import find_entry_point
@@ -144,8 +145,8 @@ def parse_solution(text: str, language: str = "python") -> ParsedSolution | Reas
     """A `ParsedSolution`, or why the reply has no usable parts (`Reason.NO_SOLUTION`, `Reason.NO_TESTS`)."""
     text = (text or "").replace("\r\n", "\n")
     sections = _sections(text)
-    solution = _code_in(sections.get("solution"), language, _looks_like_code)
-    tests = _code_in(sections.get("tests"), language, _looks_like_tests)
+    solution = _code_in(next(iter(sections.get("solution", ())), None), language, _looks_like_code)
+    tests = _tests_in(sections.get("tests", ()), language)
     if solution is None or tests is None:
         blocks = [b.code for b in code_blocks(text) if _meaningful(b.code, language)]
         if solution is None and tests is not None:
@@ -179,17 +180,36 @@ def solution_with_tests(solution: str, tests: str, language: str) -> ParsedSolut
     return ParsedSolution(solution, tests, find_entry_point(solution, tests, language))
 
 
-def _sections(text: str) -> dict[str, str]:
-    """Text under each recognised heading (the first of each kind), outside code fences."""
+def _sections(text: str) -> dict[str, list[str]]:
+    """Text under each recognised heading, by kind ("solution", "tests") in reply order, outside code fences."""
     spans = [(b.start, b.end) for b in code_blocks(text)]
     heads = [m for m in _HEADING.finditer(text) if not any(a <= m.start() < b for a, b in spans)]
-    out: dict[str, str] = {}
+    out: dict[str, list[str]] = {}
     for i, head in enumerate(heads):
         name = (head.group("name") or head.group("loose")).lower()
         kind = "tests" if "test" in name else "solution"
         end = heads[i + 1].start() if i + 1 < len(heads) else len(text)
-        out.setdefault(kind, text[head.end():end])
+        out.setdefault(kind, []).append(text[head.end():end])
     return out
+
+
+def _tests_in(sections: Sequence[str], language: str) -> str | None:
+    """The tests under every tests heading: the blocks that check something (a "### Test" block that only
+    prints is passed over for the "### Test with assertions" one after it). Python's are joined in order; in
+    C++ / Java, where each program has one `main`, blocks are joined only when at most one has a `main`, else
+    the block with the most checks is taken."""
+    found: list[str] = []
+    for section in sections:
+        fenced = code_blocks(section)
+        blocks = [b.code for b in fenced if _meaningful(b.code, language)] if fenced else [section.strip()]
+        found += [code for code in blocks if code not in found and _looks_like_tests(code, language)]
+    if len(found) <= 1:
+        return found[0] if found else None
+    main = _MAIN.get(language)
+    if main is not None and sum(1 for code in found if main.search(code)) > 1:
+        marker = _TEST_MARKERS[language]
+        return max(found, key=lambda code: len(marker.findall(_strip_comments(code, language))))
+    return "\n\n".join(code.strip("\n") for code in found)
 
 
 def _code_in(section: str | None, language: str, looks_right) -> str | None:
