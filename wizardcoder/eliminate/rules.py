@@ -3,7 +3,8 @@
 These follow WizardLM's elimination rules, applied to the evolved instruction (each a `Reason`):
 
 - "punctuation_only": nothing left after removing punctuation and stop words;
-- "leaked_template": the evolve prompt leaked into the output ("#Rewritten Prompt#", "given prompt", ...);
+- "leaked_template": the evolve prompt leaked into the output: WizardLM's markers ("#Rewritten Prompt#",
+  "given prompt", ...) or any of wizardcoder's own prompt texts, echoed (eliminate/leaks.py);
 - "refusal": the model apologised or refused instead of writing a task;
 - "too_short": a very short answer ("Sure!", "Here it is:");
 - "copied_parent": identical or near-identical to the parent (no information gain, by a cheap check).
@@ -17,10 +18,18 @@ refusal that *opens* the text counts, since a long task may describe an apologet
 from __future__ import annotations
 
 import difflib
+import logging
 import re
+from typing import TYPE_CHECKING
 
 from wizardcoder.eliminate import EliminateConfig
+from wizardcoder.eliminate.leaks import prompt_echo
 from wizardcoder.reasons import Reason
+
+if TYPE_CHECKING:
+    from wizardcoder.evolve.prompts import PromptSet
+
+log = logging.getLogger(__name__)
 
 _WORD = re.compile(r"[A-Za-z0-9_]+")
 
@@ -36,7 +45,7 @@ STOP_WORDS = frozenset((
     "off", "ok", "okay", "yes", "sure", "please", "thanks", "thank", "well", "oh", "hmm",
 ))
 
-# The evolve prompts' own wording, echoed back instead of a task.
+# WizardLM's evolve prompts' wording, echoed back instead of a task.
 _LEAK_PATTERNS = [
     r"#\s*(given|rewritten|created|new|original|evolved)\s+(prompt|test|question|instruction|task)\s*#",
     r"\b(given|rewritten|created|evolved|original)\s+prompt\b",
@@ -44,11 +53,7 @@ _LEAK_PATTERNS = [
     r"\bthe\s+given\s+programming\s+test\s+question\b",
     r"\bincrease\s+the\s+difficulty\s+of\s+the\s+given\b",
     r"\{(question|instruction|method|prompt|language)\}",  # an unfilled template slot
-    # the wording of wizardcoder's own evolve prompts (wizardcoder/evolve/prompts/*.yaml)
-    r"\brewrite\s+the\s+(programming\s+)?task\s+below\b",
-    r"\breply\s+with\s+the\s+new\s+task\s+only\b",
-    r"\babout\s+ten\s+more\s+words\b",
-]
+]  # wizardcoder's own prompt texts: eliminate/leaks.py
 _LEAK = re.compile("|".join(f"(?:{p})" for p in _LEAK_PATTERNS), re.IGNORECASE)
 
 # Openers that make a text a refusal whatever its length.
@@ -94,13 +99,19 @@ def _similarity_and_added(parent_words: list[str], evolved_words: list[str]) -> 
     return matcher.ratio(), added
 
 
-def heuristic_reason(parent_instruction: str, evolved: str, cfg: EliminateConfig) -> Reason | None:
-    """None to keep `evolved`; else the reason code it is dropped for (see the module docstring)."""
+def heuristic_reason(parent_instruction: str, evolved: str, cfg: EliminateConfig,
+                     prompts: PromptSet | None = None) -> Reason | None:
+    """None to keep `evolved`; else the reason code it is dropped for (see the module docstring). `prompts`: the
+    run's prompt set, checked for echoes with every shipped prompt text (eliminate/leaks.py)."""
     text = (evolved or "").strip()
     evolved_words = words(text)
     if not any(w not in STOP_WORDS for w in evolved_words):
         return Reason.PUNCTUATION_ONLY
     if _LEAK.search(text) or any(re.search(p, text, re.IGNORECASE) for p in cfg.leak_patterns):
+        return Reason.LEAKED_TEMPLATE
+    echoed = prompt_echo(prompts).echo(text)
+    if echoed is not None:
+        log.debug("leaked_template: the instruction repeats the prompt text %r", echoed)
         return Reason.LEAKED_TEMPLATE
     prose = _strip_quoted(text)
     if _REFUSAL_OPENER.search(prose):

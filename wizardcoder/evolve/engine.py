@@ -223,7 +223,8 @@ class RoundEngine:
             if row["finish_reason"] == "length" and (from_json or reaches_the_end(row["text"], evolved)):
                 row["drop"] = Reason.TRUNCATED  # cut by the token limit inside the task: its end is missing
             else:
-                row["drop"] = heuristic_reason(task.parent_instruction, evolved, self.cfg.eliminate)
+                row["drop"] = heuristic_reason(task.parent_instruction, evolved, self.cfg.eliminate,
+                                                 self.ctx.prompts)
         self._record(EVOLVE, row)
         if row["drop"]:
             return
