@@ -2,6 +2,8 @@
 
 import importlib.util
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -117,3 +119,24 @@ def test_instruct_requests_use_the_trainers_template():
     assert request.messages[0]["content"] == instruction and request.seed == 1234 + 3
     base = load_config(EvalConfig, None, ["llm.provider=transformers", "llm.model=/some/model"])
     assert resolve_mode(base) == "completion"
+
+
+@pytest.mark.parametrize("typo, suggestion", [("humanevl", "humaneval"), ("HumanEval", "humaneval"),
+                                              ("mbpp_plus", "mbppplus"), ("humaneval_java", "humaneval-java")])
+def test_a_suite_name_typo_suggests_the_suite_at_once(typo, suggestion, tmp_path):
+    """`eval humanevl` spent 25 s trying the dataset hub, then said nothing of humaneval."""
+    proc = subprocess.run([sys.executable, "-m", "wizardcoder", "eval", typo, "--output", str(tmp_path / "run")],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert f"did you mean {suggestion}" in proc.stderr and "humaneval+" in proc.stderr  # the known suites
+    assert not (tmp_path / "run").exists()
+
+
+def test_names_that_may_be_files_or_hub_datasets_are_not_typos(tmp_path, monkeypatch):
+    from wizardcoder.eval.config import misspelled_suite
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "humaneval2").mkdir()  # a save_to_disk folder with a suite-like name
+    for name in ("humaneval2", "openai_humaneval", "nuprl/MultiPL-E:humaneval-cpp", "my_humaneval.jsonl",
+                 "humaneval+", "mbppplus", "humaneval-cpp"):
+        assert misspelled_suite(name) == [], name

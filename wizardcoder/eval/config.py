@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from wizardcoder.config import Settings, setting
+from wizardcoder.config import SettingError, Settings, setting
+from wizardcoder.eval.plus.data import ALIASES as PLUS_ALIASES
+from wizardcoder.eval.plus.data import SUITES as PLUS_SUITES
+from wizardcoder.eval.problems import SUITES
 from wizardcoder.eval.timelimits import TimeLimitConfig
 from wizardcoder.execution.config import SandboxConfig
 from wizardcoder.llm import LLMConfig
@@ -40,6 +45,27 @@ class SuiteConfig(Settings):
     limit: int | None = setting(
         None, ge=1, fingerprinted=False,
         help="the first N problems only (the run directory is the full run's: a full run reuses them)")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        close = misspelled_suite(self.name)
+        if close:
+            raise SettingError(
+                f"suite {self.name!r} is not a suite (did you mean {' or '.join(close)}?): the suites are "
+                f"{', '.join(known_suites())}; a file or folder must exist, a hub dataset is owner/name")
+
+
+def known_suites() -> list[str]:
+    return [*SUITES, *PLUS_SUITES, *PLUS_ALIASES]
+
+
+def misspelled_suite(name: str) -> list[str]:
+    """The built-in suites `name` looks like a typo of ("humanevl" -> humaneval); none when it is one, or could be
+    a file, a folder or a hub dataset (those are looked up as such: a hub lookup of a typo costs tens of seconds)."""
+    known = known_suites()
+    if name in known or any(c in name for c in "/\\:.") or Path(name).exists():
+        return []
+    return difflib.get_close_matches(name.lower(), known, n=2, cutoff=0.75)
 
 
 @dataclass
