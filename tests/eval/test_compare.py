@@ -122,7 +122,8 @@ def _copy_with(run: Path, dest: Path, edit) -> Path:
 
 def test_different_suites_or_templates_are_refused_unless_forced(runs, tmp_path, capsys):
     other_suite = _copy_with(runs["canonical"], tmp_path / "other-suite",
-                             lambda m: m["reproducibility"]["suite"].update(sha256="0" * 64, name="mbpp"))
+                             lambda m: m.update(suite="mbpp") or m["reproducibility"]["suite"].update(
+                                 sha256="0" * 64, name="mbpp"))
     other_template = _copy_with(runs["canonical"], tmp_path / "other-template",
                                 lambda m: m["reproducibility"].update(prompt_template={"mode": "completion"}))
     for other, what in ((other_suite, "different suites"), (other_template, "different prompt templates")):
@@ -153,3 +154,46 @@ def test_bad_run_directories_exit_2_with_the_file_and_the_fix(runs, tmp_path, ca
     assert rc == 2 and "two run directories" in err
     proc = _cli(str(bad), str(runs["canonical"]), cwd=tmp_path)  # the real command line, once
     assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_runs_that_differ_only_in_limit_are_compared_on_the_problems_they_share(runs, tmp_path_factory, capsys):
+    """Their suite hashes differ (the first 20 vs the first 30 problems): they were refused as "different suites"."""
+    limited = tmp_path_factory.mktemp("limited")
+    rows = [{"task_id": p.task_id, "completion": "    return None\n"} for p in PROBLEMS[:20]]
+    score(limited, "humaneval", rows, "local", "suite.limit=20", "sandbox.workers=2")
+    limited = next((limited / "runs").glob("humaneval-*"))
+    result = compare(load_run(runs["canonical"]), load_run(limited))
+    assert result["problems_compared"] == 20 and result["problems_only_in_a"] == 10 and not result["forced"]
+    assert len(result["regressed"]) == 20
+    from wizardcoder.cli import main
+
+    assert main(["eval", "compare", str(runs["canonical"]), str(limited), "--output",
+                 str(tmp_path_factory.mktemp("cmp"))]) == 0
+    assert "problems compared         20 (those both runs hold: A has 30, B has 20)" in capsys.readouterr().out
+
+
+def test_the_same_task_ids_with_other_content_are_still_different_suites(runs, tmp_path):
+    edited = _copy_with(runs["canonical"], tmp_path / "edited",
+                        lambda m: m["reproducibility"]["suite"].update(
+                            sha256="0" * 64, problem_sha256={**m["reproducibility"]["suite"]["problem_sha256"],
+                                                             PROBLEMS[0].task_id: "0" * 16}))
+    with pytest.raises(UserError, match="different suites"):
+        compare(load_run(runs["canonical"]), load_run(edited))
+
+
+def test_compare_prints_whole_paths_at_any_terminal_width(runs, tmp_path):
+    """A table fitted to the terminal cut the run directories at 80 columns: on a 40-column terminal (and in a
+    pipe, where rich assumes 80), each path is printed whole, on one line, and the limit runs' note too."""
+    deep = tmp_path / ("a-rather-long-folder-name-" * 3) / "runs"
+    a, b = deep / runs["empty"].name, deep / (runs["canonical"].name + "-tuned")
+    shutil.copytree(runs["empty"], a)
+    shutil.copytree(runs["canonical"], b)
+    out = tmp_path / "cmp-output-folder-with-a-long-name"
+    proc = subprocess.run([sys.executable, "-m", "wizardcoder", "eval", "compare", str(a), str(b), "--output",
+                           str(out)], cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "40"},
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    for path in (a, b, out / "compare.json"):
+        assert any(str(path) in line for line in lines), (path, proc.stdout)
+    assert any("+100.00 points" in line for line in lines)

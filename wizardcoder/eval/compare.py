@@ -8,7 +8,8 @@
 - the problems that flipped each way, and a plot.
 
 Runs of different suites (content hash) or prompt templates are refused unless forced: their difference
-would not be the model's.
+would not be the model's. Runs of one suite under different `--limit`s (their suite hashes differ) are
+compared on the problems they share, when each of those has the same content in both (`problem_sha256`).
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ class Run:
     suite_sha256: str | None
     template: dict[str, Any] | None
     counts: dict[str, tuple[int, int]]  # task_id -> (n samples, c passed), problems with a result only
+    problem_sha256: dict[str, str] | None = None  # task_id -> what scores its samples (runs before: None)
+    limit: int | None = None  # suite.limit
 
     @property
     def greedy(self) -> bool:
@@ -76,7 +79,8 @@ def load_run(path: str | Path, plus: bool = False) -> Run:
     template = repro.get("prompt_template")
     if template is not None:
         template = {k: v for k, v in template.items() if k != "samples_file"}  # where samples came from: not a template
-    return Run(path, suite, (repro.get("suite") or {}).get("sha256"), template, counts)
+    record = repro.get("suite") or {}
+    return Run(path, suite, record.get("sha256"), template, counts, record.get("problem_sha256"), record.get("limit"))
 
 
 def mcnemar_exact(b: int, c: int) -> float:
@@ -146,18 +150,26 @@ def compare(a: Run, b: Run, force: bool = False) -> dict[str, Any]:
 
 def _check_comparable(a: Run, b: Run, force: bool) -> list[str]:
     problems = []
-    if a.suite_sha256 and b.suite_sha256:
-        if a.suite_sha256 != b.suite_sha256:
-            problems.append(f"different suites: {a.suite} (sha256 {a.suite_sha256[:12]}) vs {b.suite} "
-                            f"(sha256 {b.suite_sha256[:12]})")
-    elif a.suite != b.suite:
+    if a.suite != b.suite:
         problems.append(f"different suites: {a.suite} vs {b.suite}")
+    elif a.suite_sha256 and b.suite_sha256 and a.suite_sha256 != b.suite_sha256 and not _same_problems(a, b):
+        problems.append(f"different suites: {a.suite} (sha256 {a.suite_sha256[:12]}) vs {b.suite} "
+                        f"(sha256 {b.suite_sha256[:12]})")
     if a.template is not None and b.template is not None and a.template != b.template:
         problems.append(f"different prompt templates: {a.template} vs {b.template}")
     if problems and not force:
         raise UserError(f"cannot compare {a.path} with {b.path}: " + "; ".join(problems)
                         + ". Their difference would not be the model's; pass --force to compare anyway")
     return problems
+
+
+def _same_problems(a: Run, b: Run) -> bool:
+    """One suite run under different `--limit`s: every problem both runs hold has the same content in both (runs
+    made before problems had digests: the same suite name and different limits)."""
+    if a.problem_sha256 is None or b.problem_sha256 is None:
+        return a.limit != b.limit
+    shared = set(a.problem_sha256) & set(b.problem_sha256)
+    return bool(shared) and all(a.problem_sha256[t] == b.problem_sha256[t] for t in shared)
 
 
 def _task_order(task_id: str):
@@ -199,7 +211,6 @@ def run_command(paths: list[str], output: str | None = None, plot_path: str | No
                 force: bool = False, plus: bool = False) -> int:
     """The CLI: compare, write compare.json + the plot + stats.json, print the summary."""
     from rich.console import Console
-    from rich.table import Table
 
     if len(paths) != 2:
         raise UserError(f"eval compare takes two run directories, got {len(paths)}: "
@@ -217,24 +228,30 @@ def run_command(paths: list[str], output: str | None = None, plot_path: str | No
                                                 "problems_compared": result["problems_compared"],
                                                 "improved": len(result["improved"]),
                                                 "regressed": len(result["regressed"])}, indent=2) + "\n")
-    console = Console()
+    # plain "label  value" lines, printed whole: a run directory's path is never cut or folded at the width of
+    # the terminal (a table fitted to 80 columns cut them), so it can be copied from any terminal or log
+    console = Console(soft_wrap=True)
     p1, mc = result["pass@1"], result["mcnemar"]
-    table = Table(title=f"B = {b.path.name}  vs  A = {a.path.name}  ({result['problems_compared']} problems, "
-                        f"{result['verdicts']} verdicts)")
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    table.add_row("pass@1 A", f"{100 * p1['a']:.2f}%")
-    table.add_row("pass@1 B", f"{100 * p1['b']:.2f}%")
-    table.add_row("difference B - A", f"{100 * p1['difference']:+.2f} points")
-    table.add_row("paired bootstrap 95% CI", f"[{100 * p1['ci95'][0]:+.2f}, {100 * p1['ci95'][1]:+.2f}] points")
-    table.add_row("McNemar exact p", f"{mc['p_value']:.3g}" if mc["p_value"] is not None else "n/a (sampled runs)")
-    table.add_row("improved (fail -> pass)", str(len(result["improved"])))
-    table.add_row("regressed (pass -> fail)", str(len(result["regressed"])))
+    compared = str(result["problems_compared"])
+    if result["problems_only_in_a"] or result["problems_only_in_b"]:
+        compared += f" (those both runs hold: A has {len(a.counts)}, B has {len(b.counts)})"
+    rows = [("B", str(b.path)), ("A", str(a.path)), ("problems compared", compared),
+            ("verdicts", result["verdicts"]),
+            ("pass@1 A", f"{100 * p1['a']:.2f}%"), ("pass@1 B", f"{100 * p1['b']:.2f}%"),
+            ("difference B - A", f"{100 * p1['difference']:+.2f} points"),
+            ("paired bootstrap 95% CI", f"[{100 * p1['ci95'][0]:+.2f}, {100 * p1['ci95'][1]:+.2f}] points"),
+            ("McNemar exact p", f"{mc['p_value']:.3g}" if mc["p_value"] is not None else "n/a (sampled runs)"),
+            ("improved (fail -> pass)", str(len(result["improved"]))),
+            ("regressed (pass -> fail)", str(len(result["regressed"])))]
     if result["forced"]:
-        table.add_row("forced despite", "; ".join(result["forced"]))
-    table.add_row("written", f"{out / 'compare.json'}, {figure}")
-    console.print(table)
+        rows.append(("forced despite", "; ".join(result["forced"])))
+    rows.append(("written", f"{out / 'compare.json'}, {figure}"))
+    width = max(len(label) for label, _ in rows)
+    console.print("eval compare: B vs A", style="bold")
+    for label, value in rows:
+        console.print(f"  {label:<{width}}  {value}", markup=False, highlight=False)
     for label, ids in (("improved", result["improved"]), ("regressed", result["regressed"])):
         if ids:
-            console.print(f"{label}: " + ", ".join(ids[:20]) + (f" ... (+{len(ids) - 20})" if len(ids) > 20 else ""))
+            console.print(f"{label}: " + ", ".join(ids[:20]) + (f" ... (+{len(ids) - 20})" if len(ids) > 20 else ""),
+                          markup=False, highlight=False)
     return 0

@@ -27,10 +27,19 @@ def suite_digest(problems: list[Problem]) -> str:
     reference solutions, which never touch a sample's verdict)."""
     h = hashlib.sha256()
     for p in problems:
-        h.update(json.dumps([p.task_id, p.prompt, p.tests, p.entry_point, p.language],
-                            ensure_ascii=False).encode())
+        h.update(_scored(p))
         h.update(b"\n")
     return h.hexdigest()
+
+
+def problem_digests(problems: list[Problem]) -> dict[str, str]:
+    """task_id -> a short sha256 of what scores its samples: two runs of one suite under different `--limit`s
+    differ in `suite_digest`, and are compared on the problems they share when these agree (eval compare)."""
+    return {p.task_id: hashlib.sha256(_scored(p)).hexdigest()[:16] for p in problems}
+
+
+def _scored(p: Problem) -> bytes:
+    return json.dumps([p.task_id, p.prompt, p.tests, p.entry_point, p.language], ensure_ascii=False).encode()
 
 
 def artifact_fingerprint(path: str | None, *, hash_all: bool = False) -> str | None:
@@ -93,7 +102,7 @@ def build_record(cfg, problems: list[Problem], mode: str | None, time_limits: di
     stops = sorted({tuple(p.stop) for p in problems})
     record: dict[str, Any] = {
         "suite": {"name": cfg.suite.name, "sha256": suite_digest(problems), "problems": len(problems),
-                  "limit": cfg.suite.limit},
+                  "limit": cfg.suite.limit, "problem_sha256": problem_digests(problems)},
         "prompt_template": prompt_template(cfg, mode),
         "generation": {"n": gen.n, "temperature": gen.temperature, "top_p": gen.top_p,
                        "max_tokens": gen.max_tokens, "seed": gen.seed,
