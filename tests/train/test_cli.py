@@ -80,3 +80,37 @@ def test_cuda_oom_becomes_a_clear_error(monkeypatch, data_jsonl, tiny_model_dir,
     assert rc == 2
     for knob in ("train.batch_size", "data.max_seq_len", "train.gradient_checkpointing", "data.packing", "lora.qlora"):
         assert knob in err
+
+
+def test_auto_device_without_a_gpu_trains_on_the_cpu_loudly(data_jsonl, tiny_model_dir, tmp_path, capsys, caplog):
+    """`wizardcoder train --help`'s first example (no --device) failed on a CPU-only machine. And a run directory
+    a failed preflight left (a wrong --model) takes the corrected command."""
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present: auto picks it")
+    out = tmp_path / "run"
+    common = ["--data", str(data_jsonl), "--output", str(out), "train.max_steps=1", "data.max_seq_len=256",
+              "run.tensorboard=false", "train.batch_size=2"]
+    assert main(["train", "--model", str(tmp_path / "no-such-model"), *common]) == 2
+    assert out.is_dir()
+    with caplog.at_level("WARNING", logger="wizardcoder.train.trainer"):
+        rc = main(["train", "--model", str(tiny_model_dir), *common])
+    assert rc == 0, capsys.readouterr().err[-2000:]
+    assert "no CUDA GPU found: training on the CPU" in caplog.text and "--device cpu silences this" in caplog.text
+    assert (out / "adapter" / "adapter_config.json").is_file()
+
+
+def test_too_little_packed_data_says_examples_were_packed_into_sequences(tiny_model_dir, tmp_path, capsys):
+    """An 8-row dataset was reported as "too little data ... 1 rows": packing had put the 8 into one sequence."""
+    from .conftest import make_records
+
+    data = tmp_path / "eight.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in make_records(8)))
+    rc = main(["train", "--data", str(data), "--model", str(tiny_model_dir), "--device", "cpu", "--output",
+               str(tmp_path / "run"), "data.eval_fraction=0", "data.max_seq_len=2048", "train.batch_size=4",
+               "run.tensorboard=false"])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert "8 examples packed into 1 sequence of 2048 tokens" in err and "lower train.batch_size" in err, err
+    assert "data.pack_len" in err

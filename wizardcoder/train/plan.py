@@ -62,16 +62,14 @@ def _processes(n: int) -> str:
 
 class BatchPlan:
     def __init__(self, rows: Sequence[Sequence[int]], examples: Sequence[D.Example], batch_size: int,
-                 grad_accum: int, world: int, rank: int, seed: int):
+                 grad_accum: int, world: int, rank: int, seed: int, pack_len: int | None = None):
         self.rows, self.examples = rows, examples
         self.batch_size, self.grad_accum, self.world, self.rank, self.seed = batch_size, grad_accum, world, rank, seed
         self.global_batch = batch_size * grad_accum * world
         # a last, partial global batch is left out of the epoch (which rows it holds changes every epoch)
         self.steps_per_epoch = len(rows) // self.global_batch
         if self.steps_per_epoch == 0:
-            raise UserError(f"too little data for one optimizer step: {len(rows)} rows, but a step takes "
-                            f"{self.global_batch} (train.batch_size {batch_size} x train.grad_accum {grad_accum} "
-                            f"x {world} processes); lower train.batch_size or train.grad_accum, or add data")
+            raise UserError(_too_little_data(len(examples), len(rows), pack_len, batch_size, grad_accum, world))
         self._epoch: int | None = None
         self._steps: list[list[list[int]]] = []  # per optimizer step -> micro-batches (row ids) of this rank
         self._tokens: list[int] = []  # label tokens per optimizer step, all ranks
@@ -105,3 +103,16 @@ def label_tokens(row: Sequence[int], examples: Sequence[D.Example]) -> int:
 
 def row_tokens(row: Sequence[int], examples: Sequence[D.Example]) -> int:
     return sum(len(examples[i]) for i in row)
+
+
+def _too_little_data(examples: int, rows: int, pack_len: int | None, batch_size: int, grad_accum: int,
+                     world: int) -> str:
+    """Packing puts several examples in one row: the count that falls short is of rows, so say so."""
+    step = (f"a step takes {batch_size * grad_accum * world} (train.batch_size {batch_size} x train.grad_accum "
+            f"{grad_accum} x {world} processes)")
+    if pack_len and rows < examples:
+        return (f"too little data for one optimizer step: {examples} examples packed into {rows} sequence"
+                f"{'s' if rows != 1 else ''} of {pack_len} tokens, but {step}; lower train.batch_size (or "
+                "train.grad_accum) or data.pack_len / data.max_seq_len (shorter sequences, more of them), or add data")
+    return (f"too little data for one optimizer step: {examples} examples, {rows} rows, but {step}; lower "
+            "train.batch_size or train.grad_accum, or add data")

@@ -109,7 +109,13 @@ def _pick_device(requested: str) -> str:
         return "cpu"
     if torch.cuda.is_available():
         return "cuda"
-    raise UserError("no CUDA GPU found: training needs a GPU; use --device cpu for tiny models")
+    if requested == "cuda":
+        raise UserError("no CUDA GPU found: training needs a GPU; use --device cpu for tiny models")
+    # auto: the CPU, loudly (fine for the embedded 135M model of the first --help example; hours for a real one)
+    log.warning("no CUDA GPU found: training on the CPU (run.device=auto). Fine for a tiny model such as "
+                "smollm2-135m-instruct; a real model needs a GPU. --device cpu silences this, --device cuda makes "
+                "it an error.")
+    return "cpu"
 
 
 def _train(cfg: TrainConfig, device: str, progress: bool, stop_after: int | None) -> Path:
@@ -236,7 +242,8 @@ class LoRARecipe:
         self.rows = D.make_rows(self.train_ex, self.packing, self.capacity)
         self.eval_rows = D.make_rows(self.eval_ex, self.packing, self.capacity)
         self.plan = BatchPlan(self.rows, self.train_ex, cfg.train.batch_size, cfg.train.grad_accum, self.world,
-                              self.accel.process_index, cfg.train.seed)
+                              self.accel.process_index, cfg.train.seed,
+                              pack_len=self.capacity if self.packing else None)
         self.total_steps = (cfg.train.max_steps if cfg.train.max_steps > 0
                             else math.ceil(cfg.train.epochs * self.plan.steps_per_epoch))
         self.warmup = round(cfg.train.warmup_ratio * self.total_steps)
