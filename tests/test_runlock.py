@@ -71,7 +71,7 @@ def test_kill_9_releases_the_lock(tmp_path, mode):
             pass
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        with run_lock(tmp_path, "eval"):  # at once: the kernel dropped the lock with the process
+        with run_lock(tmp_path, "evolve"):  # at once: the kernel dropped the lock with the process
             pass
     finally:
         with contextlib.suppress(ProcessLookupError):  # the forked child, if any (its own session's group)

@@ -8,7 +8,8 @@ outlives its process, kill -9 included. Children forked without exec (dataloader
 pools) close their copy at fork, so they cannot keep it alive either; exec'd children never get it
 (descriptors are non-inheritable). The lock file stays in place (deleting it would let a third
 process lock a new file while a second still holds the old one); it holds the holder's pid, host,
-command and start time, for the error message of whoever comes next.
+command and start time, for the error message of whoever comes next, and marks the folder as that
+stage's run directory: no stage writes its run into another's (`check_placement`).
 """
 
 from __future__ import annotations
@@ -58,10 +59,34 @@ def _command_line() -> str:
     return shlex.join(argv)
 
 
+def stage_of(run_dir: str | Path) -> str | None:
+    """The stage whose run directory `run_dir` is ("evolve", "eval", "train"; its lock file says), or None."""
+    try:
+        return json.loads((Path(run_dir) / LOCK_NAME).read_text()).get("stage") or None
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def check_placement(run_dir: str | Path, stage: str, *, itself: bool = True) -> None:
+    """A UserError (exit 2) when `run_dir` is (`itself`), or lies inside, a run directory of another stage (an
+    `eval --output` inside an evolve run), or inside another run of the same stage: their files would mix."""
+    here = Path(os.path.abspath(run_dir))
+    for folder in (here, *here.parents) if itself else here.parents:
+        owner = stage_of(folder)
+        if owner is None or (folder == here and owner == stage):
+            continue
+        where = "is" if folder == here else f"is inside {folder}, which is"
+        raise UserError(f"{run_dir} {where} the run directory of a `wizardcoder {owner}` run: this {stage} would "
+                        f"write its files among that run's. Give this {stage} its own --output (e.g. "
+                        f"runs/{stage}/<name>), outside any other run directory.")
+
+
 @contextlib.contextmanager
 def run_lock(run_dir: str | Path, stage: str) -> Iterator[Path]:
-    """Hold `run_dir`'s lock for the `with` block; RunDirLocked (exit 2) at once if someone else holds it."""
+    """Hold `run_dir`'s lock for the `with` block; RunDirLocked (exit 2) at once if someone else holds it, a
+    UserError when `run_dir` lies in another run's directory (`check_placement`)."""
     run_dir = Path(run_dir)
+    check_placement(run_dir, stage, itself=False)  # before mkdir: nothing is made inside another run
     path = run_dir / LOCK_NAME
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -77,6 +102,11 @@ def run_lock(run_dir: str | Path, stage: str) -> Iterator[Path]:
         raise RunDirLocked(
             f"{run_dir} is in use by {holder}. Two processes on one run directory would corrupt it: wait for "
             f"that one to finish (or stop it), or give this {stage} another --output.") from None
+    except BaseException:
+        os.close(fd)
+        raise
+    try:  # the lock file still says whose directory this was (a holder above was named first)
+        check_placement(run_dir, stage)
     except BaseException:
         os.close(fd)
         raise
@@ -99,4 +129,4 @@ def run_lock(run_dir: str | Path, stage: str) -> Iterator[Path]:
         os.close(fd)  # releases the lock
 
 
-__all__ = ["LOCK_NAME", "RunDirLocked", "run_lock"]
+__all__ = ["LOCK_NAME", "RunDirLocked", "check_placement", "run_lock", "stage_of"]

@@ -46,7 +46,7 @@ def tiny_llama(tmp_path_factory):
 def test_cli_end_to_end_on_a_tiny_random_model(tmp_path, tiny_llama, mode, capsys):
     extra = ["generation.mode=instruct", "llm.template=chat"] if mode == "instruct" else []
     rc = main(["eval", "humaneval", "--model", str(tiny_llama), "--limit", "3", "--sandbox", "local",
-               "--output", str(tmp_path), "--no-progress", "--k", "1,10", "generation.max_tokens=12",
+               f"output_dir={tmp_path}", "--no-progress", "--k", "1,10", "generation.max_tokens=12",
                "llm.device=cpu", *extra])
     assert rc == 0
     (run_dir,) = tmp_path.iterdir()
@@ -65,7 +65,7 @@ def test_cli_end_to_end_on_a_tiny_random_model(tmp_path, tiny_llama, mode, capsy
     assert "pass@1" in out and "not reported" in out
     # the same command again: everything is resumed, nothing regenerated or re-executed
     assert main(["eval", "humaneval", "--model", str(tiny_llama), "--limit", "3", "--sandbox", "local",
-                 "--output", str(tmp_path), "--no-progress", "generation.max_tokens=12", "llm.device=cpu",
+                 f"output_dir={tmp_path}", "--no-progress", "generation.max_tokens=12", "llm.device=cpu",
                  *extra]) == 0
     stats = json.loads((run_dir / "stats.json").read_text())
     assert stats["samples_requested"] == 0 and stats["programs_run"] == 0
@@ -75,7 +75,7 @@ def test_cli_scores_a_samples_file(tmp_path, capsys):
     problems = load_suite("humaneval")[:2]
     samples = write_samples(tmp_path / "s.jsonl", [{"task_id": p.task_id, "completion": p.canonical} for p in problems])
     command = ["eval", "humaneval", "--samples", str(samples), "--limit", "2", "--sandbox", "local",
-               "--output", str(tmp_path / "runs"), "--no-progress"]
+               f"output_dir={tmp_path / 'runs'}", "--no-progress"]
     assert main([*command, "--generate-only"]) == 0  # samples.jsonl only: nothing run, nothing scored
     (run_dir,) = (tmp_path / "runs").iterdir()
     assert "without --generate-only" in capsys.readouterr().out and not (run_dir / "results.jsonl").exists()

@@ -57,7 +57,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=int, help=flag_help(C, "suite.limit"))
     p.add_argument("--data", metavar="DIR", help=flag_help(C, "suite.data_dir"))
     p.add_argument("--suite-file", metavar="PATH", help=flag_help(C, "suite.file"))
-    p.add_argument("--output", metavar="DIR", help=flag_help(C, "output_dir", "parent of the run directory"))
+    p.add_argument("--output", metavar="DIR", help=flag_help(C, "run_dir", "the run directory (as for evolve and "
+                                                             "train); the parent of generated ones: output_dir=DIR"))
     p.add_argument("--config", metavar="FILE", help="YAML config (e.g. configs/eval_humaneval.yaml)")
     p.add_argument("--generate-only", action="store_true",
                    help="stop after writing samples.jsonl; the same command without it scores them later")
@@ -86,7 +87,7 @@ def config_from_args(args: argparse.Namespace):
                       ("temperature", "generation.temperature"), ("sandbox", "sandbox.backend"),
                       ("time_limit", "time_limit.profile"), ("timeout", "time_limit.timeout"),
                       ("limit", "suite.limit"), ("data", "suite.data_dir"), ("suite_file", "suite.file"),
-                      ("output", "output_dir")):
+                      ("output", "run_dir")):
         value = getattr(args, flag)
         if value is not None:
             overrides.append(f"{key}={value}")

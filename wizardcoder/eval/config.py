@@ -1,4 +1,4 @@
-"""The eval config: `suite`, `generation`, `llm`, `sandbox`, `time_limit`, `k`, `output_dir`."""
+"""The eval config: `suite`, `generation`, `llm`, `sandbox`, `time_limit`, `k`, `run_dir`, `output_dir`."""
 
 from __future__ import annotations
 
@@ -98,8 +98,12 @@ class EvalConfig(Settings):
     time_limit: TimeLimitConfig = field(default_factory=TimeLimitConfig)
     k: list[int] = setting(default_factory=lambda: [1, 10, 100], ge=1, fingerprinted=False,
                            help="pass@k reported, for k <= the samples of every problem only")
+    run_dir: str | None = setting(
+        None, fingerprinted=False,
+        help="the run directory (--output, as for evolve and train); null: <output_dir>/<suite>-<fingerprint of "
+             "what changes results>")
     output_dir: str = setting("runs/eval", fingerprinted=False,
-                              help="the run directory is <output_dir>/<suite>-<fingerprint of what changes results>")
+                              help="where run directories go when run_dir is null (--output is run_dir)")
 
 
 def resolve_mode(cfg: EvalConfig) -> str:

@@ -47,8 +47,9 @@ def print_report(metrics: dict[str, Any], console: Console | None = None) -> Non
             table.add_row(f"endpoint {url}", Text(endpoint_state(c)))
     if stats.get("sandbox_backend"):
         table.add_row("sandbox", stats["sandbox_backend"])
-    table.add_row("run directory", stats.get("run_dir", ""))
     console.print(table)
+    if stats.get("run_dir"):  # whole, on its own line: a table cell cuts a long path at the terminal's width
+        console.print(f"run directory: {stats['run_dir']}", soft_wrap=True, markup=False, highlight=False)
     if metrics.get("reproducibility"):
         from wizardcoder.eval.repro import summary_lines
 

@@ -5,7 +5,8 @@ alone on the directory's files (as evalplus's codegen and evaluate do):
     execute.execute     samples.jsonl -> results.jsonl, through the sandbox
     metrics.score       results.jsonl -> metrics.json
 
-    runs/eval/<suite>-<fingerprint>/
+    runs/eval/<suite>-<fingerprint>/  (or --output DIR: the run directory, as for evolve and train)
+        run.json        the fingerprint of the config (another config's run is refused once it holds work)
         config.yaml     the resolved config
         samples.jsonl   one line per (task_id, sample_idx): raw model output + completion or solution
         results.jsonl   one line per executed sample: status, passed, reason, output tails, duration
@@ -25,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from wizardcoder.config import fingerprint, fingerprint_fields, save_config, to_dict
-from wizardcoder.data.store import write_json_atomic
+from wizardcoder.data.store import read_json, write_json_atomic
+from wizardcoder.errors import UserError
 from wizardcoder.eval.config import EvalConfig
 from wizardcoder.eval.execute import execute
 from wizardcoder.eval.generate import generate, samples_digest
@@ -39,10 +41,20 @@ from wizardcoder.progress import Progress, no_progress
 log = logging.getLogger(__name__)
 
 
-def run_dir_for(cfg: EvalConfig) -> Path:
-    """<output_dir>/<suite>-<fingerprint of what changes results>: the generation settings, the model and
-    adapter (what their files hold, not just their paths: retrained weights at the same path are a new
-    run) and the sandbox's backend, image and limits. Not `suite.limit`: a limited run extends to a full one."""
+def run_dir_for(cfg: EvalConfig, key: str | None = None) -> Path:
+    """`run_dir` (--output), else <output_dir>/<suite>-<run_key>."""
+    if cfg.run_dir:
+        return Path(cfg.run_dir)
+    name = Path(cfg.suite.name).stem if cfg.suite.name not in SUITES and not is_plus(cfg.suite.name) \
+        else cfg.suite.name
+    name = name.replace("/", "_").replace(":", "_")
+    return Path(cfg.output_dir) / f"{name}-{key or run_key(cfg)}"
+
+
+def run_key(cfg: EvalConfig) -> str:
+    """The fingerprint of what changes results: the generation settings, the model and adapter (what their
+    files hold, not just their paths: retrained weights at the same path are a new run) and the sandbox's
+    backend, image and limits. Not `suite.limit`: a limited run extends to a full one."""
     from wizardcoder.content_id import local_path, path_identity
 
     fields = fingerprint_fields(cfg)
@@ -59,10 +71,7 @@ def run_dir_for(cfg: EvalConfig) -> Path:
     key["sandbox"] = fields["sandbox"]  # time_limit.*: results run under other limits are told apart per row
     if is_plus(cfg.suite.name):  # what the data file holds, whatever its path
         key["suite_data"] = suite_for(cfg).sha256
-    name = Path(cfg.suite.name).stem if cfg.suite.name not in SUITES and not is_plus(cfg.suite.name) \
-        else cfg.suite.name
-    name = name.replace("/", "_").replace(":", "_")
-    return Path(cfg.output_dir) / f"{name}-{fingerprint(key)}"
+    return fingerprint(key)
 
 
 def time_limits(cfg: EvalConfig, problems: list[Problem], progress: Progress | None = None) -> TimeLimits:
@@ -91,9 +100,50 @@ def run_eval(cfg: EvalConfig, progress: Progress | None = None, client=None,
     the run's counters under "stats"); `generate_only`: stop after samples.jsonl and return the counters."""
     from wizardcoder.runlock import run_lock
 
-    run_dir = run_dir_for(cfg)
+    key = run_key(cfg)
+    run_dir = run_dir_for(cfg, key)
+    if cfg.run_dir:
+        _refuse_a_parent_of_runs(run_dir)
     with run_lock(run_dir, "eval"):  # a second process on this directory fails at once
+        _claim(run_dir, key)
         return _run_eval(cfg, run_dir, progress or no_progress, client, generate_only)
+
+
+def _refuse_a_parent_of_runs(run_dir: Path) -> None:
+    """`--output` once named the parent of eval run directories: a folder holding them is refused, saying how to
+    get that back (output_dir=) or how to resume one of them."""
+    from wizardcoder.runlock import stage_of
+
+    if not run_dir.is_dir() or stage_of(run_dir) is not None:
+        return
+    runs = sorted(child.name for child in run_dir.iterdir() if child.is_dir() and stage_of(child) == "eval")
+    if runs:
+        raise UserError(
+            f"--output {run_dir} holds eval run directories ({', '.join(runs[:3])}{', ...' if len(runs) > 3 else ''}"
+            "): --output is the run directory itself, as for evolve and train (it was their parent before). To put "
+            f"this run beside them, as before, pass output_dir={run_dir} instead; to resume one, pass its folder "
+            f"(--output {run_dir / runs[0]}).")
+
+
+def _claim(run_dir: Path, key: str) -> None:
+    """run.json records the config's fingerprint; another config's run is refused, unless it holds no work (no
+    sample yet: stopped by its preflight, e.g. a wrong --model), which then gives way."""
+    meta_path = run_dir / "run.json"
+    meta = read_json(meta_path)
+    if meta is not None and meta.get("fingerprint") != key:
+        if _holds_work(run_dir):
+            raise UserError(
+                f"{run_dir} holds an eval run with a different config (fingerprint {meta.get('fingerprint')} != "
+                f"{key}: the suite, model, generation or sandbox settings differ). Use another --output, or delete "
+                "that directory to start over.")
+        log.info("%s held no work of its config (%s): it now holds this one's", run_dir, meta.get("fingerprint"))
+    if meta is None or meta.get("fingerprint") != key:
+        write_json_atomic(meta_path, {"stage": "eval", "fingerprint": key})
+
+
+def _holds_work(run_dir: Path) -> bool:
+    return any((run_dir / name).is_file() and (run_dir / name).stat().st_size > 0
+               for name in ("samples.jsonl", "results.jsonl"))
 
 
 def select_problems(cfg: EvalConfig) -> list[Problem]:

@@ -139,6 +139,12 @@ class _Run:
         meta_path = self.dir.root / "run.json"
         meta = read_json(meta_path)
         seeds_now = seeds_sha256(self.cfg)
+        if meta is not None and meta.get("fingerprint") != fp and not self.dir.holds_work():
+            # another config's run that stopped before any work (its preflight failed): it gives way
+            log.info("%s held no work of its config (%s): it now holds this one's", self.dir.root,
+                     meta.get("fingerprint"))
+            self.dir.pool_path(0).unlink(missing_ok=True)  # its seeds: this config's are loaded again
+            meta = None
         if meta is not None and meta.get("fingerprint") != fp and meta.get("seeds_sha256", seeds_now) != seeds_now:
             raise UserError(
                 f"{self.dir.root} was started from other seeds: {describe_source(self.cfg.seeds)} changed since "

@@ -71,3 +71,10 @@ class RunDir:
 
     def round_stats(self, round_: int) -> dict[str, Any] | None:
         return read_json(self.round_marker(round_))
+
+    def holds_work(self) -> bool:
+        """Whether any answer, verdict, round or dataset of the run is on file: a run stopped by its preflight (a
+        wrong --model) holds its seeds and config only."""
+        files = [*(self.root / "raw").rglob("*.jsonl"), *(self.root / "rounds").glob("*"), self.records_path,
+                 self.dataset_marker, self.dataset_jsonl]
+        return any(f.is_file() and f.stat().st_size > 0 for f in files)

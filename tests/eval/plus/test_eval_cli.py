@@ -24,7 +24,7 @@ RIGHT = {
 
 def eval_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
-    return subprocess.run([sys.executable, "-m", "wizardcoder", "eval", *args, "--output", str(tmp_path / "runs"),
+    return subprocess.run([sys.executable, "-m", "wizardcoder", "eval", *args, f"output_dir={tmp_path / 'runs'}",
                            "--no-progress"], capture_output=True, text=True, env=env, timeout=600, check=False)
 
 
