@@ -143,6 +143,12 @@ def print_summary(stats: dict[str, Any], seconds: float) -> None:
     share = f" ({t.get('pass_rate', 0):.0%})" if t.get("evolved") else ""
     console.print(f"{t.get('evolved', 0)} evolved, {t.get('passed', 0)} passed in the sandbox{share}; {tokens} "
                   f"tokens{cost}; report: {stats['run_dir']}/report.md; {seconds:.0f} s")
+    this, whole = stats.get("this_session") or {}, stats.get("whole_run") or {}
+    if whole.get("sessions", 1) > 1:  # a resumed run: this session's figures apart from the whole run's
+        asked = ((this.get("llm") or {}).get("requests") or 0, (whole.get("llm") or {}).get("requests") or 0)
+        console.print(f"this session: {this.get('seconds', 0):.0f} s, {asked[0]} LLM requests; whole run "
+                      f"({whole['sessions']} sessions): {whole.get('seconds', 0):.0f} s, {asked[1]} LLM requests, "
+                      f"{whole.get('llm_calls', 0)} answers on file", markup=False, highlight=False)
     per_kept = t.get("cost_per_kept_task") or {}
     if per_kept.get("llm_tokens") is not None:
         console.print(f"per kept task: {per_kept['llm_tokens']:.0f} LLM tokens, {per_kept['sandbox_seconds']:.2f} "

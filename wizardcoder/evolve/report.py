@@ -144,7 +144,7 @@ def run_stats(run: RunDir, cfg: EvolveConfig, dataset: dict[str, Any]) -> dict[s
     for s in rounds:
         dropped.update(s["dropped"])
         for key in ("evolved", "passed", "infra_error", "prompt_tokens", "completion_tokens", "reasoning_tokens",
-                    "llm_calls", "samples", "salvaged", "programs", "sandbox_seconds"):
+                    "llm_calls", "llm_failed_calls", "samples", "salvaged", "programs", "sandbox_seconds"):
             totals[key] = totals.get(key, 0) + s.get(key, 0)
         if s.get("cost") is not None:
             totals["cost"] = totals.get("cost", 0.0) + s["cost"]

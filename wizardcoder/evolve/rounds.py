@@ -52,6 +52,7 @@ from wizardcoder.evolve.report import RoundStats, run_stats, write_report
 from wizardcoder.evolve.resources import RunResources
 from wizardcoder.evolve.rundir import RunDir
 from wizardcoder.evolve.seed_loader import describe_source, load_seeds
+from wizardcoder.evolve.sessions import SessionLedger
 from wizardcoder.evolve.steps import (
     EVOLVE,
     EXECUTE,
@@ -120,6 +121,7 @@ class _Run:
     # -- the stage ----------------------------------------------------------------------------------
     def execute(self) -> EvolveResult:
         self._prepare_dir()
+        self.ledger = SessionLedger(self.dir.sessions_path)  # this session's figures apart from the whole run's
         self._snapshot_seeds()
         if not all(self.dir.round_marker(r).exists() for r in range(1, self.cfg.evolve.rounds + 1)):
             _import_in_background("datasets")  # the dataset writer's import (seconds) overlaps the rounds
@@ -144,6 +146,7 @@ class _Run:
             log.info("%s held no work of its config (%s): it now holds this one's", self.dir.root,
                      meta.get("fingerprint"))
             self.dir.pool_path(0).unlink(missing_ok=True)  # its seeds: this config's are loaded again
+            self.dir.sessions_path.unlink(missing_ok=True)
             meta = None
         if meta is not None and meta.get("fingerprint") != fp and meta.get("seeds_sha256", seeds_now) != seeds_now:
             raise UserError(
@@ -189,6 +192,7 @@ class _Run:
         log.info("round %d/%d", r, self.cfg.evolve.rounds)
         self._retrying(lambda: self._pass(r))
         self._finalize(r, time.monotonic() - started)
+        self.ledger.save(self.resources.usage(), finished_round=r)
 
     def _pass(self, r: int) -> int:
         """One pass over round r (evolve/engine.py): the LLM side in this thread, the sandbox side in its own;
@@ -302,7 +306,8 @@ class _Run:
 
     def _write_stats(self, dataset: dict[str, Any]) -> dict[str, Any]:
         stats = run_stats(self.dir, self.cfg, dataset)
-        stats["llm"]["usage"] = self.resources.usage()  # this invocation's (the rounds' counters span resumes)
+        stats["llm"]["usage"] = self.resources.usage()  # this session's, as "this_session.llm" (evolve/sessions.py)
+        stats.update(self.ledger.figures(stats["llm"]["usage"], stats["totals"]))
         write_json_atomic(self.dir.stats_path, stats)
         return stats
 

@@ -9,6 +9,7 @@ Layout (`runs/evolve/<fingerprint>/`):
     records.jsonl                every evolved task version with lineage, verdict and reason
     rounds/round_NNN.done.json   the round's completion marker (holds its stats)
     dataset/, dataset.jsonl      the dataset; stats.json, report.md, plots/
+    sessions.json                each invocation's seconds and LLM usage (stats.json: this_session, whole_run)
 """
 
 from __future__ import annotations
@@ -54,6 +55,10 @@ class RunDir:
     @property
     def stats_path(self) -> Path:
         return self.root / "stats.json"
+
+    @property
+    def sessions_path(self) -> Path:
+        return self.root / "sessions.json"
 
     @property
     def report_path(self) -> Path:
