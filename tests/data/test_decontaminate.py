@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -142,3 +144,90 @@ def test_bad_config_is_a_config_error(tmp_path):
         Decontaminator(DatasetConfig(decontaminate_suites=[], decontaminate_paths=[str(tmp_path / "nope.json")]))
     with pytest.raises(ConfigError, match="decontaminate_suites"):
         Decontaminator(DatasetConfig(decontaminate_suites=["humaneval-plus"]))
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def code_alpaca_sample() -> dict:
+    """Real Code Alpaca rows (source and license in the file)."""
+    return json.loads((FIXTURES / "code_alpaca_sample.json").read_text())
+
+
+def test_generic_idioms_in_code_alpaca_are_not_contamination(deco):
+    """13-grams of all benchmark code flagged these 12 of Code Alpaca's 2k rows as HumanEval/MBPP: a primality
+    loop, a hex-digit table, roman numeral values... Only the benchmark's problem text and its distinctive
+    lines count now: none of the sample is flagged (measured on all 2017 rows: 12 flagged before, 0 after)."""
+    sample = code_alpaca_sample()
+    assert {r["index"] for r in sample["rows"]} >= set(sample["flagged_by_code_13grams"])
+    flagged = [(r["index"], deco.find(r["instruction"] + "\n\n" + r["input"]) or deco.find(r["output"]))
+               for r in sample["rows"]]
+    assert [(i, hit) for i, hit in flagged if hit] == []
+
+
+# A HumanEval problem pasted into a seed and paraphrased lightly (reworded prose, the examples kept), with its
+# solution: true contamination, to be caught.
+PASTED = [
+    ("HumanEval/0",
+     "Write has_close_elements(numbers, threshold): check whether, in the given list of numbers, any two numbers "
+     "are closer to each other than the given threshold.\n"
+     ">>> has_close_elements([1.0, 2.0, 3.0], 0.5)\nFalse\n>>> has_close_elements([1.0, 2.8, 3.0, 4.0, 5.0, 2.0], 0.3)"
+     "\nTrue",
+     "def has_close_elements(numbers, threshold):\n    for idx, elem in enumerate(numbers):\n"
+     "        for idx2, elem2 in enumerate(numbers):\n            if idx != idx2:\n"
+     "                distance = abs(elem - elem2)\n                if distance < threshold:\n"
+     "                    return True\n    return False\n"),
+    ("HumanEval/12",
+     "From a list of strings, return the longest one. Return the first one in case of multiple strings of the "
+     "same length, and None when the input list is empty.",
+     "def longest(strings):\n    if not strings:\n        return None\n\n    maxlen = max(len(x) for x in strings)\n"
+     "    for s in strings:\n        if len(s) == maxlen:\n            return s\n"),
+    ("HumanEval/26",
+     "Given a list of integers, remove all elements that occur more than once. Keep order of elements left the "
+     "same as in the input. Example: remove_duplicates([1, 2, 3, 2, 4]) gives [1, 3, 4].",
+     "import collections\n\ndef remove_duplicates(numbers):\n    c = collections.Counter(numbers)\n"
+     "    return [n for n in numbers if c[n] <= 1]\n"),
+]
+
+
+@pytest.mark.parametrize("task, instruction, solution", PASTED, ids=[t for t, _, _ in PASTED])
+def test_a_pasted_humaneval_problem_paraphrased_lightly_is_caught_naming_the_task(deco, task, instruction,
+                                                                                    solution):
+    found = deco.check(instruction, solution)
+    assert found is not None and (found.suite, found.task) == ("humaneval", task)
+    assert found.ngram in " ".join(re.findall(r"\w+", (instruction, solution)[found.field].lower()))
+
+
+def test_a_distinctive_solution_alone_is_caught_a_common_one_is_not(deco, humaneval):
+    """A canonical solution with its own identifiers is the benchmark's; a textbook loop is everybody's."""
+    distinctive = next(p for p in humaneval if p["task_id"] == "HumanEval/0")
+    assert deco.contaminated(distinctive["canonical_solution"]) == "humaneval"
+    primality = "def is_prime(n):\n    for i in range(2, n):\n        if n % i == 0:\n            return False\n" \
+                "    return True\n"
+    assert deco.contaminated(primality * 2) is None
+
+
+def test_an_evolve_build_writes_the_dropped_rows_and_the_report_links_them(tmp_path):
+    """The rows decontamination drops go to decontaminated.jsonl, each with the benchmark task and n-gram."""
+    from wizardcoder.config import load_config
+    from wizardcoder.evolve import EvolveConfig, run_evolve
+    from wizardcoder.testing.fake_llm import FakeClient
+
+    sample = code_alpaca_sample()["rows"]
+    task, instruction, solution = PASTED[0]
+    seeds = tmp_path / "seeds.jsonl"
+    rows = [{"instruction": r["instruction"], "input": r["input"], "output": r["output"]} for r in sample]
+    rows.insert(3, {"instruction": instruction, "input": "", "output": solution})
+    seeds.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "run"
+    cfg = load_config(EvolveConfig, None, [f"output.dir={out}", f"seeds.path={seeds}", "seeds.limit=null",
+                                           "evolve.rounds=0", "output.report=true",
+                                           "dataset.near_duplicate_threshold=1.0"])
+    result = run_evolve(cfg, client=FakeClient(["unused"]))
+    dropped = [json.loads(line) for line in (out / "decontaminated.jsonl").read_text().splitlines()]
+    assert len(dropped) == 1 and dropped[0]["benchmark_task"] == task and dropped[0]["suite"] == "humaneval"
+    assert dropped[0]["field"] in ("instruction", "solution") and dropped[0]["ngram"]
+    assert dropped[0]["instruction"].startswith("Write has_close_elements")
+    assert result.dataset["dropped"].get("contaminated:humaneval") == 1
+    report = (out / "report.md").read_text()
+    assert "decontamination dropped 1 rows: [decontaminated.jsonl](decontaminated.jsonl)" in report

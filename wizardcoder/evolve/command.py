@@ -132,6 +132,10 @@ def print_summary(stats: dict[str, Any], seconds: float) -> None:
     t = stats["totals"]
     console.print(f"dataset: {d.get('rows', 0)} rows ({d.get('seeds', 0)} seeds + {d.get('evolved', 0)} evolved; "
                   f"dropped at build: {d.get('dropped') or 'none'}) -> {stats['run_dir']}/dataset, dataset.jsonl")
+    decon = d.get("decontamination")
+    if isinstance(decon, dict) and any(decon.get("contaminated", {}).values()) and decon.get("dropped_rows"):
+        console.print(f"decontamination: the dropped rows, each with its benchmark task and n-gram: "
+                      f"{stats['run_dir']}/{decon['dropped_rows']}", markup=False, highlight=False)
     cost = f", cost ${t['cost']:.4f}" if t.get("cost") is not None else ""
     tokens = t.get("prompt_tokens", 0) + t.get("completion_tokens", 0)
     endpoints = ((stats.get("llm") or {}).get("usage") or {}).get("endpoints") or {}

@@ -11,7 +11,13 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from wizardcoder.data.store import RowReader, iter_jsonl_offsets, read_json, write_json_atomic
+from wizardcoder.data.store import (
+    AtomicJsonlWriter,
+    RowReader,
+    iter_jsonl_offsets,
+    read_json,
+    write_json_atomic,
+)
 from wizardcoder.evolve.config import EvolveConfig
 from wizardcoder.evolve.rundir import RunDir
 from wizardcoder.reasons import TaskVerdict, contaminated
@@ -44,6 +50,8 @@ def build_dataset(run: RunDir, cfg: EvolveConfig, progress) -> dict[str, Any]:
     drops: Counter[str] = Counter()
     light: list[dict[str, Any]] = []
     candidates = 0
+    # each row decontamination drops, with the benchmark task and the words it shares (report.md links it)
+    dropped_rows = AtomicJsonlWriter(run.decontaminated_path) if decon else None
     bar = progress("building the dataset", None)
     try:
         for source, path in enumerate(sources):
@@ -54,15 +62,24 @@ def build_dataset(run: RunDir, cfg: EvolveConfig, progress) -> dict[str, Any]:
                     continue
                 candidates += 1
                 bar.advance()
-                suite = decon.contaminated(row["instruction"], row.get("solution"), row.get("tests")) \
-                    if decon else None
-                if suite:
-                    drops[contaminated(suite)] += 1
+                found = decon.check(row["instruction"], row.get("solution"), row.get("tests")) if decon else None
+                if found:
+                    drops[contaminated(found.suite)] += 1
+                    dropped_rows.write({
+                        "id": row["id"], "round": row.get("round", 0), "suite": found.suite,
+                        "benchmark_task": found.task, "field": ("instruction", "solution", "tests")[found.field],
+                        "ngram": found.ngram, "instruction": row["instruction"][:300]})
                     continue
                 light.append({"instruction": row["instruction"], "key": TaskRecord.from_dict(row).sort_key,
                               "at": (source, offset), "round": row["round"]})
+    except BaseException:
+        if dropped_rows is not None:
+            dropped_rows.abort()
+        raise
     finally:
         bar.close()
+    if dropped_rows is not None:
+        dropped_rows.commit()
     light.sort(key=lambda entry: entry["key"])
     kept, dropped = dedupe(light, cfg.dataset)
     for _, reason in dropped:
@@ -77,7 +94,7 @@ def build_dataset(run: RunDir, cfg: EvolveConfig, progress) -> dict[str, Any]:
         "evolved": sum(1 for e in kept if e["round"] > 0),
         "dropped": dict(sorted(drops.items())),
         # which eval suites were checked, how many texts each (never a silent skip)
-        "decontamination": decon.stats() if decon else "off",
+        "decontamination": {**decon.stats(), "dropped_rows": run.decontaminated_path.name} if decon else "off",
         "written": {k: (str(v) if isinstance(v, Path) else v) for k, v in dict(written or {}).items()},
     }
     write_json_atomic(run.dataset_marker, info)

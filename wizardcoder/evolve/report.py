@@ -186,6 +186,7 @@ def write_report(run: RunDir, stats: dict[str, Any], cfg: Any = None) -> Path:
         + (f" (of which {totals['reasoning_tokens']} reasoning)" if totals.get("reasoning_tokens") else "") + cost,
         f"- dataset: **{dataset.get('rows', 0)} rows** ({dataset.get('seeds', 0)} seeds, "
         f"{dataset.get('evolved', 0)} evolved); dropped when building: {_fmt(dataset.get('dropped') or {}) or 'none'}",
+        *_decontamination_lines(dataset),
         "",
         ("Files: `dataset/` (load with `datasets.load_from_disk`), `dataset.jsonl`, `records.jsonl` (every "
          "evolution with lineage, verdict and reason), `raw/round_NNN/` (every LLM output, every sandbox "
@@ -223,6 +224,16 @@ def write_report(run: RunDir, stats: dict[str, Any], cfg: Any = None) -> Path:
     lines += _reason_lines()
     run.report_path.write_text("\n".join(lines), encoding="utf-8")
     return run.report_path
+
+
+def _decontamination_lines(dataset: dict[str, Any]) -> list[str]:
+    """A link to the rows decontamination dropped (each with its benchmark task and the shared n-gram)."""
+    decon = dataset.get("decontamination")
+    dropped = sum(decon.get("contaminated", {}).values()) if isinstance(decon, dict) else 0
+    if not dropped or not decon.get("dropped_rows"):
+        return []
+    return [f"- decontamination dropped {dropped} rows: [{decon['dropped_rows']}]({decon['dropped_rows']}) lists "
+            "each with the benchmark task and the words it shares with it"]
 
 
 def _reason_lines() -> list[str]:

@@ -9,6 +9,7 @@ Layout (`runs/evolve/<fingerprint>/`):
     records.jsonl                every evolved task version with lineage, verdict and reason
     rounds/round_NNN.done.json   the round's completion marker (holds its stats)
     dataset/, dataset.jsonl      the dataset; stats.json, report.md, plots/
+    decontaminated.jsonl         the rows decontamination dropped, each with its benchmark task and n-gram
     sessions.json                each invocation's seconds and LLM usage (stats.json: this_session, whole_run)
 """
 
@@ -55,6 +56,10 @@ class RunDir:
     @property
     def stats_path(self) -> Path:
         return self.root / "stats.json"
+
+    @property
+    def decontaminated_path(self) -> Path:
+        return self.root / "decontaminated.jsonl"
 
     @property
     def sessions_path(self) -> Path:
