@@ -64,6 +64,7 @@ def test_the_summary_words_are_report_mds_evolved_mean(tmp_path, capsys):
     records = [(TaskVerdict.PASSED, " ".join(["word"] * 10), "three words here"),
                (TaskVerdict.DROPPED, " ".join(["word"] * 20), "three words here")]
     run, stats = _run(tmp_path, records)
+    stats["dataset"]["dropped"] = {Reason.NEAR_DUPLICATE: 3}  # in memory the keys are Reasons
     report = write_report(run, stats).read_text()
     row = next(line for line in report.splitlines() if line.startswith("| 1 |")).split("|")
     header = next(line for line in report.splitlines() if line.startswith("| round | pool |")).split("|")
@@ -75,3 +76,4 @@ def test_the_summary_words_are_report_mds_evolved_mean(tmp_path, capsys):
     assert re.search(r"\b1\s+2\s+2\s+1\s+50%\s+0\s+15\.0\b", out), out
     assert "6.5" not in out
     assert "per kept task: " in out and not BAD.search(out)
+    assert "dropped at build: near_duplicate 3)" in out  # not a dict's repr ({<Reason.NEAR_DUPLICATE: ...>: 3})

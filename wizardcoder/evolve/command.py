@@ -130,8 +130,10 @@ def print_summary(stats: dict[str, Any], seconds: float) -> None:
     console.print(table)
     d = stats.get("dataset") or {}
     t = stats["totals"]
+    dropped = ", ".join(f"{k} {v}" for k, v in sorted((d.get("dropped") or {}).items(), key=lambda kv: -kv[1]))
     console.print(f"dataset: {d.get('rows', 0)} rows ({d.get('seeds', 0)} seeds + {d.get('evolved', 0)} evolved; "
-                  f"dropped at build: {d.get('dropped') or 'none'}) -> {stats['run_dir']}/dataset, dataset.jsonl")
+                  f"dropped at build: {dropped or 'none'}) -> {stats['run_dir']}/dataset, dataset.jsonl",
+                  markup=False, highlight=False)
     decon = d.get("decontamination")
     if isinstance(decon, dict) and any(decon.get("contaminated", {}).values()) and decon.get("dropped_rows"):
         console.print(f"decontamination: the dropped rows, each with its benchmark task and n-gram: "
