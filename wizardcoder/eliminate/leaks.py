@@ -4,7 +4,8 @@ A model asked to rewrite a task sometimes copies the prompt's method text into i
 solved with only a few logical steps, add requirements that need more reasoning steps." at the head of
 the new task). The check compares the instruction with every prompt text a run can send: the shipped
 prompt files of every language (evolve, in-breadth, solve and each method's text, whatever keys a
-`PromptSet` holds), the judge's question, and the run's own prompt file (`evolve.prompts`).
+`PromptSet` holds), the judge's question, the repair turn's words, the descriptions in the structured
+answers' schemas, and the run's own prompt file (`evolve.prompts`).
 
 Texts are compared as lowercase word sequences (case, punctuation and line breaks do not count). Each
 template is cut at its `{placeholders}`: the values filled in there (the parent task) are not prompt
@@ -88,15 +89,28 @@ def prompt_texts(prompts: Any) -> list[str]:
 
 @functools.lru_cache(maxsize=1)
 def shipped_texts() -> tuple[str, ...]:
-    """The prompt texts wizardcoder ships: every language's prompt file and the judge's question."""
+    """The prompt texts wizardcoder ships: every language's prompt file, the judge's question, the repair turn's
+    words and the descriptions in the structured answers' JSON schemas."""
     # imported here: wizardcoder.evolve's package loads the whole loop, which imports this package
+    from wizardcoder.evolve import repair, structured
     from wizardcoder.evolve.prompts import load_prompts
     from wizardcoder.languages import LANGUAGES
 
-    texts = [EQUIVALENCE_PROMPT]
+    texts = [EQUIVALENCE_PROMPT, repair.REPAIR_PROMPT, repair.KEEP_TESTS, repair.MAY_FIX_TESTS]
+    texts += _descriptions([structured.EVOLVE_SCHEMA, structured.SOLVE_SCHEMA])
     for lang in LANGUAGES:
         texts += prompt_texts(load_prompts(lang))
     return tuple(texts)
+
+
+def _descriptions(value: Any) -> list[str]:
+    """Every "description" string in a JSON schema (nested dicts and lists)."""
+    if isinstance(value, Mapping):
+        own = [value["description"]] if isinstance(value.get("description"), str) else []
+        return own + [d for v in value.values() for d in _descriptions(v)]
+    if isinstance(value, list):
+        return [d for v in value for d in _descriptions(v)]
+    return []
 
 
 def prompt_echo(prompts: Any = None) -> PromptEcho:
