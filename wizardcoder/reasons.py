@@ -42,8 +42,8 @@ class Reason(str, Enum):
     PUNCTUATION_ONLY = ("punctuation_only", INSTRUCTION,
         "nothing left after removing punctuation and stop words")
     LEAKED_TEMPLATE = ("leaked_template", INSTRUCTION,
-        'the prompt leaked into the output: WizardLM\'s markers ("#Rewritten Prompt#", ...) or any shipped or '
-        "configured prompt text echoed (8 words in a row, or a whole sentence)")
+        ('the prompt leaked into the output: WizardLM\'s markers ("#Rewritten Prompt#", ...) or any shipped or '
+         "configured prompt text echoed (8 words in a row, or a whole sentence)"))
     REFUSAL = ("refusal", INSTRUCTION,
         "the model apologised or refused instead of writing a task")
     TOO_SHORT = ("too_short", INSTRUCTION,

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from wizardcoder.data.decontaminate import EVAL_TEXTS, Decontaminator
 from wizardcoder.data.config import DatasetConfig
+from wizardcoder.data.decontaminate import EVAL_TEXTS, Decontaminator
 from wizardcoder.errors import ConfigError, UserError
 
 
@@ -169,24 +169,24 @@ def test_generic_idioms_in_code_alpaca_are_not_contamination(deco):
 # solution: true contamination, to be caught.
 PASTED = [
     ("HumanEval/0",
-     "Write has_close_elements(numbers, threshold): check whether, in the given list of numbers, any two numbers "
-     "are closer to each other than the given threshold.\n"
-     ">>> has_close_elements([1.0, 2.0, 3.0], 0.5)\nFalse\n>>> has_close_elements([1.0, 2.8, 3.0, 4.0, 5.0, 2.0], 0.3)"
-     "\nTrue",
-     "def has_close_elements(numbers, threshold):\n    for idx, elem in enumerate(numbers):\n"
-     "        for idx2, elem2 in enumerate(numbers):\n            if idx != idx2:\n"
-     "                distance = abs(elem - elem2)\n                if distance < threshold:\n"
-     "                    return True\n    return False\n"),
+     ("Write has_close_elements(numbers, threshold): check whether, in the given list of numbers, any two "
+      "numbers are closer to each other than the given threshold.\n>>> has_close_elements([1.0, 2.0, 3.0], 0.5)"
+      "\nFalse\n>>> has_close_elements([1.0, 2.8, 3.0, 4.0, 5.0, 2.0], 0.3)\nTrue"),
+     ("def has_close_elements(numbers, threshold):\n    for idx, elem in enumerate(numbers):\n"
+      "        for idx2, elem2 in enumerate(numbers):\n            if idx != idx2:\n"
+      "                distance = abs(elem - elem2)\n                if distance < threshold:\n"
+      "                    return True\n    return False\n")),
     ("HumanEval/12",
-     "From a list of strings, return the longest one. Return the first one in case of multiple strings of the "
-     "same length, and None when the input list is empty.",
-     "def longest(strings):\n    if not strings:\n        return None\n\n    maxlen = max(len(x) for x in strings)\n"
-     "    for s in strings:\n        if len(s) == maxlen:\n            return s\n"),
+     ("From a list of strings, return the longest one. Return the first one in case of multiple strings of the "
+      "same length, and None when the input list is empty."),
+     ("def longest(strings):\n    if not strings:\n        return None\n\n"
+      "    maxlen = max(len(x) for x in strings)\n    for s in strings:\n        if len(s) == maxlen:\n"
+      "            return s\n")),
     ("HumanEval/26",
-     "Given a list of integers, remove all elements that occur more than once. Keep order of elements left the "
-     "same as in the input. Example: remove_duplicates([1, 2, 3, 2, 4]) gives [1, 3, 4].",
-     "import collections\n\ndef remove_duplicates(numbers):\n    c = collections.Counter(numbers)\n"
-     "    return [n for n in numbers if c[n] <= 1]\n"),
+     ("Given a list of integers, remove all elements that occur more than once. Keep order of elements left the "
+      "same as in the input. Example: remove_duplicates([1, 2, 3, 2, 4]) gives [1, 3, 4]."),
+     ("import collections\n\ndef remove_duplicates(numbers):\n    c = collections.Counter(numbers)\n"
+      "    return [n for n in numbers if c[n] <= 1]\n")),
 ]
 
 
