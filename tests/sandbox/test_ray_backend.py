@@ -153,7 +153,7 @@ def test_humaneval_canonical_scores_1_and_empty_completions_0(cluster, tmp_path)
         out = _cli(cluster, "eval", "humaneval", "--samples", str(samples), "--sandbox", "ray", "--no-progress",
                    "--output", str(tmp_path / name))
         assert out.returncode == 0, out.stderr[-3000:]
-        (run_dir,) = (tmp_path / name).iterdir()
+        run_dir = tmp_path / name  # --output names the run directory itself
         metrics = json.loads((run_dir / "metrics.json").read_text())
         assert metrics["pass_at_k"]["pass@1"] == (1.0 if completion is None else 0.0), metrics
         stats = json.loads((run_dir / "stats.json").read_text())
