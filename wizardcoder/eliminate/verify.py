@@ -13,6 +13,9 @@ lexer they share): each `build(check, mutation) -> Built`. Programs end with a s
 check printed at the very end, so exiting 0 before the tests never passes. The tests must be shown able
 to fail: where the mutation check is on, one that could not be done (no mutant, a mutant that does not
 compile, a mutant that failed before the tests started) is "tests_cannot_fail" too.
+
+A streaming caller whose next checks depend on verdicts it is waiting for (evolve's repair turns) puts `FLUSH`
+among its checks: every check before it then gets its verdict before the next one is read.
 """
 
 from __future__ import annotations
@@ -25,12 +28,20 @@ from sandbox import Job, Result, Status, canonical_language
 from wizardcoder import languages
 from wizardcoder.eliminate import EliminateConfig
 from wizardcoder.eliminate.checks import NOT_RUN, Verdict
-from wizardcoder.execution import chunks, output_tail
+from wizardcoder.execution import output_tail
 from wizardcoder.execution.config import SandboxConfig
 from wizardcoder.languages.base import Built, ExecutionCheck, UnknownLanguage
 from wizardcoder.reasons import Reason
 
 log = logging.getLogger(__name__)
+
+
+class _Flush:
+    def __repr__(self) -> str:
+        return "FLUSH"
+
+
+FLUSH = _Flush()  # among the checks: run everything handed over so far, mutation checks included, now
 
 def build(check: ExecutionCheck, cfg: EliminateConfig) -> Built:
     """The program (and mutant) for one check, or the static verdict."""
@@ -145,7 +156,7 @@ def verify(sandbox, checks: Iterable[ExecutionCheck], cfg: EliminateConfig | Non
     cfg = cfg or EliminateConfig()
     limits = limits or SandboxConfig()
     pending: _Chunk | None = None  # ran, waiting for its mutation runs
-    for checks_now in chunks(checks, cfg.chunk_size):
+    for checks_now, flush in _chunks(checks, cfg.chunk_size):
         built = [_build_safely(c, cfg) for c in checks_now]
         runnable = [i for i, b in enumerate(built) if b.program is not None]
         results = _run_with_mutants(sandbox, pending, [_job(built[i], checks_now[i].language, limits)
@@ -160,9 +171,29 @@ def verify(sandbox, checks: Iterable[ExecutionCheck], cfg: EliminateConfig | Non
         pending = current if current.to_mutate else None
         if pending is None:
             yield from _finish(current, cfg, progress)
+        elif flush:  # its mutation runs now, on their own
+            _run_with_mutants(sandbox, pending, [], limits)
+            yield from _finish(pending, cfg, progress)
+            pending = None
     if pending is not None:  # the last chunk's mutation runs, on their own
         _run_with_mutants(sandbox, pending, [], limits)
         yield from _finish(pending, cfg, progress)
+
+
+def _chunks(checks: Iterable[ExecutionCheck | _Flush], size: int) -> Iterator[tuple[list[ExecutionCheck], bool]]:
+    """(up to `size` checks, whether a FLUSH ended them), read lazily."""
+    chunk: list[ExecutionCheck] = []
+    for check in checks:
+        if check is FLUSH:
+            yield chunk, True
+            chunk = []
+            continue
+        chunk.append(check)  # type: ignore[arg-type]
+        if len(chunk) == size:
+            yield chunk, False
+            chunk = []
+    if chunk:
+        yield chunk, False
 
 
 def _run_with_mutants(sandbox, pending: _Chunk | None, jobs: list[Job], limits: SandboxConfig) -> list[Result]:
@@ -183,5 +214,5 @@ def _finish(chunk: _Chunk, cfg: EliminateConfig, progress) -> Iterator[Verdict]:
         yield verdict
 
 
-__all__ = ["ExecutionCheck", "Verdict", "build", "verify"]
+__all__ = ["FLUSH", "ExecutionCheck", "Verdict", "build", "verify"]
 
