@@ -65,6 +65,11 @@ class TaskRecord:
     meta: dict[str, Any] = field(default_factory=dict)
     pass_rate: float | None = None  # evolved tasks: share of the n sampled solutions passing the kept tests
     n_candidates: int | None = None  # evolved tasks: sampled answers that held a solution and tests
+    # evolved tasks: whether the kept pair came from a repair turn, how many follow-ups were asked, and why the
+    # task's own samples had failed when one was (evolve/repair.py)
+    repaired: bool | None = None
+    repair_turns: int | None = None
+    reason_before_repair: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         # as dataclasses.asdict (fields in order, meta a deep copy) without its per-field recursion

@@ -1,7 +1,8 @@
 """Write the final instruction dataset: `dataset.jsonl` (streamed) and `dataset/` (HF `save_to_disk`).
 
 Each row: id, instruction, output (the solution as a fenced code block in its language), language,
-seed_id, round, method, parent_id, tests, pass_rate and n_candidates (evolved rows; null for seeds). A record may carry `output` already; otherwise it is built
+seed_id, round, method, parent_id, tests, pass_rate and n_candidates, repaired, repair_turns and
+reason_before_repair (evolved rows; null for seeds). A record may carry `output` already; otherwise it is built
 from `solution` + `language`. Memory stays flat: the JSONL is written row by row and the Arrow dataset is
 built from that file (in a temporary cache under `out_dir`, removed afterwards).
 """
@@ -19,7 +20,7 @@ from sandbox import canonical_language
 from wizardcoder.errors import UserError
 
 FIELDS = ("id", "instruction", "output", "language", "seed_id", "round", "method", "parent_id", "tests",
-          "pass_rate", "n_candidates")
+          "pass_rate", "n_candidates", "repaired", "repair_turns", "reason_before_repair")
 
 
 def features():
@@ -29,7 +30,8 @@ def features():
         "id": Value("string"), "instruction": Value("string"), "output": Value("string"),
         "language": Value("string"), "seed_id": Value("string"), "round": Value("int64"),
         "method": Value("string"), "parent_id": Value("string"), "tests": Value("string"),
-        "pass_rate": Value("float64"), "n_candidates": Value("int64"),
+        "pass_rate": Value("float64"), "n_candidates": Value("int64"), "repaired": Value("bool"),
+        "repair_turns": Value("int64"), "reason_before_repair": Value("string"),
     })
 
 
@@ -70,6 +72,10 @@ def to_row(record: dict[str, Any]) -> dict[str, Any]:
         # evolved tasks: share of the sampled solutions passing the kept tests, and how many were sampled
         "pass_rate": None if record.get("pass_rate") is None else float(record["pass_rate"]),
         "n_candidates": None if record.get("n_candidates") is None else int(record["n_candidates"]),
+        # evolved tasks: the kept pair came from a repair turn; follow-ups asked; why the samples had failed
+        "repaired": None if record.get("repaired") is None else bool(record["repaired"]),
+        "repair_turns": None if record.get("repair_turns") is None else int(record["repair_turns"]),
+        "reason_before_repair": record.get("reason_before_repair"),
     }
 
 

@@ -54,6 +54,16 @@ class EvolutionConfig(Settings):
         4, ge=1,
         help="solve replies per evolved task, each with its own sampling seed; every solution runs against every "
              "test set and the pair most others agree with is kept (1: one solution and its own tests)")
+    repair_turns: int | None = setting(
+        None, ge=0,
+        help="follow-ups asking for a fixed solution when none of a task's candidates passes (failed, timeout, "
+             "compile_error): the same conversation, with the failing assertion and the tail of the program's "
+             "output; null: 1 behind an endpoint, 0 on a local model. 0: none")
+    repair_tests: bool = setting(
+        False,
+        help="a repair may change the tests too; the repaired pair must then pass every check again (tests that "
+             "can fail, agreement with the other candidates, the task's function). false: the repaired solution "
+             "runs against the original tests, so a repair cannot pass by weakening them")
     min_pass_rate: float = setting(0.0, ge=0, le=1, help="drop tasks fewer of whose solutions pass the chosen "
                                                          "tests (too hard)")
     max_pass_rate: float = setting(1.0, ge=0, le=1, help="drop tasks more of whose solutions pass them (too easy)")
@@ -143,7 +153,9 @@ class EvolveConfig:
             updates["evolve_max_tokens"] = evolve_tokens
         if self.evolve.solve_max_tokens is None:
             updates["solve_max_tokens"] = solve_tokens
-        if updates:  # resolved here, so the fingerprint holds the limits a run used
+        if self.evolve.repair_turns is None:  # on a local model a follow-up costs a CPU generation (README)
+            updates["repair_turns"] = 0 if local else 1
+        if updates:  # resolved here, so the fingerprint holds the limits (and repair turns) a run used
             self.evolve = dataclasses.replace(self.evolve, **updates)
 
 

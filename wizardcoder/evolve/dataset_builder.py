@@ -107,4 +107,6 @@ def _dataset_row(row: dict[str, Any], lang: str) -> dict[str, Any]:
         "language": row.get("language") or lang, "seed_id": row["seed_id"], "round": row["round"],
         "method": row.get("method"), "parent_id": row.get("parent_id"), "tests": row.get("tests") or "",
         "pass_rate": row.get("pass_rate"), "n_candidates": row.get("n_candidates"),
+        "repaired": row.get("repaired"), "repair_turns": row.get("repair_turns"),
+        "reason_before_repair": row.get("reason_before_repair"),
     }

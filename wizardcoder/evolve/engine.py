@@ -8,9 +8,14 @@ tasks, then evolutions from the pool. Against an endpoint, when only answers are
 one (`WAIT`); a local model, which runs one batch at a time, drains the stream instead and a new one sends
 what the last answers queued.
 
-Every call and program has a key, (round, task, step[, sample[, test set]]); each answer is appended to
-its step's file under raw/round_NNN/ (evolve, judge, solve, exec, select) with the step's decision on
-it. A rerun reads those files once (`ResumeState`) and sends only what is missing, so a run killed at any
+A task none of whose candidates passed may come back from the sandbox stage for a repair turn (evolve/repair.py):
+one more request in the conversation of one of its samples, sent before new evolutions like any follow-up; its
+answer goes back to the sandbox as one more candidate. While tasks may still come back, the stream waits for
+them instead of ending.
+
+Every call and program has a key, (round, task, step[, sample or turn[, test set]]); each answer is appended
+to its step's file under raw/round_NNN/ (evolve, judge, solve, repair, exec, select) with the step's decision
+on it. A rerun reads those files once (`ResumeState`) and sends only what is missing, so a run killed at any
 instant resumes exactly. An infrastructure failure (Completion.error, a sandbox ERROR) parks the task: it
 gets no decision this pass; the caller retries the round's pass, then stops or carries the parent on.
 """
@@ -18,6 +23,7 @@ gets no decision this pass; the caller retries the round's pass, then stops or c
 from __future__ import annotations
 
 import logging
+import queue
 from collections import deque
 from collections.abc import Iterator
 from typing import Any
@@ -25,16 +31,19 @@ from typing import Any
 from wizardcoder.data.store import JsonlStore, RowReader, iter_jsonl_offsets
 from wizardcoder.eliminate.judge import equivalence_request, parse_equivalence
 from wizardcoder.eliminate.rules import heuristic_reason
+from wizardcoder.evolve import repair
 from wizardcoder.evolve.methods import BY_NAME, choose_method, request_seed
 from wizardcoder.evolve.parsing import ParsedSolution, reaches_the_end, solution_with_tests
 from wizardcoder.evolve.sandbox_stage import SandboxStage
 from wizardcoder.evolve.steps import (
     EVOLVE,
     JUDGE,
+    REPAIR,
     SOLVE,
     Call,
     EvolveCall,
     JudgeCall,
+    RepairCall,
     RoundContext,
     SolveBatch,
     SolveCall,
@@ -72,10 +81,16 @@ class RoundEngine:
         self.errors = 0
         self._ready: deque[tuple[Request, Call]] = deque()  # follow-ups, sent before any new evolution
         self._stores: dict[str, JsonlStore] = {}
+        # repair turns on: the sandbox hands every task back (decided, parked or due a repair); the tasks it holds
+        # may still need a call, so the stream does not end while there are any
+        self._returns = sandbox.returns
+        self._in_sandbox = 0
 
     def run(self) -> int:
         run_dir = self.ctx.run_dir
         steps = (EVOLVE, JUDGE, SOLVE) if self.cfg.evolve.judge else (EVOLVE, SOLVE)
+        if self._returns is not None:
+            steps += (REPAIR,)
         self._stores = {step: run_dir.store(run_dir.raw_path(self.r, step)).open() for step in steps}
         try:
             self._stream()
@@ -100,6 +115,8 @@ class RoundEngine:
                 nonlocal exhausted
                 index = 0
                 while True:
+                    if self._in_sandbox:
+                        self._take_returns(block=False)
                     if self._ready:
                         request, call = self._ready.popleft()
                     elif not exhausted:
@@ -111,6 +128,9 @@ class RoundEngine:
                     elif pending and not self.batch_samples:
                         yield WAIT
                         continue
+                    elif self._in_sandbox and not self.batch_samples:
+                        self._take_returns(block=True)  # nothing in flight: a repair may still come
+                        continue
                     else:
                         return
                     pending[index] = call
@@ -120,7 +140,40 @@ class RoundEngine:
             for index, completion in self.client.generate(source()):
                 self._answered(pending.pop(index), completion)
             if exhausted and not self._ready:
+                if not self._in_sandbox:
+                    return
+                self._take_returns(block=True)  # a local model: the next stream sends the repairs that come
+
+    def _take_returns(self, block: bool) -> None:
+        """Take the tasks the sandbox stage handed back, queueing the repairs of those due one; `block`: wait
+        for one first (raising the stage's failure if it has one)."""
+        assert self._returns is not None
+        while block:
+            try:
+                task = self._returns.get(timeout=1.0)
+            except queue.Empty:
+                failure = getattr(self.sandbox, "failure", None)
+                if failure is not None:
+                    raise failure from None
+                continue
+            self._returned(task)
+            break
+        while True:
+            try:
+                task = self._returns.get_nowait()
+            except queue.Empty:
                 return
+            self._returned(task)
+
+    def _returned(self, task: Task) -> None:
+        self._in_sandbox -= 1
+        if task.repair_due is not None:
+            self._queue_repair(task)
+
+    def _submit(self, task: Task) -> None:
+        if self._returns is not None:
+            self._in_sandbox += 1
+        self.sandbox.submit(task)
 
     def _pool(self) -> Iterator[tuple[Request, EvolveCall] | None]:
         """The evolve call of each undecided task of the pool, in pool order; a task resumed past its
@@ -149,12 +202,18 @@ class RoundEngine:
             if evolved_rows is not None:
                 evolved_rows.close()
 
-    def _request(self, prompt: str, key: str, max_tokens: int | None, n: int = 1,
+    def _request(self, prompt: str | tuple[dict[str, str], ...], key: str, max_tokens: int | None, n: int = 1,
                  schema: dict[str, Any] | None = None) -> Request:
+        """A request for a prompt, or for a conversation (a repair turn: chat messages, or for the completions
+        API one prompt holding the turns)."""
         seed = request_seed(self.cfg.evolve.seed, key) if self.seed_per_request else self.cfg.evolve.seed
-        return Request.from_text(prompt, api=self.cfg.llm.api, max_tokens=max_tokens,
-                                 temperature=self.cfg.evolve.temperature, seed=seed, n=n,
-                                 response_format=schema if self.cfg.llm.wants_schema() else None)
+        options = {"max_tokens": max_tokens, "temperature": self.cfg.evolve.temperature, "seed": seed, "n": n,
+                   "response_format": schema if self.cfg.llm.wants_schema() else None}
+        if isinstance(prompt, str):
+            return Request.from_text(prompt, api=self.cfg.llm.api, **options)
+        if self.cfg.llm.api == "completions":
+            return Request(prompt=repair.as_prompt(prompt), **options)
+        return Request(messages=prompt, **options)
 
     # -- every answer ---------------------------------------------------------------------------------
     def _answered(self, call: Call, completion: Completion) -> None:
@@ -168,6 +227,8 @@ class RoundEngine:
         row: dict[str, Any] = {"key": call.key, "round": self.r, "task_id": task.id, "method": task.method}
         if isinstance(call, SolveCall):
             row["sample"] = call.sample
+        elif isinstance(call, RepairCall):
+            row.update(turn=call.turn, candidate=call.candidate, follow_up=call.asked)
         elif isinstance(call, JudgeCall):
             row["instruction"] = task.instruction  # a judge drop's record holds what was judged
         row.update(text=completion.text if completion.ok else None,
@@ -189,12 +250,14 @@ class RoundEngine:
             self._evolved(task, row, refused)
         elif isinstance(call, JudgeCall):
             self._judged(task, row, refused)
+        elif isinstance(call, RepairCall):
+            self._repaired(task, call.turn, row, refused)
         else:
             self._solved(task, call.sample, row, refused)
 
     def _failed(self, call: Call, row: dict[str, Any]) -> None:
         """An infrastructure error: on file without a decision (the retry pass asks again), counted; a failed
-        sample parks its task."""
+        sample or repair parks its task."""
         self.errors += 1
         log.warning("round %d: %s: infrastructure error: %s", self.r, call.key, row["error"])
         self._stores[call.step].append(row)
@@ -255,9 +318,9 @@ class RoundEngine:
         if done:
             with RowReader(self.ctx.run_dir.raw_path(self.r, SOLVE)) as rows:
                 for sample, offset in done.items():
-                    task.solves[sample] = _solve_fields(rows.at(offset))
+                    task.solves[sample] = _solve_fields(rows.at(offset), self._returns is not None)
         if len(task.solves) == self.n:
-            self.sandbox.submit(task)
+            self._submit(task)
             return
         prompt = self.ctx.prompts.solve_prompt(task.instruction)
         max_tokens = self.cfg.evolve.solve_max_tokens
@@ -275,18 +338,21 @@ class RoundEngine:
     def _solved(self, task: Task, sample: int, row: dict[str, Any], refused: bool) -> None:
         if not refused:
             self._decide_solved(row, task.instruction)
-        task.solves[sample] = _solve_fields(row)
+        task.solves[sample] = _solve_fields(row, self._returns is not None)
         self._record(SOLVE, row)
         self._maybe_submit(task)  # a sample without a solution still counts as answered
 
-    def _decide_solved(self, row: dict[str, Any], instruction: str) -> None:
-        """Parse one answer; a test block cut by the token limit keeps its complete statements."""
+    def _decide_solved(self, row: dict[str, Any], instruction: str, held_to: str | None = None) -> None:
+        """Parse one answer; a test block cut by the token limit keeps its complete statements. `held_to`: the
+        tests the solution is held to instead of its own (a repair that may not change them)."""
         parsed, _ = parse_solution_answer(row["text"], self.lang)
         if isinstance(parsed, ParsedSolution) and row["finish_reason"] == "length":
             kept = salvage_tests(parsed.tests, self.lang)
             if kept is not None:
                 row["salvaged"] = True
                 parsed = solution_with_tests(parsed.solution, kept, self.lang)
+        if isinstance(parsed, ParsedSolution) and held_to is not None:
+            parsed = solution_with_tests(parsed.solution, held_to, self.lang)
         if isinstance(parsed, ParsedSolution) and misses_the_task_function(
                 instruction, parsed.solution, parsed.tests, self.lang):
             parsed = Reason.TESTS_MISS_THE_TASK
@@ -302,7 +368,40 @@ class RoundEngine:
         pass asks for its missing samples)."""
         if len(task.solves) + task.failed_calls < self.n or task.failed_calls:
             return
-        self.sandbox.submit(task)
+        self._submit(task)
+
+    # -- 5. a repair turn (evolve/repair.py), when none of the task's candidates passed ----------------
+    def _queue_repair(self, task: Task) -> None:
+        """Ask the follow-up the sandbox stage found due; one already on file is read back instead (a resumed
+        run never asks a repair twice) and its candidate goes straight back to the sandbox."""
+        due, task.repair_due = task.repair_due, None
+        assert due is not None
+        offset = self.ctx.resume.repaired.get(task.id, {}).get(due.turn)
+        if offset is not None:
+            with RowReader(self.ctx.run_dir.raw_path(self.r, REPAIR)) as rows:
+                task.repairs[due.turn] = _repair_fields(rows.at(offset))
+            self._submit(task)
+            return
+        asked = repair.follow_up(due.verdict, self.cfg.evolve.repair_tests)
+        earlier = [(task.repairs[t]["follow_up"], task.repairs[t]["text"]) for t in range(due.turn)]
+        messages = repair.conversation(self.ctx.prompts.solve_prompt(task.instruction),
+                                       task.solves[due.candidate]["text"], earlier, asked)
+        key = task_key(self.r, task.id, REPAIR, due.turn)
+        request = self._request(messages, key, self.cfg.evolve.solve_max_tokens, schema=SOLVE_SCHEMA)
+        self._ready.append((request, RepairCall(task, due.turn, key, due.candidate, asked)))
+
+    def _repaired(self, task: Task, turn: int, row: dict[str, Any], refused: bool) -> None:
+        """The repaired answer, parsed as a solve answer (its solution held to the sample's own tests unless
+        `evolve.repair_tests`), goes back to the sandbox as candidate n + turn."""
+        if not refused:
+            fix_tests = self.cfg.evolve.repair_tests
+            self._decide_solved(row, task.instruction,
+                                held_to=None if fix_tests else task.solves[row["candidate"]]["tests"])
+            if not fix_tests and not row.get("drop"):
+                row["tests"] = None  # not its own: the sample's, as written
+        task.repairs[turn] = _repair_fields(row)
+        self._record(REPAIR, row)
+        self._submit(task)
 
 
 def _split(completion: Completion, n: int) -> list[Completion]:
@@ -333,10 +432,20 @@ def _audit(row: dict[str, Any], completion: Completion) -> None:
         row["structured"] = True
 
 
-def _solve_fields(row: dict[str, Any]) -> dict[str, Any]:
+def _solve_fields(row: dict[str, Any], with_text: bool = False) -> dict[str, Any]:
     if row.get("drop"):
         return {"drop": row["drop"], "salvaged": row.get("salvaged", False)}
-    return {"solution": row["solution"], "tests": row["tests"], "salvaged": row.get("salvaged", False)}
+    fields = {"solution": row["solution"], "tests": row["tests"], "salvaged": row.get("salvaged", False)}
+    if with_text:  # a repair turn quotes the answer back
+        fields["text"] = row["text"]
+    return fields
+
+
+def _repair_fields(row: dict[str, Any]) -> dict[str, Any]:
+    fields = {"candidate": row["candidate"], "follow_up": row["follow_up"], "text": row.get("text") or ""}
+    if row.get("drop"):
+        return {**fields, "drop": row["drop"]}
+    return {**fields, "solution": row["solution"], "tests": row.get("tests")}
 
 
 __all__ = ["RoundEngine"]

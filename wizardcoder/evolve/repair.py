@@ -1,19 +1,29 @@
-"""The repair turn's words: what the sandbox said about a failing candidate, and the follow-up that asks the
-teacher for a fixed solution in the same conversation.
+"""The repair turn: when none of a task's candidates passes, one follow-up in the same conversation shows the
+teacher what the sandbox said and asks for a fixed solution (`evolve.repair_turns` of them at most).
 
-Only a task none of whose candidates passed for a reason of the code (`REPAIRABLE`: failed, timeout,
-compile_error) gets one; a rule drop or `tests_cannot_fail` (tests that cannot fail are no evidence against
-the solution) never does. The evidence is bounded: the failing assertion where the output names one, and
-the tail of stderr (stdout where stderr is empty).
+Only a task whose own samples failed for a reason of the code (`REPAIRABLE`: failed, timeout, compile_error)
+gets one; tests that cannot fail, a rule drop, an answer without code, a refusal or a cut answer never do (no
+program ran, or the evidence is not against the solution). Which sample's conversation goes on
+(`candidate_to_repair`): the one with the most specific evidence (a failing assertion over a timeout over a
+compile error), then the largest test set (the repaired solution is held to it), then the earliest: one
+follow-up per task costs about one more sample, where repairing each would cost n.
+
+The evidence is bounded (`EVIDENCE_CHARS`): the failing assertion where the output names one and the tail of
+stderr (stdout where stderr is empty), with the sandbox's paths shortened and never a success marker. Each
+later turn continues the same conversation with the last repaired answer's evidence.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-REPAIRABLE = ("failed", "timeout", "compile_error")
+from wizardcoder.evolve.selection import size_of_tests
+from wizardcoder.evolve.steps import RepairDue, Task
+from wizardcoder.reasons import Reason
+
+REPAIRABLE = (Reason.FAILED, Reason.TIMEOUT, Reason.COMPILE_ERROR)  # in order of how telling their evidence is
 EVIDENCE_CHARS = 1500  # the tail of the program's output shown to the teacher
 
 KEEP_TESTS = "Keep the tests exactly as they are: the fixed solution must pass them unchanged."
@@ -28,8 +38,10 @@ Fix the solution. {tests_rule} Reply in the same format as before, with the whol
 _ASSERTION = re.compile(
     r"^\s*(?:assert\b.*|.*\bAssertion\b.*failed.*|.*\bAssertionError\b.*|.*\bassert(?:Equals|True|False)\b.*)$",
     re.MULTILINE)
-_WHAT = {"failed": "The tests failed.", "timeout": "The program did not finish within the time limit.",
-         "compile_error": "The program did not compile."}
+_WHAT = {Reason.FAILED: "The tests failed.", Reason.TIMEOUT: "The program did not finish within the time limit.",
+         Reason.COMPILE_ERROR: "The program did not compile."}
+_SANDBOX_PATH = re.compile(r'File "(?:[^"\n]*/)?([^"/\n]+)"')  # a traceback's temporary directory: noise
+_MARKER = re.compile(r"WIZARDCODER-(?:PASS|STARTED)-[0-9a-f]+")  # verify.py removes them; never shown anyway
 
 
 def failing_assertion(output: str) -> str | None:
@@ -46,8 +58,9 @@ def failing_assertion(output: str) -> str | None:
 def evidence(verdict: Mapping[str, Any], chars: int = EVIDENCE_CHARS) -> str:
     """What the sandbox said about one (solution, tests) program, for the teacher: the outcome, the failing
     assertion and the bounded tail of its output."""
-    reason = str(verdict.get("reason") or "failed")
+    reason = str(verdict.get("reason") or Reason.FAILED)
     output = (verdict.get("stderr_tail") or "").strip() or (verdict.get("stdout_tail") or "").strip()
+    output = _MARKER.sub("", _SANDBOX_PATH.sub(r'File "\1"', output))
     parts = [_WHAT.get(reason, f"The tests did not pass ({reason}).")]
     assertion = failing_assertion(output)
     if assertion:
@@ -58,10 +71,61 @@ def evidence(verdict: Mapping[str, Any], chars: int = EVIDENCE_CHARS) -> str:
     return "\n".join(parts)
 
 
+def follow_up(verdict: Mapping[str, Any], fix_tests: bool = False) -> str:
+    """The user turn of a repair: the evidence and what to do about it."""
+    return REPAIR_PROMPT.format(evidence=evidence(verdict), tests_rule=MAY_FIX_TESTS if fix_tests else KEEP_TESTS)
+
+
+def conversation(solve_prompt: str, answer: str, turns: Sequence[tuple[str, str]], last: str
+                 ) -> tuple[dict[str, str], ...]:
+    """The messages of a repair turn: the solve request, the teacher's answer (its answer only, never its
+    thinking), each earlier (follow-up, repaired answer), and the new follow-up `last`."""
+    messages = [{"role": "user", "content": solve_prompt}, {"role": "assistant", "content": answer}]
+    for asked, answered in turns:
+        messages += [{"role": "user", "content": asked}, {"role": "assistant", "content": answered}]
+    messages.append({"role": "user", "content": last})
+    return tuple(messages)
+
+
+def as_prompt(messages: Sequence[Mapping[str, str]]) -> str:
+    """The conversation as one raw prompt, for `llm.api: completions`: the turns one after another."""
+    return "\n\n".join(m["content"].strip() for m in messages) + "\n\n"
+
+
 def repair_messages(solve_prompt: str, answer: str, verdict: Mapping[str, Any],
                     fix_tests: bool = False) -> tuple[dict[str, str], ...]:
-    """The conversation of a repair turn: the solve request, the teacher's answer (its answer only, never its
-    thinking), and the follow-up with the sandbox's evidence."""
-    follow_up = REPAIR_PROMPT.format(evidence=evidence(verdict), tests_rule=MAY_FIX_TESTS if fix_tests else KEEP_TESTS)
-    return ({"role": "user", "content": solve_prompt}, {"role": "assistant", "content": answer},
-            {"role": "user", "content": follow_up})
+    """The conversation of a first repair turn (see `conversation`)."""
+    return conversation(solve_prompt, answer, (), follow_up(verdict, fix_tests))
+
+
+def candidate_to_repair(parsed: Sequence[int], verdicts: Mapping[tuple[int, int], Mapping[str, Any]],
+                        tests: Mapping[int, str]) -> int | None:
+    """The sample whose conversation a first repair continues (see the module's docstring), or None when no
+    sample's own program failed for a repairable reason."""
+    ranked = [(REPAIRABLE.index(verdicts[(i, i)]["reason"]), -size_of_tests(tests[i]), i) for i in parsed
+              if (i, i) in verdicts and verdicts[(i, i)]["reason"] in REPAIRABLE]
+    return min(ranked)[2] if ranked else None
+
+
+def next_repair(task: Task, n: int, verdicts: Mapping[tuple[int, int], Mapping[str, Any]], failure: str,
+                turns: int, fix_tests: bool) -> RepairDue | None:
+    """The follow-up a task none of whose candidates passed gets next, or None: its samples failed for a reason
+    that is not the code's (`failure`, their commonest), its `turns` are used, or the last repaired answer did not
+    parse or failed for such a reason."""
+    if failure not in REPAIRABLE:
+        return None
+    turn = len(task.repairs)
+    if turn >= turns:
+        return None
+    if turn == 0:
+        parsed = sorted(i for i, s in task.solves.items() if not s.get("drop"))
+        candidate = candidate_to_repair(parsed, verdicts, task.test_sets(n))
+        return None if candidate is None else RepairDue(0, candidate, dict(verdicts[(candidate, candidate)]))
+    last = task.repairs[turn - 1]
+    if last.get("drop"):
+        return None
+    index = n + turn - 1
+    verdict = verdicts.get((index, index if last.get("tests") is not None else last["candidate"]))
+    if verdict is None or verdict["reason"] not in REPAIRABLE:
+        return None
+    return RepairDue(turn, last["candidate"], dict(verdict))

@@ -1,6 +1,10 @@
 """The numbers of an evolve run: each round's counters (`RoundStats`, kept in the round's marker), the
 run's stats.json (`run_stats`), and report.md with two plots: instruction length per round (a
-difficulty proxy) and why evolutions were dropped, per round (built from stats.json alone)."""
+difficulty proxy) and why evolutions were dropped, per round (built from stats.json alone).
+
+The yield with and without repair turns comes from one run: a repair is only asked for a task whose own
+samples all failed, so "without" is the run less the tasks kept by a repair and less the repair calls' tokens
+(exact within a round; later rounds evolve the pool the repairs left)."""
 
 from __future__ import annotations
 
@@ -47,10 +51,15 @@ class RoundStats:
         self.programs = 0  # programs run in the sandbox (identical ones once)
         self.sandbox_seconds = 0.0
         self.pass_rates: Counter[str] = Counter()  # chosen pairs' pass rate -> tasks
+        self.repairs_asked = 0  # repair turns answered (evolve/repair.py)
+        self.repairs_parsed = 0  # ... whose answer held a solution
+        self.repair_tasks = 0  # tasks that got at least one
+        self.repairs_succeeded = 0  # tasks kept thanks to one
+        self.repair_tokens = 0  # prompt + completion tokens of the repair calls
 
     def row(self, step: str, row: dict[str, Any]) -> None:
         """Count one row of a round's step file (evolve, judge, solve, exec, select)."""
-        if step in ("evolve", "judge", "solve"):
+        if step in ("evolve", "judge", "solve", "repair"):
             if row.get("error"):  # an infrastructure failure, asked again: counted apart from the calls
                 self.llm_failed_calls += 1
             else:
@@ -67,6 +76,10 @@ class RoundStats:
             self.samples += 1
             self.samples_parsed += not row.get("drop")
             self.salvaged += bool(row.get("salvaged"))
+        elif step == "repair":
+            self.repairs_asked += 1
+            self.repairs_parsed += not row.get("drop")
+            self.repair_tokens += int(row.get("prompt_tokens") or 0) + int(row.get("completion_tokens") or 0)
         elif step == "exec":
             self.programs += bool(row.get("duration"))
             self.sandbox_seconds += float(row.get("duration") or 0.0)
@@ -74,6 +87,7 @@ class RoundStats:
             self.executed += bool(row.get("n_candidates"))
             if "chosen" in row:
                 self.pass_rates[f"{row['pass_rate']:.2f}"] += 1
+            self.repair_tasks += bool(row.get("repair_turns"))
 
     def add(self, record: TaskRecord, parent: dict[str, Any]) -> None:
         self.verdicts[record.verdict] += 1
@@ -81,6 +95,7 @@ class RoundStats:
         if record.verdict == TaskVerdict.DROPPED:
             self.dropped[record.reason] += 1
         if record.verdict == TaskVerdict.PASSED:
+            self.repairs_succeeded += bool(record.repaired)
             self.passed_words.add(words)
             self.passed_methods[record.method or "?"] += 1
             self.pool_words_total += words
@@ -96,6 +111,8 @@ class RoundStats:
             cost = (self.prompt_tokens * (llm.price_per_1k_prompt or 0.0)
                     + self.completion_tokens * (llm.price_per_1k_completion or 0.0)) / 1000.0
         passed = self.verdicts[TaskVerdict.PASSED]
+        tokens = self.prompt_tokens + self.completion_tokens
+        unrepaired = passed - self.repairs_succeeded
         return {
             "round": self.round, "pool": self.pool_in, "evolved": self.n_evolved, "executed": self.executed,
             "passed": passed, "infra_error": self.verdicts[TaskVerdict.INFRA_ERROR],
@@ -113,7 +130,11 @@ class RoundStats:
             "samples_parsed": self.samples_parsed, "salvaged": self.salvaged,
             "programs": self.programs, "sandbox_seconds": round(self.sandbox_seconds, 3),
             "pass_rate_histogram": dict(sorted(self.pass_rates.items())),
-            "tokens_per_kept": (self.prompt_tokens + self.completion_tokens) / passed if passed else None,
+            "tokens_per_kept": tokens / passed if passed else None,
+            "repairs_asked": self.repairs_asked, "repairs_parsed": self.repairs_parsed,
+            "repair_tasks": self.repair_tasks, "repairs_succeeded": self.repairs_succeeded,
+            "repair_tokens": self.repair_tokens, "kept_without_repair": unrepaired,
+            "tokens_per_kept_without_repair": (tokens - self.repair_tokens) / unrepaired if unrepaired else None,
             "sandbox_seconds_per_kept": round(self.sandbox_seconds / passed, 4) if passed else None,
             "seconds": round(self.seconds, 3),
         }
@@ -144,7 +165,8 @@ def run_stats(run: RunDir, cfg: EvolveConfig, dataset: dict[str, Any]) -> dict[s
     for s in rounds:
         dropped.update(s["dropped"])
         for key in ("evolved", "passed", "infra_error", "prompt_tokens", "completion_tokens", "reasoning_tokens",
-                    "llm_calls", "llm_failed_calls", "samples", "salvaged", "programs", "sandbox_seconds"):
+                    "llm_calls", "llm_failed_calls", "samples", "salvaged", "programs", "sandbox_seconds",
+                    "repairs_asked", "repairs_parsed", "repair_tasks", "repairs_succeeded", "repair_tokens"):
             totals[key] = totals.get(key, 0) + s.get(key, 0)
         if s.get("cost") is not None:
             totals["cost"] = totals.get("cost", 0.0) + s["cost"]
@@ -156,12 +178,21 @@ def run_stats(run: RunDir, cfg: EvolveConfig, dataset: dict[str, Any]) -> dict[s
         "llm_tokens": round(tokens / kept, 1) if kept else None,
         "sandbox_seconds": round(totals.get("sandbox_seconds", 0.0) / kept, 4) if kept else None,
     }
+    totals["yield"] = {"with_repair": _yield(totals.get("evolved", 0), kept, tokens),
+                       "without_repair": _yield(totals.get("evolved", 0), kept - totals.get("repairs_succeeded", 0),
+                                                tokens - totals.get("repair_tokens", 0))}
     return {
         "stage": "evolve", "run_dir": str(run.root), "fingerprint": run_fingerprint(cfg),
         "lang": cfg.evolve.lang, "seeds_source": describe_source(cfg.seeds),
         "llm": {"provider": cfg.llm.resolved_provider(), "model": cfg.llm.model, "base_url": cfg.llm.base_url},
         "rounds": rounds, "totals": totals, "dataset": dataset,
     }
+
+
+def _yield(evolved: int, kept: int, tokens: int) -> dict[str, Any]:
+    return {"kept": kept, "kept_per_evolved": round(kept / evolved, 4) if evolved else None,
+            "tokens_per_kept": round(tokens / kept, 1) if kept else None,
+            "kept_per_1k_tokens": round(1000 * kept / tokens, 4) if tokens else None}
 
 
 def write_report(run: RunDir, stats: dict[str, Any], cfg: Any = None) -> Path:
@@ -219,6 +250,8 @@ def write_report(run: RunDir, stats: dict[str, Any], cfg: Any = None) -> Path:
                  for m in _methods(rounds)]
         lines.append(f"| {s['round']} | " + " | ".join(cells) + " |")
     lines += _selection_lines(rounds, totals)
+    if totals.get("repairs_asked") or (cfg is not None and cfg.evolve.repair_turns):
+        lines += _repair_lines(rounds, totals, cfg)
     for title, path in plots:
         lines += [f"## {title}", "", f"![{title}]({path.relative_to(run.root).as_posix()})", ""]
     lines += _reason_lines()
@@ -279,6 +312,34 @@ def _figure(value: float | None, count: int | None, spec: str) -> str:
 
 def _share(rate: float | None, count: int | None) -> str:
     return _figure(rate, count, ".0%")
+
+
+def _repair_lines(rounds: list[dict[str, Any]], totals: dict[str, Any], cfg: Any) -> list[str]:
+    """Yield with and without the repair turns (`evolve.repair_turns`), per round and for the whole run."""
+    turns = f" (`evolve.repair_turns={cfg.evolve.repair_turns}`)" if cfg is not None else ""
+    explained = (f"A task none of whose samples passed got a follow-up with the sandbox's evidence{turns}. Without "
+                 "repair: this run less the tasks a repair kept and less the repair calls' tokens.")
+    header = ("| round | evolved | repairs asked | parsed | kept by repair | kept without / with repair "
+              "| kept per evolved without / with | tokens per kept without / with |")
+    lines = ["## Repair turns", "", explained, "", header, "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+
+    def per(value: float | None, digits: int = 0) -> str:
+        return "-" if value is None else f"{value:.{digits}f}"
+
+    for s in rounds:
+        evolved, kept, without = s["evolved"], s["passed"], s.get("kept_without_repair", s["passed"])
+        lines.append(
+            f"| {s['round']} | {evolved} | {s.get('repairs_asked', 0)} | {s.get('repairs_parsed', 0)} | "
+            f"{s.get('repairs_succeeded', 0)} | {without} / {kept} | "
+            f"{per(without / evolved if evolved else None, 2)} / {per(kept / evolved if evolved else None, 2)} | "
+            f"{per(s.get('tokens_per_kept_without_repair'))} / {per(s.get('tokens_per_kept'))} |")
+    with_, without = totals["yield"]["with_repair"], totals["yield"]["without_repair"]
+    whole = (f"Whole run: kept {without['kept']} without repair, {with_['kept']} with; kept per evolved task "
+             f"{per(without['kept_per_evolved'], 3)} / {per(with_['kept_per_evolved'], 3)}; LLM tokens per kept "
+             f"task {per(without['tokens_per_kept'])} / {per(with_['tokens_per_kept'])}; kept per 1k tokens "
+             f"{per(without['kept_per_1k_tokens'], 3)} / {per(with_['kept_per_1k_tokens'], 3)}.")
+    lines += ["", whole, ""]
+    return lines
 
 
 def _fmt(counts: dict[str, int]) -> str:

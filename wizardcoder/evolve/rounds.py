@@ -12,10 +12,10 @@ A round streams each task through its steps (evolve/engine.py) and appends every
 file; memory holds the tasks in flight, not the pool, and a run killed at any instant resumes where it
 stopped:
 
-    pool/round_{r-1}.jsonl -> raw/round_r/{evolve,judge,solve,exec,select}.jsonl
+    pool/round_{r-1}.jsonl -> raw/round_r/{evolve,judge,solve,repair,exec,select}.jsonl
                            -> records.jsonl (+ pool/round_r.jsonl, rounds/round_r.done.json)
 
-Every LLM call and program has a key (round, task id, step[, sample[, test set]]); a pass skips the keys
+Every LLM call and program has a key (round, task id, step[, sample or turn[, test set]]); a pass skips the keys
 the step files hold, so a completed call is read back, never asked again. Each step records its own
 decision on its row (`drop` on evolve/judge/solve rows; the verdict on the select row), so finalizing a
 round only merges them, in pool order. An infrastructure failure (Completion.error, a sandbox ERROR) is
@@ -57,6 +57,7 @@ from wizardcoder.evolve.steps import (
     EVOLVE,
     EXECUTE,
     JUDGE,
+    REPAIR,
     SELECT,
     SOLVE,
     ResumeState,
@@ -69,7 +70,7 @@ from wizardcoder.records import TaskRecord
 
 log = logging.getLogger(__name__)
 
-_BAR_LABELS = {EVOLVE: "evolve", JUDGE: "judge", SOLVE: "solve", SELECT: "execute"}
+_BAR_LABELS = {EVOLVE: "evolve", JUDGE: "judge", SOLVE: "solve", REPAIR: "repair", SELECT: "execute"}
 
 
 class InfraErrorStop(RuntimeError):
@@ -210,6 +211,8 @@ class _Run:
         client, sandbox = self.resources.open()
         due = pool - len(resume.evolved)
         steps = (EVOLVE, JUDGE, SOLVE, SELECT) if self.cfg.evolve.judge else (EVOLVE, SOLVE, SELECT)
+        if self.cfg.evolve.repair_turns:
+            steps += (REPAIR,)
         bars = {step: self.progress(f"round {r}: {_BAR_LABELS[step]}", due if step == EVOLVE else None)
                 for step in steps}
         ctx = RoundContext(r, self.cfg, self.dir, self.prompts, resume, bars)
@@ -247,7 +250,7 @@ class _Run:
             write_json_atomic(marker, {"records_offset": offset})
 
         stats = RoundStats(r, self.cfg)
-        steps = [EVOLVE, JUDGE, SOLVE, EXECUTE, SELECT]
+        steps = [EVOLVE, JUDGE, SOLVE, REPAIR, EXECUTE, SELECT]
         paths = [self.dir.raw_path(r, step) for step in steps]
         decision: dict[str, tuple[int, int]] = {}  # task id -> (offset, file) of the row that decided it
         for index, step in enumerate(steps):
@@ -302,6 +305,8 @@ class _Run:
             solution=row.get("solution") or "", tests=row.get("tests") or "", entry_point=row.get("entry_point"),
             language=self.lang, verdict=verdict, reason=row.get("reason") or row.get("drop") or verdict,
             meta=parent.get("meta") or {}, pass_rate=row.get("pass_rate"), n_candidates=row.get("n_candidates"),
+            repaired=bool(row.get("repaired")), repair_turns=row.get("repair_turns", 0),
+            reason_before_repair=row.get("reason_before_repair"),
         )
 
     def _write_stats(self, dataset: dict[str, Any]) -> dict[str, Any]:

@@ -4,6 +4,13 @@ answers other tasks), then its (solution, tests) pair is selected and its decisi
 Every program's verdict goes to raw/round_NNN/exec.jsonl keyed (round, task, exec, solution, tests);
 identical programs run once (their twins get the same verdict, 0 s). When a task's verdicts are all in,
 select.jsonl gets its decision (evolve/selection.py); a sandbox ERROR parks the task for the retry pass.
+
+With repair turns on (`evolve.repair_turns`), a task none of whose candidates passed is handed back to the
+LLM side instead (`returns`, with `Task.repair_due` set: evolve/repair.py decides) and its job waits here;
+the repaired answer comes back as one more candidate, whose programs run (its solution against every original
+test set; with `evolve.repair_tests` also its tests against every solution) before the task is selected again.
+Every task handed in is handed back on `returns` once it is decided, parked or due a repair, so the LLM side
+knows when no follow-up can come any more.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from typing import Any
 
 from sandbox import Sandbox, Status
 from wizardcoder.data.store import RowReader
+from wizardcoder.evolve.repair import next_repair
 from wizardcoder.evolve.selection import choose, failure_reason
 from wizardcoder.evolve.steps import EXECUTE, SELECT, RoundContext, Task, task_key
 from wizardcoder.languages import find_entry_point
@@ -26,6 +34,9 @@ log = logging.getLogger(__name__)
 
 _STREAM_CHUNK = 32  # checks per sandbox batch while streaming: the sandbox starts before a big batch fills
 _EXEC_BACKLOG = 256  # tasks waiting for the sandbox before the LLM side waits for it (bounded memory)
+# repair turns on: checks handed over wait this long for more before they run as a short batch, since the LLM
+# side may be waiting for their task to come back
+_FLUSH_AFTER = 0.2
 
 
 @dataclass
@@ -55,6 +66,10 @@ class SandboxStage:
         self.failure: BaseException | None = None
         self._exec_queue: queue.Queue = queue.Queue(maxsize=_EXEC_BACKLOG)
         self._exec_thread: threading.Thread | None = None
+        # tasks handed back to the LLM side (repair turns on; unbounded: the LLM side may be waiting on a full
+        # _exec_queue), and the jobs of those due a repair, kept for their answer (this stage's thread only)
+        self.returns: queue.SimpleQueue | None = queue.SimpleQueue() if ctx.cfg.evolve.repair_turns else None
+        self._awaiting: dict[str, _Job] = {}
 
     def submit(self, task: Task) -> None:
         while True:
@@ -109,24 +124,37 @@ class SandboxStage:
     def _checks(self, by_key: dict[str, _Job]) -> Iterator[Any]:
         """The programs of each submitted task: every parsed solution with every parsed test set,
         identical programs once; a task with nothing left to run is selected at once."""
-        from wizardcoder.eliminate.verify import ExecutionCheck
+        from wizardcoder.eliminate.verify import FLUSH, ExecutionCheck
 
+        unflushed = False  # checks handed over whose verdicts may wait for a batch to fill
         while True:
-            task = self._exec_queue.get()
+            if unflushed and self.returns is not None:
+                try:
+                    task = self._exec_queue.get(timeout=_FLUSH_AFTER)
+                except queue.Empty:
+                    unflushed = False
+                    yield FLUSH
+                    continue
+            else:
+                task = self._exec_queue.get()
             if task is None:
                 return
-            job = _Job(task, self._resumed_verdicts(task.id))
-            parsed = sorted(i for i, s in task.solves.items() if not s.get("drop"))
+            job = self._awaiting.pop(task.id, None)  # back with a repaired answer: its verdicts so far
+            if job is None:
+                job = _Job(task, self._resumed_verdicts(task.id))
+            job.enumerated = False
+            solutions, test_sets = task.solutions(self.n), task.test_sets(self.n)
             programs: dict[tuple[str, str], str] = {}
-            for (i, j), row in job.verdicts.items():  # a resumed verdict also stands for its twins not yet on file
-                if i in parsed and j in parsed:
-                    key = programs.setdefault((task.solves[i]["solution"], task.solves[j]["tests"]), row["key"])
-                    job.results.setdefault(key, _resumed_verdict(row))
-            for i in parsed:
-                for j in parsed:
+            for (i, j), row in job.verdicts.items():  # a verdict on hand also stands for its twins not yet on file
+                if i in solutions and j in test_sets:
+                    key = programs.setdefault((solutions[i], test_sets[j]), row["key"])
+                    if key not in job.results:
+                        job.results[key] = _resumed_verdict(row)
+            for i in sorted(solutions):
+                for j in sorted(test_sets):
                     if (i, j) in job.verdicts:
                         continue
-                    sol, tests = task.solves[i]["solution"], task.solves[j]["tests"]
+                    sol, tests = solutions[i], test_sets[j]
                     key = programs.get((sol, tests))
                     if key is not None:  # a twin of a program already handed over: its verdict, not a run
                         if key in job.results:
@@ -138,6 +166,7 @@ class SandboxStage:
                     job.duplicates[key] = [(i, j)]
                     job.waiting.add(key)
                     by_key[key] = job
+                    unflushed = True
                     yield ExecutionCheck(key=key, language=self.lang, solution=sol, tests=tests,
                                          entry_point=find_entry_point(sol, tests, self.lang))
             job.enumerated = True
@@ -150,8 +179,10 @@ class SandboxStage:
             return
         if job.infra:
             self.errors += 1  # parked: the retry pass runs its programs again
-        else:
-            self._select(job)
+        elif self._select(job):
+            return  # due a repair: handed back already
+        if self.returns is not None:
+            self.returns.put(job.task)
 
     def _resumed_verdicts(self, task_id: str) -> dict[tuple[int, int], dict[str, Any]]:
         done = self.ctx.resume.executed.get(task_id)
@@ -181,9 +212,10 @@ class SandboxStage:
             self.exec_store.append(row)
             job.verdicts[(i, j)] = row
 
-    def _select(self, job: _Job) -> None:
-        """The task's decision: the dual-agreement choice, the "tests can fail" verdict of that pair, and
-        the pass-rate window."""
+    def _select(self, job: _Job) -> bool:
+        """The task's decision: the dual-agreement choice over its candidates (samples and repaired answers), the
+        "tests can fail" verdict of that pair, and the pass-rate window. True when, none passing, it is handed
+        back for a repair instead."""
         task, ev = job.task, self.cfg.evolve
         parsed = sorted(i for i, s in task.solves.items() if not s.get("drop"))
         row: dict[str, Any] = {"key": task_key(self.r, task.id, SELECT), "round": self.r, "task_id": task.id,
@@ -195,13 +227,23 @@ class SandboxStage:
         if not parsed:
             reasons = [task.solves[i]["drop"] for i in sorted(task.solves)]
             row.update(verdict=TaskVerdict.DROPPED, reason=failure_reason(reasons), pass_rate=0.0)
-            return self._write_selection(row)
-        tests = {j: task.solves[j]["tests"] for j in parsed}
+            self._write_selection(row)
+            return False
+        solutions, tests = task.solutions(self.n), task.test_sets(self.n)
         passes = {pair: v.get("status") == Status.PASSED for pair, v in job.verdicts.items()}
-        choice = choose(self.n, parsed, tests, passes)
+        choice = choose(self.n + len(task.repairs), sorted(solutions), tests, passes)
+        failure = None
+        if choice is None or task.repairs:  # what the samples themselves did
+            failure = failure_reason([job.verdicts[(i, i)]["reason"] for i in parsed])
+        if choice is None and self.returns is not None:
+            due = next_repair(task, self.n, job.verdicts, failure, ev.repair_turns, ev.repair_tests)
+            if due is not None:
+                task.repair_due = due
+                self._awaiting[task.id] = job
+                self.returns.put(task)
+                return True
         if choice is None:
-            row.update(verdict=TaskVerdict.DROPPED, pass_rate=0.0,
-                       reason=failure_reason([job.verdicts[(i, i)]["reason"] for i in parsed]))
+            row.update(verdict=TaskVerdict.DROPPED, pass_rate=0.0, reason=failure)
             pair = (parsed[0], parsed[0])
         else:
             pair = (choice.solution, choice.tests)
@@ -214,11 +256,15 @@ class SandboxStage:
             row.update(verdict=TaskVerdict.PASSED if passed else TaskVerdict.DROPPED, reason=reason,
                        pass_rate=round(choice.pass_rate, 4), chosen=list(pair), agreeing=len(choice.group),
                        tests_passed=len(choice.passed_tests))
-        sol, tst = task.solves[pair[0]]["solution"], task.solves[pair[1]]["tests"]
+        sol, tst = solutions[pair[0]], tests[pair[1]]
         verdict = job.verdicts[pair]
         row.update(solution=sol, tests=tst, entry_point=find_entry_point(sol, tst, self.lang),
                    stdout_tail=verdict.get("stdout_tail"), stderr_tail=verdict.get("stderr_tail"))
+        if task.repairs:  # the lineage: follow-ups asked, whether the kept pair came from one, what failed before
+            row.update(repair_turns=len(task.repairs), reason_before_repair=failure,
+                       repaired=row["verdict"] == TaskVerdict.PASSED and max(pair) >= self.n)
         self._write_selection(row)
+        return False
 
     def _write_selection(self, row: dict[str, Any]) -> None:
         self.select_store.append(row)

@@ -1,6 +1,10 @@
 """What the steps of an evolve round share: their names, the key of each call or program, the task streamed
 through them, the typed calls the LLM stream tracks, what a pass resumes from (`ResumeState`), and what a
-pass is handed (`RoundContext`)."""
+pass is handed (`RoundContext`).
+
+A task's candidates are its parsed solve samples (indices 0..n-1) and its repaired answers: turn t of the
+repair conversation is candidate n + t (`Task.repair_index`), so its programs have keys and exec rows like
+any other pair's."""
 
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ if TYPE_CHECKING:  # annotations only
     from wizardcoder.evolve.rundir import RunDir
     from wizardcoder.progress import Bar
 
-EVOLVE, JUDGE, SOLVE, EXECUTE, SELECT = "evolve", "judge", "solve", "exec", "select"
+EVOLVE, JUDGE, SOLVE, REPAIR, EXECUTE, SELECT = "evolve", "judge", "solve", "repair", "exec", "select"
 
 
 def iter_lines(path) -> Iterator[bytes]:
@@ -35,6 +39,15 @@ def task_key(r: int, task_id: str, step: str, *parts: int) -> str:
     return "/".join([f"r{r:03d}", task_id, step, *map(str, parts)])
 
 
+class RepairDue(NamedTuple):
+    """The next follow-up a task needs (decided by the sandbox stage): its turn, the sample whose conversation it
+    continues, and the exec row whose evidence it shows."""
+
+    turn: int
+    candidate: int
+    verdict: dict[str, Any]
+
+
 @dataclass
 class Task:
     """A task in flight through the round's steps."""
@@ -45,6 +58,21 @@ class Task:
     instruction: str = ""
     solves: dict[int, dict[str, Any]] = field(default_factory=dict)  # sample -> parsed fields or {"drop"}
     failed_calls: int = 0  # samples that hit an infrastructure error this pass
+    repairs: dict[int, dict[str, Any]] = field(default_factory=dict)  # turn -> the repaired answer's fields
+    repair_due: RepairDue | None = None  # set while the task waits for its next follow-up
+
+    def solutions(self, n: int) -> dict[int, str]:
+        """Candidate index -> its solution: the parsed samples, then the parsed repairs (index n + turn)."""
+        out = {i: s["solution"] for i, s in self.solves.items() if not s.get("drop")}
+        out.update((n + t, fix["solution"]) for t, fix in self.repairs.items() if not fix.get("drop"))
+        return out
+
+    def test_sets(self, n: int) -> dict[int, str]:
+        """Candidate index -> its tests: the parsed samples', and a repair's where it may change them."""
+        out = {i: s["tests"] for i, s in self.solves.items() if not s.get("drop")}
+        out.update((n + t, fix["tests"]) for t, fix in self.repairs.items()
+                   if not fix.get("drop") and fix.get("tests") is not None)
+        return out
 
 
 # The calls of a round's LLM stream, one type per kind of request: what each answer belongs to.
@@ -67,6 +95,17 @@ class SolveCall(NamedTuple):
     step = SOLVE
 
 
+class RepairCall(NamedTuple):
+    """A follow-up in the conversation of a task's sample: the solve request, its answer, the sandbox's evidence."""
+
+    task: Task
+    turn: int
+    key: str
+    candidate: int  # the sample whose conversation it continues
+    asked: str  # the follow-up sent (the evidence it shows)
+    step = REPAIR
+
+
 class SolveBatch(NamedTuple):
     """All of a task's missing samples in one request (a local model: the rows of one batch)."""
 
@@ -75,7 +114,7 @@ class SolveBatch(NamedTuple):
     step = SOLVE
 
 
-Call = EvolveCall | JudgeCall | SolveCall | SolveBatch
+Call = EvolveCall | JudgeCall | SolveCall | SolveBatch | RepairCall
 
 
 class ResumeState:
@@ -86,6 +125,7 @@ class ResumeState:
         self.evolved: dict[str, int] = {}  # task id -> offset of its evolve row
         self.judged: dict[str, int] = {}  # task id -> offset of its judge row
         self.solved: dict[str, dict[int, int]] = {}  # task id -> sample -> offset of its solve row
+        self.repaired: dict[str, dict[int, int]] = {}  # task id -> turn -> offset of its repair row
         self.executed: dict[str, dict[tuple[int, int], int]] = {}  # task id -> (solution, tests) -> offset
         self.decided: set[str] = set()  # a drop on its evolve or judge row, or a select row
 
@@ -98,9 +138,10 @@ class ResumeState:
                     done[row["task_id"]] = offset
                     if row.get("drop"):
                         state.decided.add(row["task_id"])
-        for offset, row in iter_jsonl_offsets(run_dir.raw_path(r, SOLVE)):
-            if not row.get("error"):
-                state.solved.setdefault(row["task_id"], {})[row["sample"]] = offset
+        for step, done, part in ((SOLVE, state.solved, "sample"), (REPAIR, state.repaired, "turn")):
+            for offset, row in iter_jsonl_offsets(run_dir.raw_path(r, step)):
+                if not row.get("error"):
+                    done.setdefault(row["task_id"], {})[row[part]] = offset
         for offset, row in iter_jsonl_offsets(run_dir.raw_path(r, EXECUTE)):
             if row.get("reason") != Reason.INFRA_ERROR:  # a sandbox error is run again
                 state.executed.setdefault(row["task_id"], {})[tuple(row["pair"])] = offset
