@@ -155,8 +155,8 @@ def as_json(body: dict, answer: str) -> str:
     from wizardcoder.evolve.parsing import ParsedSolution, parse_solution
 
     properties = list((_schema(body) or {}).get("properties") or ["answer"])
-    if properties == ["solution", "tests"]:
-        prompt = str((body.get("messages") or [{}])[-1].get("content", "")) or str(body.get("prompt", ""))
+    if properties == ["solution", "tests"]:  # the solve request opens the conversation (a repair turn goes on)
+        prompt = str((body.get("messages") or [{}])[0].get("content", "")) or str(body.get("prompt", ""))
         language = "cpp" if "C++" in prompt else "java" if "Java " in prompt else "python"
         parsed = parse_solution(answer, language)
         if isinstance(parsed, ParsedSolution):
