@@ -16,8 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from wizardcoder.llm import Request
-from wizardcoder.testing.fake_server import FakeOpenAIServer, body_text
+from wizardcoder.testing.fake_server import FakeOpenAIServer
 from wizardcoder.testing.scripted_evolve import scripted_reply
 
 pyte = pytest.importorskip("pyte", reason="pyte (the dev extra) replays the recorded terminal")
@@ -28,7 +27,7 @@ BAR = "━"
 
 
 def _reply(body: dict) -> str:
-    return scripted_reply(Request.from_text(body_text(body)))
+    return scripted_reply(body)  # the whole conversation: repair turns too
 
 
 def _argv(stage: str, url: str, out: Path) -> list[str]:

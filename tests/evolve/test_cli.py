@@ -1,5 +1,6 @@
 """The `wizardcoder evolve` command: config strictness, shipped configs, and THE CRASH TEST: kill -9
-the CLI at random points, rerun the same command each time, and get the dataset of an uninterrupted run."""
+the CLI at random points, rerun the same command each time, and get the dataset of an uninterrupted run (repair
+turns included; tests/evolve/test_repair.py resumes at each step of a repair deterministically)."""
 
 from __future__ import annotations
 
@@ -109,6 +110,9 @@ def test_kill_9_at_random_points_then_resume_gives_the_uninterrupted_dataset(tmp
     proc = _finish(reference)
     ref_seconds = time.monotonic() - started
     assert "wizardcoder evolve (python)" in proc.stdout and "dataset:" in proc.stdout  # the summary table
+    # the fake model's wrong tests get repair turns (its default, as behind an endpoint), some kept by them
+    repairs = [row for raw in reference.glob("raw/round_*/repair.jsonl") for row in read_jsonl(raw)]
+    assert repairs and any(row.get("repaired") for row in read_jsonl(reference / "records.jsonl"))
 
     crashed = tmp_path / "crashed"
     rng = random.Random(20261124)
@@ -130,7 +134,7 @@ def test_kill_9_at_random_points_then_resume_gives_the_uninterrupted_dataset(tmp
     ref_records = sorted(json.dumps(r, sort_keys=True) for r in read_jsonl(reference / "records.jsonl"))
     got_records = sorted(json.dumps(r, sort_keys=True) for r in read_jsonl(crashed / "records.jsonl"))
     assert got_records == ref_records  # nothing lost, nothing twice
-    for raw in sorted((crashed / "raw").rglob("*.jsonl")):
+    for raw in sorted((crashed / "raw").rglob("*.jsonl")):  # repair.jsonl too: no repair asked twice
         keys = _keys(raw)
         assert len(keys) == len(set(keys)), f"{raw}: a completed call was asked again"
         assert sorted(keys) == sorted(_keys(reference / raw.relative_to(crashed)))

@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 from wizardcoder.data.store import read_jsonl
-from wizardcoder.llm import Request
 from wizardcoder.testing.fake_server import FakeOpenAIServer, Fault, body_text
 from wizardcoder.testing.scripted_evolve import scripted_reply
 
@@ -32,7 +31,7 @@ def _evolve(url: str | list[str], out: Path, *extra: str, limit: int = 4, rounds
 
 
 def _reply(body):
-    return scripted_reply(Request.from_text(body_text(body)))
+    return scripted_reply(body)  # the whole conversation: repair turns too
 
 
 def test_a_refused_prompt_drops_its_task_and_no_rerun_sends_it_again(tmp_path):

@@ -1,7 +1,8 @@
 """`wizardcoder evolve` in C++ and Java, end to end: the CLI in its own process, a real HTTP server
 speaking the OpenAI API, the Docker sandbox. Each seed names a scenario; the server answers its solve
 prompt with that scenario's solution and tests. Tests that cannot fail, tests that never call the
-function and wrong solutions must be dropped with their reason; right ones must reach the dataset.
+function and wrong solutions must be dropped with their reason; right ones must reach the dataset. Only the
+wrong solution (failed) gets a repair turn, which this teacher answers with the same code.
 """
 
 from __future__ import annotations
@@ -58,8 +59,8 @@ EXPECTED = {"right": "passed", "tautology": "tests_cannot_fail", "ortrue": "test
 def replies(lang: str):
     programs = CPP if lang == "cpp" else JAVA
 
-    def reply(body: dict) -> str:
-        text = body_text(body)
+    def reply(body: dict) -> str:  # a repair turn (the whole conversation) gets the solve answer again
+        text = "\n".join(str(m.get("content") or "") for m in body.get("messages") or []) or body_text(body)
         scenario = re.search(r"scenario (\w+)", text).group(1)
         if "### Tests" in text:  # the solve prompt
             solution, tests = programs[scenario]
@@ -91,6 +92,9 @@ def test_evolve_drops_weak_tests_and_wrong_solutions_keeps_right_ones(lang, tmp_
         row = json.loads(line)
         verdicts[row["task_id"].split(".")[0]] = row
     assert {k: v["reason"] for k, v in verdicts.items()} == EXPECTED
+    repairs = [json.loads(line) for line in (run_dir / "raw" / "round_001" / "repair.jsonl").read_text().splitlines()]
+    assert [row["task_id"] for row in repairs] == ["wrong"] and "Failing assertion" in repairs[0]["follow_up"]
+    assert verdicts["wrong"]["repair_turns"] == 1 and verdicts["wrong"]["repaired"] is False
     assert verdicts["right"]["entry_point"] == "add"  # taken from the solution by the pipeline's parser
     dataset = [json.loads(line) for line in (run_dir / "dataset.jsonl").read_text().splitlines()]
     assert [row["seed_id"] for row in dataset] == ["right"]
