@@ -10,7 +10,7 @@ import pytest
 
 from sandbox import Result, Status, create_sandbox
 from wizardcoder.eliminate import EliminateConfig
-from wizardcoder.eliminate.verify import ExecutionCheck, Verdict, verify
+from wizardcoder.eliminate.verify import FLUSH, ExecutionCheck, Verdict, verify
 from wizardcoder.execution.config import SandboxConfig
 
 CFG = EliminateConfig()
@@ -89,6 +89,24 @@ def test_python_pass(sb):
     v = one(sb, "python", ADD, ADD_TESTS, "add")
     assert (v.ok, v.reason, v.status) == (True, "passed", "passed")
     assert "WIZARDCODER" not in v.stdout_tail
+
+
+def test_a_flush_gives_every_check_before_it_its_verdict_before_the_next_is_read(sb):
+    """A streaming caller waiting on verdicts (evolve's repair turns) puts FLUSH among its checks: the passing
+    check's mutation run happens at once, instead of with the next batch that may never come."""
+    seen: list[str] = []
+
+    def checks():
+        yield ExecutionCheck("a", "python", ADD, ADD_TESTS, "add")
+        yield ExecutionCheck("b", "python", "def add(a, b):\n    return a - b\n", ADD_TESTS, "add")
+        yield FLUSH
+        assert seen == ["a", "b"], seen  # both verdicts out, the mutation check of "a" included
+        yield FLUSH  # nothing handed over since: nothing to run
+        yield ExecutionCheck("c", "python", ADD, ADD_TESTS, "add")
+
+    for verdict in verify(sb, checks(), CFG, limits=LIMITS):
+        seen.append(verdict.key)
+    assert seen == ["a", "b", "c"]
 
 
 def test_python_failed_assertion(sb):
