@@ -159,3 +159,6 @@ def print_summary(stats: dict[str, Any], seconds: float) -> None:
     if per_kept.get("llm_tokens") is not None:
         console.print(f"per kept task: {per_kept['llm_tokens']:.0f} LLM tokens, {per_kept['sandbox_seconds']:.2f} "
                       f"sandbox s; {t.get('salvaged', 0)} cut replies salvaged")
+    if t.get("repairs_asked"):
+        console.print(f"repair turns: {t['repairs_asked']} asked, {t.get('repairs_succeeded', 0)} tasks kept by them "
+                      f"({t['yield']['without_repair']['kept']} kept without)")
