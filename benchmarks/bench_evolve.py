@@ -22,6 +22,8 @@ real sandbox (`--sandbox`, default auto = Docker here), one round, fresh run dir
 4. With `--yields 1 4 8`: instead of the above, kept tasks per evolved task, LLM tokens and sandbox
    seconds per kept task at each number of solve samples (`--mode sampled`: answers right only for
    some sampling seeds), each from its own run.
+`--repair-turns N` sets `evolve.repair_turns` (default: the config's, one turn behind an endpoint: the scripted
+model's wrong tests get a follow-up, so a few tasks make one more call after their programs ran).
 3. Peak RSS of the evolve process at 10k and 100k tasks (`--rss-latency`, default 0.02 s, so 100k stays
    runnable: memory depends on the tasks in flight and on disk, not on the latency). Target: 100k within
    1.5x of 10k.
@@ -69,14 +71,14 @@ def start_server(latency: float, mode: str) -> tuple[subprocess.Popen, str]:
     return proc, line.split()[-1]
 
 
-def run_evolve(seeds: Path, out: Path, url: str, concurrency: int, samples: int, rounds: int, sandbox: str
-               ) -> dict:
+def run_evolve(seeds: Path, out: Path, url: str, concurrency: int, samples: int, rounds: int, sandbox: str,
+               extra: list[str] | None = None) -> dict:
     """One `wizardcoder evolve` process: wall seconds, its CPU seconds and peak RSS, and its stats.json."""
     cmd = [sys.executable, "-m", "wizardcoder.cli", "evolve", "--lang", "python", "--seeds", str(seeds),
            "--limit", "all", "--rounds", str(rounds), "--output", str(out), "--no-progress", "--sandbox", sandbox,
            "--base-url", url, "--model", "fake-model", f"llm.concurrency={concurrency}",
            f"evolve.solve_samples={samples}", "dataset.decontaminate=false", "output.report=false",
-           "evolve.on_infra_error=keep_parent"]
+           "evolve.on_infra_error=keep_parent", *(extra or [])]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     started = time.monotonic()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -98,7 +100,8 @@ def measure_yields(args) -> int:
     server, url = start_server(args.latency, args.mode)
     try:
         for n in args.yields:
-            got = run_evolve(seeds, work / f"yield_n{n}", url, args.concurrency[0], n, 1, args.sandbox)
+            got = run_evolve(seeds, work / f"yield_n{n}", url, args.concurrency[0], n, 1, args.sandbox,
+                             [] if args.repair_turns is None else [f"evolve.repair_turns={args.repair_turns}"])
             s = got["stats"]["rounds"][0]
             cost = got["stats"]["totals"]["cost_per_kept_task"]
             print(f"  n={n}: kept {s['passed']}/{s['evolved']} evolved ({s['passed'] / max(1, s['evolved']):.1%}); "
@@ -151,7 +154,9 @@ def main() -> int:
     p.add_argument("--only-rss", action="store_true", help="only the peak RSS runs")
     p.add_argument("--keep", metavar="DIR", help="keep the run directories here")
     p.add_argument("--yields", type=int, nargs="+", metavar="N", help="only measure the yield at these sample counts")
+    p.add_argument("--repair-turns", type=int, help="evolve.repair_turns (default: the config's, 1 behind an endpoint)")
     args = p.parse_args()
+    extra = [] if args.repair_turns is None else [f"evolve.repair_turns={args.repair_turns}"]
     if args.yields:
         return measure_yields(args)
 
@@ -168,11 +173,11 @@ def main() -> int:
             args.concurrency = []
         one_seed = work / "seeds_1.jsonl"
         write_seeds(one_seed, 1)
-        base = run_evolve(one_seed, work / "one_task", url, 64, args.samples, 1, args.sandbox)
+        base = run_evolve(one_seed, work / "one_task", url, 64, args.samples, 1, args.sandbox, extra)
         print(f"  one-task run (start-up, imports, client, sandbox, dataset: what does not grow with the tasks): "
               f"{base['wall']:.1f} s wall, {base['cpu']:.2f} s CPU")
         for c in args.concurrency:
-            got = run_evolve(seeds, work / f"c{c}", url, c, args.samples, 1, args.sandbox)
+            got = run_evolve(seeds, work / f"c{c}", url, c, args.samples, 1, args.sandbox, extra)
             s = got["stats"]["rounds"][0]
             ideal = calls_per_task * args.tasks / c * args.latency
             ideal_made = s["llm_calls"] / c * args.latency
@@ -199,7 +204,8 @@ def main() -> int:
         for n in args.rss_tasks:
             seeds_n = work / f"seeds_{n}.jsonl"
             write_seeds(seeds_n, n)
-            got = run_evolve(seeds_n, work / f"rss_{n}", url, args.rss_concurrency, args.samples, 1, args.sandbox)
+            got = run_evolve(seeds_n, work / f"rss_{n}", url, args.rss_concurrency, args.samples, 1, args.sandbox,
+                             extra)
             rss[n] = got["rss_mb"]
             s = got["stats"]["rounds"][0]
             print(f"  {n:>7} tasks at {args.rss_latency:g} s latency, concurrency {args.rss_concurrency}: peak RSS "
