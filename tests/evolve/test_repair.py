@@ -196,15 +196,21 @@ REPAIRS = {  # how this teacher answers a repair turn, by the case its task name
     "fix": ("def add(a, b):\n    return a + b", "assert add(2, 3) == 5\nassert add(-1, 1) == 0"),
     "weaken": ("def add(a, b):\n    return a - b", "assert add(2, 3) is not None or True"),
     "helper": ("def helper(x):\n    return x\n\ndef add(a, b):\n    return a + b", "assert helper(1) == 1"),
+    "alone": ("def add(a, b):\n    return a + b", None),  # the fixed code alone, told to keep the tests
 }
 
 
 def add_teacher(body: dict) -> str:
-    """Right solutions with wrong tests; repaired per case: fixed, weakened, or tests of a helper."""
+    """Right solutions with wrong tests (case "alone": wrong code with good tests); repaired per case: fixed,
+    weakened, tests of a helper, or the code alone."""
     messages = body["messages"]
     case = next(c for c in REPAIRS if f"(case {c})" in messages[0]["content"])
     if _is_repair(body):
         solution, tests = REPAIRS[case]
+        if tests is None:
+            return f"Here is the fixed function:\n```python\n{solution}\n```\n"
+    elif "### Tests" in messages[0]["content"] and case == "alone":
+        solution, tests = "def add(a, b):\n    return a * b", "assert add(2, 3) == 5"
     elif "### Tests" in messages[0]["content"]:
         solution, tests = "def add(a, b):\n    return a + b", "assert add(2, 3) == 6"
     else:
@@ -225,18 +231,20 @@ def test_a_repair_cannot_pass_by_weakening_the_tests(tmp_path, sandbox, add_seed
     result, requests = endpoint_run(tmp_path / "run", sandbox, f"seeds.path={add_seeds}",
                                     f"evolve.repair_tests={str(fix_tests).lower()}", "seeds.limit=null",
                                     "evolve.include_seeds_in_dataset=false", reply=add_teacher, samples=1)
-    assert len(requests.repairs()) == 3
+    assert len(requests.repairs()) == len(REPAIRS)
     assert all((MAY_FIX_TESTS if fix_tests else KEEP_TESTS) in b["messages"][2]["content"] for b in requests.repairs())
     outcome = {row["task_id"]: (row["verdict"], row["reason"]) for row in rows(result.run_dir, "select")}
     repair_rows = {row["task_id"]: row for row in rows(result.run_dir, "repair")}
-    if not fix_tests:  # held to the tests as written (add(2, 3) == 6): no repair passes them
-        assert outcome == {c: ("dropped", "failed") for c in REPAIRS}
+    if not fix_tests:  # held to the tests as written (add(2, 3) == 6): no repair passes them, but the code alone
+        assert outcome == {**{c: ("dropped", "failed") for c in REPAIRS}, "alone": ("passed", "passed")}
         assert all(row["tests"] is None for row in repair_rows.values())
-        assert dataset(result.run_dir) == []
+        (kept,) = dataset(result.run_dir)
+        assert kept["tests"] == "assert add(2, 3) == 5\n" and "a + b" in kept["output"] and kept["repaired"]
         return
     assert outcome == {"fix": ("passed", "passed"), "weaken": ("dropped", "tests_cannot_fail"),
-                       "helper": ("dropped", "failed")}
+                       "helper": ("dropped", "failed"), "alone": ("dropped", "failed")}
     assert repair_rows["helper"]["drop"] == "tests_miss_the_task_function"
+    assert repair_rows["alone"]["drop"] == "no_tests"  # allowed to change the tests, it must give them
     (kept,) = dataset(result.run_dir)
     assert kept["tests"].startswith("assert add(2, 3) == 5") and kept["repaired"] is True
     # the repaired tests ran against the sample's solution too (dual agreement), and the repaired solution

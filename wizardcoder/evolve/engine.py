@@ -53,6 +53,7 @@ from wizardcoder.evolve.steps import (
 from wizardcoder.evolve.structured import (
     EVOLVE_SCHEMA,
     SOLVE_SCHEMA,
+    lone_solution,
     parse_evolved_answer,
     parse_solution_answer,
 )
@@ -351,8 +352,11 @@ class RoundEngine:
             if kept is not None:
                 row["salvaged"] = True
                 parsed = solution_with_tests(parsed.solution, kept, self.lang)
-        if isinstance(parsed, ParsedSolution) and held_to is not None:
-            parsed = solution_with_tests(parsed.solution, held_to, self.lang)
+        if held_to is not None:  # its own tests do not matter: a solution alone will do
+            solution = parsed.solution if isinstance(parsed, ParsedSolution) else (
+                lone_solution(row["text"]) if parsed == Reason.NO_TESTS else None)
+            if solution is not None:
+                parsed = solution_with_tests(solution, held_to, self.lang)
         if isinstance(parsed, ParsedSolution) and misses_the_task_function(
                 instruction, parsed.solution, parsed.tests, self.lang):
             parsed = Reason.TESTS_MISS_THE_TASK

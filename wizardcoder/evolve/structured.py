@@ -92,6 +92,16 @@ def structured_solution(text: str | None, language: str) -> ParsedSolution | Rea
     return solution_with_tests(solution, _unfenced(tests), language)
 
 
+def lone_solution(text: str | None) -> str | None:
+    """The solution of an answer that gave no tests (a repair told to keep them may send the code alone): a JSON
+    answer's "solution", else the first code block, else None."""
+    value = json_object(text)
+    if value and isinstance(value.get("solution"), str) and value["solution"].strip():
+        return _unfenced(value["solution"])
+    blocks = [b.code for b in code_blocks(text or "") if b.code.strip()]
+    return blocks[0] if blocks else None
+
+
 def parse_evolved_answer(text: str | None) -> tuple[str, bool]:
     """(the evolved instruction, whether it came from JSON): JSON first, else the markdown reading."""
     structured = structured_evolved(text)
