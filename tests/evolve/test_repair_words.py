@@ -20,6 +20,7 @@ from wizardcoder.evolve.repair import (
     repair_messages,
 )
 from wizardcoder.evolve.steps import Task
+from wizardcoder.evolve.structured import lone_solution
 
 PY_TRACEBACK = """Traceback (most recent call last):
   File "/tmp/job/main.py", line 9, in <module>
@@ -117,3 +118,28 @@ def test_repair_turns_default_to_one_behind_an_endpoint_and_none_on_a_local_mode
         load_config(EvolveConfig, None, ["llm.base_url=http://localhost:8000/v1", "llm.model=m", "evolve.repair_turns=1"]))
     with pytest.raises(SettingError, match="evolve.repair_turns"):
         load_config(EvolveConfig, None, ["evolve.repair_turns=-1"])
+
+
+def test_a_repair_may_send_the_code_alone():
+    assert lone_solution('{"solution": "```python\\ndef f():\\n    return 1\\n```", "tests": ""}') == \
+        "def f():\n    return 1"
+    assert lone_solution("Fixed:\n```python\ndef f():\n    return 1\n```\n") == "def f():\n    return 1\n"
+    assert lone_solution("I cannot fix it.") is None
+
+
+def test_the_test_runners_own_frames_are_left_out_of_the_evidence():
+    traceback = """Traceback (most recent call last):
+  File "/tmp/wizardcoder-sandbox-ab/job/main.py", line 46, in <module>
+    _wc_test(test_pairs, (), (), _wc_fx, None, None)
+  File "/tmp/wizardcoder-sandbox-ab/job/main.py", line 22, in _wc_test
+    result = test(**{n: get(n) for n in names})
+             ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+  File "/tmp/wizardcoder-sandbox-ab/job/main.py", line 41, in test_pairs
+    assert pairs([1]) == []
+           ^^^^^^^^^^^^^^^^
+AssertionError
+"""
+    text = evidence({"reason": "failed", "stderr_tail": traceback})
+    assert "_wc_" not in text and "^^^" not in text
+    assert 'File "main.py", line 41, in test_pairs\n    assert pairs([1]) == []\nAssertionError' in text
+    assert "Failing assertion: assert pairs([1]) == []  ->  AssertionError" in text

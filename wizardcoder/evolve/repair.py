@@ -41,6 +41,8 @@ _ASSERTION = re.compile(
 _WHAT = {Reason.FAILED: "The tests failed.", Reason.TIMEOUT: "The program did not finish within the time limit.",
          Reason.COMPILE_ERROR: "The program did not compile."}
 _SANDBOX_PATH = re.compile(r'File "(?:[^"\n]*/)?([^"/\n]+)"')  # a traceback's temporary directory: noise
+_FRAME = re.compile(r'^\s*File "[^"\n]*", line \d+')
+_HARNESS = "_wc_"  # the prefix of the names the Python test runner adds (languages/python_runner.py)
 _MARKER = re.compile(r"WIZARDCODER-(?:PASS|STARTED)-[0-9a-f]+")  # verify.py removes them; never shown anyway
 
 
@@ -60,7 +62,7 @@ def evidence(verdict: Mapping[str, Any], chars: int = EVIDENCE_CHARS) -> str:
     assertion and the bounded tail of its output."""
     reason = str(verdict.get("reason") or Reason.FAILED)
     output = (verdict.get("stderr_tail") or "").strip() or (verdict.get("stdout_tail") or "").strip()
-    output = _MARKER.sub("", _SANDBOX_PATH.sub(r'File "\1"', output))
+    output = _without_harness(_MARKER.sub("", _SANDBOX_PATH.sub(r'File "\1"', output)))
     parts = [_WHAT.get(reason, f"The tests did not pass ({reason}).")]
     assertion = failing_assertion(output)
     if assertion:
@@ -69,6 +71,28 @@ def evidence(verdict: Mapping[str, Any], chars: int = EVIDENCE_CHARS) -> str:
         tail = output[-chars:]
         parts.append(f"Output (last {len(tail)} characters):\n```\n{tail}\n```")
     return "\n".join(parts)
+
+
+def _without_harness(output: str) -> str:
+    """A Python traceback without the test runner's own frames (in one of its functions, or a line calling one)
+    and without the `^^^` lines under expressions: what is left points at the solution and the tests."""
+    lines = output.splitlines()
+    kept: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if _FRAME.match(line):
+            body = i + 1
+            while body < len(lines) and lines[body].startswith("    ") and not _FRAME.match(lines[body]):
+                body += 1
+            code = lines[i + 1].strip() if i + 1 < body else ""
+            if f", in {_HARNESS}" in line or code.startswith(_HARNESS):
+                i = body
+                continue
+        if not (line.strip() and set(line.strip()) <= set("^~")):
+            kept.append(line)
+        i += 1
+    return "\n".join(kept)
 
 
 def follow_up(verdict: Mapping[str, Any], fix_tests: bool = False) -> str:
