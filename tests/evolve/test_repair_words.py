@@ -58,7 +58,26 @@ def test_the_evidence_shortens_the_sandboxs_paths_and_never_shows_a_success_mark
     output = PY_TRACEBACK.replace("/tmp/job/main.py", "/tmp/wizardcoder-sandbox-x1y2/job/main.py")
     text = evidence({"reason": "failed", "stderr_tail": output + "WIZARDCODER-PASS-0123abcd\n"})
     assert 'File "main.py", line 9' in text and "wizardcoder-sandbox" not in text and "WIZARDCODER" not in text
-    assert "1 + 1" in evidence({"reason": "failed", "stderr_tail": "", "stdout_tail": "1 + 1\n"})  # stdout otherwise
+    assert "1 + 1" in evidence({"reason": "failed", "stderr_tail": "", "stdout_tail": "1 + 1\n"})
+
+
+PYTEST_REPORT = """F
+=================================== FAILURES ===================================
+____________________________________ test_a ____________________________________
+main.py:16: in test_a
+    assert f([2,1]) == [1,2]
+E   assert [2, 1] == [1, 2]
+E     At index 0 diff: 2 != 1
+=========================== short test summary info ============================
+FAILED main.py::test_a - assert [2, 1] == [1, 2]
+1 failed in 0.06s
+"""
+
+
+def test_a_failed_pytest_style_test_shows_pytests_report_from_stdout():
+    text = evidence({"reason": "failed", "stdout_tail": PYTEST_REPORT, "stderr_tail": "[sandbox: exit code 1]"})
+    assert "Failing assertion: assert f([2,1]) == [1,2]  ->  assert [2, 1] == [1, 2]" in text
+    assert "At index 0 diff: 2 != 1" in text and text.rstrip("`\n").endswith("[sandbox: exit code 1]")
 
 
 def test_later_turns_continue_the_same_conversation_and_completions_get_one_prompt():

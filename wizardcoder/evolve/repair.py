@@ -9,7 +9,7 @@ compile error), then the largest test set (the repaired solution is held to it),
 follow-up per task costs about one more sample, where repairing each would cost n.
 
 The evidence is bounded (`EVIDENCE_CHARS`): the failing assertion where the output names one and the tail of
-stderr (stdout where stderr is empty), with the sandbox's paths shortened and never a success marker. Each
+the program's output (stdout, then stderr), with the sandbox's paths shortened and never a success marker. Each
 later turn continues the same conversation with the last repaired answer's evidence.
 """
 
@@ -47,13 +47,17 @@ _MARKER = re.compile(r"WIZARDCODER-(?:PASS|STARTED)-[0-9a-f]+")  # verify.py rem
 
 
 def failing_assertion(output: str) -> str | None:
-    """The assertion the output names last (a Python traceback's `assert ...` line and its AssertionError, a C
-    `Assertion ... failed.`, a Java AssertionError), or None."""
+    """The assertion the output names last (a Python traceback's `assert ...` line and its AssertionError, or
+    pytest's explanation of it; a C `Assertion ... failed.`, a Java AssertionError), or None."""
     lines = [m.group().strip() for m in _ASSERTION.finditer(output or "")]
     if not lines:
         return None
     if len(lines) >= 2 and lines[-2].startswith("assert") and "AssertionError" in lines[-1]:
         return f"{lines[-2]}  ->  {lines[-1]}"
+    if lines[-1].startswith("assert"):  # pytest: `E   assert [2, 1] == [1, 2]` under the line, the values compared
+        explained = re.search(rf"^\s*{re.escape(lines[-1])}\s*\nE\s+(\S.*)$", output, re.MULTILINE)
+        if explained:
+            return f"{lines[-1]}  ->  {explained.group(1).strip()}"
     return lines[-1]
 
 
@@ -61,7 +65,9 @@ def evidence(verdict: Mapping[str, Any], chars: int = EVIDENCE_CHARS) -> str:
     """What the sandbox said about one (solution, tests) program, for the teacher: the outcome, the failing
     assertion and the bounded tail of its output."""
     reason = str(verdict.get("reason") or Reason.FAILED)
-    output = (verdict.get("stderr_tail") or "").strip() or (verdict.get("stdout_tail") or "").strip()
+    # both streams: a traceback is on stderr, pytest's report of a failed test on stdout
+    output = "\n".join(part for part in ((verdict.get("stdout_tail") or "").strip(),
+                                         (verdict.get("stderr_tail") or "").strip()) if part)
     output = _without_harness(_MARKER.sub("", _SANDBOX_PATH.sub(r'File "\1"', output)))
     parts = [_WHAT.get(reason, f"The tests did not pass ({reason}).")]
     assertion = failing_assertion(output)
