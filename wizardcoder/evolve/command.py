@@ -161,4 +161,4 @@ def print_summary(stats: dict[str, Any], seconds: float) -> None:
                       f"sandbox s; {t.get('salvaged', 0)} cut replies salvaged")
     if t.get("repairs_asked"):
         console.print(f"repair turns: {t['repairs_asked']} asked, {t.get('repairs_succeeded', 0)} tasks kept by them "
-                      f"({t['yield']['without_repair']['kept']} kept without)")
+                      f"({t['yield']['without_repair']['kept']} kept without)", markup=False, highlight=False)
