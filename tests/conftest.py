@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from wizardcoder.testing.fake_llm import register_fake_provider
+from wizardcoder.testing.scripted_evolve import register_fake_provider
 
 register_fake_provider()  # `llm.provider: fake` in every test (production code knows no fake provider)
 

@@ -4,7 +4,7 @@
 import sys
 
 from wizardcoder.cli import main
-from wizardcoder.testing.fake_llm import register_fake_provider
+from wizardcoder.testing.scripted_evolve import register_fake_provider
 
 register_fake_provider()
 sys.exit(main())

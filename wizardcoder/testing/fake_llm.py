@@ -6,7 +6,6 @@ input lazily, applies stop sequences and counts usage like the real clients do.
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
@@ -23,8 +22,6 @@ from wizardcoder.llm.base import (
     truncate_at_stop,
 )
 from wizardcoder.llm.reasoning import with_answers
-
-log = logging.getLogger(__name__)
 
 Reply = Callable[[Request], "str | Completion"]
 
@@ -121,18 +118,3 @@ class FakeClient(LLMClient):
 
     def close(self) -> None:
         self._closed = True
-
-
-def register_fake_provider() -> None:
-    """Make `llm.provider: fake` a FakeClient answering the evolve prompts (`scripted_evolve`), for CLI tests
-    and demos. Production code never imports this package: the tests call this (tests/conftest.py), and
-    `python -m wizardcoder.testing <stage> ...` runs the CLI with it."""
-    from wizardcoder.llm.config import register_provider
-    from wizardcoder.testing.scripted_evolve import pipeline_reply
-
-    def create(cfg) -> FakeClient:
-        log.warning("LLM: the FAKE client of wizardcoder.testing (scripted evolve answers, else an echo); "
-                    "for tests and demos only")
-        return FakeClient(pipeline_reply, keep_requests=False)
-
-    register_provider("fake", create)

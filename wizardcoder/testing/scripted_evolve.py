@@ -23,12 +23,17 @@ agree with them; allowed to fix them, it fixes the tests.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import time
 
 from wizardcoder.evolve.repair import KEEP_TESTS, REPAIR_PROMPT
 from wizardcoder.llm.base import Request, request_text
+from wizardcoder.llm.config import register_provider
+from wizardcoder.testing.fake_llm import FakeClient, echo_reply
+
+log = logging.getLogger(__name__)
 
 FIX_RATE = 0.5  # the share of repair turns answered with a fix
 _REPAIR_OPENING = REPAIR_PROMPT.split("\n", 1)[0]
@@ -175,9 +180,20 @@ def pipeline_reply(request: Request) -> str:
     prompt = request_text(request)
     if _is_pipeline_prompt(prompt):
         return scripted_reply(request)
-    from wizardcoder.testing.fake_llm import echo_reply
-
     return echo_reply(request)
+
+
+def register_fake_provider() -> None:
+    """Make `llm.provider: fake` a FakeClient answering the evolve prompts (`pipeline_reply`), for CLI tests
+    and demos. Production code never imports this package: the tests call this (tests/conftest.py), and
+    `python -m wizardcoder.testing <stage> ...` runs the CLI with it."""
+
+    def create(cfg) -> FakeClient:
+        log.warning("LLM: the FAKE client of wizardcoder.testing (scripted evolve answers, else an echo); "
+                    "for tests and demos only")
+        return FakeClient(pipeline_reply, keep_requests=False)
+
+    register_provider("fake", create)
 
 
 def _is_pipeline_prompt(prompt: str) -> bool:
