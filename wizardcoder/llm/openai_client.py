@@ -2,9 +2,9 @@
 
 Design:
 
-* **Concurrency**: `openai.AsyncOpenAI` clients on a private event loop in one daemon thread, with
-  `concurrency` requests in flight at once in total. An in-flight request costs a coroutine and a
-  socket, not a thread: 256 slow requests cost a few MB and one thread, and a synchronous caller (the
+* **Concurrency** (`loop_client.py`): `openai.AsyncOpenAI` clients on a private event loop in one daemon
+  thread, with `concurrency` requests in flight at once in total. An in-flight request costs a coroutine and
+  a socket, not a thread: 256 slow requests cost a few MB and one thread, and a synchronous caller (the
   stages are plain loops) does not have to be async.
 * **Endpoints** (`endpoints.py`): `base_url` may be a list. Each request goes to the least-loaded healthy
   endpoint; one that refuses connections or fails attempts in a row is taken out of rotation, re-probed
@@ -13,10 +13,10 @@ Design:
 * **Adaptive concurrency and health** (`adaptive.py`, `health.py`): each endpoint's share of the concurrency
   backs off on timeouts, 429s and replies slower than half the timeout, and grows back when they come in time;
   an overloaded endpoint is named in a warning within about a minute; a status line every `status_interval` s.
-* **Bounded in-flight**: `generate()` pulls from the input iterable in the caller's thread only
-  while fewer than `max_in_flight` (default 2 x concurrency) requests are submitted but not yet
-  yielded, so a generator of a million requests streams in flat memory, and a slow consumer
-  applies backpressure instead of piling up results.
+* **Bounded in-flight** (`loop_client.py`): `generate()` pulls from the input iterable in the caller's
+  thread only while fewer than `max_in_flight` (default 2 x concurrency) requests are submitted but not yet
+  yielded, so a generator of a million requests streams in flat memory, and a slow consumer applies
+  backpressure instead of piling up results.
 * **Three outcomes** (see `Completion`): texts; `rejected`, a deterministic refusal (HTTP 400/404/413/422
   and the other 4xx except 401/403/408/409/425/429, or a prompt that cannot fit `max_context_tokens`,
   refused before sending): never retried, never counted by the circuit breaker; or `error`, an
@@ -26,8 +26,8 @@ Design:
   retried with exponential backoff and full jitter, honouring `Retry-After` (seconds or an HTTP
   date, capped). A request keeps its concurrency slot while it backs off, so a struggling endpoint
   sees less load, not more.
-* **Aborts**: 401/403 raise `LLMAuthError` at once (never retried). A circuit breaker aborts the run
-  with `LLMError` when most recent requests exhaust their retries (every endpoint is down: burning
+* **Aborts** (`breaker.py`): 401/403 raise `LLMAuthError` at once (never retried). A circuit breaker aborts
+  the run with `LLMError` when most recent requests exhaust their retries (every endpoint is down: burning
   through a million requests' retry budgets would take days to say so); HTTP 404 for every request
   before any succeeded raises `LLMEndpointConfigError` (a base_url without /v1, a wrong model).
 * **Preflight** (`preflight()`, called by the stages before their work): every endpoint answers
@@ -43,30 +43,23 @@ Design:
 from __future__ import annotations
 
 import asyncio
-import collections
-import concurrent.futures
 import logging
-import queue
 import random
-import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from wizardcoder.llm.base import (
-    WAIT,
     Completion,
     LLMAuthError,
-    LLMClient,
-    LLMEndpointConfigError,
     LLMError,
-    ProgressFn,
     Request,
     Usage,
     UsageCounter,
     context_rejection,
 )
+from wizardcoder.llm.breaker import RunBreaker
 from wizardcoder.llm.endpoints import (
     DEFAULT_BASE_URL,
     Endpoint,
@@ -77,7 +70,10 @@ from wizardcoder.llm.endpoints import (
     timed_out,
 )
 from wizardcoder.llm.health import HealthMonitor
+from wizardcoder.llm.loop_client import Fatal, LoopClient
 from wizardcoder.llm.openai_wire import (  # parse_retry_after: re-exported
+    ATTEMPT_GRACE,
+    AttemptDeadline,
     MalformedReply,
     Reply,
     parse_reply,
@@ -86,28 +82,13 @@ from wizardcoder.llm.openai_wire import (  # parse_retry_after: re-exported
     request_body,
     resolve_key,
     server_message,
+    within,
 )
 from wizardcoder.llm.quirks import ModelHabits, default_token_limit, error_object, refused_parameter
 
 log = logging.getLogger(__name__)
 
 RETRIED_STATUSES = (408, 409, 425, 429)  # and every 5xx; the other 4xx are refusals (401/403 abort)
-NOT_FOUND_ABORT = 3  # this many 404s before any success: the URL or model is wrong, not the prompts
-SAME_REFUSAL_ABORT = 5  # alike refusals before any success: the requests are refused, not the prompts
-FIRST_ANSWER_WAIT = 60.0  # seconds a refusal that came before any success waits for one (else it is an error)
-
-
-class _Fatal(Exception):
-    """Wraps an error that must abort the whole run (auth, wrong URL)."""
-
-    def __init__(self, error: LLMError):
-        super().__init__(str(error))
-        self.error = error
-
-
-@dataclass
-class _Abort:
-    error: BaseException
 
 
 @dataclass(frozen=True)
@@ -119,10 +100,11 @@ class _Failure:
     status: int | None = None
 
 
-class OpenAIClient(LLMClient):
+class OpenAIClient(LoopClient):
     """See the module docstring. `model=None` uses the first model the (first) endpoint lists at /models."""
 
     name = "openai"
+    thread_name = "wizardcoder-llm-openai"
 
     def __init__(
         self,
@@ -171,7 +153,7 @@ class OpenAIClient(LLMClient):
         self.concurrency = concurrency
         self.max_retries = max_retries
         self.timeout = float(timeout)
-        self.max_in_flight = max_in_flight or 2 * concurrency
+        super().__init__(max_in_flight or 2 * concurrency)
         if self.max_in_flight < concurrency:
             raise ValueError("max_in_flight must be >= concurrency")
         self.max_context_tokens = max_context_tokens
@@ -195,24 +177,15 @@ class OpenAIClient(LLMClient):
         self.habits = ModelHabits(reasoning_budget, thinks=bool(reasoning_effort))
         self._rng = random.Random(seed)
         self._usage = UsageCounter(price_per_1k_prompt, price_per_1k_completion)
-        self._outcomes: collections.deque[bool] = collections.deque(maxlen=breaker_window)
-        self._outcome_lock = threading.Lock()
-        self._answered = False  # some request got texts: a later 404 is about its prompt, not the URL
-        self._first_answer: asyncio.Event | None = None  # set with _answered, on the loop
-        self._alike_refusals: asyncio.Event | None = None
-        self._refusals_waiting = 0  # refusals before any success waiting for one (on the loop)
-        self._request_done: asyncio.Event | None = None  # set (and replaced) when an attempt ends, for them
-        self._not_found = 0
-        self._refused_first: dict[tuple[int | None, str], int] = {}  # refusals alike before any success
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._breaker = RunBreaker(
+            self.endpoints_label, len(urls), max_retries, window=breaker_window, min_failures=breaker_min_failures,
+            threshold=breaker_threshold,
+            describe=lambda: self._pool.describe() if self._pool is not None else self.endpoints_label)
         self._pool: EndpointPool | None = None
         self._slots: asyncio.Semaphore | None = None
         self._monitor: asyncio.Task | None = None  # the overload warnings and status lines (health.py)
         self._model_lock: asyncio.Lock | None = None
         self._raw_response: Any = None
-        self._start_lock = threading.Lock()
-        self._closed = False
 
     @classmethod
     def from_config(cls, cfg: Any, **kwargs: Any) -> OpenAIClient:
@@ -239,33 +212,10 @@ class OpenAIClient(LLMClient):
     def endpoints_label(self) -> str:
         return ", ".join(e or DEFAULT_BASE_URL for e in self.base_urls)
 
-    # ---------------------------------------------------------------- event-loop thread
-    def _ensure_started(self) -> asyncio.AbstractEventLoop:
-        with self._start_lock:
-            if self._closed:
-                raise LLMError("this OpenAIClient is closed")
-            if self._loop is not None:
-                return self._loop
-            loop = asyncio.new_event_loop()
-            ready = threading.Event()
-
-            def run() -> None:
-                asyncio.set_event_loop(loop)
-                loop.call_soon(ready.set)
-                loop.run_forever()
-
-            self._thread = threading.Thread(target=run, name="wizardcoder-llm-openai", daemon=True)
-            self._thread.start()
-            ready.wait()
-            asyncio.run_coroutine_threadsafe(self._setup(), loop).result()
-            self._loop = loop
-            return loop
-
+    # ---------------------------------------------------------------- the loop's resources
     async def _setup(self) -> None:
         self._model_lock = asyncio.Lock()
-        self._first_answer = asyncio.Event()
-        self._alike_refusals = asyncio.Event()  # SAME_REFUSAL_ABORT alike refusals and no success: the run stops
-        self._request_done = asyncio.Event()
+        self._breaker.start()
         self._raw_response = getattr(httpx_module(), "Response", None)
         self._slots = asyncio.Semaphore(self.concurrency)
         self._pool = EndpointPool(
@@ -284,30 +234,9 @@ class OpenAIClient(LLMClient):
                                 warn_every=self.overload_warn_every, status_every=self.status_interval)
         self._monitor = asyncio.get_running_loop().create_task(monitor.run())
 
-    def close(self) -> None:
-        with self._start_lock:
-            if self._closed:
-                return
-            self._closed = True
-            loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
-
-        async def shutdown() -> None:
-            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            if self._pool is not None:
-                await self._pool.close()
-
-        try:
-            asyncio.run_coroutine_threadsafe(shutdown(), loop).result(10)
-        except Exception as exc:  # noqa: BLE001 - closing must not raise
-            log.debug("error while closing the HTTP client: %s", exc)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()
+    async def _release(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
 
     # ---------------------------------------------------------------- preflight
     def preflight(self) -> None:
@@ -323,110 +252,8 @@ class OpenAIClient(LLMClient):
         check = self._pool.preflight(self.model, self.preflight_timeout, self._auth_error)
         self.model = asyncio.run_coroutine_threadsafe(check, loop).result(self.preflight_timeout + 30)
 
-    # ---------------------------------------------------------------- streaming
-    def generate(
-        self, requests: Iterable[Request], progress: ProgressFn | None = None
-    ) -> Iterator[tuple[int, Completion]]:
-        loop = self._ensure_started()
-        results: queue.Queue[tuple[int, Completion | _Abort]] = queue.Queue()
-        pending: dict[int, concurrent.futures.Future] = {}
-        source = iter(requests)
-        exhausted = False
-        next_index = 0
-        try:
-            while True:
-                while not exhausted and len(pending) < self.max_in_flight:
-                    try:
-                        request = next(source)
-                    except StopIteration:
-                        exhausted = True
-                        break
-                    if request is WAIT:  # nothing to send until an answer is in
-                        if not pending:
-                            raise RuntimeError("the request source yielded WAIT with no request in flight")
-                        break
-                    if not isinstance(request, Request):
-                        raise TypeError(f"generate() takes Request objects, got {type(request).__name__}")
-                    pending[next_index] = asyncio.run_coroutine_threadsafe(
-                        self._deliver(next_index, request, results), loop
-                    )
-                    next_index += 1
-                if not pending:
-                    return
-                index, item = self._next_result(results)
-                pending.pop(index, None)
-                if isinstance(item, _Abort):
-                    raise item.error
-                if progress is not None:
-                    progress(item)
-                yield index, item
-        finally:
-            for future in pending.values():
-                future.cancel()
-
-    def _next_result(self, results: queue.Queue) -> tuple[int, Any]:
-        while True:
-            try:
-                return results.get(timeout=1.0)
-            except queue.Empty:
-                if self._thread is None or not self._thread.is_alive():
-                    raise LLMError("the LLM client's event loop stopped unexpectedly") from None
-
-    async def _deliver(self, index: int, request: Request, results: queue.Queue) -> None:
-        try:
-            completion = await self._complete(request)
-        except asyncio.CancelledError:
-            raise
-        except _Fatal as fatal:
-            results.put((index, _Abort(fatal.error)))
-            return
-        except BaseException as exc:  # noqa: BLE001 - a bug must surface, not hang the consumer
-            results.put((index, _Abort(exc)))
-            return
-        outcome = self._record(completion)
-        results.put((index, _Abort(outcome) if isinstance(outcome, LLMError) else outcome))
-
     def _record(self, completion: Completion) -> Completion | LLMError:
-        """Feed the circuit breaker (infrastructure outcomes only); returns the completion to deliver, or the
-        error to abort with."""
-        with self._outcome_lock:
-            if completion.rejected is not None:  # a refusal says nothing about the endpoint's health
-                if not self._answered:  # ... unless the endpoint has refused nothing but the same thing so far
-                    said = (completion.http_status, completion.rejected)
-                    if self._refused_first.get(said, 0) >= SAME_REFUSAL_ABORT:  # counted in _with_retries
-                        return LLMEndpointConfigError(
-                            f"the first {self._refused_first[said]} requests to {self.endpoints_label} were all "
-                            f"refused alike ({completion.rejected[:300]}), and none has succeeded: the endpoint "
-                            "refuses our requests, not particular prompts. Check llm.model, llm.base_url, llm.api "
-                            "and llm.extra_body against what the server accepts.")
-                return completion
-            if completion.http_status == 404 and not self._answered:
-                # nothing but 404 so far (an error, asked again by a rerun): the URL or the model is wrong
-                self._not_found += 1
-                if self._not_found >= NOT_FOUND_ABORT:
-                    return LLMEndpointConfigError(
-                        f"every request so far got HTTP 404 from {self.endpoints_label} (last: "
-                        f"{completion.error}): check llm.base_url (it usually ends in /v1) and llm.model")
-                return completion
-            if completion.error is None and not self._answered:
-                self._answered = True
-                self._refused_first.clear()
-                if self._first_answer is not None:
-                    self._first_answer.set()  # _record runs on the loop thread
-            self._outcomes.append(completion.error is not None)
-            failed = sum(self._outcomes)
-            seen = len(self._outcomes)
-            if failed >= self.breaker_min_failures and failed > self.breaker_threshold * seen:
-                self._outcomes.clear()
-                state = self._pool.describe() if self._pool is not None else self.endpoints_label
-                which = (f"the LLM endpoint {self.endpoints_label}" if len(self.base_urls) == 1
-                         else f"every one of the {len(self.base_urls)} LLM endpoints")
-                return LLMError(
-                    f"{which} looks down: {failed} of the last {seen} requests failed after {self.max_retries} "
-                    f"retries each (last: {completion.error}). Endpoints: {state}. Check the server(s), or "
-                    "lower llm.concurrency if overloaded; completed results are kept."
-                )
-        return completion
+        return self._breaker.record(completion)
 
     # ---------------------------------------------------------------- one request
     async def _complete(self, request: Request) -> Completion:
@@ -489,7 +316,7 @@ class OpenAIClient(LLMClient):
                 try:
                     self.model = await self._pool.preflight(None, self.preflight_timeout, self._auth_error)
                 except LLMError as exc:  # auth, no endpoint reachable, nothing listed: nothing can be asked
-                    raise _Fatal(exc) from exc
+                    raise Fatal(exc) from exc
         return self.model
 
     def _auth_error(self, exc: Any, endpoint: Endpoint | None = None) -> LLMAuthError:
@@ -526,10 +353,10 @@ class OpenAIClient(LLMClient):
             busy = False
             sent: dict[str, Any] = {}
             try:
-                reply, structured = await _within(
+                reply, structured = await within(
                     self._call(endpoint, shard, request, model, n, budget, sent), self.timeout + ATTEMPT_GRACE)
             except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
-                raise _Fatal(self._auth_error(exc, endpoint)) from exc
+                raise Fatal(self._auth_error(exc, endpoint)) from exc
             except openai.APIStatusError as exc:
                 status = exc.status_code
                 endpoint.last_answer_at = time.monotonic()  # it answers: busy or unwell, not stalled
@@ -548,17 +375,14 @@ class OpenAIClient(LLMClient):
                         avoid = endpoint
                         last = f"{message} from {endpoint.label}"
                         continue
-                    if not self._answered and status != 404:
-                        said = (status, message)
-                        alike = self._refused_first[said] = self._refused_first.get(said, 0) + 1
-                        if alike >= SAME_REFUSAL_ABORT:  # _record stops the run; refusals waiting give up
-                            assert self._alike_refusals is not None
-                            self._alike_refusals.set()
-                            endpoint.counts["rejected"] += 1
-                            return _Failure(message, rejected=True, status=status)
-                    if not self._answered and (status == 404 or not await self._refusal_stands()):
+                    breaker = self._breaker
+                    if not breaker.answered and status != 404 and breaker.refused_alike(status, message):
+                        endpoint.counts["rejected"] += 1  # the breaker stops the run as this one is recorded
+                        return _Failure(message, rejected=True, status=status)
+                    if not breaker.answered and (
+                            status == 404 or not await breaker.refusal_stands(pool.inflight, self.timeout)):
                         # nothing has been answered yet: a wrong URL, model or parameter, not this prompt; an
-                        # error (asked again), which _record counts toward stopping the run
+                        # error (asked again), which the breaker counts toward stopping the run
                         return _Failure(f"{message} (no request has succeeded yet: not taken as this prompt's "
                                         "refusal)", status=status)
                     endpoint.counts["rejected"] += 1
@@ -570,7 +394,7 @@ class OpenAIClient(LLMClient):
                     pool.rate_limited(endpoint, retry_after, started)
                 else:
                     pool.failed(endpoint, last, refused=False)
-            except _AttemptDeadline:
+            except AttemptDeadline:
                 last = f"{endpoint.label}: no complete reply within {self.timeout + ATTEMPT_GRACE:g}s"
                 endpoint.timed_out(started, time.monotonic())
                 pool.failed(endpoint, last, refused=False)
@@ -609,9 +433,7 @@ class OpenAIClient(LLMClient):
                 return reply, structured
             finally:
                 pool.release(endpoint, shard)
-                if self._refusals_waiting:  # they wait while requests that could succeed are in flight
-                    done, self._request_done = self._request_done, asyncio.Event()
-                    done.set()
+                self._breaker.attempt_ended()  # refusals waiting for an answer look again
             if ((busy or not endpoint.healthy) and pool.any_ready(other_than=endpoint)
                     and failovers < 4 * len(pool.endpoints)):
                 failovers += 1  # its endpoint is out or busy: go to another at once, the retry budget untouched
@@ -628,33 +450,6 @@ class OpenAIClient(LLMClient):
             log.debug("LLM attempt %d failed (%s); retrying in %.2fs", attempt, last, delay)
             await asyncio.sleep(delay)
         return _Failure(f"gave up after {attempt + 1 + failovers} attempts, last: {last}")
-
-    async def _refusal_stands(self) -> bool:
-        """Before any success, whether a refusal is the prompt's verdict: yes once another request succeeds (the
-        endpoint answers other prompts), or once nothing else in flight could (every request was refused: each
-        prompt is at fault); no, an error asked again, if no success comes within the time a reply may take.
-        Alike refusals (SAME_REFUSAL_ABORT) stop the run instead."""
-        assert self._first_answer is not None and self._alike_refusals is not None and self._pool is not None
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + min(self.timeout, FIRST_ANSWER_WAIT)
-        self._refusals_waiting += 1
-        try:
-            while not (self._answered or self._alike_refusals.is_set()):
-                if self._pool.inflight() - self._refusals_waiting <= 0:
-                    return True  # nothing left that could succeed
-                left = deadline - loop.time()
-                if left <= 0:
-                    return False
-                waits = [asyncio.ensure_future(e.wait())
-                         for e in (self._first_answer, self._alike_refusals, self._request_done)]
-                try:
-                    await asyncio.wait(waits, timeout=left, return_when=asyncio.FIRST_COMPLETED)
-                finally:
-                    for waiting in waits:
-                        waiting.cancel()
-        finally:
-            self._refusals_waiting -= 1
-        return self._answered
 
     async def _call(self, endpoint: Endpoint, shard: int, request: Request, model: str, n: int, budget: int,
                     sent: dict[str, Any]) -> tuple[Reply, bool]:
@@ -692,25 +487,3 @@ def _extend(got: Reply, reply: Reply) -> None:
     got.prompt_tokens += reply.prompt_tokens
     got.completion_tokens += reply.completion_tokens
     got.reasoning_tokens += reply.reasoning_tokens
-
-
-# llm.timeout bounds each read of a reply; a server that drips bytes would keep an attempt alive forever, so the
-# whole attempt also has a deadline: the timeout plus this grace (the transport's own timeouts fire first)
-ATTEMPT_GRACE = 1.0
-
-
-class _AttemptDeadline(Exception):
-    """An attempt outlived `llm.timeout + ATTEMPT_GRACE` seconds (retried as a timeout)."""
-
-
-async def _within(call: Any, seconds: float) -> Any:
-    if hasattr(asyncio, "timeout"):  # Python 3.11+: a timer on the running task, no extra task per attempt
-        try:
-            async with asyncio.timeout(seconds):
-                return await call
-        except TimeoutError as exc:
-            raise _AttemptDeadline from exc
-    try:
-        return await asyncio.wait_for(call, seconds)
-    except asyncio.TimeoutError as exc:
-        raise _AttemptDeadline from exc

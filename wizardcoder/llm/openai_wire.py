@@ -1,10 +1,12 @@
 """What goes over the wire to an OpenAI-compatible endpoint: request bodies, replies, errors, headers.
 
-Pure functions and the one raw POST; the client (`openai_client.py`) decides what to retry and where.
+Pure functions, the one raw POST and the deadline of a whole attempt; the client (`openai_client.py`) decides
+what to retry and where.
 """
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import json
 import logging
@@ -270,3 +272,25 @@ def _options(path: str, body: dict[str, Any], timeout: float) -> Any | None:
     if template is False:
         return None
     return template.model_copy(update={"json_data": body, "params": {}})  # nothing mutable shared between calls
+
+
+# llm.timeout bounds each read of a reply; a server that drips bytes would keep an attempt alive forever, so the
+# whole attempt also has a deadline: the timeout plus this grace (the transport's own timeouts fire first)
+ATTEMPT_GRACE = 1.0
+
+
+class AttemptDeadline(Exception):
+    """An attempt outlived `llm.timeout + ATTEMPT_GRACE` seconds (retried as a timeout)."""
+
+
+async def within(call: Any, seconds: float) -> Any:
+    if hasattr(asyncio, "timeout"):  # Python 3.11+: a timer on the running task, no extra task per attempt
+        try:
+            async with asyncio.timeout(seconds):
+                return await call
+        except TimeoutError as exc:
+            raise AttemptDeadline from exc
+    try:
+        return await asyncio.wait_for(call, seconds)
+    except asyncio.TimeoutError as exc:
+        raise AttemptDeadline from exc
