@@ -1,8 +1,8 @@
 """A real HTTP server speaking the OpenAI API, for tests and benchmarks (no network, no dependencies).
 
 `/v1/chat/completions`, `/v1/completions` and `/v1/models` over minimal HTTP/1.1 with keep-alive,
-on plain `asyncio` in a background thread: one event loop holds hundreds of slow connections at
-almost no cost, which a thread-per-connection server would not. Replies come from a callable,
+on plain `asyncio` in a background thread (`async_http.py`): one event loop holds hundreds of slow
+connections at almost no cost, which a thread-per-connection server would not. Replies come from a callable,
 latency is simulated, and faults are injected per attempt, so the real `openai` package and our
 retry code run exactly as they would against a flaky production endpoint.
 
@@ -20,11 +20,11 @@ import argparse
 import asyncio
 import collections
 import json
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
+from wizardcoder.testing.async_http import AsyncHTTPServer
 from wizardcoder.testing.faults import Fault  # re-exported: tests build faults from here
 from wizardcoder.testing.slots import Slots
 from wizardcoder.testing.teachers import TeacherStyle
@@ -50,22 +50,7 @@ def count_words(text: str) -> int:
 ReplyFn = Callable[[dict], str]
 FaultFn = Callable[[dict, int], "Fault | None"]
 
-_REASONS = {
-    200: "OK",
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
-}
-
-
-class FakeOpenAIServer:
+class FakeOpenAIServer(AsyncHTTPServer):
     """An OpenAI-compatible server on 127.0.0.1 (a free port), run in a background thread.
 
     reply: request JSON -> completion text (called once per choice); default echoes the request text.
@@ -91,6 +76,8 @@ class FakeOpenAIServer:
     `completion_tokens` reported in successful replies, `arrivals` (monotonic time, text) per attempt,
     `cancelled` (requests dropped because their client hung up), `max_active` (most requests in slots at once).
     """
+
+    thread_name = "fake-openai-server"
 
     def __init__(
         self,
@@ -124,18 +111,9 @@ class FakeOpenAIServer:
         self.teacher = teacher
         self._slots: Slots | None = None  # made per start, on the server's loop
         self.outage: int | None = None
-        self.host = host
-        self.port = port
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._server: asyncio.base_events.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._tasks: set[asyncio.Task] = set()
-        self._ready = threading.Event()
-        self._startup_error: BaseException | None = None
         self._ids = 0
-        self.reset_stats()
+        super().__init__(host, port)
 
-    # ---------------------------------------------------------------- lifecycle
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}/v1"
@@ -146,164 +124,15 @@ class FakeOpenAIServer:
         return self._slots.max_active if self._slots is not None else 0
 
     def reset_stats(self) -> None:
+        super().reset_stats()
         self.requests = 0
         self.attempts: collections.Counter[str] = collections.Counter()
-        self.statuses: collections.Counter[int] = collections.Counter()
         self.concurrent = 0
         self.max_concurrent = 0
         self.prompt_tokens = 0
         self.completion_tokens = 0
-        self.connections = 0
         self.arrivals: list[tuple[float, str]] = []
         self.cancelled = 0
-
-    def start(self) -> FakeOpenAIServer:
-        if self._thread is not None:
-            return self
-        self._thread = threading.Thread(target=self._run, name="fake-openai-server", daemon=True)
-        self._thread.start()
-        self._ready.wait(30)
-        if self._startup_error is not None:
-            raise RuntimeError(f"fake server failed to start: {self._startup_error}") from self._startup_error
-        return self
-
-    def _run(self) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        asyncio.set_event_loop(loop)
-        try:
-            self._server = loop.run_until_complete(
-                asyncio.start_server(self._on_connection, self.host, self.port, backlog=4096)
-            )
-            self.port = self._server.sockets[0].getsockname()[1]
-        except BaseException as exc:  # noqa: BLE001 - reported to start()
-            self._startup_error = exc
-            self._ready.set()
-            loop.close()
-            return
-        self._ready.set()
-        try:
-            loop.run_forever()
-        finally:
-            loop.close()
-
-    async def _shutdown(self) -> None:
-        assert self._server is not None
-        self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self._server.wait_closed()
-
-    def stop(self) -> None:
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
-        if loop.is_running():
-            asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(10)
-            loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        self._thread = None
-        self._loop = None
-
-    def __enter__(self) -> FakeOpenAIServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    # ---------------------------------------------------------------- HTTP
-    async def _on_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
-        self.connections += 1
-        try:
-            while True:
-                line = await reader.readline()
-                if not line:
-                    break
-                try:
-                    method, target, _version = line.decode("latin-1").split()
-                except ValueError:
-                    await self._send(
-                        writer, 400, {"error": {"message": "bad request line"}}, keep_alive=False
-                    )
-                    break
-                headers: dict[str, str] = {}
-                while True:
-                    raw = await reader.readline()
-                    if raw in (b"\r\n", b"\n", b""):
-                        break
-                    name, _, value = raw.decode("latin-1").partition(":")
-                    headers[name.strip().lower()] = value.strip()
-                body = await self._read_body(reader, headers)
-                keep_alive = headers.get("connection", "").lower() != "close"
-                keep_alive = (
-                    await self._dispatch(method, target.split("?", 1)[0], headers, body, writer, reader)
-                    and keep_alive
-                )
-                if not keep_alive:
-                    break
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
-            pass
-        finally:
-            self._tasks.discard(task)
-            try:
-                writer.close()
-            except Exception:  # noqa: BLE001 - the peer may be gone already
-                pass
-
-    @staticmethod
-    async def _read_body(reader: asyncio.StreamReader, headers: dict[str, str]) -> bytes:
-        if "content-length" in headers:
-            return await reader.readexactly(int(headers["content-length"]))
-        if headers.get("transfer-encoding", "").lower() == "chunked":
-            chunks = []
-            while True:
-                size = int((await reader.readline()).split(b";")[0].strip(), 16)
-                if size == 0:
-                    await reader.readline()
-                    return b"".join(chunks)
-                chunks.append(await reader.readexactly(size))
-                await reader.readline()
-        return b""
-
-    async def _send(
-        self,
-        writer: asyncio.StreamWriter,
-        status: int,
-        payload: Any,
-        *,
-        keep_alive: bool = True,
-        extra_headers: dict[str, str] | None = None,
-        raw: bytes | None = None,
-        truncate: bool = False,
-    ) -> None:
-        data = raw if raw is not None else json.dumps(payload).encode()
-        head = [
-            f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}",
-            "Content-Type: application/json",
-            f"Content-Length: {len(data)}",
-            f"Connection: {'keep-alive' if keep_alive else 'close'}",
-        ]
-        head += [f"{k}: {v}" for k, v in (extra_headers or {}).items()]
-        self.statuses[status] += 1
-        writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
-        writer.write(data[: len(data) // 2] if truncate else data)
-        await writer.drain()
-
-    async def _drip(self, writer: asyncio.StreamWriter, data: bytes, seconds: float) -> None:
-        # a body long enough to last `seconds` at 10 bytes a second: padding after the JSON
-        data = data + b" " * max(0, int(seconds * 10) - len(data))
-        writer.write((f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(data)}\r\n"
-                      "Connection: close\r\n\r\n").encode("latin-1"))
-        self.statuses[200] += 1
-        for i in range(len(data)):
-            writer.write(data[i:i + 1])
-            await writer.drain()
-            await asyncio.sleep(0.1)
 
     async def _dispatch(
         self, method: str, path: str, headers: dict[str, str], raw_body: bytes, writer: asyncio.StreamWriter,
