@@ -136,7 +136,7 @@ def test_one_input_spelled_several_ways_keys_one_run(tmp_path, monkeypatch):
     from wizardcoder.eval.runner import run_dir_for as eval_run_dir
     from wizardcoder.evolve.config import EvolveConfig, run_fingerprint
     from wizardcoder.train.config import TrainConfig
-    from wizardcoder.train.trainer import run_dir_for as train_run_dir
+    from wizardcoder.train.rundir import run_dir_for as train_run_dir
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "seeds.jsonl").write_text('{"instruction": "Write a function that adds two numbers."}\n')

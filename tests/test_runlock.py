@@ -83,7 +83,7 @@ def test_eval_and_train_refuse_a_held_directory(tmp_path):
     from wizardcoder.eval.config import EvalConfig
     from wizardcoder.eval.runner import run_dir_for, run_eval
     from wizardcoder.train.config import TrainConfig
-    from wizardcoder.train.trainer import train
+    from wizardcoder.train.runner import train
 
     samples = tmp_path / "samples.jsonl"
     samples.write_text(json.dumps({"task_id": "HumanEval/0", "completion": "    return True\n"}) + "\n")
@@ -103,7 +103,8 @@ def test_train_locks_the_directory_it_trains_in_under_a_launchers_accumulation(t
     import dataclasses
 
     from wizardcoder.train.config import TrainConfig
-    from wizardcoder.train.trainer import run_dir_for, train
+    from wizardcoder.train.rundir import run_dir_for
+    from wizardcoder.train.runner import train
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("ACCELERATE_GRADIENT_ACCUMULATION_STEPS", "2")

@@ -68,7 +68,7 @@ def test_cli_trains(tiny_model_dir, data_jsonl, tmp_path, capsys):
 def test_cuda_oom_becomes_a_clear_error(monkeypatch, data_jsonl, tiny_model_dir, capsys):
     import torch
 
-    from wizardcoder.train import trainer
+    from wizardcoder.train import runner as trainer
 
     def boom(*args, **kwargs):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")

@@ -122,7 +122,7 @@ def test_content_fingerprint_follows_the_contents(tmp_path, data_jsonl):
 
     from wizardcoder.config import load_config
     from wizardcoder.train import TrainConfig
-    from wizardcoder.train.trainer import run_dir_for
+    from wizardcoder.train.rundir import run_dir_for
 
     path = tmp_path / "train.jsonl"
     shutil.copy(data_jsonl, path)

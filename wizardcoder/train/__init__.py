@@ -10,6 +10,6 @@ def train(cfg: TrainConfig, progress: bool = False, stop_after: int | None = Non
 
     `stop_after=N` stops after N optimizer steps, as a preemption would; a re-run resumes.
     """
-    from wizardcoder.train.trainer import train as _train
+    from wizardcoder.train.runner import train as _train
 
     return _train(cfg, progress=progress, stop_after=stop_after)

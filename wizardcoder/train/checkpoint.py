@@ -35,6 +35,30 @@ class TrainState:
             setattr(self, k, v)
 
 
+def gathered_adapter_state(accel, module, deepspeed: bool) -> dict | None:
+    """The trainable weights of `module` (the recipe's, prepared), gathered whole on the main process only (others
+    get {}); the frozen base never moves. None where the model holds them whole (one process, DDP, ZeRO-1/2):
+    peft takes them itself."""
+    from accelerate.utils import DistributedType
+
+    if accel.distributed_type == DistributedType.FSDP:
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+        options = StateDictOptions(full_state_dict=True, cpu_offload=True, ignore_frozen_params=True)
+        state = get_model_state_dict(module, options=options)
+    elif deepspeed and accel.state.deepspeed_plugin.zero_stage == 3:
+        import deepspeed as ds
+
+        named = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
+        with ds.zero.GatheredParameters([p for _, p in named]):
+            state = {n: p.detach().cpu().clone() for n, p in named} if accel.is_main_process else {}
+    else:
+        return None
+    # keys of the module trained (ResponseLoss, maybe compiled) -> the peft model's own
+    names = {k.replace("_orig_mod.", ""): v for k, v in state.items()}
+    return {k[len("model."):]: v for k, v in names.items() if k.startswith("model.")}
+
+
 def register_adapter_only_hooks(accel) -> None:
     """Checkpoints hold the trainable (adapter) weights only, not a copy of the frozen base model."""
 

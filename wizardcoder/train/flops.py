@@ -69,3 +69,18 @@ def peak_flops(device: str, configured_tflops: float = 0.0) -> float | None:
 
     name = torch.cuda.get_device_name()
     return next((tflops * 1e12 for piece, tflops in PEAK_TFLOPS if piece in name), None)
+
+
+def throughput(timed: dict, device: str, peak_tflops: float, world: int) -> dict:
+    """Real (not padding) tokens and model FLOPs per second of training (`timed`: the recipe's counts, evaluation
+    and checkpoints left out); MFU over the `world` processes' peak."""
+    seconds = timed["train_seconds"]
+    flops_per_second = timed["flops"] / seconds if seconds > 0 else None
+    peak = peak_flops(device, peak_tflops)
+    return {
+        "tokens_per_second": timed["tokens"] / seconds if seconds > 0 else None,
+        "model_flops": timed["flops"], "model_flops_per_second": flops_per_second,
+        "mfu": flops_per_second / (peak * world) if flops_per_second and peak else None,
+        "peak_flops_per_device": peak, "train_seconds": seconds, "eval_seconds": timed["eval_seconds"],
+        "checkpoint_seconds": timed["checkpoint_seconds"],
+    }

@@ -121,6 +121,17 @@ def resolve_attn(requested: str, device: str) -> str:
     return "flash_attention_2"
 
 
+def resolve_dtype(name: str, device: str):
+    """model.dtype as a torch dtype; auto: bfloat16 on a GPU that has it, else float16; float32 on a CPU."""
+    import torch
+
+    if name == "auto":
+        if device == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.float32
+    return getattr(torch, name)
+
+
 def load_model(model_dir: Path, dtype, attn: str, device: str, qlora: bool = False):
     from transformers import AutoModelForCausalLM
 

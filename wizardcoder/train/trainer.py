@@ -13,15 +13,13 @@ import dataclasses
 import json
 import logging
 import math
-import os
 import time
 from collections.abc import Callable
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from wizardcoder.config import fingerprint, fingerprint_fields, save_config
-from wizardcoder.content_id import local_path
+from wizardcoder.config import save_config
 from wizardcoder.errors import UserError
 from wizardcoder.train import data as D
 from wizardcoder.train.checkpoint import (
@@ -29,38 +27,21 @@ from wizardcoder.train.checkpoint import (
     TrainState,
     check_same_storage,
     checkpoint_batch_shape,
+    gathered_adapter_state,
     last_checkpoint,
 )
 from wizardcoder.train.config import TrainConfig
+from wizardcoder.train.flops import throughput
 from wizardcoder.train.launch import deepspeed_settings, launcher_grad_accum, resolve_grad_accum
 from wizardcoder.train.metrics import MetricsSink, plot_losses
+from wizardcoder.train.model import resolve_dtype
 from wizardcoder.train.plan import BatchPlan, BatchShape, row_tokens
 from wizardcoder.train.prefetch import Prefetcher
 from wizardcoder.train.probe import ProbeResult, probe_packing
 from wizardcoder.train.progress import open_progress
+from wizardcoder.train.rundir import run_dir_for
 
 log = logging.getLogger(__name__)
-
-OOM_HINT = ("CUDA ran out of memory. Lower train.batch_size (and raise train.grad_accum to keep the "
-            "effective batch), lower data.max_seq_len or data.pack_len, keep train.gradient_checkpointing=true, "
-            "keep data.packing=true, or use lora.qlora=true (4-bit base; needs bitsandbytes).")
-
-
-def run_dir_for(cfg: TrainConfig, data_fingerprint: str | None = None, world: int = 1) -> Path:
-    """run.output, else runs/train/<fingerprint of the config, the training data's contents and the number of
-    processes> (with the config's batch size and accumulation, it sets the global batch: what each step holds)."""
-    if cfg.run.output:
-        return Path(cfg.run.output)
-    data_path = Path(cfg.data.path or "")
-    ident = {"config": fingerprint_fields(cfg), "data": str(data_path.resolve())}  # without run.output, device, ...
-    if world != 1:  # one process keys its run as before the number was part of the key
-        ident["processes"] = world
-    ident["config"]["data"]["path"] = None  # in "data", resolved: one file however it is spelled
-    ident["config"]["model"]["path"] = local_path(cfg.model.path)
-    if data_path.exists():
-        ident["data_contents"] = data_fingerprint or D.content_fingerprint(data_path)
-    return Path("runs") / "train" / fingerprint(ident)
-
 
 def lr_lambda(total: int, warmup: int, min_ratio: float) -> Callable[[int], float]:
     def f(step: int) -> float:
@@ -70,64 +51,6 @@ def lr_lambda(total: int, warmup: int, min_ratio: float) -> Callable[[int], floa
         return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
     return f
-
-
-def train(cfg: TrainConfig, progress: bool = False, stop_after: int | None = None) -> Path:
-    """Train a LoRA adapter as `cfg` says; returns the run directory (adapter/, metrics, plots).
-
-    `stop_after=N` stops after N optimizer steps of this call, as a preemption would (checkpoints stay,
-    no adapter is written); running again resumes from the last checkpoint.
-    """
-    import torch
-
-    if not cfg.model.path:
-        raise UserError("no model: pass --model (a local model directory or smollm2-135m-instruct)")
-    if not cfg.data.path:
-        raise UserError("no training data: pass --data (a dataset directory or a .jsonl file)")
-    device = _pick_device(cfg.run.device)
-    if cfg.lora.qlora:
-        from wizardcoder.train.model import check_qlora
-
-        check_qlora(device)
-    try:
-        return _train(cfg, device, progress, stop_after)
-    except torch.cuda.OutOfMemoryError as exc:
-        raise UserError(OOM_HINT) from exc
-
-
-def _main_process_lock(run_dir: Path):
-    """The run directory's lock, taken by the launcher's rank 0 only (the other ranks share its run)."""
-    from wizardcoder.runlock import run_lock
-
-    return run_lock(run_dir, "train") if int(os.environ.get("RANK", "0") or 0) == 0 else nullcontext()
-
-
-def _pick_device(requested: str) -> str:
-    import torch
-
-    if requested == "cpu":
-        return "cpu"
-    if torch.cuda.is_available():
-        return "cuda"
-    if requested == "cuda":
-        raise UserError("no CUDA GPU found: training needs a GPU; use --device cpu for tiny models")
-    # auto: the CPU, loudly (fine for the embedded 135M model of the first --help example; hours for a real one)
-    log.warning("no CUDA GPU found: training on the CPU (run.device=auto). Fine for a tiny model such as "
-                "smollm2-135m-instruct; a real model needs a GPU. --device cpu silences this, --device cuda makes "
-                "it an error.")
-    return "cpu"
-
-
-def _train(cfg: TrainConfig, device: str, progress: bool, stop_after: int | None) -> Path:
-    recipe = LoRARecipe(cfg, device)
-    # locked once the recipe knows its directory: the fingerprint holds a launcher's gradient accumulation
-    with _main_process_lock(recipe.run_dir):
-        if not recipe.setup():
-            return recipe.run_dir
-        if recipe.train(progress=progress, stop_after=stop_after):
-            recipe.save()
-        recipe.cleanup()
-    return recipe.run_dir
 
 
 class StepBatches(NamedTuple):
@@ -158,7 +81,7 @@ class LoRARecipe:
 
         self.cfg, self.device = cfg, device
         self.t_start = time.time()
-        self.dtype = _resolve_dtype(cfg.model.dtype, device)
+        self.dtype = resolve_dtype(cfg.model.dtype, device)
         mixed = {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(self.dtype, "no")
         if device == "cpu" and mixed == "fp16":
             raise UserError("model.dtype=float16 needs a GPU; on CPU use float32 or bfloat16")
@@ -553,27 +476,8 @@ class LoRARecipe:
         accel.wait_for_everyone()
 
     def adapter_state_dict(self) -> dict | None:
-        """The trainable weights, gathered whole on the main process only (others get {}); the frozen base never
-        moves. None where the model holds them whole (one process, DDP, ZeRO-1/2): peft takes them itself."""
-        from accelerate.utils import DistributedType
-
-        accel = self.accel
-        if accel.distributed_type == DistributedType.FSDP:
-            from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
-
-            options = StateDictOptions(full_state_dict=True, cpu_offload=True, ignore_frozen_params=True)
-            state = get_model_state_dict(self.module, options=options)
-        elif self.deepspeed and accel.state.deepspeed_plugin.zero_stage == 3:
-            import deepspeed
-
-            named = [(n, p) for n, p in self.module.named_parameters() if p.requires_grad]
-            with deepspeed.zero.GatheredParameters([p for _, p in named]):
-                state = {n: p.detach().cpu().clone() for n, p in named} if accel.is_main_process else {}
-        else:
-            return None
-        # keys of the module trained (ResponseLoss, maybe compiled) -> the peft model's own
-        names = {k.replace("_orig_mod.", ""): v for k, v in state.items()}
-        return {k[len("model."):]: v for k, v in names.items() if k.startswith("model.")}
+        """The trainable weights gathered whole on the main process (`checkpoint.gathered_adapter_state`)."""
+        return gathered_adapter_state(self.accel, self.module, self.deepspeed)
 
     def _metrics(self) -> dict:
         state, eval_loss = self.state, self.eval_loss
@@ -587,27 +491,10 @@ class LoRARecipe:
             "eval_loss": eval_loss,
             "eval_perplexity": math.exp(eval_loss) if eval_loss is not None and eval_loss < 50 else None,
             "tokens_seen": state.tokens_seen,
-            **self._throughput(),
+            **throughput(self.timed, self.device, self.cfg.run.peak_tflops, self.world),
             "peak_memory_gb": self.peak_mem / 2**30 if self.peak_mem else None,
             "runtime_s": time.time() - self.t_start, "resumed_from": self.resumed_from,
             "history": state.history, "eval_history": state.eval_history,
-        }
-
-    def _throughput(self) -> dict:
-        """Real (not padding) tokens and model FLOPs per second of training, evaluation and checkpoints left out;
-        MFU over the processes' peak (wizardcoder.train.flops says how the FLOPs are counted)."""
-        from wizardcoder.train.flops import peak_flops
-
-        timed = self.timed
-        seconds = timed["train_seconds"]
-        flops_per_second = timed["flops"] / seconds if seconds > 0 else None
-        peak = peak_flops(self.device, self.cfg.run.peak_tflops)
-        return {
-            "tokens_per_second": timed["tokens"] / seconds if seconds > 0 else None,
-            "model_flops": timed["flops"], "model_flops_per_second": flops_per_second,
-            "mfu": flops_per_second / (peak * self.world) if flops_per_second and peak else None,
-            "peak_flops_per_device": peak, "train_seconds": seconds, "eval_seconds": timed["eval_seconds"],
-            "checkpoint_seconds": timed["checkpoint_seconds"],
         }
 
     def _stats(self) -> dict:
@@ -630,13 +517,3 @@ class LoRARecipe:
     def cleanup(self) -> None:
         self.metrics.close()
         self.accel.end_training()
-
-
-def _resolve_dtype(name: str, device: str):
-    import torch
-
-    if name == "auto":
-        if device == "cuda":
-            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.float32
-    return getattr(torch, name)
