@@ -28,7 +28,14 @@ from typing import Any
 from wizardcoder.eval.plus import values
 from wizardcoder.eval.plus.data import PlusSuite, PlusTask, default_cache_dir
 from wizardcoder.eval.plus.oracles import NOT_NONE_TASKS
-from wizardcoder.eval.plus.program import encode_inputs, harness_version, new_nonce, program, secret
+from wizardcoder.eval.plus.program import (
+    encode_inputs,
+    harness_version,
+    new_nonce,
+    nonce_messages,
+    program,
+    secret,
+)
 
 log = logging.getLogger(__name__)
 
@@ -229,14 +236,8 @@ def _resume_point(st: TaskExpected, start: int, end: int) -> int | None:
 
 def _read_lines(stdout: str, nonce: str, st: TaskExpected, first: int, end: int) -> tuple[int, int | None]:
     """Store what the reference job printed; (inputs done, where to go on if it stopped early)."""
-    prefix, done, next_i = nonce + " ", 0, None
-    for line in stdout.splitlines():
-        if not line.startswith(prefix):
-            continue
-        try:
-            msg = json.loads(line[len(prefix):])
-        except ValueError:
-            continue
+    done, next_i = 0, None
+    for msg in nonce_messages(stdout, nonce):
         if "next" in msg:
             next_i = int(msg["next"])
             continue

@@ -53,14 +53,20 @@ def main(mode):
     os.write(1, ("\n" + marker + "\n").encode())
 
 
-def _take_secret():
-    """The nonce and the success marker, from a file removed once read: never in the program's text."""
-    with open("secret.json", encoding="utf-8") as f:
-        secret = json.load(f)
+def _take_json(name):
+    """The JSON in the file `name`, which is removed once read (what it holds leaves the disk)."""
+    with open(name, encoding="utf-8") as f:
+        data = json.load(f)
     try:
-        os.unlink("secret.json")
+        os.unlink(name)
     except OSError:
         pass
+    return data
+
+
+def _take_secret():
+    """The nonce and the success marker, from a file removed once read: never in the program's text."""
+    secret = _take_json("secret.json")
     return secret["nonce"], secret["marker"]
 
 
@@ -152,12 +158,7 @@ def run_check(cfg):
     # only now, with every child forked, do the secret and the expected outputs enter this process (and
     # leave the disk): no child ever holds them
     nonce, marker = _take_secret()
-    with open("expected.json", encoding="utf-8") as f:
-        expected = json.load(f)
-    try:
-        os.unlink("expected.json")
-    except OSError:
-        pass
+    expected = _take_json("expected.json")
     try:
         for phase, child in zip(phases, children):
             checker = Checker(cfg["dataset"], cfg["entry_point"], cfg["atol"], cfg["rules"])

@@ -13,6 +13,7 @@ import functools
 import json
 import re
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -99,19 +100,24 @@ def check_job(*, solution: str, entry_point: str, dataset: str, atol: float, rul
     return CheckJob(job=job, nonce=nonce, phases=tuple(p["name"] for p in phases))
 
 
+def nonce_messages(stdout: str, nonce: str) -> Iterator[Any]:
+    """The JSON values a job printed as `<nonce> <json>` lines, in order; any other line (the candidate's own
+    output, a line cut short) is passed over."""
+    prefix = nonce + " "
+    for line in stdout.splitlines():
+        if line.startswith(prefix):
+            try:
+                yield json.loads(line[len(prefix):])
+            except ValueError:
+                continue
+
+
 def read_verdict(check: CheckJob, result) -> dict[str, dict]:
     """phase name -> {"status": pass|fail|timeout, "index", "reason", "got"} for every phase of the job. A
     phase the program did not report (it was killed, or an earlier phase failed) is "not_run" after a
     failure and "fail" otherwise, with the sandbox's reason."""
     reported: dict[str, dict] = {}
-    prefix = check.nonce + " "
-    for line in result.stdout.splitlines():
-        if not line.startswith(prefix):
-            continue
-        try:
-            verdict = json.loads(line[len(prefix):])
-        except ValueError:
-            continue
+    for verdict in nonce_messages(result.stdout, check.nonce):
         if isinstance(verdict, dict) and verdict.get("phase") in check.phases and verdict["phase"] not in reported:
             reported[verdict["phase"]] = verdict
     complete = bool(result.passed)
