@@ -1,5 +1,6 @@
-from wizardcoder.eval.postprocess import align, extract_code, function_body, postprocess, truncate
+from wizardcoder.eval.postprocess import align, extract_code, postprocess, truncate
 from wizardcoder.eval.problems import HUMANEVAL_STOP, Problem
+from wizardcoder.languages.c_like import function_body
 
 PY = Problem(task_id="t/0", prompt='from typing import List\n\n\ndef add(a: int, b: int) -> int:\n    """Add."""\n',
              tests="\ndef check(candidate):\n    assert candidate(1, 2) == 3\n\ncheck(add)\n", entry_point="add",

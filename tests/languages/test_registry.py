@@ -6,14 +6,19 @@ import pytest
 
 import sandbox
 from wizardcoder import languages
-from wizardcoder.languages.base import Language, UnknownLanguage
+from wizardcoder.languages.base import Language, TokenBudget, UnknownLanguage
 
 INTERFACE = [name for name in vars(Language) if not name.startswith("_")]
 
 
+CONSTANTS = list(Language.__annotations__)
+
+
 def test_the_interface_is_what_the_registry_doc_promises():  # and INTERFACE is not read empty
-    assert sorted(INTERFACE) == ["build", "declares", "defined_names", "entry_point", "salvage_tests",
-                                 "sample_program", "with_marker"]
+    assert sorted(INTERFACE) == ["build", "declares", "defined_names", "entry_point", "fit_reply", "join_tests",
+                                 "looks_like_code", "looks_like_tests", "prompt_entry_point", "salvage_tests",
+                                 "sample_program", "split_tests", "strip_comments", "with_marker"]
+    assert CONSTANTS == ["DISPLAY_NAME", "TOKEN_BUDGET"]
 
 
 @pytest.mark.parametrize("name", languages.LANGUAGES)
@@ -21,7 +26,10 @@ def test_every_language_module_provides_the_interface(name):
     module = languages.get(name)
     assert isinstance(module, Language)
     assert all(callable(getattr(module, member)) for member in INTERFACE)
-    assert set(INTERFACE) <= set(module.__all__)
+    # each name is the function of that name (the C-like modules take theirs from one tuple: none swapped)
+    assert all(getattr(module, member).__name__ == member for member in INTERFACE)
+    assert isinstance(module.DISPLAY_NAME, str) and isinstance(module.TOKEN_BUDGET, TokenBudget)
+    assert set(INTERFACE + CONSTANTS) <= set(module.__all__)
 
 
 def test_the_list_of_languages_is_the_sandboxs():

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from wizardcoder import languages
 from wizardcoder.data.jsonl import iter_jsonl
 from wizardcoder.data.store import JsonlLog
 from wizardcoder.errors import UserError
@@ -24,9 +25,6 @@ from wizardcoder.eval.problems import Problem
 from wizardcoder.progress import Progress, no_progress
 
 log = logging.getLogger(__name__)
-
-LANGUAGE_NAMES = {"python": "Python", "cpp": "C++", "java": "Java"}
-
 
 @dataclass
 class GenerationStats:
@@ -216,7 +214,7 @@ def request_builder(cfg: EvalConfig, mode: str, client):
     tokenizer = getattr(client, "tokenizer", None)
 
     def build(p: Problem, i: int) -> Request:
-        instruction = gen.instruction.format(language=LANGUAGE_NAMES.get(p.language, p.language),
+        instruction = gen.instruction.format(language=languages.get(p.language).DISPLAY_NAME,
                                              prompt=p.prompt.strip())
         if template == "alpaca" or (template == "chat" and tokenizer is not None):
             return Request(prompt=render_prompt(instruction, template, tokenizer), seed=seed(i), **common)

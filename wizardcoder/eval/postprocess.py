@@ -3,9 +3,9 @@
 - completion APIs / base models: truncate at the suite's stop sequences, as the literature does
   (HumanEval: "\\nclass", "\\ndef", "\\n#", "\\nif", "\\nprint").
 - chat / instruction-tuned models: take the code from the reply's fenced block, then align it to the
-  problem: a reply holding the whole function (`def entry_point`) is used as a full program (with the
-  prompt's imports in front, top-level demo code dropped); a reply holding only a body is appended to
-  the prompt. For C++/Java a reply holding the whole function is cut down to its body, since the
+  problem as its language does (`fit_reply` of `wizardcoder.languages`): a reply holding the whole
+  function (`def entry_point`) is used as a full program (with the prompt's imports in front, top-level
+  demo code dropped); a reply holding only a body is appended to the prompt. For C++/Java a reply holding the whole function is cut down to its body, since the
   MultiPL-E tests start by closing the function.
 """
 
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from sandbox import canonical_language
 from wizardcoder import languages
 from wizardcoder.eval.problems import Problem
-from wizardcoder.languages.c_like import function_body
+from wizardcoder.languages.python_reading import indented_body, prompt_imports
 
 _FENCE = re.compile(r"```[ \t]*([\w+#.-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
 _FENCE_LINE = re.compile(r"^[ \t]*```[^\n]*$", re.MULTILINE)
@@ -62,48 +62,12 @@ def extract_code(reply: str, language: str = "python", entry_point: str = "") ->
 
 
 def align(problem: Problem, code: str) -> Aligned:
-    """Fit extracted code to the problem (see the module doc)."""
-    if problem.language == "python":
-        if languages.get("python").declares(code, problem.entry_point):
-            return Aligned(completion=None, solution=_python_program(problem.prompt, code))
-        return Aligned(completion=_as_body(code), solution=None)
-    if problem.entry_point and languages.get(problem.language).declares(code, problem.entry_point):
-        body = function_body(code, problem.entry_point, java=problem.language == "java")
-        if body is not None:
-            return Aligned(completion=body, solution=None)
+    """Fit extracted code to the problem as its language does (`fit_reply`; see the module doc), else cut it at
+    the stop sequences."""
+    fitted = languages.get(problem.language).fit_reply(problem.prompt, code, problem.entry_point)
+    if fitted is not None:
+        return Aligned(completion=fitted[0], solution=fitted[1])
     return Aligned(completion=truncate(code, problem.stop), solution=None)
-
-
-def _as_body(code: str) -> str:
-    """A body given without indentation gets the function's 4 spaces."""
-    lines = code.splitlines()
-    first = next((ln for ln in lines if ln.strip()), "")
-    if first and not first[0].isspace():
-        code = "\n".join(("    " + ln) if ln.strip() else ln for ln in lines)
-    return code if code.endswith("\n") else code + "\n"
-
-
-def _python_program(prompt: str, code: str) -> str:
-    """The prompt's imports + the reply's definitions, without top-level demo code (calls, prints,
-    asserts, `if __name__ == "__main__":`), which would otherwise run before the tests."""
-    header = "".join(ln + "\n" for ln in prompt.splitlines() if re.match(r"(import|from)\s+\w", ln))
-    lines = code.splitlines()
-    tree = None
-    for end in range(len(lines), 0, -1):  # a reply cut at max_tokens: keep the longest prefix that parses
-        try:
-            tree = ast.parse("\n".join(lines[:end]))
-            break
-        except SyntaxError:
-            continue
-    if tree is None:
-        return header + code
-    keep = []
-    for node in tree.body:
-        if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
-                             ast.Assign, ast.AnnAssign)):
-            start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
-            keep.append("\n".join(lines[start - 1: node.end_lineno]))
-    return header + "\n".join(keep) + "\n"
 
 
 def postprocess(problem: Problem, raw: str, mode: str) -> Aligned:
@@ -124,8 +88,7 @@ def python_reply(problem: Problem, reply: str) -> Aligned:
 
     program = extract_program(reply, problem.entry_point)
     if program is not None and languages.get("python").declares(program, problem.entry_point):
-        header = "".join(ln + "\n" for ln in problem.prompt.splitlines() if re.match(r"(import|from)\s+\w", ln))
-        return Aligned(completion=None, solution=header + program)
+        return Aligned(completion=None, solution=prompt_imports(problem.prompt) + program)
     code = extract_code(reply, "python", problem.entry_point)
     if not code.strip():
         return Aligned(completion="", solution=None, no_code=True)
@@ -137,7 +100,7 @@ def python_reply(problem: Problem, reply: str) -> Aligned:
 def _looks_like_body(code: str) -> bool:
     """Indented Python that parses as a function body (a reply that continues the prompt's signature)."""
     try:
-        ast.parse("def _f():\n" + _as_body(code))
+        ast.parse("def _f():\n" + indented_body(code))
     except (SyntaxError, ValueError):
         return False
     return True

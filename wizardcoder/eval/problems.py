@@ -17,13 +17,13 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sandbox import LANGUAGES, canonical_language
+from wizardcoder import languages
 from wizardcoder.data.rows import read_rows
 from wizardcoder.errors import UserError
 
@@ -176,12 +176,6 @@ def _need(r: dict[str, Any], keys: tuple[str, ...], where: str) -> None:
                         "(task_id, prompt, test, entry_point)")
 
 
-_PY_DEF = re.compile(r"^def\s+(\w+)\s*\(", re.MULTILINE)
-_C_SIG = re.compile(r"(\w+)\s*\([^()]*(?:\([^()]*\)[^()]*)*\)\s*(?:throws\s+[\w., ]+)?\s*\{\s*$", re.MULTILINE)
-
-
 def entry_point_of(prompt: str, language: str) -> str:
-    """The name of the function the prompt asks for: the last one it declares."""
-    pattern = _PY_DEF if language == "python" else _C_SIG
-    names = pattern.findall(prompt)
-    return names[-1] if names else ""
+    """The name of the function the prompt asks for: the last one it declares (its language reads it)."""
+    return languages.get(language).prompt_entry_point(prompt)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from wizardcoder import languages
 from wizardcoder.config import SettingError, Settings, fingerprint, fingerprint_fields, setting
 from wizardcoder.data.config import DatasetConfig
 from wizardcoder.eliminate.config import EliminateConfig
@@ -129,12 +130,6 @@ class OutputConfig(Settings):
              "(a power loss costs at most the last second of answers, asked again on rerun)")
 
 
-# Token limits where unset: short for a local model on a CPU (the embedded SmolLM2 writes ~10 tokens/s there),
-# room for a whole task and a whole answer from a real teacher behind an endpoint. (evolve, solve) by language.
-_LOCAL_TOKENS = {"python": (128, 320), "cpp": (128, 448), "java": (128, 448)}
-_ENDPOINT_TOKENS = {"python": (512, 1024), "cpp": (512, 1536), "java": (512, 1536)}
-
-
 @dataclass
 class EvolveConfig:
     evolve: EvolutionConfig = field(default_factory=EvolutionConfig)
@@ -146,8 +141,9 @@ class EvolveConfig:
     output: OutputConfig = field(default_factory=OutputConfig)
 
     def __post_init__(self) -> None:
-        local = self.llm.local_template() is not None
-        evolve_tokens, solve_tokens = (_LOCAL_TOKENS if local else _ENDPOINT_TOKENS)[self.evolve.lang]
+        # token limits where unset: the language's (`TOKEN_BUDGET`), for a local model or an endpoint
+        budget = languages.get(self.evolve.lang).TOKEN_BUDGET
+        evolve_tokens, solve_tokens = budget.local if self.llm.local_template() is not None else budget.endpoint
         updates = {}
         if self.evolve.evolve_max_tokens is None:
             updates["evolve_max_tokens"] = evolve_tokens

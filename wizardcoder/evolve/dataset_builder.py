@@ -20,6 +20,7 @@ from wizardcoder.data.store import (
 )
 from wizardcoder.evolve.config import EvolveConfig
 from wizardcoder.evolve.rundir import RunDir
+from wizardcoder.evolve.seeds import has_builtin_seeds
 from wizardcoder.reasons import TaskVerdict, contaminated
 from wizardcoder.records import TaskRecord
 
@@ -38,7 +39,7 @@ def build_dataset(run: RunDir, cfg: EvolveConfig, progress) -> dict[str, Any]:
 
     include = cfg.evolve.include_seeds_in_dataset
     if include is None:
-        include = bool(cfg.seeds.path) or cfg.evolve.lang == "python"
+        include = bool(cfg.seeds.path) or has_builtin_seeds(cfg.evolve.lang)  # seeds of the run's language
     decon = None
     if cfg.dataset.decontaminate:
         from wizardcoder.data.decontaminate import Decontaminator

@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from wizardcoder import languages
 from wizardcoder.languages import find_entry_point
 from wizardcoder.reasons import Reason
 
@@ -50,18 +51,6 @@ _TASK_END = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 
-_TEST_MARKERS = {
-    "python": re.compile(r"^\s*(assert\b|def test_|class Test|unittest\.|self\.assert)", re.MULTILINE),
-    "cpp": re.compile(r"\bassert\s*\(|\bint\s+main\s*\(", re.MULTILINE),
-    "java": re.compile(r"\bassert\b|\bstatic\s+void\s+main\s*\(", re.MULTILINE),
-}
-_MAIN = {
-    "cpp": re.compile(r"^[ \t]*int\s+main\s*\(", re.MULTILINE),
-    "java": re.compile(r"^[ \t]*(?:public\s+|final\s+)*class\s+\w+[^{]*\{[^{}]*?\bstatic\s+void\s+main\s*\(", re.MULTILINE | re.DOTALL),
-}
-_PY_DEF = re.compile(r"^(?:async\s+)?(?:def|class)\s+([A-Za-z_]\w*)", re.MULTILINE)
-
-
 @dataclass(frozen=True)
 class Block:
     start: int  # offset of the opening fence line
@@ -98,7 +87,7 @@ def code_blocks(text: str) -> list[Block]:
 
 def _meaningful(code: str, language: str) -> bool:
     """Not empty and not only comments (a copied "# your solution code" placeholder)."""
-    return bool(_strip_comments(code, language).strip())
+    return bool(languages.get(language).strip_comments(code).strip())
 
 
 @dataclass(frozen=True)
@@ -195,9 +184,8 @@ def _sections(text: str) -> dict[str, list[str]]:
 
 def _tests_in(sections: Sequence[str], language: str) -> str | None:
     """The tests under every tests heading: the blocks that check something (a "### Test" block that only
-    prints is passed over for the "### Test with assertions" one after it). Python's are joined in order; in
-    C++ / Java, where each program has one `main`, blocks are joined only when at most one has a `main`, else
-    the block with the most checks is taken."""
+    prints is passed over for the "### Test with assertions" one after it), as their language joins them
+    (`join_tests`: C++ / Java, where each program has one `main`, may keep only one)."""
     found: list[str] = []
     for section in sections:
         fenced = code_blocks(section)
@@ -205,11 +193,7 @@ def _tests_in(sections: Sequence[str], language: str) -> str | None:
         found += [code for code in blocks if code not in found and _looks_like_tests(code, language)]
     if len(found) <= 1:
         return found[0] if found else None
-    main = _MAIN.get(language)
-    if main is not None and sum(1 for code in found if main.search(code)) > 1:
-        marker = _TEST_MARKERS[language]
-        return max(found, key=lambda code: len(marker.findall(_strip_comments(code, language))))
-    return "\n\n".join(code.strip("\n") for code in found)
+    return languages.get(language).join_tests(found)
 
 
 def _code_in(section: str | None, language: str, looks_right) -> str | None:
@@ -224,45 +208,15 @@ def _code_in(section: str | None, language: str, looks_right) -> str | None:
 
 
 def _looks_like_tests(code: str, language: str) -> bool:
-    marker = _TEST_MARKERS.get(language, _TEST_MARKERS["python"])
-    return bool(marker.search(_strip_comments(code, language)))
+    return languages.get(language).looks_like_tests(code)
 
 
 def _looks_like_code(text: str, language: str) -> bool:
-    if language == "python":
-        return bool(_PY_DEF.search(text))
-    return "{" in text and ";" in text
-
-
-def _strip_comments(code: str, language: str) -> str:
-    if language == "python":
-        return "\n".join(line for line in code.splitlines() if not line.lstrip().startswith("#"))
-    code = re.sub(r"/\*.*?\*/", "", code, flags=re.DOTALL)
-    return "\n".join(line for line in code.splitlines() if not line.lstrip().startswith("//"))
+    return languages.get(language).looks_like_code(text)
 
 
 def _split_tests(code: str, language: str) -> tuple[str, str] | None:
     """One block holding code and its tests: split it where the tests start."""
-    if language == "python":
-        lines = code.splitlines()
-        first = next((i for i, line in enumerate(lines) if re.match(r"(assert\b|def test_|class Test)", line)), None)
-        if first is None or first == 0:
-            return None
-        solution = "\n".join(lines[:first])
-        # a trailing `if __name__ == "__main__":` guard belongs to the tests
-        guard = re.search(r"^if\s+__name__\s*==.*$", solution, re.MULTILINE)
-        if guard and not solution[guard.end():].strip():
-            solution = solution[:guard.start()]
-        if not _PY_DEF.search(solution):
-            return None
-        return solution, "\n".join(lines[first:])
-    main = _MAIN.get(language)
-    match = main.search(code) if main else None
-    if match is None or match.start() == 0:
-        return None
-    solution, tests = code[:match.start()], code[match.start():]
-    if not solution.strip():
-        return None
-    return solution, tests
+    return languages.get(language).split_tests(code)
 
 

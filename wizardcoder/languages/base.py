@@ -3,6 +3,7 @@ task's solution and its tests) in, a `Built` program (or a verdict reached witho
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -40,12 +41,24 @@ class Built:
     requires: tuple[str, ...] = ()  # Python modules the program needs from the sandbox (Job.requires)
 
 
+@dataclass(frozen=True)
+class TokenBudget:
+    """Evolve's token limits (evolve request, solve request) where `evolve.*_max_tokens` are unset: short for a
+    local model on a CPU (the embedded SmolLM2 writes ~10 tokens/s there); room for a whole task and a whole
+    answer from a real teacher behind an endpoint."""
+
+    local: tuple[int, int]
+    endpoint: tuple[int, int]
+
 
 @runtime_checkable
 class Language(Protocol):
     """What every language module provides, as module-level functions (`languages/python.py` ...). The
     model's code is isolated from the tests (its macros, its shadowing names) inside `build` and
     `sample_program`: each language knows what its code could change in the program."""
+
+    DISPLAY_NAME: str  # as prompts write it ("C++")
+    TOKEN_BUDGET: TokenBudget
 
     def build(self, check: ExecutionCheck, mutation: bool) -> Built:
         """Evolve's program for a check: solution + tests + success marker (+ the mutant when `mutation`:
@@ -69,3 +82,27 @@ class Language(Protocol):
 
     def with_marker(self, text: str, marker: str) -> str:
         """The program `text` printing `marker` after its tests."""
+
+    # reading a model's reply (evolve/parsing.py): what a code block holds, written loosely by weak models
+    def strip_comments(self, code: str) -> str:
+        """`code` without its comment lines (a block of comments only is a placeholder, not code)."""
+
+    def looks_like_tests(self, code: str) -> bool:
+        """Whether a block holds tests (an assertion, a test function, a `main`), comments aside."""
+
+    def looks_like_code(self, text: str) -> bool:
+        """Whether unfenced text reads as code of this language (a definition)."""
+
+    def split_tests(self, code: str) -> tuple[str, str] | None:
+        """One block holding the solution and then its tests, split where the tests start; None: no split."""
+
+    def join_tests(self, blocks: Sequence[str]) -> str:
+        """Several blocks of tests from one reply, as one block."""
+
+    # eval
+    def prompt_entry_point(self, prompt: str) -> str:
+        """The function an eval prompt asks for (the last one it declares), or ""."""
+
+    def fit_reply(self, prompt: str, code: str, entry_point: str) -> tuple[str | None, str | None] | None:
+        """A chat reply's code fitted to its problem: (completion appended to the prompt, None), or (None, a
+        whole program the tests are appended to); None: not recognised (it is cut at the stop sequences)."""

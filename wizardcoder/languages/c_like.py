@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 from wizardcoder.languages import c_like_syntax
 from wizardcoder.languages.base import Built, ExecutionCheck
@@ -156,3 +157,103 @@ def salvage_tests(tests: str, java: bool) -> str | None:
         return None
     kept = tests[:cut + 1].rstrip()
     return kept + "".join("\n" + "    " * (depth_at_cut - 1 - k) + "}" for k in range(depth_at_cut)) + "\n"
+
+
+# ============================================================================== one C-like language's reading
+_COMMENT_BLOCK = re.compile(r"/\*.*?\*/", re.DOTALL)
+# a function an eval prompt opens: its signature, then `{` ending the line (MultiPL-E's C++ and Java prompts)
+_PROMPT_SIGNATURE = re.compile(r"(\w+)\s*\([^()]*(?:\([^()]*\)[^()]*)*\)\s*(?:throws\s+[\w., ]+)?\s*\{\s*$",
+                               re.MULTILINE)
+
+
+class CLikeFunctions(NamedTuple):
+    """The `base.Language` functions a C-like module takes from `CLike.functions()`, in this order."""
+
+    entry_point: Callable[[str, str], str | None]
+    defined_names: Callable[[str], set[str]]
+    declares: Callable[[str, str], bool]
+    salvage_tests: Callable[[str], str | None]
+    strip_comments: Callable[[str], str]
+    looks_like_tests: Callable[[str], bool]
+    looks_like_code: Callable[[str], bool]
+    split_tests: Callable[[str], tuple[str, str] | None]
+    join_tests: Callable[[Sequence[str]], str]
+    prompt_entry_point: Callable[[str], str]
+    fit_reply: Callable[[str, str, str], tuple[str | None, str | None] | None]
+
+
+class CLike:
+    """What C++ and Java read alike, for one of them: its grammar (`java`), what its tests look like (`tests`:
+    an assertion or a `main`) and where a block's tests start (`main`). `cpp.py` and `java.py` take its methods
+    as their own functions (`functions()`)."""
+
+    def __init__(self, java: bool, tests: re.Pattern[str], main: re.Pattern[str]):
+        self.java = java
+        self.language = "java" if java else "cpp"
+        self.tests = tests
+        self.main = main
+
+    def functions(self) -> CLikeFunctions:
+        return CLikeFunctions(self.entry_point, self.defined_names, self.declares, self.salvage_tests,
+                              self.strip_comments, self.looks_like_tests, self.looks_like_code, self.split_tests,
+                              self.join_tests, self.prompt_entry_point, self.fit_reply)
+
+    def entry_point(self, solution: str, tests: str) -> str | None:
+        """The function of the solution the tests exercise, or None when they reference none of them."""
+        return c_like_syntax.find_entry_point(solution, tests, self.language)
+
+    def defined_names(self, solution: str) -> set[str]:
+        """The functions, methods, named lambdas and types the solution defines."""
+        return c_like_syntax.defined_names(solution, java=self.java)
+
+    def declares(self, code: str, name: str) -> bool:
+        """Whether `code` defines the function `name` (a reply holding the whole function)."""
+        return declares(code, name, java=self.java)
+
+    def salvage_tests(self, tests: str) -> str | None:
+        """The complete part of a test block cut by the token limit (`c_like.salvage_tests`), or None."""
+        return salvage_tests(tests, java=self.java)
+
+    def strip_comments(self, code: str) -> str:
+        """`code` without its block comments and `//` comment lines."""
+        code = _COMMENT_BLOCK.sub("", code)
+        return "\n".join(line for line in code.splitlines() if not line.lstrip().startswith("//"))
+
+    def looks_like_tests(self, code: str) -> bool:
+        """An assertion or a `main`, comments aside."""
+        return bool(self.tests.search(self.strip_comments(code)))
+
+    def looks_like_code(self, text: str) -> bool:
+        """Braces and statements."""
+        return "{" in text and ";" in text
+
+    def split_tests(self, code: str) -> tuple[str, str] | None:
+        """One block holding the solution and its tests: split where the tests' `main` starts."""
+        match = self.main.search(code)
+        if match is None or match.start() == 0:
+            return None
+        solution, tests = code[:match.start()], code[match.start():]
+        if not solution.strip():
+            return None
+        return solution, tests
+
+    def join_tests(self, blocks: Sequence[str]) -> str:
+        """Joined in order when at most one has a `main` (a program has one); else the block with the most
+        checks."""
+        if sum(1 for code in blocks if self.main.search(code)) > 1:
+            return max(blocks, key=lambda code: len(self.tests.findall(self.strip_comments(code))))
+        return "\n\n".join(code.strip("\n") for code in blocks)
+
+    def prompt_entry_point(self, prompt: str) -> str:
+        """The last function the prompt opens (its signature, then `{` ending the line), or ""."""
+        names = _PROMPT_SIGNATURE.findall(prompt)
+        return names[-1] if names else ""
+
+    def fit_reply(self, prompt: str, code: str, entry_point: str) -> tuple[str | None, str | None] | None:
+        """A reply holding the whole function: its body, as the completion (MultiPL-E's tests start by closing
+        the function); else None."""
+        if entry_point and self.declares(code, entry_point):
+            body = function_body(code, entry_point, java=self.java)
+            if body is not None:
+                return body, None
+        return None

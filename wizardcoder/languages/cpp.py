@@ -18,9 +18,10 @@ import json
 import re
 
 from wizardcoder.execution import new_marker
-from wizardcoder.languages import c_like, c_like_syntax
-from wizardcoder.languages.base import Built, ExecutionCheck
+from wizardcoder.languages import c_like_syntax
+from wizardcoder.languages.base import Built, ExecutionCheck, TokenBudget
 from wizardcoder.languages.c_like import (
+    CLike,
     builder,
     drop_final_exit,
     sample_code,
@@ -28,6 +29,9 @@ from wizardcoder.languages.c_like import (
 )
 from wizardcoder.languages.c_like_syntax import mask_c_like
 from wizardcoder.reasons import Reason
+
+DISPLAY_NAME = "C++"
+TOKEN_BUDGET = TokenBudget(local=(128, 448), endpoint=(512, 1536))
 
 # the tests' own final `exit(0)`: the marker would never be printed
 _CPP_FINAL_EXIT = re.compile(r"(?:(?:::\s*)?std\s*::\s*|::\s*)?(?:exit|_Exit|_exit|quick_exit)\s*\(\s*(?:0|EXIT_SUCCESS)\s*\)\s*;")
@@ -123,26 +127,13 @@ def _program(check: ExecutionCheck, marker: str | None = None, started: str | No
 build = builder(_program, java=False)
 
 
-def entry_point(solution: str, tests: str) -> str | None:
-    """The function of the solution the tests exercise, or None when they reference none of them."""
-    return c_like_syntax.find_entry_point(solution, tests, "cpp")
+# the entry point, the definitions, the salvage of cut tests, a reply's blocks and eval's prompts and replies:
+# read as C++ and Java read them alike (`c_like.CLike`), with the C++ grammar and what C++ tests look like
+(entry_point, defined_names, declares, salvage_tests, strip_comments, looks_like_tests, looks_like_code,
+ split_tests, join_tests, prompt_entry_point, fit_reply) = CLike(
+    java=False, tests=re.compile(r"\bassert\s*\(|\bint\s+main\s*\(", re.MULTILINE),
+    main=re.compile(r"^[ \t]*int\s+main\s*\(", re.MULTILINE)).functions()
 
-
-def defined_names(solution: str) -> set[str]:
-    """The functions, methods, named lambdas and types the solution defines."""
-    return c_like_syntax.defined_names(solution, java=False)
-
-
-
-
-def declares(code: str, name: str) -> bool:
-    """Whether `code` defines the function `name` (a reply holding the whole function)."""
-    return c_like.declares(code, name, java=False)
-
-
-def salvage_tests(tests: str) -> str | None:
-    """The complete part of a test block cut by the token limit (`c_like.salvage_tests`), or None."""
-    return c_like.salvage_tests(tests, java=False)
 
 # ============================================================================== eval's sample program
 def sample_program(prompt: str, tests: str, marker: str, completion: str | None = None,
@@ -314,6 +305,8 @@ def cpp_runtime_overrides(model_code: str) -> str | None:
 
 # the language interface (`base.Language`) and the names other modules import
 __all__ = [
+    "DISPLAY_NAME",
+    "TOKEN_BUDGET",
     "after_includes",
     "build",
     "cpp_isolate_macros",
@@ -322,7 +315,14 @@ __all__ = [
     "declares",
     "defined_names",
     "entry_point",
+    "fit_reply",
+    "join_tests",
+    "looks_like_code",
+    "looks_like_tests",
+    "prompt_entry_point",
     "salvage_tests",
     "sample_program",
+    "split_tests",
+    "strip_comments",
     "with_marker",
 ]

@@ -21,9 +21,10 @@ from dataclasses import dataclass
 import tree_sitter
 
 from wizardcoder.execution import new_marker
-from wizardcoder.languages import c_like, c_like_syntax
-from wizardcoder.languages.base import Built, ExecutionCheck
+from wizardcoder.languages import c_like_syntax
+from wizardcoder.languages.base import Built, ExecutionCheck, TokenBudget
 from wizardcoder.languages.c_like import (
+    CLike,
     builder,
     drop_final_exit,
     sample_code,
@@ -31,6 +32,9 @@ from wizardcoder.languages.c_like import (
 )
 from wizardcoder.languages.c_like_syntax import mask_c_like
 from wizardcoder.reasons import Reason
+
+DISPLAY_NAME = "Java"
+TOKEN_BUDGET = TokenBudget(local=(128, 448), endpoint=(512, 1536))
 
 # the tests' own final `System.exit(0)`: the marker would never be printed
 _JAVA_FINAL_EXIT = re.compile(r"(?:java\s*\.\s*lang\s*\.\s*)?(?:System|Runtime\s*\.\s*getRuntime\s*\(\s*\))\s*\.\s*"
@@ -220,26 +224,14 @@ def _program(check: ExecutionCheck, marker: str | None = None, started: str | No
 build = builder(_program, java=True)
 
 
-def entry_point(solution: str, tests: str) -> str | None:
-    """The function of the solution the tests exercise, or None when they reference none of them."""
-    return c_like_syntax.find_entry_point(solution, tests, "java")
+# the entry point, the definitions, the salvage of cut tests, a reply's blocks and eval's prompts and replies:
+# read as C++ and Java read them alike (`c_like.CLike`), with the Java grammar and what Java tests look like
+(entry_point, defined_names, declares, salvage_tests, strip_comments, looks_like_tests, looks_like_code,
+ split_tests, join_tests, prompt_entry_point, fit_reply) = CLike(
+    java=True, tests=re.compile(r"\bassert\b|\bstatic\s+void\s+main\s*\(", re.MULTILINE),
+    main=re.compile(r"^[ \t]*(?:public\s+|final\s+)*class\s+\w+[^{]*\{[^{}]*?\bstatic\s+void\s+main\s*\(",
+               re.MULTILINE | re.DOTALL)).functions()
 
-
-def defined_names(solution: str) -> set[str]:
-    """The functions, methods, named lambdas and types the solution defines."""
-    return c_like_syntax.defined_names(solution, java=True)
-
-
-
-
-def declares(code: str, name: str) -> bool:
-    """Whether `code` defines the function `name` (a reply holding the whole function)."""
-    return c_like.declares(code, name, java=True)
-
-
-def salvage_tests(tests: str) -> str | None:
-    """The complete part of a test block cut by the token limit (`c_like.salvage_tests`), or None."""
-    return c_like.salvage_tests(tests, java=True)
 
 # ============================================================================== eval's sample program
 def sample_program(prompt: str, tests: str, marker: str, completion: str | None = None,
@@ -420,12 +412,21 @@ def java_shadowing(model_code: str, tests: str, imports: str = "") -> str | None
 
 # the language interface (`base.Language`) and the names other modules import
 __all__ = [
+    "DISPLAY_NAME",
+    "TOKEN_BUDGET",
     "build",
     "declares",
     "defined_names",
     "entry_point",
+    "fit_reply",
     "java_shadowing",
+    "join_tests",
+    "looks_like_code",
+    "looks_like_tests",
+    "prompt_entry_point",
     "salvage_tests",
     "sample_program",
+    "split_tests",
+    "strip_comments",
     "with_marker",
 ]

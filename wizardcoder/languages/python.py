@@ -30,8 +30,20 @@ import sys
 from types import SimpleNamespace
 
 from wizardcoder.execution import new_marker
-from wizardcoder.languages.base import Built, ExecutionCheck
-from wizardcoder.languages.python_reading import declares, defined_names, entry_point, salvage_tests
+from wizardcoder.languages.base import Built, ExecutionCheck, TokenBudget
+from wizardcoder.languages.python_reading import (
+    declares,
+    defined_names,
+    entry_point,
+    fit_reply,
+    join_tests,
+    looks_like_code,
+    looks_like_tests,
+    prompt_entry_point,
+    salvage_tests,
+    split_tests,
+    strip_comments,
+)
 from wizardcoder.languages.python_runner import call_name, test_runner
 from wizardcoder.reasons import Reason
 
@@ -39,6 +51,9 @@ from wizardcoder.reasons import Reason
 # and the marker as MARKER_FILE, which the driver deletes before the solution runs (so no file holds it).
 PYTEST_DRIVER = importlib.resources.files(__package__).joinpath("pytest_driver.py").read_text(encoding="utf-8")
 DRIVER_FILE, MARKER_FILE = "_wc_pytest.py", ".wc-marker"
+
+DISPLAY_NAME = "Python"
+TOKEN_BUDGET = TokenBudget(local=(128, 320), endpoint=(512, 1024))
 
 _ASSERT_CALL = re.compile(r"^(assert|fail)")
 _SOLUTION_MODULES = {"solution", "main", "code", "program", "submission", "answer"}
@@ -410,12 +425,21 @@ def with_marker(text: str, marker: str) -> str:
 
 # the language interface (`base.Language`) and the names other modules import
 __all__ = [
+    "DISPLAY_NAME",
     "PYTEST_DRIVER",
+    "TOKEN_BUDGET",
     "build",
     "declares",
     "defined_names",
     "entry_point",
+    "fit_reply",
+    "join_tests",
+    "looks_like_code",
+    "looks_like_tests",
+    "prompt_entry_point",
     "salvage_tests",
     "sample_program",
+    "split_tests",
+    "strip_comments",
     "with_marker",
 ]

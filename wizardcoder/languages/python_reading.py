@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Sequence
 
 # ============================================================================== the entry point
 _PY_DEFINITION = re.compile(r"^(?:(?:async\s+)?(?:def|class)\s+([A-Za-z_]\w*)|([A-Za-z_]\w*)\s*=\s*lambda\b)",
@@ -64,3 +65,102 @@ def salvage_tests(tests: str) -> str | None:
         if prefix.strip() and _parses(prefix):
             return prefix.rstrip("\n") + "\n"
     return None
+
+
+# ============================================================================== a model's reply (evolve)
+_TESTS = re.compile(r"^\s*(assert\b|def test_|class Test|unittest\.|self\.assert)", re.MULTILINE)
+_TESTS_START = re.compile(r"(assert\b|def test_|class Test)")
+_DEFINES = re.compile(r"^(?:async\s+)?(?:def|class)\s+([A-Za-z_]\w*)", re.MULTILINE)
+_MAIN_GUARD = re.compile(r"^if\s+__name__\s*==.*$", re.MULTILINE)
+
+
+def strip_comments(code: str) -> str:
+    """`code` without its comment lines."""
+    return "\n".join(line for line in code.splitlines() if not line.lstrip().startswith("#"))
+
+
+def looks_like_tests(code: str) -> bool:
+    """An assert, a pytest-style test, a `unittest` case, comments aside."""
+    return bool(_TESTS.search(strip_comments(code)))
+
+
+def looks_like_code(text: str) -> bool:
+    """A top-level `def` or `class`."""
+    return bool(_DEFINES.search(text))
+
+
+def split_tests(code: str) -> tuple[str, str] | None:
+    """One block holding the solution and its tests: split at the first line that starts the tests (an assert, a
+    test function or class); a trailing `if __name__ == "__main__":` guard goes with the tests."""
+    lines = code.splitlines()
+    first = next((i for i, line in enumerate(lines) if _TESTS_START.match(line)), None)
+    if first is None or first == 0:
+        return None
+    solution = "\n".join(lines[:first])
+    guard = _MAIN_GUARD.search(solution)
+    if guard and not solution[guard.end():].strip():
+        solution = solution[:guard.start()]
+    if not _DEFINES.search(solution):
+        return None
+    return solution, "\n".join(lines[first:])
+
+
+def join_tests(blocks: Sequence[str]) -> str:
+    """Joined in order."""
+    return "\n\n".join(code.strip("\n") for code in blocks)
+
+
+# ============================================================================== eval's prompts and replies
+_PROMPT_DEF = re.compile(r"^def\s+(\w+)\s*\(", re.MULTILINE)
+_IMPORT_LINE = re.compile(r"(import|from)\s+\w")
+
+
+def prompt_entry_point(prompt: str) -> str:
+    """The last function the prompt defines, or ""."""
+    names = _PROMPT_DEF.findall(prompt)
+    return names[-1] if names else ""
+
+
+def prompt_imports(prompt: str) -> str:
+    """The prompt's import lines, to go in front of a reply that is a whole program."""
+    return "".join(line + "\n" for line in prompt.splitlines() if _IMPORT_LINE.match(line))
+
+
+def fit_reply(prompt: str, code: str, entry_point: str) -> tuple[str | None, str | None]:
+    """A reply holding the whole function: a program of the prompt's imports and the reply's definitions; else
+    a body, appended to the prompt."""
+    if declares(code, entry_point):
+        return None, _whole_program(prompt, code)
+    return indented_body(code), None
+
+
+def indented_body(code: str) -> str:
+    """A body given without indentation gets the function's 4 spaces."""
+    lines = code.splitlines()
+    first = next((ln for ln in lines if ln.strip()), "")
+    if first and not first[0].isspace():
+        code = "\n".join(("    " + ln) if ln.strip() else ln for ln in lines)
+    return code if code.endswith("\n") else code + "\n"
+
+
+def _whole_program(prompt: str, code: str) -> str:
+    """The prompt's imports + the reply's definitions, without top-level demo code (calls, prints, asserts,
+    `if __name__ == "__main__":`), which would otherwise run before the tests."""
+    header = prompt_imports(prompt)
+    lines = code.splitlines()
+    tree = None
+    for end in range(len(lines), 0, -1):  # a reply cut at max_tokens: keep the longest prefix that parses
+        try:
+            tree = ast.parse("\n".join(lines[:end]))
+            break
+        except SyntaxError:
+            continue
+    if tree is None:
+        return header + code
+    keep = []
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
+                             ast.Assign, ast.AnnAssign)):
+            start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+            keep.append("\n".join(lines[start - 1: node.end_lineno]))
+    return header + "\n".join(keep) + "\n"

@@ -19,3 +19,8 @@ def builtin_seed_file(lang: str = "python") -> Path:
         if candidate.is_file():
             return Path(str(candidate))
     raise UserError("the built-in seed set is missing from this installation (wizardcoder/evolve/seeds/)")
+
+
+def has_builtin_seeds(lang: str) -> bool:
+    """Whether the shipped seed set is written in `lang` (else another language's set serves it)."""
+    return importlib.resources.files(__name__).joinpath(f"{lang}.jsonl").is_file()
