@@ -6,6 +6,7 @@ import pytest
 
 import sandbox
 from wizardcoder import languages
+from wizardcoder.languages import base
 from wizardcoder.languages.base import Language, TokenBudget, UnknownLanguage
 
 INTERFACE = [name for name in vars(Language) if not name.startswith("_")]
@@ -29,7 +30,7 @@ def test_every_language_module_provides_the_interface(name):
     # each name is the function of that name (the C-like modules take theirs from one tuple: none swapped)
     assert all(getattr(module, member).__name__ == member for member in INTERFACE)
     assert isinstance(module.DISPLAY_NAME, str) and isinstance(module.TOKEN_BUDGET, TokenBudget)
-    assert set(INTERFACE + CONSTANTS) <= set(module.__all__)
+    assert set(INTERFACE + CONSTANTS) <= set(module.__all__) and list(base.INTERFACE) == CONSTANTS + INTERFACE
 
 
 def test_the_list_of_languages_is_the_sandboxs():

@@ -106,3 +106,7 @@ class Language(Protocol):
     def fit_reply(self, prompt: str, code: str, entry_point: str) -> tuple[str | None, str | None] | None:
         """A chat reply's code fitted to its problem: (completion appended to the prompt, None), or (None, a
         whole program the tests are appended to); None: not recognised (it is cut at the stop sequences)."""
+
+
+# every name a language module provides: the constants, then the functions
+INTERFACE = (*Language.__annotations__, *(name for name in vars(Language) if not name.startswith("_")))

@@ -19,14 +19,8 @@ import re
 
 from wizardcoder.execution import new_marker
 from wizardcoder.languages import c_like_syntax
-from wizardcoder.languages.base import Built, ExecutionCheck, TokenBudget
-from wizardcoder.languages.c_like import (
-    CLike,
-    builder,
-    drop_final_exit,
-    sample_code,
-    static_verdict,
-)
+from wizardcoder.languages.base import INTERFACE, Built, ExecutionCheck, TokenBudget
+from wizardcoder.languages.c_like import CLike, builder, drop_final_exit, sample_code, static_verdict
 from wizardcoder.languages.c_like_syntax import mask_c_like
 from wizardcoder.reasons import Reason
 
@@ -304,25 +298,4 @@ def cpp_runtime_overrides(model_code: str) -> str | None:
 
 
 # the language interface (`base.Language`) and the names other modules import
-__all__ = [
-    "DISPLAY_NAME",
-    "TOKEN_BUDGET",
-    "after_includes",
-    "build",
-    "cpp_isolate_macros",
-    "cpp_runtime_overrides",
-    "cpp_save_macros",
-    "declares",
-    "defined_names",
-    "entry_point",
-    "fit_reply",
-    "join_tests",
-    "looks_like_code",
-    "looks_like_tests",
-    "prompt_entry_point",
-    "salvage_tests",
-    "sample_program",
-    "split_tests",
-    "strip_comments",
-    "with_marker",
-]
+__all__ = list(INTERFACE) + ["after_includes", "cpp_isolate_macros", "cpp_runtime_overrides", "cpp_save_macros"]

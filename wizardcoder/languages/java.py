@@ -22,14 +22,8 @@ import tree_sitter
 
 from wizardcoder.execution import new_marker
 from wizardcoder.languages import c_like_syntax
-from wizardcoder.languages.base import Built, ExecutionCheck, TokenBudget
-from wizardcoder.languages.c_like import (
-    CLike,
-    builder,
-    drop_final_exit,
-    sample_code,
-    static_verdict,
-)
+from wizardcoder.languages.base import INTERFACE, Built, ExecutionCheck, TokenBudget
+from wizardcoder.languages.c_like import CLike, builder, drop_final_exit, sample_code, static_verdict
 from wizardcoder.languages.c_like_syntax import mask_c_like
 from wizardcoder.reasons import Reason
 
@@ -411,22 +405,4 @@ def java_shadowing(model_code: str, tests: str, imports: str = "") -> str | None
 
 
 # the language interface (`base.Language`) and the names other modules import
-__all__ = [
-    "DISPLAY_NAME",
-    "TOKEN_BUDGET",
-    "build",
-    "declares",
-    "defined_names",
-    "entry_point",
-    "fit_reply",
-    "java_shadowing",
-    "join_tests",
-    "looks_like_code",
-    "looks_like_tests",
-    "prompt_entry_point",
-    "salvage_tests",
-    "sample_program",
-    "split_tests",
-    "strip_comments",
-    "with_marker",
-]
+__all__ = list(INTERFACE) + ["java_shadowing"]

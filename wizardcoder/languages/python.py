@@ -423,7 +423,8 @@ def with_marker(text: str, marker: str) -> str:
     return text.rstrip("\n") + f"\n\nimport os as _wc_os\n_wc_os.write(1, b\"\\n{marker}\\n\")\n"
 
 
-# the language interface (`base.Language`) and the names other modules import
+# the language interface (`base.INTERFACE`, most of it from python_reading.py) and the names other modules
+# import: written out, so that linters see the imports above as exported
 __all__ = [
     "DISPLAY_NAME",
     "PYTEST_DRIVER",
