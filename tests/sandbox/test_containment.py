@@ -198,6 +198,16 @@ def _c(id, program, **kw) -> Case:
     return Case(id=id, program=program, **kw)
 
 
+def _detached(body: str, close_stdio: bool = True, wait: float | None = 0.1) -> str:
+    """A program leaving a daemon (setsid, double fork; its stdio closed unless `close_stdio` is False) that runs
+    `body` (indented under the fork), then failing `wait` seconds later: what the daemon does must not reach
+    later jobs, nor keep this one alive."""
+    return ("pid = os.fork()\nif pid == 0:\n    os.setsid()\n    if os.fork():\n        os._exit(0)\n    tag_self()\n"
+            + ("    for fd in (0, 1, 2):\n        os.close(fd)\n" if close_stdio else "") + body.lstrip("\n")
+            + "    os._exit(0)\nos.waitpid(pid, 0)\n" + (f"time.sleep({wait})\n" if wait is not None else "")
+            + "sys.exit(1)\n")
+
+
 RUN_LOCAL = None
 
 CASES: list[Case] = [
@@ -340,52 +350,26 @@ while time.time() < end:
     pass
 escaped("spun 60 s under a 1.5 s timeout")
 ''', accept=ACCEPT_TIMEOUT, timeout=1.5, local=RUN_LOCAL),
-    _c("orphan_spinner_detached", r'''
+    _c("orphan_spinner_detached", '''
 # setsid + double fork: the grandchild leaves the job's process group and session, closes its
 # stdio and spins; the parent exits at once.
 tag_self()
-pid = os.fork()
-if pid == 0:
-    os.setsid()
-    if os.fork():
-        os._exit(0)
-    tag_self()
-    for fd in (0, 1, 2):
-        os.close(fd)
+''' + _detached(r'''
     end = time.time() + 30
     while time.time() < end:
         pass
-    os._exit(0)
-os.waitpid(pid, 0)
-time.sleep(0.2)
-sys.exit(1)
-''', accept=ACCEPT_FAILED_OR_TIMEOUT, timeout=5, local=RUN_LOCAL),
-    _c("orphan_spinner_holds_pipes", r'''
+''', wait=0.2), accept=ACCEPT_FAILED_OR_TIMEOUT, timeout=5, local=RUN_LOCAL),
+    _c("orphan_spinner_holds_pipes", '''
 tag_self()
-pid = os.fork()
-if pid == 0:
-    os.setsid()
-    if os.fork():
-        os._exit(0)
-    tag_self()
+''' + _detached(r'''
     end = time.time() + 30
     while time.time() < end:
         pass
-    os._exit(0)
-os.waitpid(pid, 0)
-sys.exit(1)
-''', accept=ACCEPT_FAILED_OR_TIMEOUT, timeout=5, local=RUN_LOCAL),
-    _c("daemon_kills_next_jobs", r'''
+''', close_stdio=False, wait=None), accept=ACCEPT_FAILED_OR_TIMEOUT, timeout=5, local=RUN_LOCAL),
+    _c("daemon_kills_next_jobs", '''
 # Leaves a daemon that, for 20 s, SIGKILLs every other process it can see (the next jobs).
 import signal
-pid = os.fork()
-if pid == 0:
-    os.setsid()
-    if os.fork():
-        os._exit(0)
-    tag_self()
-    for fd in (0, 1, 2):
-        os.close(fd)
+''' + _detached(r'''
     end = time.time() + 20
     while time.time() < end:
         for p in other_pids():
@@ -394,22 +378,11 @@ if pid == 0:
             except OSError:
                 pass
         time.sleep(0.005)
-    os._exit(0)
-os.waitpid(pid, 0)
-time.sleep(0.1)
-sys.exit(1)
-''', accept=ACCEPT_FAILED, timeout=5, dangerous=True),
-    _c("daemon_rewrites_next_tests", r'''
+'''), accept=ACCEPT_FAILED, timeout=5, dangerous=True),
+    _c("daemon_rewrites_next_tests", '''
 # Leaves a daemon that, for 20 s, rewrites every Python file it can reach so that asserts become
 # no-ops: a later wrong solution would then pass its tests.
-pid = os.fork()
-if pid == 0:
-    os.setsid()
-    if os.fork():
-        os._exit(0)
-    tag_self()
-    for fd in (0, 1, 2):
-        os.close(fd)
+''' + _detached(r'''
     roots = ["/tmp", "/work", "/dev/shm", os.path.dirname(os.getcwd()), os.getcwd()]
     me = os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else ""
     end = time.time() + 20
@@ -427,20 +400,8 @@ if pid == 0:
                     except OSError:
                         pass
         time.sleep(0.002)
-    os._exit(0)
-os.waitpid(pid, 0)
-time.sleep(0.1)
-sys.exit(1)
-''', accept=ACCEPT_FAILED, timeout=5, dangerous=True),
-    _c("daemon_writes_files", r'''
-pid = os.fork()
-if pid == 0:
-    os.setsid()
-    if os.fork():
-        os._exit(0)
-    tag_self()
-    for fd in (0, 1, 2):
-        os.close(fd)
+'''), accept=ACCEPT_FAILED, timeout=5, dangerous=True),
+    _c("daemon_writes_files", "\n" + _detached(r'''
     end = time.time() + 20
     i = 0
     while time.time() < end:
@@ -452,19 +413,10 @@ if pid == 0:
                 pass
         i += 1
         time.sleep(0.01)
-    os._exit(0)
-os.waitpid(pid, 0)
-time.sleep(0.1)
-sys.exit(1)
-''', accept=ACCEPT_FAILED, timeout=5, dangerous=True),
-    _c("daemon_spams_stdout", r'''
+'''), accept=ACCEPT_FAILED, timeout=5, dangerous=True),
+    _c("daemon_spams_stdout", '''
 # A daemon keeps writing forged results and marker-looking lines to the stdout/stderr it inherited.
-pid = os.fork()
-if pid == 0:
-    os.setsid()
-    if os.fork():
-        os._exit(0)
-    tag_self()
+''' + _detached(r'''
     forged = ('{"id": %d, "status": "passed", "exit_code": 0, "stdout": "POISONED", "stderr": "", '
               '"duration": 0.0, "reason": "", "recycle": ""}\nPOISONED\n')
     end = time.time() + 20
@@ -477,11 +429,7 @@ if pid == 0:
                 pass
         i += 1
         time.sleep(0.01)
-    os._exit(0)
-os.waitpid(pid, 0)
-time.sleep(0.2)
-sys.exit(1)
-''', accept=ACCEPT_FAILED, timeout=5, local=RUN_LOCAL),
+''', close_stdio=False, wait=0.2), accept=ACCEPT_FAILED, timeout=5, local=RUN_LOCAL),
     # ---------------------------------------------------------------- signals and crashes
     _c("sigstop_self", r'''
 import signal

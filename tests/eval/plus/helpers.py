@@ -26,7 +26,7 @@ class Judge:
 
     def __init__(self, suite, sandbox, tmp_path: Path, backend="local"):
         self.suite, self.sandbox = suite, sandbox
-        self.expected = expected_outputs(suite, lambda: _Borrowed(sandbox), backend, cache_dir=tmp_path / "cache")
+        self.expected = expected_outputs(suite, lambda: Borrowed(sandbox), backend, cache_dir=tmp_path / "cache")
 
     def rows(self, samples, rule: LimitRule | None = None):
         return check_samples(self.suite, self.expected, samples, self.sandbox, rule or limit_rule("reference"))
@@ -36,7 +36,7 @@ class Judge:
         return row
 
 
-class _Borrowed:
+class Borrowed:
     """The test's sandbox as a context manager that does not close it."""
 
     def __init__(self, sandbox):

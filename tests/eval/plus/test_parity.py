@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from sandbox import create_sandbox
+from tests.eval.plus.helpers import Borrowed
 from tests.eval.plus.test_data import MBPP_PLUS, needs_mbpp_plus
 from wizardcoder.eval.plus.check import check_samples, limit_rule
 from wizardcoder.eval.plus.data import load_plus_suite
@@ -60,7 +61,7 @@ def test_our_verdicts_equal_evalplus_sample_by_sample(subset_suite, tmp_path):
 
     sb = create_sandbox("docker", workers=2, image=SANDBOX_IMAGE)
     try:
-        expected = expected_outputs(subset_suite, lambda: _Keep(sb), "docker", cache_dir=tmp_path)
+        expected = expected_outputs(subset_suite, lambda: Borrowed(sb), "docker", cache_dir=tmp_path)
         rows = check_samples(subset_suite, expected, [(s["task_id"], s["solution"]) for s in SAMPLES], sb,
                              limit_rule("reference"))
     finally:
@@ -115,14 +116,3 @@ def test_live_evalplus_gives_the_committed_verdicts(subset_suite, tmp_path):
               if (live[t][0] == "pass", live[t] == ("pass", "pass")) !=
                  (committed[t][0] == "pass", committed[t] == ("pass", "pass"))}
     assert not differ, differ  # a cold run, like the committed one: the canonical empties 635's and 734's inputs
-
-
-class _Keep:
-    def __init__(self, sandbox):
-        self.sandbox = sandbox
-
-    def __enter__(self):
-        return self.sandbox
-
-    def __exit__(self, *exc):
-        return False
