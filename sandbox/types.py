@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import enum
 import posixpath
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from collections.abc import Mapping
 
 OUTPUT_LIMIT = 64 * 1024  # characters of stdout / stderr kept per result (per stream)
 LANGUAGES = ("python", "cpp", "java")

@@ -11,16 +11,16 @@ import pytest
 
 from sandbox import create_sandbox
 from wizardcoder.config import load_config
-from wizardcoder.errors import ConfigError
+from wizardcoder.data.store import read_jsonl
 from wizardcoder.eliminate import EliminateConfig
 from wizardcoder.eliminate.verify import ExecutionCheck, verify
+from wizardcoder.errors import ConfigError
 from wizardcoder.evolve import EvolveConfig, run_evolve
-from wizardcoder.testing.scripted_evolve import sampled_kind, sampled_reply
 from wizardcoder.evolve.methods import request_seed
-from wizardcoder.data.store import read_jsonl
 from wizardcoder.llm.base import Completion
 from wizardcoder.testing.fake_llm import FakeClient
 from wizardcoder.testing.fake_server import FakeOpenAIServer
+from wizardcoder.testing.scripted_evolve import sampled_kind, sampled_reply
 
 LIMIT = 12
 

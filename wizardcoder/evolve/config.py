@@ -143,7 +143,8 @@ class EvolveConfig:
     def __post_init__(self) -> None:
         # token limits where unset: the language's (`TOKEN_BUDGET`), for a local model or an endpoint
         budget = languages.get(self.evolve.lang).TOKEN_BUDGET
-        evolve_tokens, solve_tokens = budget.local if self.llm.local_template() is not None else budget.endpoint
+        local = self.llm.local_template() is not None
+        evolve_tokens, solve_tokens = budget.local if local else budget.endpoint
         updates = {}
         if self.evolve.evolve_max_tokens is None:
             updates["evolve_max_tokens"] = evolve_tokens
