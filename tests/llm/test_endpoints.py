@@ -16,7 +16,7 @@ from wizardcoder.llm import (
     Request,
     create_client,
 )
-from wizardcoder.llm.openai_client import SAME_REFUSAL_ABORT
+from wizardcoder.llm.breaker import SAME_REFUSAL_ABORT
 from wizardcoder.testing.fake_server import Fault, body_text
 
 
