@@ -7,7 +7,10 @@ import json
 import logging
 from pathlib import Path
 
+from wizardcoder.config import flag_choices, flag_help, load_config
 from wizardcoder.errors import UserError
+from wizardcoder.eval.config import EvalConfig
+from wizardcoder.progress import RichProgress
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +35,7 @@ EMBEDDED_NAMES = ("smollm2-135m-instruct", "smollm2", "embedded")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from wizardcoder.config import flag_choices, flag_help
-    from wizardcoder.eval.config import EvalConfig as C
-
+    C = EvalConfig  # every flag's help and choices come from the config's settings
     p.add_argument("suite", help=flag_help(C, "suite.name") + "; or compare RUN_A RUN_B (two run directories)")
     p.add_argument("--model", help=flag_help(C, "llm.model", "a local model directory or .gguf file, an endpoint's "
                                              "model name, or smollm2-135m-instruct (the embedded model)"))
@@ -72,9 +73,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace):
-    from wizardcoder.config import load_config
-    from wizardcoder.eval.config import EvalConfig
-
     overrides = [f"suite.name={args.suite}"]
     if args.base_url:  # an explicit endpoint always wins: --model is then the name it serves, whatever it is
         urls = args.base_url[0] if len(args.base_url) == 1 else args.base_url
@@ -112,7 +110,6 @@ def run(args: argparse.Namespace) -> int:
         return run_command(args.overrides, output=args.output, plot_path=args.plot, force=args.force, plus=args.plus)
     from wizardcoder.eval.report import print_report
     from wizardcoder.eval.runner import run_eval
-    from wizardcoder.progress import RichProgress
 
     cfg = config_from_args(args)
     if args.samples and not Path(args.samples).is_file():

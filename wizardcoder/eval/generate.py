@@ -16,12 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from wizardcoder import languages
+from wizardcoder.content_id import file_sha256
 from wizardcoder.data.jsonl import iter_jsonl
 from wizardcoder.data.store import JsonlLog
+from wizardcoder.data.template import render_prompt
 from wizardcoder.errors import UserError
 from wizardcoder.eval.config import EvalConfig, resolve_mode
-from wizardcoder.eval.postprocess import postprocess
+from wizardcoder.eval.postprocess import postprocess, python_reply
 from wizardcoder.eval.problems import Problem
+from wizardcoder.eval.sanitize import is_plain_code
+from wizardcoder.llm import Request, create_client
 from wizardcoder.progress import Progress, no_progress
 
 log = logging.getLogger(__name__)
@@ -76,8 +80,6 @@ def expected_samples(cfg: EvalConfig, problems: list[Problem]) -> dict[str, int]
 
 def samples_digest(path: str | Path) -> str:
     """What an imported samples file holds (it keys the run directory and the reproducibility record)."""
-    from wizardcoder.content_id import file_sha256
-
     path = Path(path)
     if not path.is_file():
         raise UserError(f"--samples {path}: no such file")
@@ -105,14 +107,11 @@ def _import_samples(cfg: EvalConfig, by_id: dict[str, Problem], samples: JsonlLo
             continue
         solution, raw, no_code = rec.get("solution"), None, False
         problem = by_id[task_id]
-        if solution is not None and problem.language == "python":  # a raw chat reply: its code, found with ast
-            from wizardcoder.eval.postprocess import python_reply
-            from wizardcoder.eval.sanitize import is_plain_code
-
-            if not is_plain_code(solution):
-                aligned = python_reply(problem, solution)
-                raw, no_code = solution, aligned.no_code
-                solution = aligned.solution if aligned.solution is not None else problem.prompt + (aligned.completion or "")
+        # a raw chat reply: its code, found with ast
+        if solution is not None and problem.language == "python" and not is_plain_code(solution):
+            aligned = python_reply(problem, solution)
+            raw, no_code = solution, aligned.no_code
+            solution = aligned.solution if aligned.solution is not None else problem.prompt + (aligned.completion or "")
         samples.append({"task_id": task_id, "sample_idx": idx, "source": str(path),
                         "completion": None if solution is not None else rec["completion"],
                         "solution": solution, "raw": raw, **({"no_code": True} if no_code else {})})
@@ -145,8 +144,6 @@ def _ask_the_model(cfg: EvalConfig, problems: list[Problem], samples: JsonlLog, 
     stats.mode = mode
     own_client = client is None
     if own_client:
-        from wizardcoder.llm import create_client
-
         client = create_client(cfg.llm)
     failures = rejected = 0
     try:
@@ -193,9 +190,6 @@ def _ask_the_model(cfg: EvalConfig, problems: list[Problem], samples: JsonlLog, 
 
 
 def request_builder(cfg: EvalConfig, mode: str, client):
-    from wizardcoder.data.template import render_prompt
-    from wizardcoder.llm import Request
-
     gen = cfg.generation
     max_stop = cfg.llm.max_stop_sequences()
     common = {"max_tokens": gen.max_tokens, "temperature": gen.temperature, "top_p": gen.top_p}

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from sandbox import canonical_language
 from wizardcoder import languages
 from wizardcoder.eval.problems import Problem
+from wizardcoder.eval.sanitize import extract_program
 from wizardcoder.languages.python_reading import indented_body, prompt_imports
 
 _FENCE = re.compile(r"```[ \t]*([\w+#.-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
@@ -84,8 +85,6 @@ def python_reply(problem: Problem, reply: str) -> Aligned:
     """A Python chat reply (or an imported `solution` that is not plain code): the entry point's definition
     and what it needs, found with ast (`wizardcoder.eval.sanitize`), after the prompt's imports; a reply
     holding only a function body is appended to the prompt."""
-    from wizardcoder.eval.sanitize import extract_program
-
     program = extract_program(reply, problem.entry_point)
     if program is not None and languages.get("python").declares(program, problem.entry_point):
         return Aligned(completion=None, solution=prompt_imports(problem.prompt) + program)

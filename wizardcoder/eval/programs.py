@@ -17,6 +17,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from sandbox import Job
 from wizardcoder import languages
 from wizardcoder.eval.problems import Problem
 from wizardcoder.execution import output_tail, run_in_chunks
@@ -69,8 +70,6 @@ def run_programs(
     """Run `programs` through `sandbox.run_many` in chunks; `on_result(program, result)` for each, in order,
     as soon as its chunk finishes (so a killed run loses at most one chunk). `timeout`: seconds for every
     program, or per task_id."""
-    from sandbox import Job
-
     jobs = (Job(program=p.text, language=p.language, memory_mb=memory_mb,
                 timeout=timeout[p.task_id] if isinstance(timeout, Mapping) else timeout,
                 success_marker=p.marker) for p in programs)

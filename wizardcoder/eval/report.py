@@ -6,6 +6,10 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
+
+from wizardcoder.eval.repro import summary_lines
+from wizardcoder.llm.health import endpoint_state, summary_endpoints
 
 
 def print_report(metrics: dict[str, Any], console: Console | None = None) -> None:
@@ -39,10 +43,6 @@ def print_report(metrics: dict[str, Any], console: Console | None = None) -> Non
         table.add_row("requests refused (scored as empty)", str(stats["llm_rejected"]))
     endpoints = (stats.get("llm_usage") or {}).get("endpoints") or {}
     if endpoints:
-        from rich.text import Text
-
-        from wizardcoder.llm.health import endpoint_state, summary_endpoints
-
         for url, c in summary_endpoints(endpoints).items():
             table.add_row(f"endpoint {url}", Text(endpoint_state(c)))
     if stats.get("sandbox_backend"):
@@ -51,8 +51,6 @@ def print_report(metrics: dict[str, Any], console: Console | None = None) -> Non
     if stats.get("run_dir"):  # whole, on its own line: a table cell cuts a long path at the terminal's width
         console.print(f"run directory: {stats['run_dir']}", soft_wrap=True, markup=False, highlight=False)
     if metrics.get("reproducibility"):
-        from wizardcoder.eval.repro import summary_lines
-
         repro = Table(title="reproducibility (metrics.json: reproducibility)", show_header=False)
         repro.add_column("what")
         repro.add_column("value", overflow="fold")

@@ -14,6 +14,9 @@ import platform
 from importlib import metadata
 from typing import Any
 
+from sandbox.types import OUTPUT_LIMIT
+from wizardcoder.config import fingerprint
+from wizardcoder.content_id import path_identity
 from wizardcoder.eval.problems import Problem
 
 log = logging.getLogger(__name__)
@@ -46,9 +49,6 @@ def artifact_fingerprint(path: str | None, *, hash_all: bool = False) -> str | N
     """The one place that names a model or adapter for the record: a local file or directory by the hash of its
     `content_id.path_identity` (the same identity that keys the run directory); anything else (an endpoint's
     model name) as given."""
-    from wizardcoder.config import fingerprint
-    from wizardcoder.content_id import path_identity
-
     if not path:
         return None
     identity = path_identity(path, hash_all=hash_all)
@@ -78,7 +78,6 @@ def sandbox_record(sandbox, cfg_sandbox) -> dict[str, Any]:
             rec["image_digest"] = f"unknown ({type(exc).__name__})"
     if hasattr(sandbox, "isolation"):
         rec["isolation"] = sandbox.isolation
-    from sandbox.types import OUTPUT_LIMIT
 
     rec["output"] = f"stdout/stderr drained; first and last {OUTPUT_LIMIT // 2048} KiB kept per stream"
     return rec

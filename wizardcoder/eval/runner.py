@@ -26,17 +26,21 @@ from pathlib import Path
 from typing import Any
 
 from wizardcoder.config import fingerprint, fingerprint_fields, save_config, to_dict
+from wizardcoder.content_id import local_path, path_identity
 from wizardcoder.data.store import read_json, write_json_atomic
 from wizardcoder.errors import UserError
 from wizardcoder.eval.config import EvalConfig
 from wizardcoder.eval.execute import execute
 from wizardcoder.eval.generate import generate, samples_digest
 from wizardcoder.eval.metrics import score
-from wizardcoder.eval.plus.stage import is_plus, suite_for
+from wizardcoder.eval.plus.stage import is_plus, plus_limits, problems_for, suite_for
 from wizardcoder.eval.problems import SUITES, Problem, load_suite
+from wizardcoder.eval.repro import suite_digest
 from wizardcoder.eval.timelimits import TimeLimitConfig, TimeLimits, resolve_limits
+from wizardcoder.execution import open_sandbox
 from wizardcoder.execution.config import SandboxConfig
 from wizardcoder.progress import Progress, no_progress
+from wizardcoder.runlock import run_lock, stage_of
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +59,6 @@ def run_key(cfg: EvalConfig) -> str:
     """The fingerprint of what changes results: the generation settings, the model and adapter (what their
     files hold, not just their paths: retrained weights at the same path are a new run) and the sandbox's
     backend, image and limits. Not `suite.limit`: a limited run extends to a full one."""
-    from wizardcoder.content_id import local_path, path_identity
-
     fields = fingerprint_fields(cfg)
     samples = fields["generation"].pop("samples_file")
     key: dict[str, Any] = {"suite": cfg.suite.name, "split": cfg.suite.split, "generation": fields["generation"]}
@@ -75,12 +77,7 @@ def run_key(cfg: EvalConfig) -> str:
 
 
 def time_limits(cfg: EvalConfig, problems: list[Problem], progress: Progress | None = None) -> TimeLimits:
-    from wizardcoder.eval.repro import suite_digest
-    from wizardcoder.execution import open_sandbox
-
     if is_plus(cfg.suite.name):  # per-input limits, from the expected outputs (computed now or cached)
-        from wizardcoder.eval.plus.stage import plus_limits
-
         return plus_limits(cfg, problems, progress)
 
     tl = cfg.time_limit
@@ -98,8 +95,6 @@ def run_eval(cfg: EvalConfig, progress: Progress | None = None, client=None,
              generate_only: bool = False) -> dict[str, Any]:
     """Generate (or import) samples, execute them in the sandbox, compute pass@k. Returns the metrics (with
     the run's counters under "stats"); `generate_only`: stop after samples.jsonl and return the counters."""
-    from wizardcoder.runlock import run_lock
-
     key = run_key(cfg)
     run_dir = run_dir_for(cfg, key)
     if cfg.run_dir:
@@ -112,8 +107,6 @@ def run_eval(cfg: EvalConfig, progress: Progress | None = None, client=None,
 def _refuse_a_parent_of_runs(run_dir: Path) -> None:
     """`--output` once named the parent of eval run directories: a folder holding them is refused, saying how to
     get that back (output_dir=) or how to resume one of them."""
-    from wizardcoder.runlock import stage_of
-
     if not run_dir.is_dir() or stage_of(run_dir) is not None:
         return
     runs = sorted(child.name for child in run_dir.iterdir() if child.is_dir() and stage_of(child) == "eval")
@@ -149,8 +142,6 @@ def _holds_work(run_dir: Path) -> bool:
 def select_problems(cfg: EvalConfig) -> list[Problem]:
     """The suite's problems this run evaluates (the first `suite.limit`)."""
     if is_plus(cfg.suite.name):
-        from wizardcoder.eval.plus.stage import problems_for
-
         problems = problems_for(cfg)
     else:
         problems = load_suite(cfg.suite.name, cfg.suite.data_dir, cfg.suite.split)

@@ -26,9 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wizardcoder.config import Settings, setting
+from sandbox import Job
+from wizardcoder.config import Settings, fingerprint, setting
 from wizardcoder.data.store import read_json, write_json_atomic
 from wizardcoder.eval.problems import Problem
+from wizardcoder.eval.programs import build_program
+from wizardcoder.execution import new_marker
 
 log = logging.getLogger(__name__)
 
@@ -136,8 +139,6 @@ def calibrate(problems: list[Problem], suite: str, suite_digest: str, cfg: TimeL
               backend_id: str) -> tuple[dict[str, float], Path, int]:
     """Run time of each problem's reference solution (seconds), from the cache or measured now.
     Returns (times, cache file, how many were measured now). A solution that does not pass gets none."""
-    from wizardcoder.config import fingerprint
-
     cache_dir = Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir()
     key = fingerprint({"suite": suite_digest, "machine": machine_id(), "backend": backend_id}, 16)
     name = Path(suite).stem.replace("/", "_").replace(":", "_")
@@ -163,10 +164,6 @@ def calibrate(problems: list[Problem], suite: str, suite_digest: str, cfg: TimeL
 
 
 def _measure(problems: list[Problem], open_sandbox) -> dict[str, float | None]:
-    from sandbox import Job
-    from wizardcoder.eval.programs import build_program
-    from wizardcoder.execution import new_marker
-
     jobs, owners = [], []
     for _ in range(CALIBRATION_RUNS):  # rounds: a burst of load elsewhere hits one run of a problem, not all
         for p in problems:

@@ -25,6 +25,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from sandbox import Job
+from wizardcoder.config import fingerprint
 from wizardcoder.eval.plus import values
 from wizardcoder.eval.plus.data import PlusSuite, PlusTask, default_cache_dir
 from wizardcoder.eval.plus.oracles import NOT_NONE_TASKS
@@ -36,6 +38,8 @@ from wizardcoder.eval.plus.program import (
     program,
     secret,
 )
+from wizardcoder.eval.timelimits import machine_id
+from wizardcoder.execution import new_marker
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +65,6 @@ class Expected:
 
 
 def cache_path(suite: PlusSuite, backend_id: str, cache_dir: str | Path | None = None) -> Path:
-    from wizardcoder.config import fingerprint
-    from wizardcoder.eval.timelimits import machine_id
-
     key = fingerprint({"data": suite.sha256, "harness": harness_version(), "machine": machine_id(),
                        "backend": backend_id, "hash_seed": HASH_SEED}, 16)
     return Path(cache_dir or default_cache_dir()) / "expected" / f"{suite.name.rstrip('+')}plus-{key}.json.gz"
@@ -73,8 +74,6 @@ def expected_outputs(suite: PlusSuite, open_sandbox, backend_id: str, cache_dir:
                      progress=None) -> Expected:
     """The expected outputs of every task of `suite`, from the cache or computed now in the sandbox
     (`open_sandbox()` gives a context manager)."""
-    from wizardcoder.eval.timelimits import machine_id
-
     path = cache_path(suite, backend_id, cache_dir)
     cached = _read_cache(path) or {"tasks": {}, "meta": {}}
     known = {tid: _from_json(v) for tid, v in cached["tasks"].items()}
@@ -161,8 +160,6 @@ def _digest_of(carried: dict) -> str:
 
 def _reference_pass(suite: PlusSuite, tasks: list[PlusTask], sandbox, seed: int, digests: bool,
                     bar) -> dict[str, TaskExpected]:
-    from sandbox import Job
-
     state: dict[str, TaskExpected] = {}
     pending: list[tuple[PlusTask, int, int, int]] = []  # task, first, end, start (resume point)
     for task in tasks:
@@ -222,8 +219,6 @@ def _reference_pass(suite: PlusSuite, tasks: list[PlusTask], sandbox, seed: int,
 
 
 def _marker() -> str:
-    from wizardcoder.execution import new_marker
-
     return new_marker()
 
 

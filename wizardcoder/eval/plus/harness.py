@@ -20,7 +20,10 @@ success marker. A candidate that exits, crashes or floods fails; it cannot print
 
 # ruff: noqa: BLE001, S102, S110  -- it runs code under test: any exception is a verdict, and exec is its job
 
+import builtins
 import copy
+import faulthandler
+import importlib.machinery
 import json
 import os
 import select
@@ -257,9 +260,6 @@ def _run_candidate(go_r, out, code, entry_point, inputs):
 
 def _restrict():
     """What evalplus's reliability_guard disables, disabled here too, so that the same programs fail."""
-    import builtins
-    import faulthandler
-
     faulthandler.disable()
     builtins.exit = builtins.quit = builtins.open = builtins.help = None
     os.environ["OMP_NUM_THREADS"] = "1"
@@ -293,7 +293,6 @@ class _DisableOnImport:
     def find_spec(self, name, path=None, target=None):
         if name not in _DISABLED or name in sys.modules:
             return None
-        import importlib.machinery
 
         spec = importlib.machinery.PathFinder.find_spec(name, path)
         if spec is None or spec.loader is None:

@@ -9,7 +9,9 @@ the marker (killed, crashed, timed out) fails every phase it did not report.
 
 from __future__ import annotations
 
+import ast
 import functools
+import hashlib
 import json
 import re
 import secrets
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from sandbox import Job
 from wizardcoder.eval.plus import values
 from wizardcoder.execution import new_marker
 
@@ -40,8 +43,6 @@ def harness_source() -> str:
 
 def _without_docstrings(source: str) -> str:
     """`source` re-emitted without docstrings and comments: every sandbox program compiles it."""
-    import ast
-
     tree = ast.parse(source)
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
@@ -53,8 +54,6 @@ def _without_docstrings(source: str) -> str:
 
 def harness_version() -> str:
     """Changes whenever the harness does: part of the expected-output cache key."""
-    import hashlib
-
     return hashlib.sha256(harness_source().encode()).hexdigest()[:12]
 
 
@@ -88,8 +87,6 @@ def check_job(*, solution: str, entry_point: str, dataset: str, atol: float, rul
               expected_json: str, phases: list[dict], timeout: float, memory_mb: int,
               hash_seed: int | None) -> CheckJob:
     """`phases`: [{"name", "start", "end", "limits", "budget"}] over the task's inputs (base then plus)."""
-    from sandbox import Job
-
     nonce, marker = new_nonce(), new_marker()
     cfg = {"entry_point": entry_point, "dataset": dataset, "atol": atol, "rules": rules, "phases": phases,
            "hash_seed": hash_seed}

@@ -15,10 +15,11 @@ from __future__ import annotations
 import functools
 import logging
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from wizardcoder.eval.passk import mean_pass_at_k
 from wizardcoder.eval.plus.check import (
     CHECK_MEMORY_MB,
     TaskPlan,
@@ -30,7 +31,10 @@ from wizardcoder.eval.plus.check import (
 )
 from wizardcoder.eval.plus.data import PlusSuite, canonical_suite, load_plus_suite
 from wizardcoder.eval.plus.expected import expected_outputs
+from wizardcoder.eval.problems import HUMANEVAL_STOP, Problem
+from wizardcoder.eval.repro import sandbox_record
 from wizardcoder.eval.timelimits import TimeLimits
+from wizardcoder.execution import open_sandbox
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +57,6 @@ def suite_for(cfg) -> PlusSuite:
 
 def problems_for(cfg) -> list:
     """The suite's tasks as `Problem`s (what generation, import and the report need)."""
-    from wizardcoder.eval.problems import HUMANEVAL_STOP, Problem
-
     suite = suite_for(cfg)
     # completion mode's stop sequences, evalplus's codegen's: an MBPP completion writes the whole function
     stop = MBPP_STOP if suite.dataset == "mbpp" else HUMANEVAL_STOP
@@ -78,13 +80,9 @@ class PlusLimits(TimeLimits):
 
 
 def plus_limits(cfg, problems: list, progress=None) -> PlusLimits:
-    from wizardcoder.execution import open_sandbox
-
     suite = suite_for(cfg)
     wanted = {p.task_id for p in problems}
     if len(wanted) < len(suite.tasks):  # suite.limit: expected outputs of these tasks only (cached apart)
-        from dataclasses import replace
-
         suite = replace(suite, tasks=[t for t in suite.tasks if t.task_id in wanted])
     backend = f"{cfg.sandbox.backend}:{cfg.sandbox.image}"
     expected = expected_outputs(suite, lambda: open_sandbox(cfg.sandbox), backend,
@@ -101,9 +99,6 @@ def plus_limits(cfg, problems: list, progress=None) -> PlusLimits:
 
 def execute_plus(cfg, run_dir: Path, limits: PlusLimits, samples: list[dict], results, stats, progress) -> None:
     """Run the samples that have no result under `limits` and append their rows to `results` (a JsonlLog)."""
-    from wizardcoder.eval.repro import sandbox_record
-    from wizardcoder.execution import open_sandbox
-
     done = {(r["task_id"], r["sample_idx"]) for r in limits.current(results.records)}
     todo = [s for s in samples if s["task_id"] in limits.plans and (s["task_id"], s["sample_idx"]) not in done]
     stats.results_resumed = len(done)
@@ -161,8 +156,6 @@ def program_of(sample: dict, plan: TaskPlan) -> str:
 def plus_metrics(problems: list, result_records: list[dict], ks: list[int]) -> dict[str, Any]:
     """plus_pass_at_k (a sample counts when it passes base and plus inputs, evalplus's meaning) and per-problem
     plus counts, from the rows run under this run's limits."""
-    from wizardcoder.eval.passk import mean_pass_at_k
-
     per: dict[str, dict[int, bool]] = {p.task_id: {} for p in problems}
     for r in result_records:
         if r["task_id"] in per and "plus_passed" in r:
