@@ -28,6 +28,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from wizardcoder.eliminate.judge import EQUIVALENCE_PROMPT
+from wizardcoder.languages import LANGUAGES
 
 ECHO_WORDS = 8
 SENTENCE_WORDS = 6
@@ -94,7 +95,6 @@ def shipped_texts() -> tuple[str, ...]:
     # imported here: wizardcoder.evolve's package loads the whole loop, which imports this package
     from wizardcoder.evolve import repair, structured
     from wizardcoder.evolve.prompts import load_prompts
-    from wizardcoder.languages import LANGUAGES
 
     texts = [EQUIVALENCE_PROMPT, repair.REPAIR_PROMPT, repair.KEEP_TESTS, repair.MAY_FIX_TESTS]
     texts += _descriptions([structured.EVOLVE_SCHEMA, structured.SOLVE_SCHEMA])

@@ -5,9 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sys
 import time
 from typing import Any
 
+from wizardcoder.config import flag_choices, flag_help, load_config
+from wizardcoder.errors import UserError
+from wizardcoder.evolve.config import EvolveConfig
+from wizardcoder.evolve.rounds import InfraErrorStop, run_evolve
+from wizardcoder.progress import RichProgress
 from wizardcoder.reasons import Reason
 
 log = logging.getLogger(__name__)
@@ -26,9 +32,7 @@ EXAMPLES = """\
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from wizardcoder.config import flag_choices, flag_help
-    from wizardcoder.evolve.config import EvolveConfig as C
-
+    C = EvolveConfig  # every flag's help and choices come from the config's settings
     p.add_argument("--lang", choices=flag_choices(C, "evolve.lang"), help=flag_help(C, "evolve.lang"))
     p.add_argument("--config", metavar="FILE", help="YAML config (e.g. configs/evolve_python.yaml)")
     p.add_argument("--seeds", metavar="PATH|NAME", help=flag_help(C, "seeds.path", "the seed tasks: a "
@@ -52,10 +56,6 @@ def _quote(value: Any) -> str:
 
 
 def config_from_args(args: argparse.Namespace):
-    from wizardcoder.config import load_config
-    from wizardcoder.errors import UserError
-    from wizardcoder.evolve.config import EvolveConfig
-
     overrides: list[str] = []
     if args.limit is not None:
         if str(args.limit).lower() in ("all", "none"):
@@ -78,11 +78,6 @@ def config_from_args(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
-
-    from wizardcoder.evolve.rounds import InfraErrorStop, run_evolve
-    from wizardcoder.progress import RichProgress
-
     cfg = config_from_args(args)
     started = time.monotonic()
     try:

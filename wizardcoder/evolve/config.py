@@ -16,10 +16,11 @@ from typing import Any
 
 from wizardcoder import languages
 from wizardcoder.config import SettingError, Settings, fingerprint, fingerprint_fields, setting
+from wizardcoder.content_id import content_sha256
 from wizardcoder.data.config import DatasetConfig
 from wizardcoder.eliminate.config import EliminateConfig
 from wizardcoder.evolve.methods import default_weights, validate_weights
-from wizardcoder.evolve.prompts import LANGUAGES
+from wizardcoder.evolve.prompts import LANGUAGES, load_prompts
 from wizardcoder.evolve.seeds import builtin_seed_file
 from wizardcoder.execution.config import SandboxConfig
 from wizardcoder.llm import LLMConfig
@@ -177,8 +178,6 @@ def run_fingerprint(cfg: EvolveConfig) -> str:
     """Keys the run directory: the result-changing settings, the prompt texts themselves and what the seed
     source holds (so an edited prompt or seed file, or prompts or built-in seeds changed by an upgrade,
     start a new run instead of mixing)."""
-    from wizardcoder.evolve.prompts import load_prompts
-
     prompts = load_prompts(cfg.evolve.lang, cfg.evolve.prompts)
     return fingerprint({**result_fields(cfg), "prompts": dataclasses.asdict(prompts) | {"source": None},
                         "seeds_sha256": seeds_sha256(cfg)})
@@ -186,7 +185,5 @@ def run_fingerprint(cfg: EvolveConfig) -> str:
 
 def seeds_sha256(cfg: EvolveConfig) -> str | None:
     """A SHA-256 of the seed file or folder (the built-in set included); None for a hub dataset name."""
-    from wizardcoder.content_id import content_sha256
-
     path = Path(cfg.seeds.path).expanduser() if cfg.seeds.path else builtin_seed_file(cfg.evolve.lang)
     return content_sha256(path) if path.exists() else None

@@ -11,6 +11,7 @@ The words sent to the model live in the prompt files (`prompts/<lang>.yaml`), ke
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import random
 from collections.abc import Mapping
@@ -43,8 +44,6 @@ def default_weights() -> dict[str, float]:
 
 def validate_weights(weights: Mapping[str, float]) -> None:
     """Raise ValueError naming the bad key (unknown method, negative weight, all zero)."""
-    import difflib
-
     for name, weight in weights.items():
         if name not in BY_NAME:
             close = difflib.get_close_matches(name, BY_NAME, n=1)

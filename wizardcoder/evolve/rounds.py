@@ -27,7 +27,9 @@ completed call and the step's decision: `drop: request_rejected`, with the refus
 
 from __future__ import annotations
 
+import importlib
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -67,6 +69,7 @@ from wizardcoder.evolve.steps import (
 from wizardcoder.progress import Progress, no_progress
 from wizardcoder.reasons import Reason, TaskVerdict
 from wizardcoder.records import TaskRecord
+from wizardcoder.runlock import run_lock
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +100,6 @@ def run_evolve(cfg: EvolveConfig, *, client=None, sandbox=None, progress: Progre
     `client` / `sandbox` are used when given (tests); otherwise they are created from `cfg.llm` /
     `cfg.sandbox`, only if some work is left, and closed at the end.
     """
-    from wizardcoder.runlock import run_lock
-
     run = _Run(cfg, client=client, sandbox=sandbox, progress=progress or no_progress)
     try:
         with run_lock(run.dir.root, "evolve"):  # a second process on this directory fails at once
@@ -318,9 +319,6 @@ class _Run:
 
 
 def _import_in_background(module: str) -> None:
-    import importlib
-    import threading
-
     def load() -> None:
         try:
             importlib.import_module(module)

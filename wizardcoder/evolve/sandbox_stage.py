@@ -15,6 +15,7 @@ knows when no follow-up can come any more.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import threading
@@ -24,6 +25,8 @@ from typing import Any
 
 from sandbox import Sandbox, Status
 from wizardcoder.data.store import RowReader
+from wizardcoder.eliminate.checks import Verdict
+from wizardcoder.eliminate.verify import FLUSH, ExecutionCheck, verify
 from wizardcoder.evolve.repair import next_repair
 from wizardcoder.evolve.selection import choose, failure_reason
 from wizardcoder.evolve.steps import EXECUTE, SELECT, RoundContext, Task, task_key
@@ -102,10 +105,6 @@ class SandboxStage:
         self.select_store.close()
 
     def _exec_main(self) -> None:
-        import dataclasses
-
-        from wizardcoder.eliminate.verify import verify
-
         try:
             cfg = dataclasses.replace(self.cfg.eliminate,
                                       chunk_size=min(self.cfg.eliminate.chunk_size, _STREAM_CHUNK))
@@ -124,8 +123,6 @@ class SandboxStage:
     def _checks(self, by_key: dict[str, _Job]) -> Iterator[Any]:
         """The programs of each submitted task: every parsed solution with every parsed test set,
         identical programs once; a task with nothing left to run is selected at once."""
-        from wizardcoder.eliminate.verify import FLUSH, ExecutionCheck
-
         unflushed = False  # checks handed over whose verdicts may wait for a batch to fill
         while True:
             if unflushed and self.returns is not None:
@@ -273,7 +270,5 @@ class SandboxStage:
 
 def _resumed_verdict(row: dict[str, Any]):
     """An exec row read back as the verdict its twins share (they did not run: no duration)."""
-    from wizardcoder.eliminate.checks import Verdict
-
     return Verdict(row["key"], bool(row["ok"]), row["reason"], row.get("status"), 0.0, row.get("stdout_tail") or "",
                    row.get("stderr_tail") or "")
