@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from wizardcoder import __version__
 from wizardcoder.errors import UserError
+from wizardcoder.llm import LLMError
 
 STAGES = {
     "evolve": "wizardcoder.evolve.command",
@@ -78,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except _llm_error() as exc:  # the endpoint is down or misnamed: infrastructure, not bad input
+    except LLMError as exc:  # the endpoint is down or misnamed: infrastructure, not bad input
         print(f"error: LLM endpoint: {exc}", file=sys.stderr)
         print("what was finished is saved; fix the endpoint and run the same command again to resume.",
               file=sys.stderr)
@@ -98,12 +99,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 # the disk is full, over quota or read-only: the machine's state, not a bug (nothing written is lost)
 _DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG}
-
-
-def _llm_error() -> type[Exception]:
-    from wizardcoder.llm import LLMError
-
-    return LLMError
 
 
 def _quiet_noisy_libraries() -> None:

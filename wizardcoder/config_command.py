@@ -8,12 +8,15 @@ the `setting(...)` declarations the stage itself validates with).
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import math
 import textwrap
 from typing import Any
 
 import yaml
+
+from wizardcoder.config import iter_settings, load_config
 
 HELP = "show a stage's resolved config, each key with its help"
 
@@ -39,15 +42,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def config_class(stage: str) -> type:
-    import importlib
-
     module, name = CONFIGS[stage]
     return getattr(importlib.import_module(module), name)
 
 
 def run(args: argparse.Namespace) -> int:
-    from wizardcoder.config import load_config
-
     cfg = load_config(config_class(args.config_stage), args.config, list(args.overrides))
     sources = " < ".join(["defaults", *([args.config] if args.config else []),
                           *(["overrides"] if args.overrides else [])])
@@ -58,8 +57,6 @@ def run(args: argparse.Namespace) -> int:
 def render(cfg: Any, title: str) -> str:
     """`cfg` as commented YAML: each key under its help, allowed values or range, and whether it is left out of
     the run fingerprint."""
-    from wizardcoder.config import iter_settings
-
     lines = [f"# {title}", "# each setting under its help; pass this file back with --config"]
     section = None
     for info, value in iter_settings(cfg):

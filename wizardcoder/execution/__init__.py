@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 
 from sandbox import Job, Result, SandboxUnavailable, create_sandbox
+from wizardcoder.errors import UserError
 from wizardcoder.execution.config import SandboxConfig
 
 log = logging.getLogger(__name__)
@@ -38,16 +39,12 @@ def open_sandbox(cfg: SandboxConfig):
         try:
             return create_sandbox("ray", address=cfg.ray_address, image=cfg.image, **options)
         except SandboxUnavailable as exc:
-            from wizardcoder.errors import UserError
-
             raise UserError(f"sandbox.backend=ray: {exc}") from exc
     if cfg.backend in ("auto", "docker"):
         try:
             return create_sandbox("docker", image=cfg.image, **options)
         except SandboxUnavailable as exc:
             if cfg.backend == "docker":
-                from wizardcoder.errors import UserError
-
                 raise UserError(str(exc)) from exc
             log.warning(LOCAL_WARNING.format(cause=str(exc).splitlines()[0]))
     return create_sandbox("local", **options)

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import tree_sitter
+import tree_sitter_cpp
+import tree_sitter_java
 
 _COMMENTS = {"comment", "line_comment", "block_comment"}
 _LITERALS = {"string_literal", "raw_string_literal", "char_literal", "character_literal"}
@@ -43,10 +45,7 @@ _WORD = re.compile(r"[A-Za-z_$][\w$]*")
 # ================================================================================== the tree
 @lru_cache(maxsize=2)
 def _parser(java: bool) -> tree_sitter.Parser:
-    if java:
-        import tree_sitter_java as grammar  # imported on first use: only C++ / Java checks need it
-    else:
-        import tree_sitter_cpp as grammar
+    grammar = tree_sitter_java if java else tree_sitter_cpp
     return tree_sitter.Parser(tree_sitter.Language(grammar.language()))
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from wizardcoder.errors import UserError
 from wizardcoder.llm.base import LLMError
+from wizardcoder.llm.transformers_client import TransformersClient
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +97,6 @@ def create_embedded_client(
     adapter: str | None = None, batch_size: int = 8, device: str = "auto", **kwargs: Any
 ) -> Any:
     """A TransformersClient on the embedded SmolLM2 (+ an optional LoRA adapter trained on it)."""
-    from wizardcoder.llm.transformers_client import TransformersClient
-
     try:
         path = ensure_embedded_model()
     except EmbeddedModelMissing:

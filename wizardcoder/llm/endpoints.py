@@ -31,6 +31,7 @@ from collections.abc import Callable, Collection
 from typing import Any
 
 from wizardcoder.llm.adaptive import ConcurrencyLimit
+from wizardcoder.llm.base import LLMEndpointConfigError, LLMError
 from wizardcoder.llm.quirks import Quirks
 
 log = logging.getLogger(__name__)
@@ -397,8 +398,6 @@ class EndpointPool:
                         ) -> str:
         """Check every endpoint with `GET /models` within `timeout`; returns the model to use (`model`, or the
         first one listed when it is None). See `OpenAIClient.preflight` for what raises."""
-        from wizardcoder.llm.base import LLMEndpointConfigError, LLMError
-
         checks = await asyncio.gather(*(self._list_models(e, model, timeout, auth_error) for e in self.endpoints))
         unreachable = [(e, problem) for e, (problem, _) in zip(self.endpoints, checks) if problem is not None]
         if len(unreachable) == len(self.endpoints):
@@ -462,7 +461,6 @@ class EndpointPool:
         the model) is wrong, which every request would then hit."""
         import openai
 
-        from wizardcoder.llm.base import LLMEndpointConfigError
 
         said = ""
         for path, body in (("/chat/completions", {"messages": [{"role": "user", "content": "ping"}]}),

@@ -29,6 +29,7 @@ from wizardcoder.llm.base import (
     UsageCounter,
     truncate_at_stop,
 )
+from wizardcoder.llm.constrained import SchemaConstraints
 from wizardcoder.llm.reasoning import with_answers
 
 log = logging.getLogger(__name__)
@@ -267,8 +268,6 @@ class TransformersClient(LLMClient):
         if not (self.constrained and request.response_format is not None):
             return False
         if self._constraints is None:
-            from wizardcoder.llm.constrained import SchemaConstraints
-
             self._constraints = SchemaConstraints(self.tokenizer, self.model.config.vocab_size)
         return self._constraints.available
 

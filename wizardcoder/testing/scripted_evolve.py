@@ -22,6 +22,7 @@ agree with them; allowed to fix them, it fixes the tests.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import logging
 import os
@@ -29,9 +30,11 @@ import re
 import time
 
 from wizardcoder.evolve.repair import KEEP_TESTS, REPAIR_PROMPT
+from wizardcoder.evolve.structured import json_object
 from wizardcoder.llm.base import Request, request_text
 from wizardcoder.llm.config import register_provider
 from wizardcoder.testing.fake_llm import FakeClient, echo_reply
+from wizardcoder.testing.fake_server import FakeOpenAIServer, serve_until_interrupted
 
 log = logging.getLogger(__name__)
 
@@ -264,7 +267,6 @@ def _sampled_repair(repair: tuple[str, str | None, str, int], seed: int | None, 
     fixed = _fixes(task, turn, seed, fix_rate)
     if fixed or last is None:
         return _sampled_answer(task, "right" if fixed else "buggy")
-    from wizardcoder.evolve.structured import json_object
 
     value = json_object(last)
     if value and isinstance(value.get("solution"), str) and isinstance(value.get("tests"), str):
@@ -275,10 +277,6 @@ def _sampled_repair(repair: tuple[str, str | None, str, int], seed: int | None, 
 
 def serve(argv: list[str] | None = None) -> int:
     """Serve `sampled_reply` (or `scripted_reply`) over the OpenAI API until interrupted (benchmarks)."""
-    import argparse
-
-    from wizardcoder.testing.fake_server import FakeOpenAIServer, serve_until_interrupted
-
     parser = argparse.ArgumentParser(description="The evolve-stage fake model behind a fake OpenAI server.")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds per completion request")

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from wizardcoder.evolve.parsing import ParsedSolution, parse_solution
 from wizardcoder.testing.faults import Fault
 
 # wire style -> (before the thinking, between thinking and answer, after the answer) for inline styles
@@ -152,8 +153,6 @@ def as_json(body: dict, answer: str) -> str:
     """A scripted markdown answer as the JSON the request's schema asks for: a solve answer's solution and tests
     (as evolve's markdown parser reads them; an answer it cannot read goes whole into "solution"), an evolve
     answer as its "instruction", else the answer under the schema's first property."""
-    from wizardcoder.evolve.parsing import ParsedSolution, parse_solution
-
     properties = list((_schema(body) or {}).get("properties") or ["answer"])
     if properties == ["solution", "tests"]:  # the solve request opens the conversation (a repair turn goes on)
         prompt = str((body.get("messages") or [{}])[0].get("content", "")) or str(body.get("prompt", ""))
