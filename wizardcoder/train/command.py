@@ -6,7 +6,8 @@ import argparse
 import logging
 import os
 
-from wizardcoder.config import load_config
+from wizardcoder.config import flag_choices, flag_help, load_config
+from wizardcoder.train.config import TrainConfig
 
 HELP = "Fine-tune a model with LoRA on an instruction dataset (response-only loss, packing, resumable)."
 EXAMPLES = """\
@@ -20,9 +21,7 @@ EXAMPLES = """\
 log = logging.getLogger(__name__)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from wizardcoder.config import flag_choices, flag_help
-    from wizardcoder.train.config import TrainConfig as C
-
+    C = TrainConfig  # every flag's help and choices come from the config's settings
     parser.add_argument("--data", help=flag_help(C, "data.path", "a dataset directory (datasets.save_to_disk), or "
                                                  "a .jsonl/.json/.parquet file"))
     parser.add_argument("--model", help=flag_help(C, "model.path"))
@@ -36,7 +35,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from wizardcoder.train import train
-    from wizardcoder.train.config import TrainConfig
 
     overrides = list(args.overrides)
     for flag, key in (("data", "data.path"), ("model", "model.path"), ("device", "run.device"),

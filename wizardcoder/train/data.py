@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from wizardcoder.content_id import content_sha256
 from wizardcoder.data.rows import read_rows
 from wizardcoder.data.template import render_example
 from wizardcoder.errors import UserError
@@ -66,8 +67,6 @@ def load_records(path: str | Path, instruction_field: str = "instruction", respo
 def content_fingerprint(path: str | Path) -> str:
     """What the training data holds (a file's bytes, or a directory's file names and bytes), for the run
     directory's key: changed contents give a new run directory, never "already done"."""
-    from wizardcoder.content_id import content_sha256
-
     return content_sha256(path)[:16]
 
 

