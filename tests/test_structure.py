@@ -11,6 +11,10 @@ which reads the `__init__`'s names, is one.
 Imports inside a function run when the function is called, so they cannot break an import; but one that
 closes a cycle hides a tangle. The second check adds them to the graph: a function-level import may close a
 cycle only where `CYCLE_BREAKS` names it, with the reason.
+
+A function-level import also hides a dependency, so wizardcoder/ has one only where it pays: its target is a
+heavy or optional library (`HEAVY`), or the pair is named in `LAZY_IMPORTS` with the reason (a cycle, a heavy
+library behind a wizardcoder module, the CLI's start-up, a program that runs in the sandbox).
 """
 
 from __future__ import annotations
@@ -26,6 +30,56 @@ LONG_ON_PURPOSE = {"sandbox/worker.py"}  # runs alone in the container: one file
 
 # (importer, imported) pairs whose function-level import closes a cycle on purpose, with the reason.
 CYCLE_BREAKS: dict[tuple[str, str], str] = {}
+
+# Libraries a function of wizardcoder/ may import where it needs them: slow to import, or in an optional extra
+# (pyproject.toml) and so maybe missing. Anything else is imported at the top of the module.
+HEAVY: dict[str, str] = {
+    "torch": "[local]/[train] extra; a second or more to import",
+    "transformers": "[local]/[train] extra; loads torch",
+    "peft": "[local]/[train] extra; loads torch and transformers",
+    "accelerate": "[local]/[train] extra; loads torch",
+    "safetensors": "[local]/[train] extra (the torch loader)",
+    "deepspeed": "not a dependency: only when accelerate is launched with DeepSpeed",
+    "flash_attn": "not a dependency: CUDA builds only",
+    "wandb": "not a dependency: only with train.report_to=wandb",
+    "xgrammar": "[structured] extra",
+    "datasets": "core, but ~1 s (pyarrow, pandas): only reading and writing datasets need it",
+    "matplotlib": "core, but ~0.3 s: only the loss and report plots need it",
+    "openai": "core, but ~0.3 s: only the OpenAI-compatible provider needs it",
+    "rich": "core, but tens of ms: progress bars and tables only, off the CLI's start-up path",
+}
+
+# (importer, imported) pairs of function-level imports kept on purpose, with the reason. An importer on the
+# CLI's start-up path (`wizardcoder --help` imports every stage's command module and what they import) keeps
+# off it what only one command needs.
+LAZY_IMPORTS: dict[tuple[str, str], str] = {
+    ("wizardcoder.eliminate.leaks", "wizardcoder.evolve.repair"):
+        "cycle through a package: wizardcoder.evolve's __init__ loads rounds, whose run loads the engine, which "
+        "imports eliminate.rules -> leaks",
+    ("wizardcoder.eliminate.leaks", "wizardcoder.evolve.structured"): "cycle: as for wizardcoder.evolve.repair",
+    ("wizardcoder.eliminate.leaks", "wizardcoder.evolve.prompts"): "cycle: as for wizardcoder.evolve.repair",
+    ("wizardcoder.eval", "wizardcoder.eval.config"):
+        "the package's lazy re-export: `import wizardcoder.eval` (pass@k, suites) loads no LLM or sandbox code",
+    ("wizardcoder.eval", "wizardcoder.eval.runner"): "the package's lazy re-export, as for EvalConfig",
+    ("wizardcoder.eval.command", "wizardcoder.eval.compare"): "CLI start-up: `eval compare` only",
+    ("wizardcoder.eval.command", "wizardcoder.eval.report"): "CLI start-up: rich at module level",
+    ("wizardcoder.eval.command", "wizardcoder.eval.runner"): "CLI start-up: the sandbox, LLM client and EvalPlus code",
+    ("wizardcoder.evolve.command", "wizardcoder.llm.health"): "CLI start-up: asyncio and the endpoint pool",
+    ("wizardcoder.evolve.dataset_builder", "wizardcoder.data.dedupe"): "CLI start-up: numpy at module level",
+    ("wizardcoder.evolve.rounds", "wizardcoder.evolve.engine"): "CLI start-up: the round engine, only when evolving",
+    ("wizardcoder.evolve.rounds", "wizardcoder.evolve.sandbox_stage"): "CLI start-up: the sandbox stage and checks",
+    ("wizardcoder.llm.config", "wizardcoder.llm.endpoints"): "CLI start-up: asyncio; the openai provider only",
+    ("wizardcoder.llm.config", "wizardcoder.llm.openai_client"): "CLI start-up: the chosen provider's client only",
+    ("wizardcoder.llm.config", "wizardcoder.llm.transformers_client"): "CLI start-up: the chosen provider's only",
+    ("wizardcoder.llm.config", "wizardcoder.llm.embedded"): "CLI start-up: the chosen provider's client only",
+    ("wizardcoder.train", "wizardcoder.train.runner"): "torch at module level",
+    ("wizardcoder.train.command", "wizardcoder.train"): "torch behind it (wizardcoder.train.train -> runner)",
+    ("wizardcoder.train.probe", "wizardcoder.train.data"): "torch at module level",
+    ("wizardcoder.eval.plus.values", "hashlib"):
+        "pasted into every EvalPlus sandbox program, whose start-up pays for it; few outputs need a digest",
+    ("wizardcoder.eval.plus.harness", "ctypes"): "a sandbox program: loads libffi, and may be missing (guarded)",
+    ("wizardcoder.languages.pytest_driver", "asyncio"): "runs in the sandbox per check: only async tests need it",
+}
 
 
 @dataclass(frozen=True)
@@ -93,6 +147,29 @@ def _walk(node: ast.AST, module: str, path: Path, known: dict[str, Path], found:
                     found.append(Import(module, target, where, in_function))
         else:
             _walk(child, module, path, known, found, in_function)
+
+
+def function_level_imports(package: str = "wizardcoder") -> list[Import]:
+    """Every import inside a function of `package`; `target` is the module of PACKAGES it reaches (as in
+    `imports`), else the imported module's top-level name (`from torch import nn` -> `torch`)."""
+    known = modules()
+    found = []
+    for module, path in known.items():
+        if module.split(".")[0] != package:
+            continue
+        for function in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                continue
+            for node in ast.walk(function):
+                if not isinstance(node, (ast.Import, ast.ImportFrom)):
+                    continue
+                where = f"{path.relative_to(ROOT)}:{node.lineno}"
+                inside = _targets(node, module, path.name == "__init__.py", known)
+                outside = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                           else [] if node.level else [node.module or ""])
+                for target in inside or [name.split(".")[0] for name in outside]:
+                    found.append(Import(module, target, where, in_function=True))
+    return sorted(set(found), key=lambda e: (e.where, e.target))  # a nested function's import is walked twice
 
 
 def cycles(edges: list[Import]) -> list[list[Import]]:
@@ -187,6 +264,31 @@ def test_no_cycle_hidden_in_a_function_level_import():
 def test_cycle_breaks_are_still_needed():
     pairs = {(e.source, e.target) for e in imports() if e.in_function}
     assert not set(CYCLE_BREAKS) - pairs, "CYCLE_BREAKS names an import that is gone"
+
+
+def _hidden(edges: list[Import]) -> list[Import]:
+    return [e for e in edges if e.target not in HEAVY and (e.source, e.target) not in LAZY_IMPORTS]
+
+
+def test_function_level_imports_are_only_the_named_ones():
+    hidden = _hidden(function_level_imports())
+    assert not hidden, ("imports inside functions hide a dependency; move these to the top of their module, or "
+                        "name the library in HEAVY or the pair in LAZY_IMPORTS with the reason (a cycle, a heavy "
+                        "import, the CLI's start-up):\n" + "\n".join(f"{e.where}: {e.target}" for e in hidden))
+
+
+def test_the_lazy_import_check_sees_a_plain_one():
+    found = function_level_imports()
+    assert any(e.target == "torch" for e in found) and not _hidden([e for e in found if e.target == "torch"])
+    assert ("wizardcoder.eval.command", "wizardcoder.eval.runner") in {(e.source, e.target) for e in found}
+    plain = [Import("wizardcoder.cli", "json", "cli.py:1", True), Import("wizardcoder.cli", "wizardcoder.records",
+                                                                        "cli.py:2", True)]
+    assert _hidden(plain) == plain
+
+
+def test_lazy_imports_are_still_there():
+    pairs = {(e.source, e.target) for e in function_level_imports()}
+    assert not set(LAZY_IMPORTS) - pairs, f"LAZY_IMPORTS names imports that are gone: {set(LAZY_IMPORTS) - pairs}"
 
 
 def test_sandbox_imports_nothing_from_wizardcoder():
