@@ -30,7 +30,6 @@ from sandbox import Job
 from wizardcoder.config import Settings, fingerprint, setting
 from wizardcoder.data.store import read_json, write_json_atomic
 from wizardcoder.eval.problems import Problem
-from wizardcoder.eval.programs import build_program
 from wizardcoder.execution import new_marker
 
 log = logging.getLogger(__name__)
@@ -164,6 +163,8 @@ def calibrate(problems: list[Problem], suite: str, suite_digest: str, cfg: TimeL
 
 
 def _measure(problems: list[Problem], open_sandbox) -> dict[str, float | None]:
+    from wizardcoder.eval.programs import build_program  # off the CLI's start-up path
+
     jobs, owners = [], []
     for _ in range(CALIBRATION_RUNS):  # rounds: a burst of load elsewhere hits one run of a problem, not all
         for p in problems:

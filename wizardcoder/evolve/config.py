@@ -16,7 +16,6 @@ from typing import Any
 
 from wizardcoder import languages
 from wizardcoder.config import SettingError, Settings, fingerprint, fingerprint_fields, setting
-from wizardcoder.content_id import content_sha256
 from wizardcoder.data.config import DatasetConfig
 from wizardcoder.eliminate.config import EliminateConfig
 from wizardcoder.evolve.methods import default_weights, validate_weights
@@ -185,5 +184,7 @@ def run_fingerprint(cfg: EvolveConfig) -> str:
 
 def seeds_sha256(cfg: EvolveConfig) -> str | None:
     """A SHA-256 of the seed file or folder (the built-in set included); None for a hub dataset name."""
+    from wizardcoder.content_id import content_sha256  # off the CLI's start-up path
+
     path = Path(cfg.seeds.path).expanduser() if cfg.seeds.path else builtin_seed_file(cfg.evolve.lang)
     return content_sha256(path) if path.exists() else None

@@ -11,8 +11,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from wizardcoder.data import dataset_writer  # called through the module: tests stand in for write_dataset
-from wizardcoder.data.decontaminate import Decontaminator
 from wizardcoder.data.store import (
     AtomicJsonlWriter,
     RowReader,
@@ -36,13 +34,16 @@ def build_dataset(run: RunDir, cfg: EvolveConfig, progress) -> dict[str, Any]:
         return marker
     if marker is not None:  # another build's: gone before this one replaces its files, or a kill leaves it lying
         run.dataset_marker.unlink()
-    from wizardcoder.data.dedupe import dedupe  # numpy: not on the CLI's start-up path
+    from wizardcoder.data.dataset_writer import write_dataset
+    from wizardcoder.data.dedupe import dedupe
 
     include = cfg.evolve.include_seeds_in_dataset
     if include is None:
         include = bool(cfg.seeds.path) or has_builtin_seeds(cfg.evolve.lang)  # seeds of the run's language
     decon = None
     if cfg.dataset.decontaminate:
+        from wizardcoder.data.decontaminate import Decontaminator
+
         decon = Decontaminator(cfg.dataset)
     # Pass 1 keeps only what ordering, decontamination and dedupe need (not solutions and tests);
     # pass 2 reads the kept rows back from their files by offset while the dataset is written.
@@ -86,9 +87,8 @@ def build_dataset(run: RunDir, cfg: EvolveConfig, progress) -> dict[str, Any]:
         drops[reason] += 1
     del light, dropped
     with RowReader(*sources) as rows:
-        kept_rows = (_dataset_row(rows.at(offset, source), cfg.evolve.lang)
-                     for source, offset in (entry["at"] for entry in kept))
-        written = dataset_writer.write_dataset(kept_rows, run.root)
+        written = write_dataset((_dataset_row(rows.at(offset, source), cfg.evolve.lang)
+                                 for source, offset in (entry["at"] for entry in kept)), run.root)
     info = {
         "rounds": rounds, "candidates": candidates, "rows": len(kept),
         "seeds": sum(1 for e in kept if e["round"] == 0),

@@ -69,7 +69,6 @@ from wizardcoder.evolve.steps import (
 from wizardcoder.progress import Progress, no_progress
 from wizardcoder.reasons import Reason, TaskVerdict
 from wizardcoder.records import TaskRecord
-from wizardcoder.runlock import run_lock
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +99,8 @@ def run_evolve(cfg: EvolveConfig, *, client=None, sandbox=None, progress: Progre
     `client` / `sandbox` are used when given (tests); otherwise they are created from `cfg.llm` /
     `cfg.sandbox`, only if some work is left, and closed at the end.
     """
+    from wizardcoder.runlock import run_lock  # off the CLI's start-up path
+
     run = _Run(cfg, client=client, sandbox=sandbox, progress=progress or no_progress)
     try:
         with run_lock(run.dir.root, "evolve"):  # a second process on this directory fails at once
