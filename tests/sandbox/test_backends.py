@@ -419,6 +419,9 @@ def test_local_leftover_processes_are_killed():
 
 CHILD = """
 import os, signal, sys, time
+# Python's own SIGINT handling, as under a terminal: a parent started in the background (`cmd &` in a script)
+# passes SIGINT on ignored, and the kill below would then do nothing.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from sandbox import create_sandbox, Job
 sb = create_sandbox("docker", workers=1, spares=0)
 assert sb.run(Job("print(1)")).passed
