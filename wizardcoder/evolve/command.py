@@ -104,6 +104,9 @@ def truncation_hint(stats: dict[str, Any], evolve_max_tokens: int) -> str | None
             f"(now {evolve_max_tokens}), e.g. evolve.evolve_max_tokens={2 * evolve_max_tokens}")
 
 
+SUMMARY_WIDTH_PIPED = 120  # wide enough for the round table with three drop reasons on one line
+
+
 def print_summary(stats: dict[str, Any], seconds: float) -> None:
     from rich import box
     from rich.console import Console
@@ -122,6 +125,8 @@ def print_summary(stats: dict[str, Any], seconds: float) -> None:
                       f"{s['mean_instruction_words']:.1f}" if evolved else "-",
                       ", ".join(f"{k} {v}" for k, v in drops) or "-")
     console = Console()
+    if not console.is_terminal:  # a log file or pipe has no width: rich's 80 columns folded the drop reasons
+        console = Console(width=max(console.width, SUMMARY_WIDTH_PIPED))
     console.print(table)
     d = stats.get("dataset") or {}
     t = stats["totals"]
