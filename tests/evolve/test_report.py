@@ -82,7 +82,7 @@ def test_the_summary_words_are_report_mds_evolved_mean(tmp_path, capsys):
 def test_the_drop_reasons_stay_on_one_line_when_the_summary_goes_to_a_file(tmp_path, capsys):
     """Piped to a log (no terminal, so rich assumed 80 columns), the embedded model's run printed the drop
     column 7 characters wide: 'truncat' / 'ed 7,' / 'no_asse' / 'rts 1'."""
-    run, stats = _run(tmp_path, [(TaskVerdict.DROPPED, "Reverse a string without slicing.", "Reverse a string.")])
+    _, stats = _run(tmp_path, [(TaskVerdict.DROPPED, "Reverse a string without slicing.", "Reverse a string.")])
     stats["rounds"][0]["dropped"] = {Reason.TRUNCATED: 7, Reason.NO_ASSERTS: 1, Reason.FAILED: 2}
     print_summary(stats, 3.0)
     out = capsys.readouterr().out
