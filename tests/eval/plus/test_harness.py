@@ -7,8 +7,14 @@ from __future__ import annotations
 import pytest
 
 from sandbox import create_sandbox
-from tests.eval.plus.helpers import Judge, make_suite, task
-from wizardcoder.eval.plus.check import LimitRule
+from sandbox.types import Result
+from tests.eval.plus.helpers import Borrowed, Judge, make_suite, task
+from wizardcoder.data.store import JsonlLog
+from wizardcoder.eval.config import EvalConfig
+from wizardcoder.eval.execute import ExecutionStats
+from wizardcoder.eval.plus import stage
+from wizardcoder.eval.plus.check import LimitRule, limit_rule, plans
+from wizardcoder.progress import no_progress
 
 DOUBLE = task("T/0", "def f(a):\n    return a * 2\n", "f", [[1], [2]], [[3], [4], [5]])
 RIGHT = "def f(a):\n    return a * 2\n"
@@ -183,6 +189,37 @@ def test_expected_outputs_are_cached_per_data_file(judge, local_sandbox, tmp_pat
     assert all(t is not None and t >= 0 for t in judge.expected.tasks["T/0"].times)
     again = Judge(judge.suite, local_sandbox, tmp_path_of(record["cache"]))
     assert again.expected.record["computed_now"] is False and again.expected.record["cache"] == record["cache"]
+
+
+class _FailingFirst:
+    """The real sandbox behind a broken one: the first `failures` calls come back as sandbox errors."""
+
+    def __init__(self, inner, failures):
+        self.inner, self.failures, self.calls = inner, failures, 0
+
+    def run_many(self, jobs, progress=None):
+        self.calls += 1
+        if self.calls <= self.failures:
+            return [Result.error("the sandbox worker died while the job ran") for _ in jobs]
+        return self.inner.run_many(jobs, progress)
+
+
+@pytest.mark.parametrize(("failures", "errors", "rows"), [(1, 0, 2), (2, 2, 0)])
+def test_sandbox_errors_are_retried_once_then_counted_never_scored(judge, tmp_path, monkeypatch, failures, errors,
+                                                                   rows):
+    broken = _FailingFirst(judge.sandbox, failures)
+    monkeypatch.setattr(stage, "open_sandbox", lambda _cfg: Borrowed(broken))
+    table = plans(judge.suite, judge.expected, limit_rule("reference"))
+    limits = stage.PlusLimits(per_task={t: p.timeout for t, p in table.items()}, record={}, plans=table,
+                              suite=judge.suite)
+    results, stats = JsonlLog(tmp_path / "results.jsonl"), ExecutionStats()
+    samples = [{"task_id": "T/0", "sample_idx": i, "solution": RIGHT} for i in range(2)]
+    try:
+        stage.execute_plus(EvalConfig(), tmp_path, limits, samples, results, stats, no_progress)
+    finally:
+        results.close()
+    assert (broken.calls, stats.sandbox_errors, len(results.records)) == (2, errors, rows)
+    assert all(r["plus_passed"] for r in results.records)
 
 
 def tmp_path_of(cache_file):

@@ -111,8 +111,9 @@ def execute_plus(cfg, run_dir: Path, limits: PlusLimits, samples: list[dict], re
         with open_sandbox(cfg.sandbox) as sandbox:
             stats.sandbox_backend = type(sandbox).__name__
             stats.sandbox = sandbox_record(sandbox, cfg.sandbox)
+            stats.programs_run = len(todo)
             for attempt in (1, 2):  # one retry for the sandbox's own failures, never the sample's
-                again = []
+                failed_infra = []
                 for start in range(0, len(todo), CHUNK):
                     chunk = todo[start:start + CHUNK]
                     checks = [job_for(limits.plans[s["task_id"]], program_of(s, limits.plans[s["task_id"]]),
@@ -122,20 +123,16 @@ def execute_plus(cfg, run_dir: Path, limits: PlusLimits, samples: list[dict], re
                     for s, check, result in zip(chunk, checks, results_):
                         status = getattr(result.status, "value", str(result.status))
                         if status == "error":
-                            again.append(s)
                             failed_infra.append((s, result.reason))
                             continue
                         plan = limits.plans[s["task_id"]]
                         results.append({"task_id": s["task_id"], "sample_idx": s["sample_idx"], "status": status,
                                         **row_for(plan, check, result), "reason": result.reason,
                                         "duration": round(result.duration, 4), "time_limit": plan.timeout})
-                if attempt == 1:
-                    stats.programs_run = len(todo)
-                if not again:
-                    failed_infra.clear()
+                if not failed_infra or attempt == 2:
                     break
-                log.warning("%d programs hit sandbox errors; retrying them once", len(again))
-                todo, failed_infra = again, []
+                log.warning("%d programs hit sandbox errors; retrying them once", len(failed_infra))
+                todo = [s for s, _ in failed_infra]
         bar.close()
         if failed_infra:
             log.error("%d programs could not be run (sandbox errors, e.g. %s); run again to retry them",
