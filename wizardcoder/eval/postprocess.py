@@ -2,11 +2,12 @@
 
 - completion APIs / base models: truncate at the suite's stop sequences, as the literature does
   (HumanEval: "\\nclass", "\\ndef", "\\n#", "\\nif", "\\nprint").
-- chat / instruction-tuned models: take the code from the reply's fenced block, then align it to the
-  problem as its language does (`fit_reply` of `wizardcoder.languages`): a reply holding the whole
-  function (`def entry_point`) is used as a full program (with the prompt's imports in front, top-level
-  demo code dropped); a reply holding only a body is appended to the prompt. For C++/Java a reply holding the whole function is cut down to its body, since the
-  MultiPL-E tests start by closing the function.
+- chat / instruction-tuned models, Python: the entry point's definition and what it needs, found with
+  ast (`wizardcoder.eval.sanitize`), after the prompt's imports (top-level demo code dropped); a reply
+  holding only a function body is appended to the prompt; a reply with no code is `no_code`.
+- chat / instruction-tuned models, C++/Java: take the code from the reply's fenced block, then align it
+  to the problem as its language does (`fit_reply` of `wizardcoder.languages`): a reply holding the
+  whole function is cut down to its body, since the MultiPL-E tests start by closing the function.
 """
 
 from __future__ import annotations
