@@ -72,4 +72,4 @@ def test_right_tests_of_hard_shapes_pass_with_the_mutation_check(local):
     checks = [ExecutionCheck(key, lang, solution, tests) for key, (lang, solution, tests) in HARD_CASES.items()]
     verdicts = {v.key: v for v in verify(local, checks, EliminateConfig())}
     wrong = {key: (v.reason, v.stderr_tail[-300:]) for key, v in verdicts.items() if v.reason != "passed"}
-    assert wrong == {}
+    assert sorted(verdicts) == sorted(HARD_CASES) and wrong == {}
