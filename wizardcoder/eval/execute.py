@@ -58,7 +58,7 @@ def execute(cfg: EvalConfig, problems: list[Problem], run_dir: Path, limits: Tim
     try:
         if getattr(limits, "plans", None) is not None:  # an EvalPlus suite: one harness program per sample
             stats = ExecutionStats()
-            execute_plus(cfg, run_dir, limits, samples, results, stats, progress)
+            execute_plus(cfg, limits, samples, results, stats, progress)
         else:
             stats = _execute(cfg, by_id, samples, results, progress, limits)
     finally:

@@ -215,7 +215,7 @@ def test_sandbox_errors_are_retried_once_then_counted_never_scored(judge, tmp_pa
     results, stats = JsonlLog(tmp_path / "results.jsonl"), ExecutionStats()
     samples = [{"task_id": "T/0", "sample_idx": i, "solution": RIGHT} for i in range(2)]
     try:
-        stage.execute_plus(EvalConfig(), tmp_path, limits, samples, results, stats, no_progress)
+        stage.execute_plus(EvalConfig(), limits, samples, results, stats, no_progress)
     finally:
         results.close()
     assert (broken.calls, stats.sandbox_errors, len(results.records)) == (2, errors, rows)

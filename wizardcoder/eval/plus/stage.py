@@ -16,7 +16,6 @@ import functools
 import logging
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 from wizardcoder.eval.passk import mean_pass_at_k
@@ -97,7 +96,7 @@ def plus_limits(cfg, problems: list, progress=None) -> PlusLimits:
                       suite=suite)
 
 
-def execute_plus(cfg, run_dir: Path, limits: PlusLimits, samples: list[dict], results, stats, progress) -> None:
+def execute_plus(cfg, limits: PlusLimits, samples: list[dict], results, stats, progress) -> None:
     """Run the samples that have no result under `limits` and append their rows to `results` (a JsonlLog)."""
     done = {(r["task_id"], r["sample_idx"]) for r in limits.current(results.records)}
     todo = [s for s in samples if s["task_id"] in limits.plans and (s["task_id"], s["sample_idx"]) not in done]
