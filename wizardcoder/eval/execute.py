@@ -18,7 +18,7 @@ from typing import Any
 
 from wizardcoder.data.store import JsonlLog, read_jsonl
 from wizardcoder.eval.config import EvalConfig
-from wizardcoder.eval.plus.stage import execute_plus
+from wizardcoder.eval.plus.stage import PlusLimits, execute_plus
 from wizardcoder.eval.problems import Problem
 from wizardcoder.eval.programs import Program, build_program, result_record, run_programs
 from wizardcoder.eval.repro import sandbox_record
@@ -56,7 +56,7 @@ def execute(cfg: EvalConfig, problems: list[Problem], run_dir: Path, limits: Tim
     samples = list(read_jsonl(run_dir / "samples.jsonl"))  # none yet: nothing to run
     results = JsonlLog(run_dir / "results.jsonl")
     try:
-        if getattr(limits, "plans", None) is not None:  # an EvalPlus suite: one harness program per sample
+        if isinstance(limits, PlusLimits):  # an EvalPlus suite: one harness program per sample
             stats = ExecutionStats()
             execute_plus(cfg, limits, samples, results, stats, progress)
         else:

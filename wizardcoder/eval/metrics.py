@@ -10,7 +10,7 @@ from wizardcoder.data.store import read_json, read_jsonl, write_json_atomic
 from wizardcoder.eval.config import EvalConfig, resolve_mode
 from wizardcoder.eval.generate import expected_samples, samples_digest
 from wizardcoder.eval.passk import mean_pass_at_k
-from wizardcoder.eval.plus.stage import plus_metrics
+from wizardcoder.eval.plus.stage import PlusLimits, plus_metrics
 from wizardcoder.eval.problems import KNOWN_BROKEN, Problem
 from wizardcoder.eval.repro import build_record
 from wizardcoder.eval.timelimits import TimeLimits
@@ -26,7 +26,7 @@ def score(cfg: EvalConfig, problems: list[Problem], run_dir: Path, limits: TimeL
         expected = expected_samples(cfg, problems)
     current = limits.current(read_jsonl(run_dir / "results.jsonl"))
     metrics = compute_metrics(cfg, problems, current, expected)
-    if getattr(limits, "plans", None) is not None:  # an EvalPlus suite: base+plus pass@k beside the base one
+    if isinstance(limits, PlusLimits):  # an EvalPlus suite: base+plus pass@k beside the base one
         metrics.update(plus_metrics(problems, current, cfg.k))
     # replies with no code in them (scored as failures)
     metrics["no_code_samples"] = sum(1 for s in read_jsonl(run_dir / "samples.jsonl") if s.get("no_code"))
