@@ -185,10 +185,11 @@ class Decontaminator:
                 raise ConfigError(f"dataset.decontaminate_paths: {path} is not a file (give JSON/JSONL/text files)")
             extra.append((path.name.split(".")[0], list(_read_records(path))))
         # what is common in code: every shipped problem (whichever suites are checked) and the extra files
-        self.commonness = Commonness(_texts(item) for items in [*self._shipped().values(), *(i for _, i in extra)]
+        shipped = self._shipped()
+        self.commonness = Commonness(_texts(item) for items in [*shipped.values(), *(i for _, i in extra)]
                                      for item in items)
         for suite in cfg.decontaminate_suites:  # DatasetConfig allows only the built-in ones
-            self._load_builtin(suite)
+            self._load_builtin(suite, shipped)
         for suite, items in extra:
             self.add_problems(suite, ((_task_id(item, suite, i), _texts(item)) for i, item in enumerate(items)))
         log.info("decontamination index: %s (%d n-grams, n=%d)",
@@ -229,16 +230,17 @@ class Decontaminator:
         self.sizes[suite] = self.sizes.get(suite, 0) + count
         self.counts.setdefault(suite, 0)
 
-    def _load_builtin(self, suite: str) -> None:
+    def _load_builtin(self, suite: str, shipped: dict[str, list[Any]]) -> None:
+        """Index the built-in `suite` from its files as `_shipped` read them."""
         for name in BUILTIN_SUITES[suite]:
-            path = EVAL_TEXTS / name
-            if not path.is_file():
+            items = shipped.get(name)
+            if items is None:
+                path = EVAL_TEXTS / name
                 raise UserError(
                     f"decontamination: {path} is missing from this installation, so {suite} cannot be checked. "
                     "Reinstall wizardcoder (or run scripts/build_decontamination_data.py in a checkout); to build "
                     "a dataset without that check, set dataset.decontaminate=false.")
-            self.add_problems(suite, ((_task_id(item, suite, i), _texts(item))
-                                      for i, item in enumerate(_read_records(path))))
+            self.add_problems(suite, ((_task_id(item, suite, i), _texts(item)) for i, item in enumerate(items)))
 
     # --- querying ---
     def find(self, text: str) -> tuple[str, str, str] | None:
@@ -259,11 +261,6 @@ class Decontaminator:
                 if hit is not None:
                     return (*hit, gram)
         return None
-
-    def match(self, text: str) -> str | None:
-        """The suite `text` overlaps, without counting it."""
-        hit = self.find(text)
-        return hit[0] if hit else None
 
     def check(self, *texts: str | None) -> Match | None:
         """Why the record of `texts` (one record's fields: instruction, solution, tests) overlaps an eval suite,
