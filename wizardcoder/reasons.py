@@ -1,10 +1,10 @@
 """Every reason a stage gives for keeping or dropping a task, and the verdicts of a task record: one list.
 
-A `Reason` is the `drop` of a raw evolve/judge/solve row, the `reason` of a sandbox verdict, of a selection
-and of a `TaskRecord`, or a key of the "dropped" counters in stats.json. Both enums are `str`-valued: a
-member is equal to its string and is written to JSON as that string, so the files hold plain strings and
-rows read back compare equal to the members. Each reason carries the stage that gives it and what it
-means; report.md's "Drop reasons" table is built from them.
+A `Reason` is the `drop` of a raw evolve/judge/solve/repair row, the `reason` of a sandbox verdict, of a
+selection and of a `TaskRecord`, or a key of the "dropped" counters in stats.json. Both enums are
+`str`-valued: a member is equal to its string and is written to JSON as that string, so the files hold plain
+strings and rows read back compare equal to the members. Each reason carries the stage that gives it and what
+it means; report.md's "Drop reasons" table is built from them.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ class Reason(str, Enum):
     NO_INFORMATION_GAIN = ("no_information_gain", INSTRUCTION,
         "the LLM judge found it equal to its parent")
     REQUEST_REJECTED = ("request_rejected", LLM_CALL,
-        "the endpoint refused an evolve, judge or solve request for good (e.g. HTTP 400: context "
+        "the endpoint refused an evolve, judge, solve or repair request for good (e.g. HTTP 400: context "
         "length exceeded); the refusal is kept on the raw row and never asked again")
     # the solve answers (evolve/parsing.py, evolve/engine.py)
     NO_SOLUTION = ("no_solution", SOLVE_ANSWER,
@@ -103,6 +103,7 @@ class Reason(str, Enum):
         "suite")
     SEED = ("seed", OUTCOME,
         "an input task, unevolved")
+
 
 class TaskVerdict(str, Enum):
     """The verdict of a `TaskRecord` (its `reason` says why)."""

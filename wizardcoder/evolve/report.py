@@ -58,7 +58,7 @@ class RoundStats:
         self.repair_tokens = 0  # prompt + completion tokens of the repair calls
 
     def row(self, step: str, row: dict[str, Any]) -> None:
-        """Count one row of a round's step file (evolve, judge, solve, exec, select)."""
+        """Count one row of a round's step file (evolve, judge, solve, repair, exec, select)."""
         if step in ("evolve", "judge", "solve", "repair"):
             if row.get("error"):  # an infrastructure failure, asked again: counted apart from the calls
                 self.llm_failed_calls += 1

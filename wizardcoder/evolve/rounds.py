@@ -15,14 +15,14 @@ stopped:
     pool/round_{r-1}.jsonl -> raw/round_r/{evolve,judge,solve,repair,exec,select}.jsonl
                            -> records.jsonl (+ pool/round_r.jsonl, rounds/round_r.done.json)
 
-Every LLM call and program has a key (round, task id, step[, sample or turn[, test set]]); a pass skips the keys
-the step files hold, so a completed call is read back, never asked again. Each step records its own
-decision on its row (`drop` on evolve/judge/solve rows; the verdict on the select row), so finalizing a
-round only merges them, in pool order. An infrastructure failure (Completion.error, a sandbox ERROR) is
-never a drop: the pass is retried, and the run stops (rerun to retry) or, with
-`evolve.on_infra_error: keep_parent`, carries the parent on and counts an `infra_error`. A request
-the endpoint refuses for good (Completion.rejected: HTTP 400 "context length exceeded", ...) is a
-completed call and the step's decision: `drop: request_rejected`, with the refusal kept on the row.
+Every LLM call and program has a key (round, task id, step[, sample or turn[, test set]]); a pass skips the
+keys the step files hold, so a completed call is read back, never asked again. Each step records its own
+decision on its row (`drop` on evolve/judge/solve/repair rows; the verdict on the select row), so finalizing a
+round only merges them, in pool order. An infrastructure failure (Completion.error, a sandbox ERROR) is never
+a drop: the pass is retried, and the run stops (rerun to retry) or, with `evolve.on_infra_error: keep_parent`,
+carries the parent on and counts an `infra_error`. A request the endpoint refuses for good
+(Completion.rejected: HTTP 400 "context length exceeded", ...) is a completed call and the step's decision:
+`drop: request_rejected`, with the refusal kept on the row.
 """
 
 from __future__ import annotations
