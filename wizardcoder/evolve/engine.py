@@ -153,9 +153,8 @@ class RoundEngine:
             try:
                 task = self._returns.get(timeout=1.0)
             except queue.Empty:
-                failure = getattr(self.sandbox, "failure", None)
-                if failure is not None:
-                    raise failure from None
+                if self.sandbox.failure is not None:
+                    raise self.sandbox.failure from None
                 continue
             self._returned(task)
             break
