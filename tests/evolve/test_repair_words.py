@@ -16,8 +16,8 @@ from wizardcoder.evolve.repair import (
     conversation,
     evidence,
     failing_assertion,
+    follow_up,
     next_repair,
-    repair_messages,
 )
 from wizardcoder.evolve.steps import Task
 from wizardcoder.evolve.structured import lone_solution
@@ -48,10 +48,12 @@ def test_evidence_is_bounded_and_says_what_happened():
 
 
 def test_the_follow_up_is_a_third_turn_of_the_same_conversation():
-    messages = repair_messages("Solve this.", "### Solution ...", {"reason": "failed", "stderr_tail": PY_TRACEBACK})
+    asked = follow_up({"reason": "failed", "stderr_tail": PY_TRACEBACK})
+    messages = conversation("Solve this.", "### Solution ...", (), asked)
     assert [m["role"] for m in messages] == ["user", "assistant", "user"]
-    assert messages[1]["content"] == "### Solution ..." and KEEP_TESTS in messages[2]["content"]
-    assert MAY_FIX_TESTS in repair_messages("s", "a", {"reason": "failed"}, fix_tests=True)[2]["content"]
+    assert messages[1]["content"] == "### Solution ..." and messages[2]["content"] == asked
+    assert KEEP_TESTS in asked and "assert add(1, 2) == 3" in asked and MAY_FIX_TESTS not in asked
+    assert MAY_FIX_TESTS in follow_up({"reason": "failed"}, fix_tests=True)
 
 
 def test_the_evidence_shortens_the_sandboxs_paths_and_never_shows_a_success_marker():

@@ -122,12 +122,6 @@ def as_prompt(messages: Sequence[Mapping[str, str]]) -> str:
     return "\n\n".join(m["content"].strip() for m in messages) + "\n\n"
 
 
-def repair_messages(solve_prompt: str, answer: str, verdict: Mapping[str, Any],
-                    fix_tests: bool = False) -> tuple[dict[str, str], ...]:
-    """The conversation of a first repair turn (see `conversation`)."""
-    return conversation(solve_prompt, answer, (), follow_up(verdict, fix_tests))
-
-
 def candidate_to_repair(parsed: Sequence[int], verdicts: Mapping[tuple[int, int], Mapping[str, Any]],
                         tests: Mapping[int, str]) -> int | None:
     """The sample whose conversation a first repair continues (see the module's docstring), or None when no
