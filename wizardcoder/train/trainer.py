@@ -38,7 +38,6 @@ from wizardcoder.train.flops import model_shape, throughput
 from wizardcoder.train.launch import deepspeed_settings, launcher_grad_accum, resolve_grad_accum
 from wizardcoder.train.loss import ResponseLoss
 from wizardcoder.train.metrics import MetricsSink, plot_losses
-from wizardcoder.train.model import is_flash, merge_adapter, resolve_dtype
 from wizardcoder.train.plan import BatchPlan, BatchShape, row_tokens
 from wizardcoder.train.prefetch import Prefetcher
 from wizardcoder.train.probe import ProbeResult, probe_packing
@@ -84,7 +83,7 @@ class LoRARecipe:
 
         self.cfg, self.device = cfg, device
         self.t_start = time.time()
-        self.dtype = resolve_dtype(cfg.model.dtype, device)
+        self.dtype = M.resolve_dtype(cfg.model.dtype, device)
         mixed = {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(self.dtype, "no")
         if device == "cpu" and mixed == "fp16":
             raise UserError("model.dtype=float16 needs a GPU; on CPU use float32 or bfloat16")
@@ -184,8 +183,7 @@ class LoRARecipe:
         """Run the packing probe (on the GPU only for attention that needs one); on a mismatch, warn and pad."""
         import transformers
 
-
-        gpu_only = is_flash(self.attn) or self.attn == "flex_attention"
+        gpu_only = M.is_flash(self.attn) or self.attn == "flex_attention"
         device = self.device if gpu_only else "cpu"
         self.probe = probe_packing(self.model_dir, self.attn, device)
         log.info("packing probe: %s attn=%s max logit difference %.2e in %.2fs", self.probe.model_class,
@@ -445,8 +443,8 @@ class LoRARecipe:
             self.tok.save_pretrained(str(adapter_dir))
             if cfg.run.merge:
                 sharded = peft_sd is not None  # FSDP / ZeRO-3: this process holds only its shards of the base
-                merge_adapter(unwrapped.model, self.model_dir, adapter_dir, self.run_dir / "merged", self.tok,
-                              cfg.lora.qlora or sharded, self.dtype)
+                M.merge_adapter(unwrapped.model, self.model_dir, adapter_dir, self.run_dir / "merged", self.tok,
+                                cfg.lora.qlora or sharded, self.dtype)
             (self.run_dir / "train_metrics.json").write_text(json.dumps(self._metrics(), indent=2))
             (self.run_dir / "stats.json").write_text(json.dumps(self._stats(), indent=2))
             plot_losses(self.state.history, self.state.eval_history, self.run_dir / "loss.png")
