@@ -65,7 +65,7 @@ def probe_packing(model_dir: Path, attn: str, device: str = "cpu") -> ProbeResul
     g = torch.Generator().manual_seed(0)
     examples = [D.Example(torch.randint(3, vocab, (n,), generator=g).tolist(), 2) for n in PROBE_LENGTHS]
     batch = D.Collator(pad_id=0, packing=True, flatten=is_flash(used), pad_to_multiple_of=32)([examples])
-    inputs = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items() if k != "labels"}
+    inputs = D.to_device({k: v for k, v in batch.items() if k != "labels"}, device, non_blocking=False)
     try:
         with torch.no_grad():
             packed = model(**inputs, use_cache=False).logits[0].float()
