@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=(
             "examples:\n"
             "  wizardcoder evolve --lang python                # embedded model, built-in seeds\n"
-            "  wizardcoder train --data runs/evolve/<id>/dataset\n"
+            "  wizardcoder train --data runs/evolve/<id>/dataset --model smollm2-135m-instruct\n"
             "  wizardcoder eval humaneval --model runs/train/<id>/adapter\n"
             "  wizardcoder config show evolve                  # every setting, its default and its help\n"
         ),
