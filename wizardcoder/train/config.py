@@ -17,9 +17,10 @@ class ModelConfig(Settings):
     template: str = setting("alpaca", choices=("alpaca", "chat"),
                             help="alpaca (WizardCoder's template) or chat (the tokenizer's own chat template)")
     dtype: str = setting("auto", choices=("auto", "bfloat16", "float16", "float32"),
-                         help="weights' dtype; auto: bfloat16 on a GPU that supports it, float32 on CPU")
+                         help="weights' dtype; auto: bfloat16 on a GPU that supports it (else float16), "
+                              "float32 on CPU")
     attn_implementation: str = setting(
-        "auto", help="auto: flash_attention_2 when flash-attn is installed on CUDA, else sdpa. Also: sdpa, eager, "
+        "auto", help="auto: flash_attention_2 when flash-attn imports on CUDA, else sdpa. Also: sdpa, eager, "
                      "flex_attention")
 
 
