@@ -41,7 +41,7 @@ HEAVY: dict[str, str] = {
     "safetensors": "[local]/[train] extra (the torch loader)",
     "deepspeed": "not a dependency: only when accelerate is launched with DeepSpeed",
     "flash_attn": "not a dependency: CUDA builds only",
-    "wandb": "not a dependency: only with train.report_to=wandb",
+    "wandb": "not a dependency: only with run.wandb=true",
     "xgrammar": "[structured] extra",
     "datasets": "core, but ~1 s (pyarrow, pandas): only reading and writing datasets need it",
     "matplotlib": "core, but ~0.3 s: only the loss and report plots need it",
