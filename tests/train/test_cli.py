@@ -68,13 +68,13 @@ def test_cli_trains(tiny_model_dir, data_jsonl, tmp_path, capsys):
 def test_cuda_oom_becomes_a_clear_error(monkeypatch, data_jsonl, tiny_model_dir, capsys):
     import torch
 
-    from wizardcoder.train import runner as trainer
+    from wizardcoder.train import runner
 
     def boom(*args, **kwargs):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
-    monkeypatch.setattr(trainer, "_pick_device", lambda requested: "cuda")
-    monkeypatch.setattr(trainer, "_train", boom)
+    monkeypatch.setattr(runner, "_pick_device", lambda requested: "cuda")
+    monkeypatch.setattr(runner, "_train", boom)
     rc = main(["train", "--data", str(data_jsonl), "--model", str(tiny_model_dir)])
     err = capsys.readouterr().err
     assert rc == 2
@@ -94,7 +94,7 @@ def test_auto_device_without_a_gpu_trains_on_the_cpu_loudly(data_jsonl, tiny_mod
               "run.tensorboard=false", "train.batch_size=2"]
     assert main(["train", "--model", str(tmp_path / "no-such-model"), *common]) == 2
     assert out.is_dir()
-    with caplog.at_level("WARNING", logger="wizardcoder.train.trainer"):
+    with caplog.at_level("WARNING", logger="wizardcoder.train.runner"):
         rc = main(["train", "--model", str(tiny_model_dir), *common])
     assert rc == 0, capsys.readouterr().err[-2000:]
     assert "no CUDA GPU found: training on the CPU" in caplog.text and "--device cpu silences this" in caplog.text
