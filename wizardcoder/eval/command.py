@@ -18,7 +18,7 @@ HELP = "evaluate a model on HumanEval(+) / MBPP(+) / MultiPL-E: generate, execut
 
 EXAMPLES = """\
   wizardcoder eval humaneval --model smollm2-135m-instruct          # embedded model, greedy pass@1
-  wizardcoder eval humaneval --model runs/train/<id>/base --adapter runs/train/<id>/adapter
+  wizardcoder eval humaneval --model smollm2-135m-instruct --adapter runs/train/<id>/adapter  # base + LoRA
   wizardcoder eval humaneval --base-url http://localhost:8000/v1 --model my-model --api completions \\
       --n 200 --temperature 0.8 --k 1,10,100                         # sampled pass@1/10/100
   wizardcoder eval mbpp --samples samples.jsonl                      # score completions made elsewhere
