@@ -77,11 +77,12 @@ def _screen(data: bytes) -> list[str]:
     return [line.rstrip() for line in screen.display if line.strip()]
 
 
-@pytest.mark.parametrize("stage, bars", [
-    ("evolve", ["loading seeds", "round 1: evolve", "round 1: solve", "round 2: evolve", "building the dataset"]),
-    ("eval", ["generating", "executing"]),
+@pytest.mark.parametrize("stage, bars, least_status", [
+    # evolve runs for seconds: status records come (llm.status_interval=0.2); eval's 3 tasks may end before one
+    ("evolve", ["loading seeds", "round 1: evolve", "round 1: solve", "round 2: evolve", "building the dataset"], 1),
+    ("eval", ["generating", "executing"], 0),
 ])
-def test_the_live_display_appears_once_with_the_log_lines_above_it(stage, bars, tmp_path):
+def test_the_live_display_appears_once_with_the_log_lines_above_it(stage, bars, least_status, tmp_path):
     with FakeOpenAIServer(_reply, latency=0.05) as server:
         code, data = _record(_argv(stage, server.url, tmp_path / "run"))
     lines = _screen(data)
@@ -93,7 +94,8 @@ def test_the_live_display_appears_once_with_the_log_lines_above_it(stage, bars, 
     assert not glued, "log text glued to a bar line:\n" + "\n".join(glued)
     assert "LLM endpoint(s) reachable" in shown  # the log lines are there, above the display
     # the status line is the display's last line, never printed as a log line
-    assert sum(line.lstrip().startswith("LLM: ") for line in lines) <= 1, shown
+    assert not [line for line in lines if "wizardcoder.status" in line], shown
+    assert least_status <= sum(line.lstrip().startswith("LLM: ") for line in lines) <= 1, shown
 
 
 def test_without_a_terminal_the_log_is_plain_lines_with_status_lines(tmp_path):
