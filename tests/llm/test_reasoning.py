@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from wizardcoder.llm import Completion, Request
 from wizardcoder.llm.quirks import Quirks, default_token_limit, refused_parameter
-from wizardcoder.llm.reasoning import split_reasoning
+from wizardcoder.llm.reasoning import split_reasoning, with_answers
+from wizardcoder.testing.fake_llm import FakeClient
 
 DRAFT = "Rewritten Instruction: a DRAFT\n```python\ndef draft():\n    return 0\n```\n### Tests\n```python\nassert 0\n```"
 ANSWER = "Rewritten Instruction: the task\n```python\ndef f():\n    return 1\n```"
@@ -42,9 +44,19 @@ def test_the_answer_comes_out_whole_and_the_draft_stays_in_the_reasoning(text):
 
 
 def test_a_plain_reply_is_the_answer_unchanged():
-    assert split_reasoning(ANSWER) == split_reasoning(ANSWER, starts_inside=False)
     split = split_reasoning(ANSWER)
     assert split.answer == ANSWER and split.reasoning == "" and split.complete and not split.marker
+
+
+def test_a_local_models_text_is_split_like_a_reply_from_an_endpoint():
+    # the local clients (transformers, FakeClient) hand whole model texts to `with_answers`
+    thinking = FakeClient(lambda request: f"<think>{DRAFT}</think>\n\n{ANSWER}").complete(Request.from_text("q"))
+    assert thinking.text == ANSWER and "DRAFT" in thinking.reasoning() and not thinking.missing()
+    assert thinking.raw_text().startswith("<think>") and thinking.reasoning_tokens > 0
+    cut = FakeClient(lambda request: f"<think>{DRAFT}").complete(Request.from_text("q"))
+    assert cut.text == "" and cut.missing()
+    plain = Completion((ANSWER,), ("stop",), 1, 1)
+    assert with_answers(plain) is plain
 
 
 @pytest.mark.parametrize("text", [
