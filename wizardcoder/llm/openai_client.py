@@ -287,7 +287,7 @@ class OpenAIClient(LoopClient):
             if self.habits.learn(reply, budget):
                 calls -= 1  # cut inside its thinking before the budget applied: asked again at once with it
                 self._usage.add(resent=1)
-                self._count_tokens_only(got, reply)
+                _add_tokens(got, reply)
                 continue
             structured = structured and sent_structured
             _extend(got, reply)
@@ -300,12 +300,6 @@ class OpenAIClient(LoopClient):
             answer_missing=tuple(got.missing[:n]) if any(got.missing) else (),
             reasoning_tokens=got.reasoning_tokens, structured=structured,
         )
-
-    @staticmethod
-    def _count_tokens_only(got: Reply, reply: Reply) -> None:
-        got.prompt_tokens += reply.prompt_tokens
-        got.completion_tokens += reply.completion_tokens
-        got.reasoning_tokens += reply.reasoning_tokens
 
     async def _resolve_model(self) -> str:
         if self.model:
@@ -484,6 +478,10 @@ def _extend(got: Reply, reply: Reply) -> None:
     got.reasonings += reply.reasonings
     got.raw_texts += reply.raw_texts
     got.missing += reply.missing
+    _add_tokens(got, reply)
+
+
+def _add_tokens(got: Reply, reply: Reply) -> None:
     got.prompt_tokens += reply.prompt_tokens
     got.completion_tokens += reply.completion_tokens
     got.reasoning_tokens += reply.reasoning_tokens
