@@ -461,7 +461,6 @@ class EndpointPool:
         the model) is wrong, which every request would then hit."""
         import openai
 
-
         said = ""
         for path, body in (("/chat/completions", {"messages": [{"role": "user", "content": "ping"}]}),
                            ("/completions", {"prompt": "ping"})):
