@@ -54,7 +54,7 @@ class AsyncHTTPServer:
 
     async def _dispatch(
         self, method: str, path: str, headers: dict[str, str], raw_body: bytes, writer: asyncio.StreamWriter,
-        reader: asyncio.StreamReader | None = None,
+        reader: asyncio.StreamReader,
     ) -> bool:
         raise NotImplementedError
 

@@ -136,7 +136,7 @@ class FakeOpenAIServer(AsyncHTTPServer):
 
     async def _dispatch(
         self, method: str, path: str, headers: dict[str, str], raw_body: bytes, writer: asyncio.StreamWriter,
-        reader: asyncio.StreamReader | None = None,
+        reader: asyncio.StreamReader,
     ) -> bool:
         """Answer one request; returns whether the connection may be reused."""
         if self.api_key is not None and headers.get("authorization") != f"Bearer {self.api_key}":
@@ -195,7 +195,7 @@ class FakeOpenAIServer(AsyncHTTPServer):
                 fault = Fault.server_error(self.outage)
             elif fault is None and self.teacher is not None:
                 fault = self.teacher.refusal(body)
-            if self.slots is None or reader is None:
+            if self.slots is None:
                 return await self._answer(path, body, fault, writer)
             if self._slots is None:
                 self._slots = Slots(self.slots, self.token_seconds)
