@@ -24,9 +24,10 @@ import time
 from typing import NamedTuple
 
 from wizardcoder.llm.endpoints import Endpoint, EndpointPool
+from wizardcoder.progress import STATUS_LOGGER
 
 log = logging.getLogger(__name__)
-status_log = logging.getLogger("wizardcoder.status")  # the one-line status protocol (wizardcoder.progress)
+status_log = logging.getLogger(STATUS_LOGGER)  # the one-line status protocol (wizardcoder.progress)
 
 
 class _Mark(NamedTuple):
