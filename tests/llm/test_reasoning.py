@@ -59,17 +59,28 @@ def test_a_local_models_text_is_split_like_a_reply_from_an_endpoint():
     assert with_answers(plain) is plain
 
 
-@pytest.mark.parametrize("text", [
+CUT_INSIDE_REASONING = [
     f"<think>\n{DRAFT}\nand then the token limit",
     f"<|channel|>analysis<|message|>{DRAFT}",
     f"Here is my thought process:\n{DRAFT}",
     f"Here are my reasoning steps:\n{DRAFT}",
     f"[THINK]{DRAFT}",
-])
+]
+
+
+@pytest.mark.parametrize("text", CUT_INSIDE_REASONING)
 def test_a_cut_reasoning_block_has_no_answer(text):
     split = split_reasoning(text)
     assert not split.complete and split.answer_missing and split.answer == ""
     assert "DRAFT" in split.reasoning
+
+
+@pytest.mark.parametrize("text", CUT_INSIDE_REASONING)
+def test_a_local_models_cut_reasoning_is_not_taken_as_its_answer(text):
+    """The local clients' split looked for its own list of markers first, narrower than split_reasoning's: a
+    local model cut inside its Granite or Apriel thinking had that thinking read as its answer."""
+    cut = FakeClient(lambda request: text).complete(Request.from_text("q"))
+    assert cut.text == "" and cut.missing() and "DRAFT" in cut.reasoning()
 
 
 def test_a_reply_that_began_inside_its_block_is_learned_and_a_later_untagged_reply_is_thinking():

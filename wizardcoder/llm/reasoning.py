@@ -209,10 +209,11 @@ def _unwrap(answer: str) -> str:
 def with_answers(completion: Completion, stop: Sequence[str] = ()) -> Completion:
     """`completion` (whole model texts, from a local model or a script) with each text split: the answers in
     `texts`, the thinking in `reasonings`, the texts as generated in `raw_texts`."""
-    if not completion.ok or not any(_TAG.search(t) or "<|channel|>" in t or _APRIEL_FINAL in t or
-                                    _HARMONY_BARE.match(t) or _GRANITE.match(t) for t in completion.texts):
+    if not completion.ok:
         return completion
     splits = [split_reasoning(t) for t in completion.texts]
+    if not any(s.marker for s in splits):  # split_reasoning's own judgement, not a second list of markers
+        return completion
     answers = [truncate_at_stop(s.answer, stop)[0] for s in splits]
     return dataclasses.replace(
         completion, texts=tuple(answers), reasonings=tuple(s.reasoning for s in splits),
