@@ -30,6 +30,14 @@ else
 fi
 
 say "installing Python packages"
+# A distribution's own Python may come without pip, and refuses pip installs as "externally managed" (PEP 668):
+# this script installs into the Python the README's commands run, so it says it may.
+if ! $PY -m pip --version >/dev/null 2>&1 && command -v apt-get >/dev/null && { [ -z "$SUDO" ] || sudo -n true 2>/dev/null; }; then
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-pip >/dev/null
+fi
+if [ -f "$($PY -c 'import sysconfig; print(sysconfig.get_path("stdlib"))')/EXTERNALLY-MANAGED" ]; then
+  export PIP_BREAK_SYSTEM_PACKAGES=1
+fi
 # torch first, pinned: a CPU build where one is provided locally, so nothing pulls several GB of CUDA wheels.
 $PY -c "import torch" 2>/dev/null || $PY -m pip install -q "torch==2.13.0" || $PY -m pip install -q torch
 $PY -m pip install -q -e ".[all]"
